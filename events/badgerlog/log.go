@@ -1,0 +1,554 @@
+// Package badgerlog stores the event log in Badger: one key per event,
+// "l" + big-endian sequence number, so iteration order is log order and
+// reading from N is a seek.
+//
+// Appends go through one committer goroutine that takes everything queued,
+// writes it in one synced transaction (group commit) and only then reports
+// success. While one batch syncs, the next one fills; no timer is involved,
+// so a lone appender pays one sync and many appenders share one.
+package badgerlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/dgraph-io/badger/v4"
+
+	"tracker/events"
+)
+
+const (
+	prefixLog      = 'l' // l + seq(8)            -> record
+	prefixRetained = 'r' // r + topic             -> seq(8) hash(8) of the last retained event on topic
+)
+
+// Options tune a Log. The zero value is usable.
+type Options struct {
+	// QueueLen bounds appends waiting for the committer; AppendAsync blocks
+	// while it is full. Default 8192.
+	QueueLen int
+	// MaxBatch bounds the events in one group commit. Default 4096.
+	MaxBatch int
+	// MaxBatchBytes bounds the encoded bytes in one group commit. Default 1 MiB.
+	MaxBatchBytes int
+	// DupWindow is how many recent events are remembered to recognise
+	// redeliveries (same topic and payload). Default 65536.
+	DupWindow int
+	// OnBatch, when set, is called after each durable commit with its size
+	// and how long the commit took (metrics, benchmarks).
+	OnBatch func(events int, took time.Duration)
+	Logger  *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.QueueLen <= 0 {
+		o.QueueLen = 8192
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 4096
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 1 << 20
+	}
+	if o.DupWindow <= 0 {
+		o.DupWindow = 1 << 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+type request struct {
+	ev   events.Event
+	done func(uint64, error)
+}
+
+type result struct {
+	done func(uint64, error)
+	seq  uint64
+	err  error
+}
+
+// Log is the Badger-backed event log. It implements events.Appender and
+// events.Reader. Close it before closing the Badger database.
+type Log struct {
+	db   *badger.DB
+	opts Options
+
+	mu       sync.RWMutex // guards closed against sends on queue
+	closed   bool
+	queue    chan request
+	inflight chan *pending
+	wg       sync.WaitGroup
+
+	head   atomic.Uint64         // newest durable seq
+	failed atomic.Pointer[error] // set once a commit failed twice
+
+	notifyMu sync.Mutex
+	notify   chan struct{}
+
+	// Owned by the committer goroutine after Open.
+	next     uint64            // seq the next appended event gets
+	recent   map[uint64]uint64 // hash(topic, payload) -> seq
+	ring     []retainedMark    // (seq, hash) of the recent events, circular
+	ringPos  int
+	retained map[string]retainedMark
+}
+
+type retainedMark struct{ seq, hash uint64 }
+
+// Open starts a log on db. It reads the head and the recent events needed
+// to recognise redeliveries.
+func Open(db *badger.DB, opts Options) (*Log, error) {
+	opts.defaults()
+	l := &Log{
+		db:       db,
+		opts:     opts,
+		queue:    make(chan request, opts.QueueLen),
+		inflight: make(chan *pending, maxInFlight),
+		notify:   make(chan struct{}),
+		recent:   make(map[uint64]uint64, opts.DupWindow),
+		ring:     make([]retainedMark, 0, opts.DupWindow),
+		retained: make(map[string]retainedMark),
+	}
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	l.next = l.head.Load() + 1
+	l.wg.Add(2)
+	go l.commitLoop()
+	go l.completeLoop()
+	return l, nil
+}
+
+func (l *Log) load() error {
+	return l.db.View(func(txn *badger.Txn) error {
+		// Walk blocks newest first until the duplicate window is full.
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixLog}, Reverse: true})
+		defer it.Close()
+		var recent []retainedMark // newest block first, each block oldest first
+		for it.Seek(seqKey(^uint64(0))); it.Valid() && len(recent) < l.opts.DupWindow; it.Next() {
+			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
+			var block []retainedMark
+			err := it.Item().Value(func(v []byte) error {
+				return decodeBlock(first, v, func(e events.Event) error {
+					block = append(block, retainedMark{seq: e.Seq, hash: contentHash(e.Topic, e.Payload)})
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+			if l.head.Load() == 0 && len(block) > 0 {
+				l.head.Store(block[len(block)-1].seq)
+			}
+			recent = append(block, recent...)
+		}
+		if len(recent) > l.opts.DupWindow {
+			recent = recent[len(recent)-l.opts.DupWindow:]
+		}
+		for _, m := range recent {
+			l.remember(m.hash, m.seq)
+		}
+
+		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRetained}})
+		defer rit.Close()
+		for rit.Rewind(); rit.Valid(); rit.Next() {
+			err := rit.Item().Value(func(v []byte) error {
+				if len(v) != 16 {
+					return fmt.Errorf("badgerlog: retained mark has %d bytes, want 16", len(v))
+				}
+				l.retained[string(rit.Item().Key()[1:])] = retainedMark{
+					seq:  binary.BigEndian.Uint64(v),
+					hash: binary.BigEndian.Uint64(v[8:]),
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (l *Log) remember(hash, seq uint64) {
+	m := retainedMark{seq: seq, hash: hash}
+	if len(l.ring) < cap(l.ring) {
+		l.ring = append(l.ring, m)
+	} else {
+		old := l.ring[l.ringPos]
+		if l.recent[old.hash] == old.seq { // not re-registered by a newer repeat
+			delete(l.recent, old.hash)
+		}
+		l.ring[l.ringPos] = m
+		l.ringPos = (l.ringPos + 1) % cap(l.ring)
+	}
+	l.recent[hash] = seq
+}
+
+func contentHash(topic string, payload []byte) uint64 {
+	d := xxhash.New()
+	_, _ = d.WriteString(topic)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.Write(payload)
+	return d.Sum64()
+}
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixLog
+	binary.BigEndian.PutUint64(k[1:], seq)
+	return k
+}
+
+// Append stores e durably and returns its sequence number.
+func (l *Log) Append(ctx context.Context, e events.Event) (uint64, error) {
+	type res struct {
+		seq uint64
+		err error
+	}
+	ch := make(chan res, 1)
+	l.AppendAsync(e, func(seq uint64, err error) { ch <- res{seq, err} })
+	select {
+	case r := <-ch:
+		return r.seq, r.err
+	case <-ctx.Done():
+		// The event may still become durable; the caller just stops waiting.
+		return 0, ctx.Err()
+	}
+}
+
+// AppendAsync queues e; done is called once it is durable or has failed.
+func (l *Log) AppendAsync(e events.Event, done func(uint64, error)) {
+	if done == nil {
+		done = func(uint64, error) {}
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		done(0, events.ErrClosed)
+		return
+	}
+	l.queue <- request{ev: e, done: done}
+}
+
+// Close stops taking appends, commits and acknowledges what was queued,
+// and waits for the log's goroutines. It does not close the database.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.queue)
+	l.mu.Unlock()
+	l.wg.Wait()
+	return nil
+}
+
+// maxInFlight bounds batches handed to Badger but not yet durable. Badger's
+// single writer coalesces them into one write and one sync, so the next
+// batch forms while the previous one syncs.
+const maxInFlight = 4
+
+// pending is one batch between commit and acknowledgement.
+type pending struct {
+	results []result
+	keys    [][]byte // for a retry after a failed commit
+	vals    [][]byte
+	last    uint64 // highest seq in the batch, 0 when it appends nothing
+	n       int
+	start   time.Time
+	errc    chan error
+}
+
+func (l *Log) commitLoop() {
+	defer l.wg.Done()
+	defer close(l.inflight)
+	batch := make([]request, 0, l.opts.MaxBatch)
+	for {
+		req, ok := <-l.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], req)
+		size := len(req.ev.Payload) + len(req.ev.Topic)
+	fill:
+		for len(batch) < l.opts.MaxBatch && size < l.opts.MaxBatchBytes {
+			select {
+			case r, ok := <-l.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+				size += len(r.ev.Payload) + len(r.ev.Topic)
+			default:
+				break fill
+			}
+		}
+		l.inflight <- l.commit(batch)
+	}
+}
+
+// completeLoop acknowledges batches strictly in log order, once durable.
+func (l *Log) completeLoop() {
+	defer l.wg.Done()
+	for p := range l.inflight {
+		err := <-p.errc
+		if err != nil && len(p.keys) > 0 && l.failed.Load() == nil {
+			// One retry: a later batch may already be durable, and
+			// rewriting the same keys keeps the sequence dense.
+			err = l.db.Update(func(txn *badger.Txn) error {
+				for i := range p.keys {
+					if err := txn.Set(p.keys[i], p.vals[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			if l.failed.Load() == nil {
+				err = fmt.Errorf("badgerlog: commit of seq %d: %w", p.last, err)
+				l.failed.Store(&err)
+				l.opts.Logger.Error("event log cannot write; refusing appends until restart so nothing unsaved is acknowledged",
+					"err", err)
+			}
+			err = *l.failed.Load()
+		}
+		if err == nil && p.last > 0 {
+			l.head.Store(p.last)
+			l.notifyMu.Lock()
+			close(l.notify)
+			l.notify = make(chan struct{})
+			l.notifyMu.Unlock()
+		}
+		if err == nil && l.opts.OnBatch != nil {
+			l.opts.OnBatch(p.n, time.Since(p.start))
+		}
+		for _, r := range p.results {
+			if err != nil {
+				r.done(0, err)
+			} else {
+				r.done(r.seq, nil)
+			}
+		}
+	}
+}
+
+// isReplayCandidate reports whether e may be a retained message an external
+// broker sent again on a new subscription: same topic and payload as the
+// last retained event logged for that topic. Such replays are acknowledged
+// with the earlier seq, not stored twice. Messages published to us directly
+// are always stored.
+func isReplayCandidate(e *events.Event) bool {
+	return e.Retained && strings.HasPrefix(e.Source, events.SourceMQTT+":")
+}
+
+// commit assigns sequence numbers, writes the batch as one block and
+// syncs it before anything is acknowledged.
+func (l *Log) commit(batch []request) *pending {
+	p := &pending{results: make([]result, len(batch)), start: time.Now(), errc: make(chan error, 1), n: len(batch)}
+	if errp := l.failed.Load(); errp != nil {
+		p.errc <- *errp
+		return p
+	}
+	size := 0
+	for i := range batch {
+		size += binary.MaxVarintLen64 + recordSize(&batch[i].ev)
+	}
+	recs := make([]byte, 0, size)
+	first, count := l.next, uint64(0)
+	for i := range batch {
+		e := &batch[i].ev
+		p.results[i].done = batch[i].done
+		h := contentHash(e.Topic, e.Payload)
+		if isReplayCandidate(e) {
+			if prev, ok := l.retained[e.Topic]; ok && prev.hash == h {
+				p.results[i].seq = prev.seq
+				continue
+			}
+		}
+		seq := first + count
+		e.Seq = seq
+		e.DuplicateOf = l.recent[h]
+		if e.Received.IsZero() {
+			e.Received = time.Now()
+		}
+		n := len(recs)
+		recs = appendRecord(append(recs, make([]byte, binary.MaxVarintLen64)...), e)
+		// Length prefix: write it in front of the record, closing the gap.
+		rl := len(recs) - n - binary.MaxVarintLen64
+		pre := binary.AppendUvarint(nil, uint64(rl))
+		copy(recs[n:], pre)
+		copy(recs[n+len(pre):], recs[n+binary.MaxVarintLen64:])
+		recs = recs[:n+len(pre)+rl]
+		if e.Retained {
+			rv := make([]byte, 16)
+			binary.BigEndian.PutUint64(rv, seq)
+			binary.BigEndian.PutUint64(rv[8:], h)
+			p.keys = append(p.keys, append([]byte{prefixRetained}, e.Topic...))
+			p.vals = append(p.vals, rv)
+			l.retained[e.Topic] = retainedMark{seq: seq, hash: h}
+		}
+		l.remember(h, seq)
+		p.results[i].seq = seq
+		count++
+	}
+	if count == 0 { // only retained replays: nothing to write
+		p.errc <- nil
+		return p
+	}
+	body := binary.AppendUvarint(make([]byte, 0, len(recs)+binary.MaxVarintLen64), count)
+	body = append(body, recs...)
+	p.keys = append(p.keys, seqKey(first))
+	p.vals = append(p.vals, encodeBlock(body))
+	p.last = first + count - 1
+	l.next = p.last + 1
+
+	// SyncWrites is off (Badger would sync once per transaction and once
+	// more for the value log); one Sync covers the whole block. The next
+	// batch is only written after this sync, so a memtable rotation can
+	// never leave acknowledged entries in an unsynced WAL.
+	txn := l.db.NewTransaction(true)
+	defer txn.Discard()
+	var err error
+	for i := range p.keys {
+		if err = txn.Set(p.keys[i], p.vals[i]); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = txn.Commit()
+	}
+	if err == nil {
+		err = l.db.Sync()
+	}
+	p.errc <- err
+	return p
+}
+
+// Head returns the sequence number of the newest durable event.
+func (l *Log) Head() uint64 { return l.head.Load() }
+
+// Changed returns a channel closed at the next durable append.
+func (l *Log) Changed() <-chan struct{} {
+	l.notifyMu.Lock()
+	defer l.notifyMu.Unlock()
+	return l.notify
+}
+
+// Scan calls fn for events from seq `from` up to the head at call time.
+// Events passed to fn may be kept; they share no buffer with later ones.
+func (l *Log) Scan(ctx context.Context, from uint64, fn func(events.Event) error) error {
+	head := l.head.Load()
+	if from == 0 {
+		from = 1
+	}
+	if from > head {
+		return nil
+	}
+	errStop := errors.New("stop")
+	err := l.db.View(func(txn *badger.Txn) error {
+		start, err := blockStart(txn, from)
+		if err != nil {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{
+			Prefix: []byte{prefixLog}, PrefetchValues: true, PrefetchSize: 16,
+		})
+		defer it.Close()
+		for it.Seek(seqKey(start)); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("badgerlog: read block %d: %w", first, err)
+			}
+			err = decodeBlock(first, v, func(e events.Event) error {
+				if e.Seq > head {
+					return errStop
+				}
+				if e.Seq < from {
+					return nil
+				}
+				return fn(e)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// blockStart returns the key seq of the block holding seq.
+func blockStart(txn *badger.Txn, seq uint64) (uint64, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixLog}, Reverse: true})
+	defer it.Close()
+	it.Seek(seqKey(seq))
+	if !it.Valid() {
+		return seq, nil
+	}
+	return binary.BigEndian.Uint64(it.Item().Key()[1:]), nil
+}
+
+// Get returns one event.
+func (l *Log) Get(seq uint64) (events.Event, error) {
+	var found events.Event
+	errStop := errors.New("stop")
+	err := l.Scan(context.Background(), seq, func(e events.Event) error {
+		found = e
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return found, err
+	}
+	if found.Seq != seq || seq == 0 {
+		return found, fmt.Errorf("badgerlog: event %d: %w", seq, ErrNotFound)
+	}
+	return found, nil
+}
+
+// ErrNotFound is returned by Get for a sequence number not in the log.
+var ErrNotFound = errors.New("no such event")
+
+// RetainedSeqs returns, per topic, the sequence number of the last retained
+// event logged on it (used to restore a broker's retained messages).
+func (l *Log) RetainedSeqs() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRetained}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := string(it.Item().Key()[1:])
+			err := it.Item().Value(func(v []byte) error {
+				if len(v) == 16 {
+					out[k] = binary.BigEndian.Uint64(v)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,160 @@
+package badgerlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"tracker/events"
+)
+
+// The log is stored as blocks: one Badger entry per group commit, keyed by
+// the block's first sequence number. Fewer, larger entries make a commit
+// cheap (one skiplist insert instead of one per event) and compression
+// makes the synced write small, which is what bounds throughput on a disk
+// whose sync time grows with the bytes written.
+//
+// Block value:
+//
+//	version(1) = blockV1
+//	codec(1)   = codecNone | codecS2
+//	body       = records, compressed as codec says
+//
+// body: count(uvarint), then per event len(uvarint) + record.
+//
+// Record (recordV1):
+//
+//	version(1) flags(1) qos(1) received-unix-nanos(8, big endian)
+//	duplicateOf(uvarint) len(source)(uvarint) source len(topic)(uvarint) topic
+//	payload (the rest, verbatim)
+const (
+	blockV1  byte = 1
+	recordV1 byte = 1
+
+	codecNone byte = 0
+	codecS2   byte = 1
+
+	compressAbove = 512 // bytes of body; smaller blocks are stored plain
+)
+
+const (
+	flagRetained byte = 1 << iota
+	flagDup
+)
+
+var errShortRecord = errors.New("badgerlog: record truncated")
+
+func appendRecord(dst []byte, e *events.Event) []byte {
+	var flags byte
+	if e.Retained {
+		flags |= flagRetained
+	}
+	if e.Dup {
+		flags |= flagDup
+	}
+	dst = append(dst, recordV1, flags, e.QoS)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Received.UnixNano()))
+	dst = binary.AppendUvarint(dst, e.DuplicateOf)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Source)))
+	dst = append(dst, e.Source...)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Topic)))
+	dst = append(dst, e.Topic...)
+	return append(dst, e.Payload...)
+}
+
+func recordSize(e *events.Event) int {
+	return 3 + 8 + 3*binary.MaxVarintLen64 + len(e.Source) + len(e.Topic) + len(e.Payload)
+}
+
+// decodeRecord fills e from b. Strings are copied; the payload aliases b.
+func decodeRecord(b []byte, e *events.Event) error {
+	if len(b) < 11 {
+		return errShortRecord
+	}
+	if b[0] != recordV1 {
+		return fmt.Errorf("badgerlog: unknown record version %d", b[0])
+	}
+	flags := b[1]
+	e.Retained = flags&flagRetained != 0
+	e.Dup = flags&flagDup != 0
+	e.QoS = b[2]
+	e.Received = time.Unix(0, int64(binary.BigEndian.Uint64(b[3:11]))).UTC()
+	b = b[11:]
+	var n int
+	if e.DuplicateOf, n = binary.Uvarint(b); n <= 0 {
+		return errShortRecord
+	}
+	b = b[n:]
+	var err error
+	if e.Source, b, err = readString(b); err != nil {
+		return err
+	}
+	if e.Topic, b, err = readString(b); err != nil {
+		return err
+	}
+	e.Payload = b
+	return nil
+}
+
+func readString(b []byte) (string, []byte, error) {
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) < l {
+		return "", nil, errShortRecord
+	}
+	return string(b[n : n+int(l)]), b[n+int(l):], nil
+}
+
+// encodeBlock turns the body (count + length-prefixed records) into a
+// stored block value.
+func encodeBlock(body []byte) []byte {
+	if len(body) < compressAbove {
+		return append([]byte{blockV1, codecNone}, body...)
+	}
+	out := make([]byte, 2+s2.MaxEncodedLen(len(body)))
+	out[0], out[1] = blockV1, codecS2
+	enc := s2.Encode(out[2:], body)
+	return out[:2+len(enc)]
+}
+
+// decodeBlock calls fn for each event in the block starting at seq first.
+// Event payloads alias a buffer owned by the block; they stay valid.
+func decodeBlock(first uint64, v []byte, fn func(events.Event) error) error {
+	if len(v) < 2 || v[0] != blockV1 {
+		return fmt.Errorf("badgerlog: block %d: unknown version", first)
+	}
+	body := v[2:]
+	switch v[1] {
+	case codecNone:
+	case codecS2:
+		var err error
+		if body, err = s2.Decode(nil, body); err != nil {
+			return fmt.Errorf("badgerlog: block %d: %w", first, err)
+		}
+	default:
+		return fmt.Errorf("badgerlog: block %d: unknown codec %d", first, v[1])
+	}
+	count, n := binary.Uvarint(body)
+	if n <= 0 {
+		return fmt.Errorf("badgerlog: block %d: %w", first, errShortRecord)
+	}
+	body = body[n:]
+	for i := range count {
+		l, n := binary.Uvarint(body)
+		if n <= 0 || uint64(len(body)-n) < l {
+			return fmt.Errorf("badgerlog: block %d event %d: %w", first, i, errShortRecord)
+		}
+		rec := body[n : n+int(l) : n+int(l)]
+		body = body[n+int(l):]
+		e := events.Event{Seq: first + i}
+		if err := decodeRecord(rec, &e); err != nil {
+			return fmt.Errorf("badgerlog: event %d: %w", e.Seq, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

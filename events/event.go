@@ -1,0 +1,88 @@
+// Package events holds the envelope every incoming message is stored in and
+// the contracts of the append-only log. It imports nothing of ours, no
+// storage engine and no network code.
+package events
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sources name where an event came from. Broker sources carry the broker
+// URL after the colon ("mqtt:tcp://host:1883").
+const (
+	SourceEmbedded = "embedded"        // the in-process MQTT broker
+	SourceMQTT     = "mqtt"            // an external broker; stored as "mqtt:<url>"
+	SourceHTTP     = "http"            // OwnTracks HTTP mode
+	SourceAdmin    = "admin"           // server-side definitions (areas, ...)
+	SourceRecorder = "import:recorder" // OwnTracks Recorder import
+	SourceGPX      = "import:gpx"      // GPX import
+	SourceServer   = "server"          // messages the server itself sent (cmd)
+)
+
+// Event is one message exactly as it arrived. Payload is never rewritten.
+type Event struct {
+	Seq      uint64    // dense, increasing, starts at 1; set by the log
+	Received time.Time // when the server received it (import: the original time)
+	Topic    string
+	Payload  []byte
+	QoS      byte
+	Retained bool   // the retain flag as received
+	Dup      bool   // the MQTT DUP flag as received (a redelivery attempt)
+	Source   string // see the Source constants
+
+	// DuplicateOf is the sequence number of an earlier event with the same
+	// topic and payload, set by the log when it recognises a redelivery.
+	// Zero when the event is new.
+	DuplicateOf uint64
+}
+
+// ErrClosed is returned by appends and reads after the log was closed.
+var ErrClosed = errors.New("events: log closed")
+
+// Appender adds events to the log. Append returns only once the event is
+// durably stored; it is safe for concurrent use.
+type Appender interface {
+	Append(ctx context.Context, e Event) (seq uint64, err error)
+	// AppendAsync queues e and calls done once it is durable (err == nil) or
+	// failed. done runs on the log's completion goroutine, in log order, and
+	// must not block for long. AppendAsync itself blocks only while the
+	// queue is full.
+	AppendAsync(e Event, done func(seq uint64, err error))
+}
+
+// Reader reads the log in sequence order.
+type Reader interface {
+	// Head is the sequence number of the newest durable event (0 when empty).
+	Head() uint64
+	// Scan calls fn for each event with Seq >= from, up to the head at the
+	// time of the call, stopping at the first error fn returns.
+	Scan(ctx context.Context, from uint64, fn func(Event) error) error
+	// Changed returns a channel that is closed when events are appended
+	// after the call. Take a new one after each wake-up.
+	Changed() <-chan struct{}
+}
+
+// Follow calls fn for every event from seq onwards, then for each new event
+// as it is appended, without polling, until ctx ends or fn fails.
+func Follow(ctx context.Context, r Reader, from uint64, fn func(Event) error) error {
+	if from == 0 {
+		from = 1
+	}
+	for {
+		changed := r.Changed() // take before scanning so no append is missed
+		err := r.Scan(ctx, from, func(e Event) error {
+			from = e.Seq + 1
+			return fn(e)
+		})
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
