@@ -1,0 +1,270 @@
+// Package broker runs the embedded MQTT broker (mochi-mqtt) that phones
+// publish to when no external broker is configured.
+//
+// Every publish is appended to the event log before the publisher hears
+// back. For QoS 1 the PUBACK is sent from the log's completion callback,
+// after the group commit is synced, so the client's read loop never waits
+// on the disk: it keeps reading (and queueing) while earlier messages sync.
+// Subscribers receive a message only once it is in the log.
+package broker
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"tracker/events"
+)
+
+// relayID names the internal client through which logged messages are
+// handed back to mochi for delivery; the hook lets its publishes pass.
+const relayID = "tracker-relay"
+
+// Config configures the embedded broker. The zero value listens on
+// 127.0.0.1:1883 with anonymous access.
+type Config struct {
+	Listen   string // TCP address, default "127.0.0.1:1883"
+	WSListen string // optional MQTT-over-websocket address
+	TLS      *tls.Config
+	// Users maps user name to password. Empty: anonymous clients are
+	// allowed, which New only permits on loopback listeners.
+	Users map[string]string
+}
+
+// Broker is the embedded MQTT broker.
+type Broker struct {
+	srv    *mqtt.Server
+	relay  *mqtt.Client
+	log    events.Appender
+	logger *slog.Logger
+	tcp    *listeners.TCP
+	ws     *listeners.Websocket
+
+	relayMu sync.Mutex // InjectPacket on the relay client from one goroutine at a time
+}
+
+// New builds the broker and opens its listeners. Run serves it.
+func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:1883"
+	}
+	if len(cfg.Users) == 0 {
+		for _, a := range []string{cfg.Listen, cfg.WSListen} {
+			if a != "" && !IsLoopback(a) {
+				return nil, fmt.Errorf("broker: %s is not a loopback address and no MQTT users are configured; anonymous access is only allowed on loopback", a)
+			}
+		}
+	}
+	srv := mqtt.New(&mqtt.Options{
+		InlineClient: true,
+		Logger:       logger.With("component", "mqtt-broker"),
+	})
+	b := &Broker{srv: srv, log: log, logger: logger}
+	b.relay = srv.NewClient(nil, "local", relayID, true)
+	if err := srv.AddHook(&hook{b: b, users: cfg.Users}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen, TLSConfig: cfg.TLS})
+	if err := srv.AddListener(b.tcp); err != nil {
+		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
+	}
+	if cfg.WSListen != "" {
+		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen, TLSConfig: cfg.TLS})
+		if err := srv.AddListener(b.ws); err != nil {
+			return nil, fmt.Errorf("broker: websocket listen on %s: %w", cfg.WSListen, err)
+		}
+	}
+	return b, nil
+}
+
+// Addr is the TCP listener's address (useful with port 0).
+func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// Source names the broker in events.
+func (b *Broker) Source() string { return events.SourceEmbedded }
+
+// Connected reports whether the broker is serving; it is in-process.
+func (b *Broker) Connected() bool { return true }
+
+// Run serves until ctx ends, then disconnects every client.
+func (b *Broker) Run(ctx context.Context) error {
+	if err := b.srv.Serve(); err != nil {
+		return fmt.Errorf("broker: serve: %w", err)
+	}
+	b.logger.Info("embedded MQTT broker listening", "addr", b.Addr())
+	<-ctx.Done()
+	return b.srv.Close()
+}
+
+// RestoreRetained hands the broker the retained messages it held before a
+// restart (mochi keeps them in memory only), taken from the log. They are
+// not logged again.
+func (b *Broker) RestoreRetained(msgs []events.Event) {
+	for _, e := range msgs {
+		if len(e.Payload) == 0 {
+			continue
+		}
+		b.deliver(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: e.QoS, Retain: true},
+			TopicName:   e.Topic,
+			Payload:     e.Payload,
+		})
+	}
+}
+
+// Publish sends a message from the server itself (e.g. an OwnTracks cmd),
+// logged first like every other message.
+func (b *Broker) Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error {
+	if _, err := b.log.Append(ctx, events.Event{
+		Topic: topic, Payload: payload, QoS: qos, Retained: retain,
+		Source: events.SourceServer, Received: time.Now(),
+	}); err != nil {
+		return fmt.Errorf("broker: publish %s: %w", topic, err)
+	}
+	b.deliver(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
+		TopicName:   topic, Payload: payload,
+	})
+	return nil
+}
+
+// deliver hands a logged message to mochi for retention and delivery.
+func (b *Broker) deliver(pk packets.Packet) {
+	if pk.PacketID == 0 {
+		pk.PacketID = 1 // inline publishes need a non-zero id to pass validity checks
+	}
+	b.relayMu.Lock()
+	defer b.relayMu.Unlock()
+	if err := b.srv.InjectPacket(b.relay, pk); err != nil {
+		b.logger.Warn("could not deliver logged message to subscribers", "topic", pk.TopicName, "err", err)
+	}
+}
+
+type hook struct {
+	mqtt.HookBase
+	b     *Broker
+	users map[string]string
+}
+
+func (h *hook) ID() string { return "tracker-log" }
+
+func (h *hook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWillSent:
+		return true
+	}
+	return false
+}
+
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if len(h.users) == 0 {
+		return true // New refused non-loopback listeners without users
+	}
+	want, ok := h.users[string(pk.Connect.Username)]
+	if !ok || subtle.ConstantTimeCompare([]byte(want), pk.Connect.Password) != 1 {
+		h.b.logger.Warn("MQTT login refused", "user", string(pk.Connect.Username), "remote", cl.Net.Remote)
+		return false
+	}
+	return true
+}
+
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool { return true }
+
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil // the relay, or the server's own inline client: already logged
+	}
+	ev := events.Event{
+		Topic:    pk.TopicName,
+		Payload:  append([]byte(nil), pk.Payload...),
+		QoS:      pk.FixedHeader.Qos,
+		Retained: pk.FixedHeader.Retain,
+		Dup:      pk.FixedHeader.Dup,
+		Source:   events.SourceEmbedded,
+		Received: time.Now(),
+	}
+	switch pk.FixedHeader.Qos {
+	case 0:
+		// No acknowledgement to hold back; deliver at once, log in order.
+		h.b.log.AppendAsync(ev, func(_ uint64, err error) {
+			if err != nil {
+				h.b.logger.Error("QoS 0 message not logged", "topic", ev.Topic, "client", cl.ID, "err", err)
+			}
+		})
+		return pk, nil
+	case 1:
+		h.b.log.AppendAsync(ev, func(_ uint64, err error) { h.b.ackLogged(cl, pk, err) })
+		// Mochi must neither ack nor deliver: ackLogged does both once
+		// the event is durable.
+		return pk, packets.ErrRejectPacket
+	default:
+		// QoS 2's PUBREC/PUBREL exchange stays with mochi; block this
+		// client's reader until the event is durable (QoS 2 is rare).
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := h.b.log.Append(ctx, ev); err != nil {
+			h.b.logger.Error("message not logged; disconnecting publisher so it sends again",
+				"topic", ev.Topic, "client", cl.ID, "err", err)
+			cl.Stop(err)
+			return pk, packets.ErrRejectPacket
+		}
+		return pk, nil
+	}
+}
+
+// ackLogged runs on the log's completion goroutine once a QoS 1 message is
+// durable (or failed): PUBACK, then delivery to subscribers.
+func (b *Broker) ackLogged(cl *mqtt.Client, pk packets.Packet, err error) {
+	if err != nil {
+		// No PUBACK: drop the connection so the client resends the message
+		// (MQTT clients resend unacknowledged QoS 1 messages on reconnect).
+		b.logger.Error("message not logged; disconnecting publisher so it sends again",
+			"topic", pk.TopicName, "client", cl.ID, "err", err)
+		cl.Stop(err)
+		return
+	}
+	ack := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Puback},
+		PacketID:    pk.PacketID,
+	}
+	if werr := cl.WritePacket(ack); werr != nil && !errors.Is(werr, mqtt.ErrConnectionClosed) {
+		b.logger.Debug("PUBACK not sent; the client will resend", "client", cl.ID, "err", werr)
+	}
+	b.deliver(pk)
+}
+
+// OnWillSent logs a client's last will (OwnTracks lwt) after mochi sent it.
+func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	h.b.log.AppendAsync(events.Event{
+		Topic: pk.TopicName, Payload: append([]byte(nil), pk.Payload...),
+		QoS: pk.FixedHeader.Qos, Retained: pk.FixedHeader.Retain,
+		Source: events.SourceEmbedded, Received: time.Now(),
+	}, func(_ uint64, err error) {
+		if err != nil {
+			h.b.logger.Error("last will not logged", "topic", pk.TopicName, "client", cl.ID, "err", err)
+		}
+	})
+}
+
+// IsLoopback reports whether a listen address only accepts local clients.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
