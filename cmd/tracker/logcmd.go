@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"tracker/events"
+	"tracker/events/badgerlog"
+	"tracker/events/eventjson"
+	"tracker/events/owntracks"
+)
+
+type logConfig struct {
+	Data   string
+	From   uint64
+	Limit  uint64
+	JSON   bool
+	Follow bool
+	Server string // base URL of a running server; found in the data directory when empty
+	secretFlags
+}
+
+func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg logConfig
+	fs := newFlagSet("log [--from SEQ] [--limit N] [--json] [--follow]",
+		"Prints events from the log, oldest first. When a running server holds the\ndatabase, reads through that server's HTTP API instead (and says so).", stderr)
+	fs.StringVar(&cfg.Data, "data", defaultData, "data `directory`")
+	fs.Uint64Var(&cfg.From, "from", 1, "first sequence number to print")
+	fs.Uint64Var(&cfg.Limit, "limit", 0, "print at most `N` events (0: all)")
+	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per line")
+	fs.BoolVar(&cfg.Follow, "follow", false, "keep printing new events as they arrive")
+	fs.StringVar(&cfg.Server, "server", "", "base `URL` of a running server to read from (default: the one using --data)")
+	cfg.secretFlags.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	print := func(l eventjson.Line) error {
+		if err := writeLine(out, l, cfg.JSON); err != nil {
+			return err
+		}
+		if cfg.Follow {
+			return out.Flush()
+		}
+		return nil
+	}
+
+	if cfg.Server != "" {
+		return logFromServer(ctx, cfg, print)
+	}
+	if _, err := os.Stat(cfg.Data); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no event log in %s (start one with tracker serve --data %s)", cfg.Data, cfg.Data)
+	}
+	db, err := badgerlog.OpenDB(cfg.Data, nil)
+	if errors.Is(err, badgerlog.ErrLocked) {
+		info, ierr := readServerInfo(cfg.Data)
+		if ierr != nil {
+			return fmt.Errorf("%w, and no running server is recorded there (%v); pass --server URL", err, ierr)
+		}
+		cfg.Server = info.HTTP
+		fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); reading through %s\n", cfg.Data, info.PID, info.HTTP)
+		return logFromServer(ctx, cfg, print)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log, err := badgerlog.Open(db, badgerlog.Options{})
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+
+	secrets, err := cfg.secrets()
+	if err != nil {
+		return err
+	}
+	d := &owntracks.Decoder{Keys: secrets}
+	var n uint64
+	each := func(e events.Event) error {
+		if err := print(eventjson.Make(e, d)); err != nil {
+			return err
+		}
+		if n++; cfg.Limit > 0 && n >= cfg.Limit {
+			return errStop
+		}
+		return nil
+	}
+	if cfg.Follow {
+		err = events.Follow(ctx, log, cfg.From, each)
+	} else {
+		err = log.Scan(ctx, cfg.From, each)
+	}
+	if errors.Is(err, errStop) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+var errStop = errors.New("stop")
+
+func readServerInfo(data string) (serverInfo, error) {
+	var info serverInfo
+	b, err := os.ReadFile(filepath.Join(data, serverInfoFile))
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("%s: %w", serverInfoFile, err)
+	}
+	return info, nil
+}
+
+// logFromServer reads the event stream of a running server.
+func logFromServer(ctx context.Context, cfg logConfig, print func(eventjson.Line) error) error {
+	q := url.Values{}
+	q.Set("from", strconv.FormatUint(cfg.From, 10))
+	if cfg.Limit > 0 {
+		q.Set("limit", strconv.FormatUint(cfg.Limit, 10))
+	}
+	if cfg.Follow {
+		q.Set("follow", "1")
+	}
+	u := strings.TrimSuffix(cfg.Server, "/") + "/api/v1/events?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("server URL: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("read events from server: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("read events from server: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var l eventjson.Line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("server sent a bad line: %w", err)
+		}
+		if err := print(l); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("read events from server: %w", err)
+	}
+	return nil
+}
+
+// writeLine prints one event as JSON or as a readable line.
+func writeLine(w io.Writer, l eventjson.Line, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	flags := ""
+	if l.Retained {
+		flags += " retained"
+	}
+	if l.DuplicateOf != 0 {
+		flags += fmt.Sprintf(" duplicate-of=%d", l.DuplicateOf)
+	}
+	if l.Invalid != "" {
+		flags += fmt.Sprintf(" invalid=%q", l.Invalid)
+	}
+	payload := "(binary, base64) " + l.PayloadB64
+	if l.Payload != nil {
+		payload = *l.Payload
+	}
+	if len(payload) > 160 {
+		cut := 160
+		for cut > 0 && !utf8.RuneStart(payload[cut]) {
+			cut--
+		}
+		payload = payload[:cut] + fmt.Sprintf("… (%d bytes)", len(payload))
+	}
+	// Quoted so control characters and hostile bytes cannot mess up a terminal.
+	quoted := strconv.QuoteToGraphic(payload)
+	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s%s\t%s\n", l.Seq, l.ReceivedAt.Format("2006-01-02T15:04:05.000Z"),
+		l.Source, strconv.QuoteToGraphic(l.Topic), l.Kind, flags, quoted[1:len(quoted)-1])
+	return err
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"tracker/events"
+	"tracker/events/audit"
+	"tracker/events/badgerlog"
+	"tracker/events/broker"
+	"tracker/events/mqttingest"
+	"tracker/events/owntracks"
+	"tracker/views/web"
+)
+
+// serveConfig is everything `tracker serve` is told.
+type serveConfig struct {
+	Data string // data directory (Badger)
+	HTTP string // HTTP listen address
+
+	// External broker; empty means run the embedded one.
+	Broker         string
+	BrokerClientID string
+	BrokerUser     string
+	BrokerPassword string
+	BrokerCA       string
+	BrokerCert     string
+	BrokerKey      string
+	BrokerTopics   listFlag
+
+	// Embedded broker.
+	MQTTListen   string
+	MQTTWSListen string
+	MQTTUsers    listFlag // "name:password"
+
+	secretFlags
+
+	LogLevel  string
+	LogFormat string
+}
+
+func (c *serveConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Data, "data", defaultData, "data `directory` (event log and projections)")
+	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen `address`")
+	fs.StringVar(&c.Broker, "broker", "", "external MQTT broker `URL` (tcp://, ssl://, ws://, wss://); empty runs the embedded broker")
+	fs.StringVar(&c.BrokerClientID, "broker-client-id", "", "MQTT client id for the external broker; fixed so the broker keeps our session (default tracker-<hostname>)")
+	fs.StringVar(&c.BrokerUser, "broker-user", "", "user name for the external broker")
+	fs.StringVar(&c.BrokerPassword, "broker-password", "", "password for the external broker")
+	fs.StringVar(&c.BrokerCA, "broker-ca", "", "PEM `file` with the CA that signed the external broker's certificate")
+	fs.StringVar(&c.BrokerCert, "broker-cert", "", "client certificate PEM `file` for mutual TLS (e.g. AWS IoT Core)")
+	fs.StringVar(&c.BrokerKey, "broker-key", "", "client key PEM `file` for mutual TLS")
+	fs.Var(&c.BrokerTopics, "broker-topic", "topic filter to subscribe to, repeatable (default owntracks/#)")
+	fs.StringVar(&c.MQTTListen, "mqtt-listen", "127.0.0.1:1883", "embedded broker TCP listen `address`")
+	fs.StringVar(&c.MQTTWSListen, "mqtt-ws-listen", "", "embedded broker MQTT-over-websocket listen `address` (off when empty)")
+	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
+	c.secretFlags.flags(fs)
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg serveConfig
+	fs := newFlagSet("serve [flags]", "Runs the server: takes every OwnTracks message (embedded MQTT broker by default,\nor --broker), appends it to the event log before acknowledging it, and serves HTTP.", stderr)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, logger, stdout)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func (c *serveConfig) mqttUsers() (map[string]string, error) {
+	users := map[string]string{}
+	for _, kv := range c.MQTTUsers {
+		name, pw, ok := strings.Cut(kv, ":")
+		if !ok || name == "" || pw == "" {
+			return nil, fmt.Errorf("--mqtt-user for %q: want name:password", name) // never echo the password
+		}
+		users[name] = pw
+	}
+	return users, nil
+}
+
+// intake is what serve needs of either ingest path.
+type intake interface {
+	Run(ctx context.Context) error
+	Connected() bool
+	Source() string
+}
+
+// serverInfo is written to the data directory so other commands can find
+// the running server (e.g. `tracker log` when the database is locked).
+type serverInfo struct {
+	HTTP string `json:"http"` // base URL
+	PID  int    `json:"pid"`
+}
+
+const serverInfoFile = "server.json"
+
+func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.Writer) error {
+	secrets, err := cfg.secrets()
+	if err != nil {
+		return err
+	}
+	users, err := cfg.mqttUsers()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := badgerlog.OpenDB(cfg.Data, logger)
+	if errors.Is(err, badgerlog.ErrLocked) {
+		return fmt.Errorf("%w: is another tracker serve running on %s?", err, cfg.Data)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Error("closing the database", "err", err)
+		}
+	}()
+	log, err := badgerlog.Open(db, badgerlog.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	// Closed after everything that appends has stopped: commits and syncs
+	// what is queued.
+	defer func() {
+		if err := log.Close(); err != nil {
+			logger.Error("closing the event log", "err", err)
+		}
+	}()
+	logger.Info("event log open", "data", cfg.Data, "head", log.Head())
+
+	decoder := &owntracks.Decoder{Keys: secrets}
+
+	var in intake
+	if cfg.Broker != "" {
+		mqttingest.RouteLogs(logger)
+		ing, err := mqttingest.New(mqttingest.Config{
+			Broker: cfg.Broker, ClientID: cfg.BrokerClientID,
+			Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
+			CAFile: cfg.BrokerCA, CertFile: cfg.BrokerCert, KeyFile: cfg.BrokerKey,
+			Topics: cfg.BrokerTopics,
+		}, log, logger)
+		if err != nil {
+			return err
+		}
+		in = ing
+	} else {
+		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Users: users}, log, logger)
+		if err != nil {
+			return err
+		}
+		if err := restoreRetained(ctx, log, b); err != nil {
+			return err
+		}
+		if len(users) == 0 {
+			logger.Warn("embedded MQTT broker accepts anonymous clients (loopback only); add --mqtt-user to require a login")
+		}
+		in = b
+	}
+
+	auditor := audit.New(log, decoder, logger)
+	site := &web.Server{Log: log, Decoder: decoder, Ingest: in, Stats: auditor, Logger: logger}
+
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err)
+	}
+	base := "http://" + ln.Addr().String()
+	infoPath := filepath.Join(cfg.Data, serverInfoFile)
+	if err := writeServerInfo(infoPath, serverInfo{HTTP: base, PID: os.Getpid()}); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer os.Remove(infoPath)
+
+	g, gctx := errgroup.WithContext(ctx)
+	httpSrv := web.NewHTTPServer(cfg.HTTP, site.Routes())
+	httpSrv.BaseContext = func(net.Listener) context.Context { return gctx }
+	g.Go(func() error {
+		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("HTTP server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return httpSrv.Shutdown(sctx)
+	})
+	g.Go(func() error { return in.Run(gctx) })
+	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
+	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
+
+	logger.Info("tracker serving", "http", base, "ingest", in.Source())
+	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, in.Source())
+	err = g.Wait()
+	logger.Info("shutting down: intake stopped, syncing the last batch")
+	return err
+}
+
+func writeServerInfo(path string, info serverInfo) error {
+	b, _ := json.Marshal(info)
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// restoreRetained gives the embedded broker back the retained messages it
+// held before the restart, from the log.
+func restoreRetained(ctx context.Context, log *badgerlog.Log, b *broker.Broker) error {
+	seqs, err := log.RetainedSeqs()
+	if err != nil {
+		return fmt.Errorf("read retained messages: %w", err)
+	}
+	msgs := make([]events.Event, 0, len(seqs))
+	for _, seq := range seqs {
+		e, err := log.Get(seq)
+		if err != nil {
+			return fmt.Errorf("read retained message: %w", err)
+		}
+		msgs = append(msgs, e)
+	}
+	b.RestoreRetained(msgs)
+	return ctx.Err()
+}

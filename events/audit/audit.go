@@ -1,0 +1,112 @@
+// Package audit follows the event log and tells people about what arrived:
+// each new event is decoded, invalid ones are logged with their reason,
+// and everything is counted by kind and by reason. It reads the log after
+// the fact, so bad input never slows ingest.
+package audit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+
+	"tracker/events"
+	"tracker/events/owntracks"
+)
+
+// Counts is a snapshot of what the auditor has seen since it started.
+type Counts struct {
+	Events     uint64            `json:"events"`
+	Invalid    uint64            `json:"invalid"`
+	Duplicates uint64            `json:"duplicates"`
+	ByKind     map[string]uint64 `json:"by_kind"`
+	ByReason   map[string]uint64 `json:"invalid_by_reason"`
+	LastSeq    uint64            `json:"last_seq"`
+}
+
+// Auditor follows a log. Create with New, run with Run.
+type Auditor struct {
+	log     events.Reader
+	decoder *owntracks.Decoder
+	logger  *slog.Logger
+
+	mu     sync.Mutex
+	counts Counts
+}
+
+// New returns an auditor for log.
+func New(log events.Reader, d *owntracks.Decoder, logger *slog.Logger) *Auditor {
+	return &Auditor{log: log, decoder: d, logger: logger, counts: Counts{
+		ByKind: map[string]uint64{}, ByReason: map[string]uint64{},
+	}}
+}
+
+// Run audits events appended after from-1 until ctx ends.
+func (a *Auditor) Run(ctx context.Context, from uint64) error {
+	err := events.Follow(ctx, a.log, from, func(e events.Event) error {
+		a.observe(e)
+		return nil
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (a *Auditor) observe(e events.Event) {
+	m, err := a.decoder.Decode(e.Topic, e.Payload)
+	kind := string(m.Kind)
+	var reason string
+	if err != nil {
+		reason = err.Error()
+		var inv *owntracks.Invalid
+		if kind == "" && errors.As(err, &inv) {
+			kind = string(inv.Kind)
+		}
+		if kind == "" {
+			kind = "invalid"
+		}
+		a.logger.Warn("message kept in the log but not usable",
+			"seq", e.Seq, "topic", e.Topic, "source", e.Source, "bytes", len(e.Payload), "reason", reason)
+	}
+	if e.DuplicateOf != 0 {
+		a.logger.Debug("redelivered message recognised", "seq", e.Seq, "duplicate_of", e.DuplicateOf, "topic", e.Topic)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := &a.counts
+	c.Events++
+	c.LastSeq = e.Seq
+	c.ByKind[kind]++
+	if e.DuplicateOf != 0 {
+		c.Duplicates++
+	}
+	if reason != "" {
+		c.Invalid++
+		c.ByReason[Category(reason)]++
+	}
+}
+
+// Counts returns a copy of the counters.
+func (a *Auditor) Counts() Counts {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.counts
+	c.ByKind = maps.Clone(c.ByKind)
+	c.ByReason = maps.Clone(c.ByReason)
+	return c
+}
+
+// Category shortens a reason to its kind of problem, without the values
+// ("lat out of range: 91.2" -> "lat out of range"), so counts stay few.
+func Category(reason string) string {
+	if i := strings.IndexByte(reason, ':'); i > 0 {
+		reason = reason[:i]
+	}
+	if i := strings.IndexAny(reason, "\"0123456789"); i > 0 {
+		reason = reason[:i]
+	}
+	return strings.TrimSpace(reason)
+}

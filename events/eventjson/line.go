@@ -1,0 +1,63 @@
+// Package eventjson renders log events as the JSON lines that `tracker log
+// --json` prints and the server's event API streams, so both speak the same
+// format.
+package eventjson
+
+import (
+	"encoding/base64"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"tracker/events"
+	"tracker/events/owntracks"
+)
+
+// Line is one event as JSON. Field names are a promise to scripts.
+type Line struct {
+	Seq         uint64    `json:"seq"`
+	ReceivedAt  time.Time `json:"received_at"`
+	Topic       string    `json:"topic"`
+	Source      string    `json:"source"`
+	QoS         byte      `json:"qos"`
+	Retained    bool      `json:"retained"`
+	Dup         bool      `json:"dup"`
+	DuplicateOf uint64    `json:"duplicate_of,omitempty"`
+	Kind        string    `json:"kind"`
+	User        string    `json:"user"`
+	Device      string    `json:"device"`
+	Decrypted   bool      `json:"decrypted,omitempty"`
+	// Invalid is why the event cannot be used; empty when it is valid.
+	Invalid string `json:"invalid"`
+	// Payload holds the raw bytes when they are valid UTF-8; otherwise
+	// PayloadB64 holds them base64-encoded.
+	Payload    *string `json:"payload,omitempty"`
+	PayloadB64 string  `json:"payload_b64,omitempty"`
+}
+
+// Make decodes e with d and describes it.
+func Make(e events.Event, d *owntracks.Decoder) Line {
+	l := Line{
+		Seq: e.Seq, ReceivedAt: e.Received.UTC(), Topic: e.Topic, Source: e.Source,
+		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
+	}
+	m, err := d.Decode(e.Topic, e.Payload)
+	l.Kind, l.User, l.Device, l.Decrypted = string(m.Kind), m.Topic.User, m.Topic.Device, m.Decrypted
+	if err != nil {
+		l.Invalid = err.Error()
+		var inv *owntracks.Invalid
+		if errors.As(err, &inv) && l.Kind == "" {
+			l.Kind = string(inv.Kind)
+		}
+	}
+	if l.Kind == "" {
+		l.Kind = "invalid"
+	}
+	if utf8.Valid(e.Payload) {
+		s := string(e.Payload)
+		l.Payload = &s
+	} else {
+		l.PayloadB64 = base64.StdEncoding.EncodeToString(e.Payload)
+	}
+	return l
+}
