@@ -56,7 +56,7 @@ func (a *Auditor) Run(ctx context.Context, from uint64) error {
 }
 
 func (a *Auditor) observe(e events.Event) {
-	m, err := a.decoder.Decode(e.Topic, e.Payload)
+	m, err := a.decoder.DecodeAt(e.Topic, e.Payload, e.Received)
 	kind := string(m.Kind)
 	var reason string
 	if err != nil {

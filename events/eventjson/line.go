@@ -41,7 +41,7 @@ func Make(e events.Event, d *owntracks.Decoder) Line {
 		Seq: e.Seq, ReceivedAt: e.Received.UTC(), Topic: e.Topic, Source: e.Source,
 		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
 	}
-	m, err := d.Decode(e.Topic, e.Payload)
+	m, err := d.DecodeAt(e.Topic, e.Payload, e.Received) // judged as of arrival, so replays agree
 	l.Kind, l.User, l.Device, l.Decrypted = string(m.Kind), m.Topic.User, m.Topic.Device, m.Decrypted
 	if err != nil {
 		l.Invalid = err.Error()
