@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"tracker/events/owntracks"
@@ -99,3 +100,8 @@ func (c *secretFlags) secrets() (owntracks.Secrets, error) {
 	return s, nil
 }
 
+
+// logDir is where the event log's Badger database lives inside --data;
+// projections get their own directory beside it, so a rebuild can build a
+// fresh one and swap it in.
+func logDir(data string) string { return filepath.Join(data, "log") }

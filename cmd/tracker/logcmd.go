@@ -63,7 +63,7 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(cfg.Data); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no event log in %s (start one with tracker serve --data %s)", cfg.Data, cfg.Data)
 	}
-	db, err := badgerlog.OpenDB(cfg.Data, nil)
+	db, err := badgerlog.OpenDB(logDir(cfg.Data), nil)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		info, ierr := readServerInfo(cfg.Data)
 		if ierr != nil {

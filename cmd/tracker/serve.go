@@ -140,7 +140,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := badgerlog.OpenDB(cfg.Data, logger)
+	db, err := badgerlog.OpenDB(logDir(cfg.Data), logger)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		return fmt.Errorf("%w: is another tracker serve running on %s?", err, cfg.Data)
 	}
@@ -181,6 +181,13 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		}
 		in = ing
 	} else {
+		if len(users) == 0 {
+			for _, a := range []string{cfg.MQTTListen, cfg.MQTTWSListen} {
+				if a != "" && !broker.IsLoopback(a) {
+					return fmt.Errorf("refusing to start: the embedded broker would listen on %s, beyond loopback, and no MQTT user exists; add one with --mqtt-user NAME:PASSWORD (or TRACKER_MQTT_USER), or listen on 127.0.0.1", a)
+				}
+			}
+		}
 		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Users: users}, log, logger)
 		if err != nil {
 			return err

@@ -25,9 +25,9 @@ func OpenDB(dir string, logger *slog.Logger) (*badger.DB, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts := badger.DefaultOptions(dir).
-		WithLogger(slogAdapter{logger.With("component", "badger")}).
+		WithLogger(BadgerLogger(logger.With("component", "badger"))).
 		WithSyncWrites(false). // the log syncs once per group commit (Log.commit)
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(10).
@@ -35,7 +35,7 @@ func OpenDB(dir string, logger *slog.Logger) (*badger.DB, error) {
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(16 << 20).
 		WithValueThreshold(32 << 10). // big payloads (card faces) go to the value log
-		WithValueLogFileSize(64 << 20).
+		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
 		WithCompression(options.Snappy).
 		WithDetectConflicts(false).
@@ -66,8 +66,10 @@ func RunGC(ctx context.Context, db *badger.DB, interval time.Duration) {
 	}
 }
 
-// slogAdapter routes Badger's printf-style logger into slog. Badger's INFO
-// chatter goes to Debug.
+// BadgerLogger routes Badger's printf-style logger into slog. Badger's
+// INFO chatter goes to Debug.
+func BadgerLogger(l *slog.Logger) badger.Logger { return slogAdapter{l} }
+
 type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) Errorf(f string, args ...any) {

@@ -2,10 +2,13 @@
 // publish to when no external broker is configured.
 //
 // Every publish is appended to the event log before the publisher hears
-// back. For QoS 1 the PUBACK is sent from the log's completion callback,
-// after the group commit is synced, so the client's read loop never waits
-// on the disk: it keeps reading (and queueing) while earlier messages sync.
-// Subscribers receive a message only once it is in the log.
+// back. For QoS 1 the log's completion callback, run after the group commit
+// is synced, hands the message to subscribers and queues the PUBACK for the
+// publisher's own writer goroutine, so the client's read loop never waits on
+// the disk (it keeps reading and queueing while earlier messages sync), and
+// a client that stops reading delays only its own acknowledgements.
+// Subscribers receive a QoS 1 or 2 message only once it is in the log; QoS 0
+// messages and last wills are delivered first and logged right after.
 package broker
 
 import (
@@ -17,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -51,7 +55,17 @@ type Broker struct {
 	ws     *listeners.Websocket
 
 	relayMu sync.Mutex // InjectPacket on the relay client from one goroutine at a time
+
+	ackersMu sync.Mutex
+	ackers   map[*mqtt.Client]*acker // one per connected QoS 1 publisher
+	ackersWG sync.WaitGroup          // acker goroutines; Run waits for them
+
+	closing atomic.Bool // set when Run starts shutting down
 }
+
+// shutdownGrace is how long Run lets mochi disconnect clients politely
+// before it closes the connections of those that do not read.
+const shutdownGrace = 2 * time.Second
 
 // New builds the broker and opens its listeners. Run serves it.
 func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) {
@@ -69,7 +83,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 		InlineClient: true,
 		Logger:       logger.With("component", "mqtt-broker"),
 	})
-	b := &Broker{srv: srv, log: log, logger: logger}
+	b := &Broker{srv: srv, log: log, logger: logger, ackers: map[*mqtt.Client]*acker{}}
 	b.relay = srv.NewClient(nil, "local", relayID, true)
 	if err := srv.AddHook(&hook{b: b, users: cfg.Users}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -103,8 +117,34 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 	b.logger.Info("embedded MQTT broker listening", "addr", b.Addr())
 	<-ctx.Done()
-	return b.srv.Close()
+	// Mochi publishes every connected client's will as it closes them; the
+	// phones did not vanish, we did, so those wills are not logged.
+	b.closing.Store(true)
+
+	// Mochi writes a DISCONNECT to each client before closing it; a client
+	// that stopped reading blocks that write until its keepalive deadline
+	// (forever with keepalive 0). After the grace period, close the
+	// connections under those writes.
+	closed := make(chan error, 1)
+	go func() { closed <- b.srv.Close() }()
+	var err error
+	select {
+	case err = <-closed:
+	case <-time.After(shutdownGrace):
+		b.logger.Warn("MQTT clients did not disconnect in time; closing their connections", "after", shutdownGrace)
+		for _, cl := range b.srv.Clients.GetAll() {
+			cl.Stop(errShutdown)
+		}
+		err = <-closed
+	}
+	b.ackersWG.Wait() // every client is disconnected, so every acker has stopped
+	if err != nil {
+		return fmt.Errorf("broker: close: %w", err)
+	}
+	return nil
 }
+
+var errShutdown = errors.New("broker: shutting down")
 
 // RestoreRetained hands the broker the retained messages it held before a
 // restart (mochi keeps them in memory only), taken from the log. They are
@@ -140,8 +180,14 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte, qos 
 
 // deliver hands a logged message to mochi for retention and delivery.
 func (b *Broker) deliver(pk packets.Packet) {
-	if pk.PacketID == 0 {
-		pk.PacketID = 1 // inline publishes need a non-zero id to pass validity checks
+	// Mochi's validity check wants a packet id on QoS 1 and 2 publishes and
+	// none on QoS 0 (a QoS 0 publish with an id is rejected as a protocol
+	// violation and never delivered).
+	switch {
+	case pk.FixedHeader.Qos == 0:
+		pk.PacketID = 0
+	case pk.PacketID == 0:
+		pk.PacketID = 1
 	}
 	b.relayMu.Lock()
 	defer b.relayMu.Unlock()
@@ -160,7 +206,7 @@ func (h *hook) ID() string { return "tracker-log" }
 
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWillSent:
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWillSent, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -203,7 +249,8 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		})
 		return pk, nil
 	case 1:
-		h.b.log.AppendAsync(ev, func(_ uint64, err error) { h.b.ackLogged(cl, pk, err) })
+		a := h.b.ackerFor(cl)
+		h.b.log.AppendAsync(ev, func(_ uint64, err error) { h.b.ackLogged(a, pk, err) })
 		// Mochi must neither ack nor deliver: ackLogged does both once
 		// the event is durable.
 		return pk, packets.ErrRejectPacket
@@ -223,28 +270,123 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 }
 
 // ackLogged runs on the log's completion goroutine once a QoS 1 message is
-// durable (or failed): PUBACK, then delivery to subscribers.
-func (b *Broker) ackLogged(cl *mqtt.Client, pk packets.Packet, err error) {
+// durable (or failed): delivery to subscribers, then PUBACK. Delivering
+// first means a retained message is in mochi's retained store by the time
+// its publisher hears back, so a subscription made after the PUBACK sees it
+// (or, for an empty payload, no longer sees the old one). Neither step
+// blocks: mochi queues deliveries, and the PUBACK is written by the
+// publisher's acker.
+func (b *Broker) ackLogged(a *acker, pk packets.Packet, err error) {
 	if err != nil {
 		// No PUBACK: drop the connection so the client resends the message
 		// (MQTT clients resend unacknowledged QoS 1 messages on reconnect).
 		b.logger.Error("message not logged; disconnecting publisher so it sends again",
-			"topic", pk.TopicName, "client", cl.ID, "err", err)
-		cl.Stop(err)
+			"topic", pk.TopicName, "client", a.cl.ID, "err", err)
+		a.cl.Stop(err)
 		return
 	}
-	ack := packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Puback},
-		PacketID:    pk.PacketID,
-	}
-	if werr := cl.WritePacket(ack); werr != nil && !errors.Is(werr, mqtt.ErrConnectionClosed) {
-		b.logger.Debug("PUBACK not sent; the client will resend", "client", cl.ID, "err", werr)
-	}
 	b.deliver(pk)
+	a.push(pk.PacketID)
+}
+
+// ackerFor returns cl's acker, starting it on cl's first QoS 1 publish.
+// Called from cl's read goroutine, like OnDisconnect, which stops it.
+func (b *Broker) ackerFor(cl *mqtt.Client) *acker {
+	b.ackersMu.Lock()
+	defer b.ackersMu.Unlock()
+	a := b.ackers[cl]
+	if a == nil {
+		a = &acker{cl: cl, logger: b.logger, wake: make(chan struct{}, 1)}
+		b.ackers[cl] = a
+		b.ackersWG.Go(a.run)
+	}
+	return a
+}
+
+// OnDisconnect stops the client's acker; acknowledgements still pending
+// are dropped with the connection, and the client resends those messages.
+func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.b.ackersMu.Lock()
+	a := h.b.ackers[cl]
+	delete(h.b.ackers, cl)
+	h.b.ackersMu.Unlock()
+	if a != nil {
+		a.stop()
+	}
+}
+
+// acker writes one publisher's PUBACKs, in order, on its own goroutine.
+// The log's completion goroutine only queues them: a PUBACK write blocks
+// while the client's socket is full (and while mochi's writer holds the
+// client's lock for a delivery stuck on that socket), and on the
+// completion goroutine that would stop every publisher's acknowledgements,
+// and soon all ingest, for up to 1.5 keepalives (forever with keepalive 0).
+type acker struct {
+	cl     *mqtt.Client
+	logger *slog.Logger
+	wake   chan struct{} // 1-buffered: ids were queued, or stop was called
+
+	mu      sync.Mutex
+	ids     []uint16 // packet ids to acknowledge, in log order
+	stopped bool
+}
+
+func (a *acker) push(id uint16) {
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return
+	}
+	a.ids = append(a.ids, id)
+	a.mu.Unlock()
+	a.signal()
+}
+
+func (a *acker) stop() {
+	a.mu.Lock()
+	a.stopped = true
+	a.ids = nil
+	a.mu.Unlock()
+	a.signal()
+}
+
+func (a *acker) signal() {
+	select {
+	case a.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+func (a *acker) run() {
+	var ids []uint16
+	for range a.wake {
+		a.mu.Lock()
+		ids, a.ids = a.ids, ids[:0]
+		stopped := a.stopped
+		a.mu.Unlock()
+		if stopped {
+			return
+		}
+		for _, id := range ids {
+			err := a.cl.WritePacket(packets.Packet{
+				FixedHeader: packets.FixedHeader{Type: packets.Puback},
+				PacketID:    id,
+			})
+			if err != nil {
+				if !errors.Is(err, mqtt.ErrConnectionClosed) {
+					a.logger.Debug("PUBACK not sent; the client will resend", "client", a.cl.ID, "err", err)
+				}
+				break
+			}
+		}
+	}
 }
 
 // OnWillSent logs a client's last will (OwnTracks lwt) after mochi sent it.
 func (h *hook) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
+	if h.b.closing.Load() {
+		return
+	}
 	h.b.log.AppendAsync(events.Event{
 		Topic: pk.TopicName, Payload: append([]byte(nil), pk.Payload...),
 		QoS: pk.FixedHeader.Qos, Retained: pk.FixedHeader.Retain,

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"tracker/events"
+	"tracker/events/badgerlog"
+)
+
+// procStatusMB reads a field such as VmRSS or VmHWM of a process, in MB.
+func procStatusMB(pid int, field string) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+// prefill appends n location events for 200 devices straight into a log.
+func prefill(b *testing.B, data string, n int) {
+	b.Helper()
+	db, err := badgerlog.OpenDB(logDir(data), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := badgerlog.Open(db, badgerlog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 256 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				dev := int(i) % 200
+				payload := fmt.Appendf(nil, `{"_type":"location","tid":"%02d","lat":%.5f,"lon":%.5f,"tst":%d,"acc":12,"alt":41,"vel":4,"batt":81,"conn":"w"}`,
+					dev, 50+float64(i%1000)/1000, 4+float64(i%777)/1000, base.Unix()+i)
+				if _, err := l.Append(context.Background(), events.Event{
+					Topic: fmt.Sprintf("owntracks/user%d/phone", dev), Payload: payload, QoS: 1,
+					Source: events.SourceEmbedded, Received: base.Add(time.Duration(i) * time.Second),
+				}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_ = l.Close()
+	_ = db.Close()
+}
+
+// BenchmarkServeMemoryAndIngest runs `tracker serve` as its own process on
+// a log of 1,000,000 events, measures its RSS at rest, then drives QoS 1
+// load from 100 publishers through the embedded broker and reports the
+// durable message rate and the server's peak RSS.
+//
+//	go test -run '^$' -bench ServeMemory -benchtime 1x ./cmd/tracker/
+func BenchmarkServeMemoryAndIngest(b *testing.B) {
+	const events = 1_000_000
+	data := filepath.Join(b.TempDir(), "data")
+	start := time.Now()
+	prefill(b, data, events)
+	b.Logf("prefilled %d events in %v", events, time.Since(start).Round(time.Millisecond))
+
+	for range b.N {
+		httpAddr, mqttAddr := freeAddr(b), freeAddr(b)
+		srv := startChild(b, data, httpAddr, "--mqtt-listen", mqttAddr, "--log-level", "warn")
+		time.Sleep(2 * time.Second)
+		pid := srv.cmd.Process.Pid
+		b.ReportMetric(procStatusMB(pid, "VmRSS"), "rest-RSS-MB")
+
+		for _, publishers := range []int{100, 4} {
+			rate := drive(b, mqttAddr, publishers, 10*time.Second)
+			b.ReportMetric(rate, fmt.Sprintf("msgs/s-%dpub", publishers))
+		}
+		b.ReportMetric(procStatusMB(pid, "VmHWM"), "peak-RSS-MB")
+		time.Sleep(3 * time.Second)
+		b.ReportMetric(procStatusMB(pid, "VmRSS"), "after-RSS-MB")
+		_ = srv.cmd.Process.Kill()
+		<-srv.done
+	}
+}
+
+// drive publishes QoS 1 messages from n sequential publishers for d and
+// returns acknowledged (durable) messages per second.
+func drive(b *testing.B, addr string, n int, d time.Duration) float64 {
+	var count atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	begin := time.Now()
+	for p := range n {
+		opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("bench-%d-%d", n, p)).
+			SetAutoReconnect(false).SetMaxResumePubInFlight(1)
+		c := paho.NewClient(opts)
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			b.Fatalf("connect: %v", tok.Error())
+		}
+		wg.Go(func() {
+			defer c.Disconnect(0)
+			topic := fmt.Sprintf("owntracks/bench%d/phone", p)
+			for i := 0; time.Now().Before(stop); i++ {
+				payload := fmt.Appendf(nil, `{"_type":"location","tid":"bb","lat":51.0%d,"lon":4.0,"tst":%d,"acc":10,"batt":80}`, i%100, 1750000000+i)
+				tok := c.Publish(topic, 1, false, payload)
+				if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+					b.Errorf("publish: %v", tok.Error())
+					return
+				}
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(count.Load()) / time.Since(begin).Seconds()
+}

@@ -1,0 +1,314 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"tracker/events"
+	"tracker/events/badgerlog"
+	"tracker/events/broker"
+)
+
+// fixture is a running embedded broker on a loopback port, backed by a real
+// Badger log in a temp dir. Cleanup stops the broker, then closes the log
+// and the database, in that order.
+type fixture struct {
+	broker *broker.Broker
+	log    *badgerlog.Log
+	addr   string
+	// stop ends Run and returns its error; cleanup calls it too.
+	stop func() error
+}
+
+// startBroker opens Badger in a temp dir, a log on it and the broker, and
+// runs the broker until the test ends.
+func startBroker(tb testing.TB, cfg broker.Config, opts badgerlog.Options) *fixture {
+	tb.Helper()
+	db, err := badgerlog.OpenDB(tb.TempDir(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close db: %v", err)
+		}
+	})
+	l, err := badgerlog.Open(db, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			tb.Errorf("close log: %v", err)
+		}
+	})
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	b, err := broker.New(cfg, l, testLogger(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// The listener is bound in New; Run only starts accepting.
+	ctx, cancel := context.WithCancel(tb.Context())
+	runErr := make(chan error, 1)
+	go func() { runErr <- b.Run(ctx) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		return <-runErr
+	})
+	tb.Cleanup(func() {
+		if err := stop(); err != nil {
+			tb.Errorf("broker run: %v", err)
+		}
+	})
+	return &fixture{broker: b, log: l, addr: b.Addr(), stop: stop}
+}
+
+// testLogger routes warnings and errors into the test's output; benchmarks
+// stay quiet.
+func testLogger(tb testing.TB) *slog.Logger {
+	if _, ok := tb.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// connect dials the broker with a paho client that never reconnects, so a
+// dropped connection is visible to the test. Extra options are applied last.
+func connect(tb testing.TB, addr, id string, opts ...func(*paho.ClientOptions)) paho.Client {
+	tb.Helper()
+	c, err := tryConnect(addr, id, opts...)
+	if err != nil {
+		tb.Fatalf("connect %s: %v", id, err)
+	}
+	tb.Cleanup(func() { c.Disconnect(50) })
+	return c
+}
+
+func tryConnect(addr, id string, opts ...func(*paho.ClientOptions)) (paho.Client, error) {
+	o := paho.NewClientOptions().
+		AddBroker("tcp://" + addr).
+		SetClientID(id).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetKeepAlive(30 * time.Second).
+		SetConnectTimeout(5 * time.Second).
+		SetWriteTimeout(10 * time.Second)
+	for _, f := range opts {
+		f(o)
+	}
+	c := paho.NewClient(o)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, errors.New("connect timed out")
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// received is one message a test subscriber got.
+type received struct {
+	topic    string
+	payload  []byte
+	qos      byte
+	retained bool
+}
+
+// subscribe subscribes c to filter and returns the channel messages arrive
+// on. The buffer is large enough for every test; a full buffer fails the
+// test rather than stalling the client.
+func subscribe(tb testing.TB, c paho.Client, filter string, qos byte) <-chan received {
+	tb.Helper()
+	ch := make(chan received, 1<<15)
+	var overflow atomic.Bool
+	tok := c.Subscribe(filter, qos, func(_ paho.Client, m paho.Message) {
+		r := received{topic: m.Topic(), payload: append([]byte(nil), m.Payload()...), qos: m.Qos(), retained: m.Retained()}
+		select {
+		case ch <- r:
+		default:
+			overflow.Store(true)
+		}
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		tb.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+	tb.Cleanup(func() {
+		if overflow.Load() {
+			tb.Errorf("subscriber on %s dropped messages: test buffer full", filter)
+		}
+	})
+	return ch
+}
+
+// expectNothing fails if a message arrives on ch within d.
+func expectNothing(tb testing.TB, ch <-chan received, d time.Duration) {
+	tb.Helper()
+	select {
+	case m := <-ch:
+		tb.Errorf("unexpected message on %s: %q (retained %v)", m.topic, m.payload, m.retained)
+	case <-time.After(d):
+	}
+}
+
+// next returns the next message on ch or fails after d.
+func next(tb testing.TB, ch <-chan received, d time.Duration) received {
+	tb.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(d):
+		tb.Fatalf("no message within %v", d)
+		return received{}
+	}
+}
+
+// publish sends one message and waits for the broker's acknowledgement
+// (PUBACK for QoS 1, PUBCOMP for QoS 2, the write for QoS 0).
+func publish(tb testing.TB, c paho.Client, topic string, qos byte, retain bool, payload []byte) {
+	tb.Helper()
+	tok := c.Publish(topic, qos, retain, payload)
+	if !tok.WaitTimeout(10 * time.Second) {
+		tb.Fatalf("publish %s (QoS %d): no acknowledgement within 10s", topic, qos)
+	}
+	if err := tok.Error(); err != nil {
+		tb.Fatalf("publish %s (QoS %d): %v", topic, qos, err)
+	}
+}
+
+// readLog returns every event in the log.
+func readLog(tb testing.TB, l events.Reader) []events.Event {
+	tb.Helper()
+	var out []events.Event
+	if err := l.Scan(tb.Context(), 1, func(e events.Event) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		tb.Fatalf("scan log: %v", err)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// location is a realistic OwnTracks location payload (~250 bytes) that
+// carries a per-publisher counter in "n".
+func location(publisher, n int) []byte {
+	return fmt.Appendf(nil, `{"_type":"location","tid":"%02d","lat":52.520%04d,"lon":13.404%04d,"tst":%d,"created_at":%d,"acc":12,"alt":41,"vac":3,"vel":4,"cog":270,"batt":81,"bs":1,"conn":"w","t":"u","m":1,"BSSID":"a4:2b:b0:ee:1c:70","SSID":"home","n":%d}`,
+		publisher%100, n%10000, publisher%10000, 1718000000+n, 1718000004+n, n)
+}
+
+// ackSpy wraps the client's connection and calls onPuback for every PUBACK
+// the broker sends, at the moment its bytes arrive, before paho sees it.
+type ackSpy struct {
+	net.Conn
+	onPuback func(packetID uint16)
+
+	mu  sync.Mutex
+	buf []byte // undecoded tail of the inbound stream
+}
+
+// withAckSpy installs an ackSpy as the client's connection.
+func withAckSpy(onPuback func(packetID uint16)) func(*paho.ClientOptions) {
+	return func(o *paho.ClientOptions) {
+		o.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+			c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			return &ackSpy{Conn: c, onPuback: onPuback}, nil
+		})
+	}
+}
+
+func (s *ackSpy) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	if n > 0 {
+		s.mu.Lock()
+		s.buf = append(s.buf, p[:n]...)
+		s.decode()
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+// decode consumes complete MQTT packets from buf.
+func (s *ackSpy) decode() {
+	for {
+		if len(s.buf) < 2 {
+			return
+		}
+		remaining, mult, i := 0, 1, 1
+		for ; ; i++ {
+			if i >= len(s.buf) || i > 4 {
+				return // length not complete yet
+			}
+			remaining += int(s.buf[i]&0x7f) * mult
+			mult *= 128
+			if s.buf[i]&0x80 == 0 {
+				break
+			}
+		}
+		total := i + 1 + remaining
+		if len(s.buf) < total {
+			return
+		}
+		if s.buf[0]>>4 == 4 && remaining >= 2 { // PUBACK
+			s.onPuback(uint16(s.buf[i+1])<<8 | uint16(s.buf[i+2]))
+		}
+		s.buf = s.buf[total:]
+	}
+}
+
+// connGrabber keeps the TCP connection under a paho client so a test can
+// drop it without DISCONNECT, like a phone losing its network.
+type connGrabber struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (g *connGrabber) option(o *paho.ClientOptions) {
+	o.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+		c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		g.mu.Lock()
+		g.conn = c
+		g.mu.Unlock()
+		return c, nil
+	})
+}
+
+func (g *connGrabber) drop() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.conn == nil {
+		return io.ErrClosedPipe
+	}
+	return g.conn.Close()
+}
