@@ -1,0 +1,424 @@
+package projections
+
+import (
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"tracker/events"
+	"tracker/events/owntracks"
+	"tracker/projections/geo"
+)
+
+// Input is one log event, decoded once for every fold.
+type Input struct {
+	Event events.Event
+	Msg   owntracks.Message // meaningful when Err is nil and Area is nil
+	Err   error             // why the event is unusable; such events are skipped
+	Area  *AreaCommand      // set for server-side area definitions
+}
+
+// Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
+// the future") are made as of the event's arrival, so a replay decides
+// exactly as the live run did.
+func Decode(d owntracks.Decoder, e events.Event) Input {
+	in := Input{Event: e}
+	if e.Source == events.SourceAdmin {
+		cmd, err := ParseAreaCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Area = &cmd
+		}
+		return in
+	}
+	in.Msg, in.Err = d.DecodeAt(e.Topic, e.Payload, e.Received)
+	return in
+}
+
+// State is everything the folds keep between events.
+type State struct {
+	Friends map[DeviceID]*Friend
+	Areas   map[string]*Area
+	Members map[MemberKey]*Member
+
+	areaOrder []string // sorted area ids, so the fold's output order is stable
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}}
+}
+
+// SortedAreas returns area ids in order.
+func (s *State) SortedAreas() []string {
+	if len(s.areaOrder) != len(s.Areas) {
+		s.areaOrder = s.areaOrder[:0]
+		for id := range s.Areas {
+			s.areaOrder = append(s.areaOrder, id)
+		}
+		slices.Sort(s.areaOrder)
+	}
+	return s.areaOrder
+}
+
+func (s *State) setArea(a *Area) {
+	if _, ok := s.Areas[a.ID]; !ok {
+		s.areaOrder = s.areaOrder[:0] // re-sort on next use
+	}
+	s.Areas[a.ID] = a
+}
+
+func (s *State) deleteArea(id string) {
+	delete(s.Areas, id)
+	s.areaOrder = s.areaOrder[:0]
+}
+
+// Changes collects what Apply changed, for storage and live updates.
+type Changes struct {
+	Friends    map[DeviceID]bool
+	Areas      map[string]bool    // changed or removed (then absent from State)
+	Members    map[MemberKey]bool // changed or removed (then absent from State)
+	History    []HistoryPoint
+	AreaEvents []AreaEvent
+}
+
+// NewChanges returns an empty change set.
+func NewChanges() *Changes {
+	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}}
+}
+
+// Reset empties c for reuse.
+func (c *Changes) Reset() {
+	clear(c.Friends)
+	clear(c.Areas)
+	clear(c.Members)
+	c.History = c.History[:0]
+	c.AreaEvents = c.AreaEvents[:0]
+}
+
+// Empty reports whether nothing changed.
+func (c *Changes) Empty() bool {
+	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.History)+len(c.AreaEvents) == 0
+}
+
+// Apply folds one event into s and records what changed in ch.
+func Apply(s *State, in Input, ch *Changes) {
+	e := in.Event
+	if e.DuplicateOf != 0 {
+		return // a redelivery: the original was applied
+	}
+	if in.Area != nil {
+		applyArea(s, e, in.Area, ch)
+		return
+	}
+	if in.Err != nil || e.Source == events.SourceServer {
+		return // unusable (kept in the log with its reason), or our own command
+	}
+	m := &in.Msg
+	dev := MakeDeviceID(m.Topic.User, m.Topic.Device)
+	switch m.Kind {
+	case owntracks.KindLocation:
+		f := touch(s, dev, e, ch)
+		applyLocation(s, f, e, m.Location, ch)
+	case owntracks.KindTransition:
+		touch(s, dev, e, ch)
+		applyTransition(s, dev, e, m.Transition, ch)
+	case owntracks.KindWaypoint:
+		touch(s, dev, e, ch)
+		defineWaypoint(s, dev, e, *m.Waypoint, ch)
+	case owntracks.KindWaypoints:
+		touch(s, dev, e, ch)
+		applyWaypoints(s, dev, e, m.Waypoints, ch)
+	case owntracks.KindCard:
+		f := friend(s, dev, e, ch)
+		c := m.Card
+		f.Name = c.Name
+		if c.TID != "" {
+			f.TID = c.TID
+		}
+		f.FaceSeq, f.FaceType = 0, ""
+		if c.Face != "" {
+			f.FaceSeq, f.FaceType = e.Seq, c.FaceType
+		}
+	case owntracks.KindLWT:
+		f := friend(s, dev, e, ch)
+		if f.Online {
+			f.Online, f.PresenceAt = false, e.Received
+		}
+	case owntracks.KindClear:
+		f, ok := s.Friends[dev]
+		if !ok {
+			return
+		}
+		switch m.Topic.Suffix {
+		case "info":
+			f.Name, f.FaceSeq, f.FaceType = "", 0, ""
+		case "":
+			f.Hidden = true
+		default:
+			return
+		}
+		ch.Friends[dev] = true
+	case owntracks.KindCmd:
+		// Commands go to phones; they say nothing about where anybody is.
+	default:
+		touch(s, dev, e, ch)
+	}
+}
+
+// friend returns dev's entry, creating it.
+func friend(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
+	f, ok := s.Friends[dev]
+	if !ok {
+		user, device := dev.Split()
+		f = &Friend{ID: dev, User: user, Device: device, FirstSeen: e.Received, PresenceAt: e.Received}
+		s.Friends[dev] = f
+	}
+	ch.Friends[dev] = true
+	return f
+}
+
+// touch records that the phone said something: last seen, and online
+// unless it is a retained message the broker replayed for it.
+func touch(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
+	f := friend(s, dev, e, ch)
+	if e.Received.After(f.LastSeen) {
+		f.LastSeen = e.Received
+	}
+	if !e.Retained && !f.Online {
+		f.Online, f.PresenceAt = true, e.Received
+	}
+	return f
+}
+
+func applyLocation(s *State, f *Friend, e events.Event, l *owntracks.Location, ch *Changes) {
+	p := Point{
+		Seq: e.Seq, Tst: l.Tst, Lat: l.Lat, Lon: l.Lon, Acc: l.Acc, Alt: l.Alt, Vel: l.Vel, Cog: l.Cog,
+		Batt: l.Batt, BS: l.BS, Conn: l.Conn, Trigger: l.Trigger,
+	}
+	h := fnv.New32a()
+	_, _ = h.Write(e.Payload)
+	ch.History = append(ch.History, HistoryPoint{Device: f.ID, Point: p, Hash: h.Sum32()})
+	if f.Location != nil && p.Tst <= f.Location.Tst {
+		return // older or same fix arriving late: history only
+	}
+	f.Location, f.Hidden = &p, false
+	if l.InRegions != nil || l.InRIDs != nil {
+		f.InRegions = slices.Clone(l.InRegions)
+		applyInRegions(s, f.ID, e, l, ch)
+	}
+	evaluate(s, f.ID, p, ch)
+}
+
+// evaluate recomputes geometric membership of dev at its new current
+// position for every area that concerns it.
+func evaluate(s *State, dev DeviceID, p Point, ch *Changes) {
+	for _, id := range s.SortedAreas() {
+		a := s.Areas[id]
+		if !a.HasGeometry() || !a.AppliesTo(dev) {
+			continue
+		}
+		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(p.Geo()), p.Tst, p.Seq, ch)
+	}
+}
+
+// applyInRegions takes the phone's own list of regions it is in (sent with
+// a location) as its report for each of its regions.
+func applyInRegions(s *State, dev DeviceID, e events.Event, l *owntracks.Location, ch *Changes) {
+	for _, id := range s.SortedAreas() {
+		a := s.Areas[id]
+		if a.Origin != OriginPhone || a.Owner != dev {
+			continue
+		}
+		in := (a.RID != "" && slices.Contains(l.InRIDs, a.RID)) || slices.Contains(l.InRegions, a.Name)
+		setMember(s, MemberKey{dev, id, OriginPhone}, a.Name, in, l.Tst, e.Seq, ch)
+	}
+}
+
+// setMember records one membership fact at time tst. Facts older than
+// what is known go to the timeline only (marked late); a fact that flips
+// membership adds an enter or leave.
+func setMember(s *State, k MemberKey, areaName string, in bool, tst int64, seq uint64, ch *Changes) {
+	m, ok := s.Members[k]
+	if !ok {
+		if !in && k.Origin == OriginGeometry {
+			return // "not inside" is the default; no record needed
+		}
+		m = &Member{Device: k.Device, Area: k.Area, Origin: k.Origin, AsOf: tst}
+		s.Members[k] = m
+		ch.Members[k] = true
+		if !in {
+			m.Since, m.Seq = tst, seq
+			return
+		}
+	} else if tst < m.AsOf {
+		if k.Origin == OriginPhone {
+			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, true))
+		}
+		return
+	}
+	if k.Origin == OriginPhone && m.AsOf != tst {
+		m.AsOf = tst
+		ch.Members[k] = true
+	}
+	if m.In == in {
+		return
+	}
+	m.In, m.Since, m.Seq, m.AsOf = in, tst, seq, max(m.AsOf, tst)
+	ch.Members[k] = true
+	ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, false))
+}
+
+func areaEvent(k MemberKey, name string, in bool, tst int64, seq uint64, late bool) AreaEvent {
+	ev := "leave"
+	if in {
+		ev = "enter"
+	}
+	return AreaEvent{Seq: seq, Tst: tst, Device: k.Device, Area: k.Area, AreaName: name, Event: ev, Origin: k.Origin, Late: late}
+}
+
+// phoneAreaID names a phone's region: by its rid when it has one, else by
+// its description (what transitions without rid refer to).
+func phoneAreaID(dev DeviceID, rid, desc string) string {
+	if rid != "" {
+		return "p:" + string(dev) + ":rid:" + rid
+	}
+	return "p:" + string(dev) + ":desc:" + desc
+}
+
+func applyTransition(s *State, dev DeviceID, e events.Event, t *owntracks.Transition, ch *Changes) {
+	id := phoneAreaID(dev, t.RID, t.Desc)
+	a, ok := s.Areas[id]
+	if !ok && t.RID == "" {
+		// Old apps: find the region by name among the phone's own.
+		for _, aid := range s.SortedAreas() {
+			if c := s.Areas[aid]; c.Origin == OriginPhone && c.Owner == dev && c.Name == t.Desc {
+				a, ok, id = c, true, aid
+				break
+			}
+		}
+	}
+	if !ok {
+		// A transition for a region we never saw defined: keep it, without
+		// geometry, so the phone's report is not lost.
+		name := t.Desc
+		if name == "" {
+			name = t.RID
+		}
+		a = &Area{ID: id, Name: name, Origin: OriginPhone, Owner: dev, RID: t.RID, Defined: e.Received, Seq: e.Seq}
+		s.setArea(a)
+		ch.Areas[id] = true
+	}
+	setMember(s, MemberKey{dev, id, OriginPhone}, a.Name, t.Event == "enter", t.Tst, e.Seq, ch)
+}
+
+func defineWaypoint(s *State, dev DeviceID, e events.Event, w owntracks.Waypoint, ch *Changes) string {
+	id := phoneAreaID(dev, w.RID, w.Desc)
+	a := &Area{ID: id, Name: w.Desc, Origin: OriginPhone, Owner: dev, RID: w.RID, Defined: e.Received, Seq: e.Seq}
+	if (w.Lat != 0 || w.Lon != 0) && w.Rad > 0 {
+		a.Center, a.Radius = &geo.Point{Lat: w.Lat, Lon: w.Lon}, float64(w.Rad)
+	}
+	if a.Name == "" {
+		a.Name = w.RID
+	}
+	s.setArea(a)
+	ch.Areas[id] = true
+	if f := s.Friends[dev]; f != nil && f.Location != nil && a.HasGeometry() {
+		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), f.Location.Tst, e.Seq, ch)
+	}
+	return id
+}
+
+// applyWaypoints takes a phone's full export of its regions: regions it
+// defined before that are not in the export were deleted on the phone.
+func applyWaypoints(s *State, dev DeviceID, e events.Event, ws []owntracks.Waypoint, ch *Changes) {
+	keep := map[string]bool{}
+	for _, w := range ws {
+		keep[defineWaypoint(s, dev, e, w, ch)] = true
+	}
+	for _, id := range slices.Clone(s.SortedAreas()) {
+		if a := s.Areas[id]; a.Origin == OriginPhone && a.Owner == dev && a.HasGeometry() && !keep[id] {
+			removeArea(s, id, e.Received.Unix(), e.Seq, ch)
+		}
+	}
+}
+
+// removeArea deletes an area, closing its memberships with leaves.
+func removeArea(s *State, id string, tst int64, seq uint64, ch *Changes) {
+	a := s.Areas[id]
+	for k, m := range s.Members {
+		if k.Area != id {
+			continue
+		}
+		if m.In {
+			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, a.Name, false, tst, seq, false))
+		}
+		delete(s.Members, k)
+		ch.Members[k] = true
+	}
+	s.deleteArea(id)
+	ch.Areas[id] = true
+}
+
+// ServerAreaID names an admin-defined area; names are case-insensitive.
+func ServerAreaID(name string) string { return "s:" + strings.ToLower(strings.TrimSpace(name)) }
+
+func applyArea(s *State, e events.Event, c *AreaCommand, ch *Changes) {
+	id := ServerAreaID(c.Name)
+	tst := e.Received.Unix()
+	if c.Action == AreaRemove {
+		if _, ok := s.Areas[id]; ok {
+			removeArea(s, id, tst, e.Seq, ch)
+		}
+		return
+	}
+	a := &Area{ID: id, Name: strings.TrimSpace(c.Name), Origin: OriginServer, Center: c.Center, Radius: c.Radius,
+		Polygon: c.Polygon, Defined: e.Received, Seq: e.Seq}
+	s.setArea(a)
+	ch.Areas[id] = true
+	// Who is inside right now, as of the definition.
+	ids := make([]DeviceID, 0, len(s.Friends))
+	for id := range s.Friends {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, dev := range ids {
+		f := s.Friends[dev]
+		if f.Location == nil {
+			continue
+		}
+		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), max(tst, f.Location.Tst), e.Seq, ch)
+	}
+}
+
+// TimeInAreas sums the time a device spent in each area over a run of its
+// points (ordered by tst), from the points alone, so an area defined today
+// answers for last spring. The interval between two fixes counts fully when
+// both are inside, half when only one is (the crossing is somewhere between).
+func TimeInAreas(points []Point, areas []*Area) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, a := range areas {
+		if !a.HasGeometry() {
+			continue
+		}
+		var total int64 // seconds*2, to keep halves exact
+		for i := 1; i < len(points); i++ {
+			dt := points[i].Tst - points[i-1].Tst
+			if dt <= 0 {
+				continue
+			}
+			switch in0, in1 := a.Contains(points[i-1].Geo()), a.Contains(points[i].Geo()); {
+			case in0 && in1:
+				total += 2 * dt
+			case in0 || in1:
+				total += dt
+			}
+		}
+		if total > 0 {
+			out[a.ID] = time.Duration(total) * time.Second / 2
+		}
+	}
+	return out
+}

@@ -1,0 +1,401 @@
+// Package projector runs the projection folds over the event log: on start
+// it catches up from the stored checkpoint, then follows the log live;
+// Rebuild replays the whole log into a fresh database and switches to it
+// atomically. It also serves reads of the current state.
+package projector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"tracker/events"
+	"tracker/events/audit"
+	"tracker/events/owntracks"
+	"tracker/projections"
+	"tracker/projections/store"
+)
+
+// The projections live in Dir/projections-<generation>; the symlink
+// Dir/projections names the current one. Switching generations is one
+// atomic rename of that link, so an interrupted rebuild leaves the old
+// state in place.
+const (
+	linkName  = "projections"
+	genPrefix = "projections-"
+)
+
+// saveEvery bounds how many events are applied between saves (and so the
+// size of one Badger transaction).
+const saveEvery = 2000
+
+// Projector owns the projection state.
+type Projector struct {
+	root    string
+	log     events.Reader
+	decoder owntracks.Decoder
+	logger  *slog.Logger
+	// OnChange, when set, is called after each save with what changed,
+	// while no other apply runs. It must not block.
+	OnChange func(*projections.Changes)
+
+	applyMu sync.Mutex // one applier at a time: Run's catch-up, Rebuild's switch
+
+	mu         sync.RWMutex // guards the fields below for readers
+	store      *store.Store
+	state      *projections.State
+	checkpoint uint64
+	gen        int
+}
+
+// Stats summarises a rebuild.
+type Stats struct {
+	Events   uint64            `json:"events"`
+	Invalid  uint64            `json:"invalid"`
+	ByReason map[string]uint64 `json:"invalid_by_reason"`
+	Took     time.Duration     `json:"took_ns"`
+}
+
+// Open opens the current projections under root, rebuilding them from the
+// log when they were made by another schema version or are ahead of the log.
+func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
+	p := &Projector{root: root, log: log, decoder: d, logger: logger}
+	gen, err := p.currentGen()
+	if err != nil {
+		return nil, err
+	}
+	p.removeStale(gen)
+	if gen == 0 {
+		if _, err := p.Rebuild(ctx, nil); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	st, err := store.Open(p.genDir(gen), logger)
+	if err != nil {
+		return nil, err
+	}
+	schema, cp, err := st.Meta()
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("projector: read checkpoint: %w", err)
+	}
+	reason := ""
+	switch {
+	case schema != 0 && schema != projections.SchemaVersion:
+		reason = fmt.Sprintf("stored projections have schema version %d, this program uses %d", schema, projections.SchemaVersion)
+	case cp > log.Head():
+		reason = fmt.Sprintf("projections are at seq %d but the log ends at %d (was the log restored?)", cp, log.Head())
+	}
+	if reason != "" {
+		_ = st.Close()
+		logger.Info("rebuilding projections from the log", "why", reason)
+		if _, err := p.Rebuild(ctx, nil); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	state, err := st.Load()
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("projector: %w", err)
+	}
+	p.store, p.state, p.checkpoint, p.gen = st, state, cp, gen
+	return p, nil
+}
+
+// Close closes the projection database.
+func (p *Projector) Close() error {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.store == nil {
+		return nil
+	}
+	err := p.store.Close()
+	p.store = nil
+	return err
+}
+
+func (p *Projector) genDir(gen int) string {
+	return filepath.Join(p.root, fmt.Sprintf("%s%06d", genPrefix, gen))
+}
+
+// currentGen reads the link; 0 when there are no projections yet.
+func (p *Projector) currentGen() (int, error) {
+	target, err := os.Readlink(filepath.Join(p.root, linkName))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projector: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(target), genPrefix))
+	if err != nil {
+		return 0, fmt.Errorf("projector: link %s points at %q, not a projections directory", linkName, target)
+	}
+	return n, nil
+}
+
+// removeStale deletes generations other than keep: leftovers of rebuilds
+// that were interrupted, or of switches whose cleanup did not finish.
+func (p *Projector) removeStale(keep int) {
+	entries, _ := os.ReadDir(p.root)
+	for _, e := range entries {
+		n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), genPrefix))
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), genPrefix) || err != nil || n == keep {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(p.root, e.Name())); err != nil {
+			p.logger.Warn("could not remove old projections", "dir", e.Name(), "err", err)
+		}
+	}
+}
+
+// switchTo points the link at gen atomically.
+func (p *Projector) switchTo(gen int) error {
+	tmp := filepath.Join(p.root, linkName+".tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(p.genDir(gen)), tmp); err != nil {
+		return fmt.Errorf("projector: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(p.root, linkName)); err != nil {
+		return fmt.Errorf("projector: switch to new projections: %w", err)
+	}
+	if d, err := os.Open(p.root); err == nil {
+		_ = d.Sync() // make the switch itself durable
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Checkpoint returns the last applied sequence number.
+func (p *Projector) Checkpoint() uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.checkpoint
+}
+
+// Run applies new events as they are appended until ctx ends.
+func (p *Projector) Run(ctx context.Context) error {
+	for {
+		changed := p.log.Changed()
+		if err := p.catchUp(ctx); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// catchUp applies everything after the checkpoint, saving every
+// saveEvery events.
+func (p *Projector) catchUp(ctx context.Context) error {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	p.mu.RLock()
+	from, st, state := p.checkpoint+1, p.store, p.state
+	p.mu.RUnlock()
+	if st == nil {
+		return errors.New("projector: closed")
+	}
+	ch := projections.NewChanges()
+	var batch []projections.Input
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		p.mu.Lock()
+		for _, in := range batch {
+			projections.Apply(state, in, ch)
+		}
+		last := batch[len(batch)-1].Event.Seq
+		err := st.Save(state, ch, last)
+		if err == nil {
+			p.checkpoint = last
+		}
+		p.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if p.OnChange != nil && !ch.Empty() {
+			p.OnChange(ch)
+		}
+		ch = projections.NewChanges()
+		batch = batch[:0]
+		return nil
+	}
+	err := p.log.Scan(ctx, from, func(e events.Event) error {
+		batch = append(batch, projections.Decode(p.decoder, e))
+		if len(batch) >= saveEvery {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// Progress is told how far a rebuild got: events done out of total.
+type Progress func(done, total uint64)
+
+// Rebuild replays the whole log into a new projections database and
+// switches to it. Until the switch the current projections stay as they
+// are and keep serving; if ctx ends first, the new database is removed
+// and nothing changes.
+func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, error) {
+	start := time.Now()
+	stats := Stats{ByReason: map[string]uint64{}}
+	p.mu.RLock()
+	gen := p.gen
+	p.mu.RUnlock()
+	if cur, err := p.currentGen(); err == nil && cur > gen {
+		gen = cur
+	}
+	gen++
+	dir := p.genDir(gen)
+	_ = os.RemoveAll(dir)
+	st, err := store.Open(dir, p.logger)
+	if err != nil {
+		return stats, err
+	}
+	fail := func(err error) (Stats, error) {
+		_ = st.Close()
+		_ = os.RemoveAll(dir)
+		return stats, err
+	}
+	state := projections.NewState()
+	total := p.log.Head()
+
+	// Decoding runs beside folding and saving: two cores, two stages.
+	type chunk []projections.Input
+	chunks := make(chan chunk, 4)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var scanErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(chunks)
+		c := make(chunk, 0, saveEvery)
+		scanErr = p.log.Scan(rctx, 1, func(e events.Event) error {
+			c = append(c, projections.Decode(p.decoder, e))
+			if len(c) == saveEvery {
+				select {
+				case chunks <- c:
+				case <-rctx.Done():
+					return rctx.Err()
+				}
+				c = make(chunk, 0, saveEvery)
+			}
+			return nil
+		})
+		if scanErr == nil && len(c) > 0 {
+			chunks <- c
+		}
+	})
+	ch := projections.NewChanges()
+	var last uint64
+	var applyErr error
+	for c := range chunks {
+		if applyErr != nil {
+			continue // drain so the scanner can finish
+		}
+		for _, in := range c {
+			projections.Apply(state, in, ch)
+			stats.Events++
+			if in.Err != nil {
+				stats.Invalid++
+				stats.ByReason[audit.Category(in.Err.Error())]++
+			}
+		}
+		last = c[len(c)-1].Event.Seq
+		if applyErr = st.Save(state, ch, last); applyErr != nil {
+			cancel()
+		}
+		ch.Reset()
+		if progress != nil {
+			progress(last, total)
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(scanErr, applyErr); err != nil {
+		return fail(fmt.Errorf("projector: rebuild: %w", err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if last == 0 {
+		// Empty log: still record the schema, so a restart does not rebuild.
+		if err := st.Save(state, ch, 0); err != nil {
+			return fail(err)
+		}
+	}
+
+	// Switch: stop live applies, take the events that arrived meanwhile,
+	// then point the link at the new generation.
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	err = p.log.Scan(ctx, last+1, func(e events.Event) error {
+		in := projections.Decode(p.decoder, e)
+		projections.Apply(state, in, ch)
+		last = e.Seq
+		return nil
+	})
+	if err == nil && !ch.Empty() {
+		err = st.Save(state, ch, last)
+	}
+	if err == nil {
+		err = p.switchTo(gen)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	p.mu.Lock()
+	old, oldGen := p.store, p.gen
+	p.store, p.state, p.checkpoint, p.gen = st, state, last, gen
+	p.mu.Unlock()
+	if old != nil {
+		if err := old.Close(); err != nil {
+			p.logger.Warn("closing the previous projections", "err", err)
+		}
+		_ = os.RemoveAll(p.genDir(oldGen))
+	}
+	p.removeStale(gen)
+	if p.OnChange != nil {
+		p.OnChange(nil) // everything changed
+	}
+	stats.Took = time.Since(start)
+	return stats, nil
+}
+
+// SortedReasons lists reasons by count, for summaries.
+func (s Stats) SortedReasons() []string {
+	out := make([]string, 0, len(s.ByReason))
+	for r := range s.ByReason {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if s.ByReason[out[i]] != s.ByReason[out[j]] {
+			return s.ByReason[out[i]] > s.ByReason[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out
+}

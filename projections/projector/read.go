@@ -1,0 +1,71 @@
+package projector
+
+import "tracker/projections"
+
+// Friends returns every friend with the areas it is in now.
+func (p *Projector) Friends() []projections.FriendView {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.FriendViews()
+}
+
+// Friend returns one friend; ok is false when unknown.
+func (p *Projector) Friend(id projections.DeviceID) (projections.FriendView, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if _, ok := p.state.Friends[id]; !ok {
+		return projections.FriendView{}, false
+	}
+	return p.state.FriendView(id), true
+}
+
+// Areas returns every area with who is in it now.
+func (p *Projector) Areas() []projections.AreaView {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.AreaViews()
+}
+
+// AreasFor returns the areas with geometry that concern dev (for time
+// spent per area over a history range).
+func (p *Projector) AreasFor(dev projections.DeviceID) []*projections.Area {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []*projections.Area
+	for _, id := range p.state.SortedAreas() {
+		if a := p.state.Areas[id]; a.AppliesTo(dev) && a.HasGeometry() {
+			c := *a
+			out = append(out, &c)
+		}
+	}
+	return out
+}
+
+// History calls fn for dev's points with from <= tst < to (Unix seconds),
+// ordered by tst: one range read.
+func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.store.History(dev, from, to, fn)
+}
+
+// DeviceEvents calls fn for dev's enter/leave events with from <= tst < to.
+func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.store.DeviceEvents(dev, from, to, fn)
+}
+
+// AreaEvents calls fn for an area's enter/leave events with from <= tst < to.
+func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.store.AreaEvents(area, from, to, fn)
+}
+
+// Dump calls fn for every stored key and value (tests compare rebuilds).
+func (p *Projector) Dump(fn func(k, v []byte) error) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.store.Dump(fn)
+}

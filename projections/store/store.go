@@ -1,0 +1,397 @@
+// Package store keeps projection state in its own Badger database (a
+// directory beside the event log), together with the checkpoint: the last
+// log sequence number applied. State and checkpoint are written in one
+// transaction, so after a crash they always agree and catching up from the
+// checkpoint gives the same result as never having stopped.
+//
+// The store is not synced on each write: it can always be rebuilt from the
+// log, and a lost tail of writes takes its checkpoint with it.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"tracker/events/badgerlog"
+	"tracker/projections"
+)
+
+// Key layout. Timestamps and sequence numbers are fixed-width big-endian,
+// so a time range for one friend or one area is one ordered range read.
+const (
+	keySchema     = "m/schema"     // -> uint64 schema version
+	keyCheckpoint = "m/checkpoint" // -> uint64 last applied seq
+	prefFriend    = "f/"           // f/<device>                        -> Friend JSON
+	prefArea      = "a/"           // a/<area id>                       -> Area JSON
+	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
+	prefHistory   = "h/"           // h/<device>\0<tst:8><hash:4>       -> point (binary)
+	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area> -> AreaEvent JSON
+	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device> -> AreaEvent JSON
+)
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("projection database is in use by another process")
+
+// Store is the projection database.
+type Store struct {
+	db *badger.DB
+}
+
+// Open opens (creating) the projection database in dir.
+func Open(dir string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := badger.DefaultOptions(dir).
+		WithLogger(badgerlog.BadgerLogger(logger.With("component", "badger-projections"))).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(10).
+		WithBaseTableSize(4 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithValueLogFileSize(32 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.Snappy).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false)
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open %s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open projections in %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Meta returns the stored schema version and checkpoint (0, 0 when empty).
+func (s *Store) Meta() (schema int, checkpoint uint64, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		v, err := getUint(txn, keySchema)
+		if err != nil {
+			return err
+		}
+		schema = int(v)
+		checkpoint, err = getUint(txn, keyCheckpoint)
+		return err
+	})
+	return schema, checkpoint, err
+}
+
+func getUint(txn *badger.Txn, key string) (uint64, error) {
+	item, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var v uint64
+	err = item.Value(func(b []byte) error {
+		if len(b) != 8 {
+			return fmt.Errorf("store: %s has %d bytes, want 8", key, len(b))
+		}
+		v = binary.BigEndian.Uint64(b)
+		return nil
+	})
+	return v, err
+}
+
+// Load reads the whole small state (friends, areas, memberships).
+func (s *Store) Load() (*projections.State, error) {
+	st := projections.NewState()
+	err := s.db.View(func(txn *badger.Txn) error {
+		if err := each(txn, prefFriend, func(v []byte) error {
+			var f projections.Friend
+			if err := json.Unmarshal(v, &f); err != nil {
+				return err
+			}
+			st.Friends[f.ID] = &f
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load friends: %w", err)
+		}
+		if err := each(txn, prefArea, func(v []byte) error {
+			var a projections.Area
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			st.Areas[a.ID] = &a
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load areas: %w", err)
+		}
+		return each(txn, prefMember, func(v []byte) error {
+			var m projections.Member
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("load memberships: %w", err)
+			}
+			st.Members[m.Key()] = &m
+			return nil
+		})
+	})
+	return st, err
+}
+
+func each(txn *badger.Txn, prefix string, fn func(v []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := it.Item().Value(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Save writes what ch says changed, taken from st, and the checkpoint, in
+// one transaction.
+func (s *Store) Save(st *projections.State, ch *projections.Changes, checkpoint uint64) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	set := func(k, v []byte) error { return txn.Set(k, v) }
+	if err := writeChanges(set, func(k []byte) error { return txn.Delete(k) }, st, ch); err != nil {
+		return err
+	}
+	if err := set([]byte(keySchema), be64(projections.SchemaVersion)); err != nil {
+		return err
+	}
+	if err := set([]byte(keyCheckpoint), be64(checkpoint)); err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("store: save at seq %d: %w", checkpoint, err)
+	}
+	return nil
+}
+
+func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *projections.State, ch *projections.Changes) error {
+	for id := range ch.Friends {
+		f, ok := st.Friends[id]
+		k := []byte(prefFriend + string(id))
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := setJSON(set, k, f); err != nil {
+			return err
+		}
+	}
+	for id := range ch.Areas {
+		k := []byte(prefArea + id)
+		a, ok := st.Areas[id]
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := setJSON(set, k, a); err != nil {
+			return err
+		}
+	}
+	for mk := range ch.Members {
+		k := []byte(prefMember + mk.String())
+		m, ok := st.Members[mk]
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := setJSON(set, k, m); err != nil {
+			return err
+		}
+	}
+	for _, h := range ch.History {
+		if err := set(historyKey(h.Device, h.Point.Tst, h.Hash), encodePoint(h.Point)); err != nil {
+			return err
+		}
+	}
+	for _, e := range ch.AreaEvents {
+		v, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if err := set(eventKey(prefDevEvent, string(e.Device), e.Tst, e.Seq, e.Area), v); err != nil {
+			return err
+		}
+		if err := set(eventKey(prefAreaEvent, e.Area, e.Tst, e.Seq, string(e.Device)), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setJSON(set func(k, v []byte) error, k []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return set(k, b)
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// tstKey maps a Unix time to an order-preserving unsigned value.
+func tstKey(tst int64) uint64 { return uint64(tst) ^ (1 << 63) }
+
+func historyKey(dev projections.DeviceID, tst int64, hash uint32) []byte {
+	k := make([]byte, 0, len(prefHistory)+len(dev)+1+12)
+	k = append(k, prefHistory...)
+	k = append(k, dev...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, tstKey(tst))
+	return binary.BigEndian.AppendUint32(k, hash)
+}
+
+func eventKey(prefix, owner string, tst int64, seq uint64, other string) []byte {
+	k := make([]byte, 0, len(prefix)+len(owner)+1+16+len(other))
+	k = append(k, prefix...)
+	k = append(k, owner...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, tstKey(tst))
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return append(k, other...)
+}
+
+// Point encoding: seq, tst (8 each), lat, lon (float64 bits), then
+// varints acc alt vel cog batt bs, then conn and trigger as
+// length-prefixed strings.
+func encodePoint(p projections.Point) []byte {
+	b := make([]byte, 0, 48)
+	b = binary.BigEndian.AppendUint64(b, p.Seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.Tst))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Lat))
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Lon))
+	for _, v := range []int{p.Acc, p.Alt, p.Vel, p.Cog, p.Batt, p.BS} {
+		b = binary.AppendVarint(b, int64(v))
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Conn)))
+	b = append(b, p.Conn...)
+	b = binary.AppendUvarint(b, uint64(len(p.Trigger)))
+	return append(b, p.Trigger...)
+}
+
+var errBadPoint = errors.New("store: bad history point")
+
+func decodePoint(b []byte) (projections.Point, error) {
+	var p projections.Point
+	if len(b) < 32 {
+		return p, errBadPoint
+	}
+	p.Seq = binary.BigEndian.Uint64(b)
+	p.Tst = int64(binary.BigEndian.Uint64(b[8:]))
+	p.Lat = math.Float64frombits(binary.BigEndian.Uint64(b[16:]))
+	p.Lon = math.Float64frombits(binary.BigEndian.Uint64(b[24:]))
+	b = b[32:]
+	for _, dst := range []*int{&p.Acc, &p.Alt, &p.Vel, &p.Cog, &p.Batt, &p.BS} {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return p, errBadPoint
+		}
+		*dst, b = int(v), b[n:]
+	}
+	for _, dst := range []*string{&p.Conn, &p.Trigger} {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return p, errBadPoint
+		}
+		*dst, b = string(b[n:n+int(l)]), b[n+int(l):]
+	}
+	return p, nil
+}
+
+// History calls fn for dev's points with from <= tst < to, in tst order.
+func (s *Store) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := append([]byte(prefHistory+string(dev)), 0)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		end := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(to))
+		for it.Seek(binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(from))); it.Valid(); it.Next() {
+			if string(it.Item().Key()) >= string(end) {
+				return nil
+			}
+			var p projections.Point
+			err := it.Item().Value(func(v []byte) error {
+				var err error
+				p, err = decodePoint(v)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeviceEvents calls fn for dev's area events with from <= tst < to.
+func (s *Store) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
+	return s.events(prefDevEvent, string(dev), from, to, fn)
+}
+
+// AreaEvents calls fn for an area's events with from <= tst < to.
+func (s *Store) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
+	return s.events(prefAreaEvent, area, from, to, fn)
+}
+
+func (s *Store) events(pref, owner string, from, to int64, fn func(projections.AreaEvent) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := append([]byte(pref+owner), 0)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		end := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(to))
+		for it.Seek(binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(from))); it.Valid(); it.Next() {
+			if string(it.Item().Key()) >= string(end) {
+				return nil
+			}
+			var e projections.AreaEvent
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Dump calls fn for every key and value, in key order (tests compare
+// stores with it).
+func (s *Store) Dump(fn func(k, v []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(it.Item().KeyCopy(nil), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
