@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -173,7 +173,6 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 }
-
 
 // TestCrashWithExternalBrokerLosesNothing: with --broker, the server acks
 // Mosquitto only after the append is durable, so after a SIGKILL and a

@@ -100,7 +100,6 @@ func (c *secretFlags) secrets() (owntracks.Secrets, error) {
 	return s, nil
 }
 
-
 // logDir is where the event log's Badger database lives inside --data;
 // projections get their own directory beside it, so a rebuild can build a
 // fresh one and swap it in.
