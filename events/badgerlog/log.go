@@ -74,7 +74,6 @@ type request struct {
 type result struct {
 	done func(uint64, error)
 	seq  uint64
-	err  error
 }
 
 // Log is the Badger-backed event log. It implements events.Appender and

@@ -142,6 +142,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 	batches.Store(0)
 	batched.Store(0)
 	commitTime.Store(0)
+	durable.maxPending.Store(0)
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -208,6 +209,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 	b.ReportMetric(durRate/subRate, "durable/sub")
 	b.ReportMetric(float64(b.N-s), "sub-lost")
 	b.ReportMetric(float64(b.N-d), "durable-lost")
+	b.ReportMetric(float64(durable.maxPending.Load()), "max-appending")
 	if n := batches.Load(); n > 0 {
 		b.ReportMetric(float64(batched.Load())/float64(n), "events/commit")
 		b.ReportMetric(float64(commitTime.Load())/float64(n)/1e6, "ms/commit")
@@ -226,14 +228,21 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 	}
 }
 
-// durableCounter calls fn for each event once the log reports it durable.
+// durableCounter calls fn for each event once the log reports it durable
+// and tracks the most appends waiting for the log at once.
 type durableCounter struct {
 	events.Appender
-	fn func(events.Event)
+	fn         func(events.Event)
+	pending    atomic.Int64
+	maxPending atomic.Int64
 }
 
 func (c *durableCounter) AppendAsync(e events.Event, done func(uint64, error)) {
+	n := c.pending.Add(1)
+	for m := c.maxPending.Load(); n > m && !c.maxPending.CompareAndSwap(m, n); m = c.maxPending.Load() {
+	}
 	c.Appender.AppendAsync(e, func(seq uint64, err error) {
+		c.pending.Add(-1)
 		if err == nil {
 			c.fn(e)
 		}
