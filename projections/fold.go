@@ -4,7 +4,6 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
-	"time"
 
 	"tracker/events"
 	"tracker/events/owntracks"
@@ -391,34 +390,4 @@ func applyArea(s *State, e events.Event, c *AreaCommand, ch *Changes) {
 		}
 		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), max(tst, f.Location.Tst), e.Seq, ch)
 	}
-}
-
-// TimeInAreas sums the time a device spent in each area over a run of its
-// points (ordered by tst), from the points alone, so an area defined today
-// answers for last spring. The interval between two fixes counts fully when
-// both are inside, half when only one is (the crossing is somewhere between).
-func TimeInAreas(points []Point, areas []*Area) map[string]time.Duration {
-	out := map[string]time.Duration{}
-	for _, a := range areas {
-		if !a.HasGeometry() {
-			continue
-		}
-		var total int64 // seconds*2, to keep halves exact
-		for i := 1; i < len(points); i++ {
-			dt := points[i].Tst - points[i-1].Tst
-			if dt <= 0 {
-				continue
-			}
-			switch in0, in1 := a.Contains(points[i-1].Geo()), a.Contains(points[i].Geo()); {
-			case in0 && in1:
-				total += 2 * dt
-			case in0 || in1:
-				total += dt
-			}
-		}
-		if total > 0 {
-			out[a.ID] = time.Duration(total) * time.Second / 2
-		}
-	}
-	return out
 }

@@ -34,6 +34,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the server: MQTT ingest (embedded broker or --broker), event log, web", runServe},
 		{"log", "print events from the log (works while a server runs)", runLog},
+		{"rebuild", "replay the log into fresh projections", runRebuild},
+		{"area", "define, remove and list server areas (add|remove|list)", runArea},
 		{"help", "explain the commands", nil},
 	}
 }

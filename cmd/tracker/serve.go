@@ -23,6 +23,8 @@ import (
 	"tracker/events/broker"
 	"tracker/events/mqttingest"
 	"tracker/events/owntracks"
+	"tracker/projections"
+	"tracker/projections/projector"
 	"tracker/views/web"
 )
 
@@ -48,6 +50,8 @@ type serveConfig struct {
 
 	secretFlags
 
+	Areas string // JSON file of areas to define when the log is new
+
 	LogLevel  string
 	LogFormat string
 }
@@ -67,6 +71,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MQTTWSListen, "mqtt-ws-listen", "", "embedded broker MQTT-over-websocket listen `address` (off when empty)")
 	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
 	c.secretFlags.flags(fs)
+	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 }
@@ -167,6 +172,20 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 
 	decoder := &owntracks.Decoder{Keys: secrets}
 
+	if err := seedAreas(ctx, cfg.Areas, log, logger); err != nil {
+		return err
+	}
+	proj, err := projector.Open(ctx, cfg.Data, log, *decoder, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := proj.Close(); err != nil {
+			logger.Error("closing the projections", "err", err)
+		}
+	}()
+	logger.Info("projections open", "checkpoint", proj.Checkpoint())
+
 	var in intake
 	if cfg.Broker != "" {
 		mqttingest.RouteLogs(logger)
@@ -202,7 +221,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}
 
 	auditor := audit.New(log, decoder, logger)
-	site := &web.Server{Log: log, Decoder: decoder, Ingest: in, Stats: auditor, Logger: logger}
+	site := &web.Server{Log: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor, Projections: proj, Logger: logger}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -233,6 +252,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	})
 	g.Go(func() error { return in.Run(gctx) })
 	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
+	g.Go(func() error { return proj.Run(gctx) })
 	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
 
 	logger.Info("tracker serving", "http", base, "ingest", in.Source())
@@ -267,4 +287,48 @@ func restoreRetained(ctx context.Context, log *badgerlog.Log, b *broker.Broker) 
 	}
 	b.RestoreRetained(msgs)
 	return ctx.Err()
+}
+
+// seedAreas defines the areas in file when the log is new (first start).
+func seedAreas(ctx context.Context, file string, log *badgerlog.Log, logger *slog.Logger) error {
+	if file == "" || log.Head() > 0 {
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--areas: %w", err)
+	}
+	var areas []projections.AreaCommand
+	if err := json.Unmarshal(b, &areas); err != nil {
+		return fmt.Errorf("--areas %s: %w", file, err)
+	}
+	for _, a := range areas {
+		a.Type, a.Action = "area", projections.AreaDefine
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("--areas %s: %w", file, err)
+		}
+	}
+	for _, a := range areas {
+		if _, err := appendArea(ctx, log, a); err != nil {
+			return err
+		}
+		logger.Info("area defined from seed file", "area", a.Name, "file", file)
+	}
+	return nil
+}
+
+// appendArea records an area definition or removal as an admin event.
+func appendArea(ctx context.Context, log events.Appender, a projections.AreaCommand) (uint64, error) {
+	payload, err := json.Marshal(a)
+	if err != nil {
+		return 0, err
+	}
+	seq, err := log.Append(ctx, events.Event{
+		Topic: projections.AreaTopic, Payload: payload, QoS: 1,
+		Source: events.SourceAdmin, Received: time.Now(),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record area %q: %w", a.Name, err)
+	}
+	return seq, nil
 }

@@ -54,6 +54,7 @@ type Projector struct {
 	state      *projections.State
 	checkpoint uint64
 	gen        int
+	applied    chan struct{} // closed and replaced whenever checkpoint moves
 }
 
 // Stats summarises a rebuild.
@@ -64,10 +65,43 @@ type Stats struct {
 	Took     time.Duration     `json:"took_ns"`
 }
 
+// New returns a projector that has loaded nothing yet: call Rebuild (as
+// `tracker rebuild` does) or use Open.
+func New(root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) *Projector {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Projector{root: root, log: log, decoder: d, logger: logger, applied: make(chan struct{})}
+}
+
+// advance sets the checkpoint and wakes WaitFor; the caller holds p.mu.
+func (p *Projector) advance(seq uint64) {
+	p.checkpoint = seq
+	close(p.applied)
+	p.applied = make(chan struct{})
+}
+
+// WaitFor returns once the projections include event seq, or ctx ends.
+func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		p.mu.RLock()
+		done, ch := p.checkpoint >= seq, p.applied
+		p.mu.RUnlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
 // Open opens the current projections under root, rebuilding them from the
 // log when they were made by another schema version or are ahead of the log.
 func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
-	p := &Projector{root: root, log: log, decoder: d, logger: logger}
+	p := New(root, log, d, logger)
 	gen, err := p.currentGen()
 	if err != nil {
 		return nil, err
@@ -108,7 +142,8 @@ func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decod
 		_ = st.Close()
 		return nil, fmt.Errorf("projector: %w", err)
 	}
-	p.store, p.state, p.checkpoint, p.gen = st, state, cp, gen
+	p.store, p.state, p.gen = st, state, gen
+	p.advance(cp)
 	return p, nil
 }
 
@@ -203,6 +238,9 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 }
 
+// CatchUp applies everything appended after the checkpoint.
+func (p *Projector) CatchUp(ctx context.Context) error { return p.catchUp(ctx) }
+
 // catchUp applies everything after the checkpoint, saving every
 // saveEvery events.
 func (p *Projector) catchUp(ctx context.Context) error {
@@ -227,7 +265,7 @@ func (p *Projector) catchUp(ctx context.Context) error {
 		last := batch[len(batch)-1].Event.Seq
 		err := st.Save(state, ch, last)
 		if err == nil {
-			p.checkpoint = last
+			p.advance(last)
 		}
 		p.mu.Unlock()
 		if err != nil {
@@ -369,7 +407,8 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 	}
 	p.mu.Lock()
 	old, oldGen := p.store, p.gen
-	p.store, p.state, p.checkpoint, p.gen = st, state, last, gen
+	p.store, p.state, p.gen = st, state, gen
+	p.advance(last)
 	p.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil {

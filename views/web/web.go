@@ -30,11 +30,21 @@ type Stats interface {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	Log     events.Reader
-	Decoder *owntracks.Decoder
-	Ingest  Ingest
-	Stats   Stats
-	Logger  *slog.Logger
+	Log         events.Reader
+	Appender    events.Appender // admin events (areas)
+	Decoder     *owntracks.Decoder
+	Ingest      Ingest
+	Stats       Stats
+	Projections Projections
+	Logger      *slog.Logger
+	Now         func() time.Time // clock for default ranges; time.Now when nil
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // Routes lists every route, grouped by what they serve.
@@ -48,6 +58,13 @@ func (s *Server) Routes() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/events", s.listEvents)
 		r.Get("/stats", s.stats)
+		r.Get("/friends", s.listFriends)
+		r.Get("/friends/{user}/{device}/locations", s.friendLocations)
+		r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
+		r.Get("/areas", s.listAreas)
+		r.Post("/areas", s.defineArea)
+		r.Delete("/areas/{name}", s.removeArea)
+		r.Post("/admin/rebuild", s.rebuild)
 	})
 	return r
 }

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"tracker/events/badgerlog"
+	"tracker/events/owntracks"
+	"tracker/projections"
+	"tracker/projections/geo"
+	"tracker/projections/projector"
+)
+
+const areaUsage = `Server areas are named circles or polygons that apply to everybody.
+
+  tracker area add NAME --circle LAT,LON,RADIUS_M
+  tracker area add NAME --polygon "LAT,LON LAT,LON LAT,LON ..."
+  tracker area remove NAME
+  tracker area list [--json]
+
+A definition or removal is an event in the log (source admin), so a rebuild
+reproduces it. While a server runs on --data, the command goes through its API.`
+
+func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, areaUsage)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	var data, circle, polygon string
+	var asJSON bool
+	fs := newFlagSet("area "+sub, areaUsage, stderr)
+	fs.StringVar(&data, "data", defaultData, "data `directory`")
+	switch sub {
+	case "add":
+		fs.StringVar(&circle, "circle", "", "centre and radius as `LAT,LON,RADIUS_M`")
+		fs.StringVar(&polygon, "polygon", "", "corners as `\"LAT,LON LAT,LON ...\"`")
+	case "list":
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+	case "remove":
+	default:
+		return fmt.Errorf("area: unknown subcommand %q (want add, remove or list)", sub)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if err := parseFlags(fs, nil); err != nil && !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	if sub == "list" {
+		return listAreas(ctx, data, asJSON, stdout, stderr)
+	}
+	cmd := projections.AreaCommand{Type: "area", Action: projections.AreaRemove, Name: name}
+	if sub == "add" {
+		cmd.Action = projections.AreaDefine
+		if err := parseShape(&cmd, circle, polygon); err != nil {
+			return err
+		}
+	}
+	if err := cmd.Validate(); err != nil {
+		return err
+	}
+	db, log, err := openLog(data)
+	if errors.Is(err, badgerlog.ErrLocked) {
+		base, err := serverFor(data, stderr)
+		if err != nil {
+			return err
+		}
+		return areaThroughServer(ctx, base, cmd, stdout)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	defer log.Close()
+	seq, err := appendArea(ctx, log, cmd)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "area %q: %s recorded as event %d\n", strings.TrimSpace(name), cmd.Action, seq)
+	return nil
+}
+
+func parseShape(c *projections.AreaCommand, circle, polygon string) error {
+	switch {
+	case circle != "" && polygon != "":
+		return errors.New("area add: give --circle or --polygon, not both")
+	case circle != "":
+		f, err := floats(circle, 3)
+		if err != nil {
+			return fmt.Errorf("--circle %q: %w (want LAT,LON,RADIUS_M)", circle, err)
+		}
+		c.Center, c.Radius = &geo.Point{Lat: f[0], Lon: f[1]}, f[2]
+	case polygon != "":
+		for _, corner := range strings.Fields(polygon) {
+			f, err := floats(corner, 2)
+			if err != nil {
+				return fmt.Errorf("--polygon corner %q: %w (want LAT,LON)", corner, err)
+			}
+			c.Polygon = append(c.Polygon, geo.Point{Lat: f[0], Lon: f[1]})
+		}
+	default:
+		return errors.New("area add: give the shape with --circle LAT,LON,RADIUS_M or --polygon \"LAT,LON ...\"")
+	}
+	return nil
+}
+
+func floats(s string, n int) ([]float64, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != n {
+		return nil, fmt.Errorf("%d numbers separated by commas expected, got %d", n, len(parts))
+	}
+	out := make([]float64, n)
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// serverFor finds the running server that holds data, and says so.
+func serverFor(data string, stderr io.Writer) (string, error) {
+	info, err := readServerInfo(data)
+	if err != nil {
+		return "", fmt.Errorf("%s is locked by another process, and no running server is recorded there: %w", data, err)
+	}
+	fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); going through %s\n", data, info.PID, info.HTTP)
+	return info.HTTP, nil
+}
+
+func areaThroughServer(ctx context.Context, base string, c projections.AreaCommand, stdout io.Writer) error {
+	var req *http.Request
+	var err error
+	if c.Action == projections.AreaDefine {
+		body, _ := json.Marshal(c)
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/areas", bytes.NewReader(body))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/v1/areas/"+url.PathEscape(c.Name), nil)
+	}
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("area through server: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("area through server: %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	fmt.Fprintf(stdout, "area %q: %s done by the server\n", strings.TrimSpace(c.Name), c.Action)
+	return nil
+}
+
+func listAreas(ctx context.Context, data string, asJSON bool, stdout, stderr io.Writer) error {
+	var areas []projections.AreaView
+	db, log, err := openLog(data)
+	switch {
+	case errors.Is(err, badgerlog.ErrLocked):
+		base, err := serverFor(data, stderr)
+		if err != nil {
+			return err
+		}
+		if err := getJSON(ctx, base+"/api/v1/areas", &areas); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		defer db.Close()
+		defer log.Close()
+		p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		if err := p.CatchUp(ctx); err != nil {
+			return err
+		}
+		areas = p.Areas()
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(areas)
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tORIGIN\tSHAPE\tIN IT NOW")
+	for _, a := range areas {
+		shape := "none"
+		switch {
+		case len(a.Polygon) > 0:
+			shape = fmt.Sprintf("polygon, %d corners", len(a.Polygon))
+		case a.Center != nil:
+			shape = fmt.Sprintf("circle %.5f,%.5f r=%gm", a.Center.Lat, a.Center.Lon, a.Radius)
+		}
+		var who []string
+		for _, m := range a.Members {
+			who = append(who, string(m.Device))
+		}
+		origin := a.Origin
+		if a.Owner != "" {
+			origin += " (" + string(a.Owner) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strconv.QuoteToGraphic(a.Name), origin, shape, strings.Join(who, ", "))
+	}
+	return tw.Flush()
+}
+
+func getJSON(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
