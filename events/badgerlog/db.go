@@ -24,28 +24,43 @@ func OpenDB(dir string, logger *slog.Logger) (*badger.DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts := badger.DefaultOptions(dir).
-		WithLogger(BadgerLogger(logger.With("component", "badger"))).
-		WithSyncWrites(false). // the log syncs once per group commit (Log.commit)
+	opts := SmallOptions(dir, logger.With("component", "badger")).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueThreshold(32 << 10) // big payloads (card faces) go to the value log
+	return OpenWith(opts)
+}
+
+// SmallOptions are Badger options for a small server: small memtables and
+// caches, two compactors, no conflict detection (one writer), no sync on
+// commit (the log syncs per group commit itself).
+func SmallOptions(dir string, logger *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(BadgerLogger(logger)).
+		WithSyncWrites(false).
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(10).
 		WithBaseTableSize(4 << 20).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithValueThreshold(32 << 10). // big payloads (card faces) go to the value log
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(16 << 20).
 		WithNumCompactors(2).
 		WithCompression(options.Snappy).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false)
+}
+
+// OpenWith opens a Badger database, reporting a directory held by another
+// process as ErrLocked.
+func OpenWith(opts badger.Options) (*badger.DB, error) {
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open %s: %w", dir, ErrLocked)
+			return nil, fmt.Errorf("open %s: %w", opts.Dir, ErrLocked)
 		}
-		return nil, fmt.Errorf("open %s: %w", dir, err)
+		return nil, fmt.Errorf("open %s: %w", opts.Dir, err)
 	}
 	return db, nil
 }

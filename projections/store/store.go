@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 
 	"tracker/events/badgerlog"
 	"tracker/projections"
@@ -50,26 +48,12 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts := badger.DefaultOptions(dir).
-		WithLogger(badgerlog.BadgerLogger(logger.With("component", "badger-projections"))).
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithNumLevelZeroTables(3).
-		WithNumLevelZeroTablesStall(10).
-		WithBaseTableSize(4 << 20).
-		WithBlockCacheSize(8 << 20).
-		WithIndexCacheSize(8 << 20).
-		WithValueLogFileSize(32 << 20).
-		WithNumCompactors(2).
-		WithCompression(options.Snappy).
-		WithDetectConflicts(false).
-		WithMetricsEnabled(false)
-	db, err := badger.Open(opts)
+	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")))
+	if errors.Is(err, badgerlog.ErrLocked) {
+		return nil, fmt.Errorf("projections: %w", ErrLocked)
+	}
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open %s: %w", dir, ErrLocked)
-		}
-		return nil, fmt.Errorf("open projections in %s: %w", dir, err)
+		return nil, fmt.Errorf("projections: %w", err)
 	}
 	return &Store{db: db}, nil
 }

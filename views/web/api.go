@@ -53,6 +53,20 @@ func (s *Server) friendParam(w http.ResponseWriter, r *http.Request) (projection
 	return id, true
 }
 
+// friendRange reads the friend and the time range of a request; it writes
+// the 404 or 400 and returns false when either is wrong.
+func (s *Server) friendRange(w http.ResponseWriter, r *http.Request) (id projections.DeviceID, from, to time.Time, ok bool) {
+	if id, ok = s.friendParam(w, r); !ok {
+		return
+	}
+	from, to, err := timeRange(r.URL.Query(), s.now())
+	if err != nil {
+		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
+		return id, from, to, false
+	}
+	return id, from, to, true
+}
+
 // pathParam returns a decoded path segment (topic levels may hold spaces,
 // slashes escaped as %2F, any Unicode).
 func pathParam(r *http.Request, name string) string {
@@ -111,13 +125,8 @@ func parseTime(v string) (time.Time, error) {
 // distance and time per area they add up to. The points are written as
 // they are read: memory stays flat however long the range.
 func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.friendParam(w, r)
+	id, from, to, ok := s.friendRange(w, r)
 	if !ok {
-		return
-	}
-	from, to, err := timeRange(r.URL.Query(), s.now())
-	if err != nil {
-		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
 	stats := projections.NewRangeStats(s.Projections.AreasFor(id))
@@ -130,7 +139,7 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 	bw := newBufWriter(w)
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"points":[`)
-	err = s.Projections.History(id, from.Unix(), to.Unix(), func(p projections.Point) error {
+	err := s.Projections.History(id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		if stats.Points() > 0 {
 			bw.Byte(',')
 		}
@@ -166,13 +175,8 @@ func nonNil[T any](s []T) []T {
 
 // friendAreaEvents lists a friend's enter/leave events in a range.
 func (s *Server) friendAreaEvents(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.friendParam(w, r)
+	id, from, to, ok := s.friendRange(w, r)
 	if !ok {
-		return
-	}
-	from, to, err := timeRange(r.URL.Query(), s.now())
-	if err != nil {
-		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
 	out := []projections.AreaEvent{}
