@@ -175,16 +175,6 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err := seedAreas(ctx, cfg.Areas, log, logger); err != nil {
 		return err
 	}
-	proj, err := projector.Open(ctx, cfg.Data, log, *decoder, logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := proj.Close(); err != nil {
-			logger.Error("closing the projections", "err", err)
-		}
-	}()
-	logger.Info("projections open", "checkpoint", proj.Checkpoint())
 
 	var in intake
 	if cfg.Broker != "" {
@@ -220,22 +210,43 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		in = b
 	}
 
+	// Intake starts before the projections open, so phones are served
+	// while a long rebuild (after an upgrade) runs.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
 	auditor := audit.New(log, decoder, logger)
+	g.Go(func() error { return in.Run(gctx) })
+	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
+
+	proj, err := projector.Open(gctx, cfg.Data, log, *decoder, logger)
+	if err != nil {
+		cancel()
+		return errors.Join(err, g.Wait())
+	}
+	defer func() {
+		if err := proj.Close(); err != nil {
+			logger.Error("closing the projections", "err", err)
+		}
+	}()
+	logger.Info("projections open", "checkpoint", proj.Checkpoint())
+
 	site := &web.Server{Log: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor, Projections: proj, Logger: logger}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
-		return fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err)
+		cancel()
+		return errors.Join(fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err), g.Wait())
 	}
 	base := "http://" + ln.Addr().String()
 	infoPath := filepath.Join(cfg.Data, serverInfoFile)
 	if err := writeServerInfo(infoPath, serverInfo{HTTP: base, PID: os.Getpid()}); err != nil {
 		_ = ln.Close()
-		return err
+		cancel()
+		return errors.Join(err, g.Wait())
 	}
 	defer os.Remove(infoPath)
 
-	g, gctx := errgroup.WithContext(ctx)
 	httpSrv := web.NewHTTPServer(cfg.HTTP, site.Routes())
 	httpSrv.BaseContext = func(net.Listener) context.Context { return gctx }
 	g.Go(func() error {
@@ -250,8 +261,6 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		defer cancel()
 		return httpSrv.Shutdown(sctx)
 	})
-	g.Go(func() error { return in.Run(gctx) })
-	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
 	g.Go(func() error { return proj.Run(gctx) })
 	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
 

@@ -2,7 +2,6 @@ package mqttingest
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,13 +62,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 		subLast time.Time
 	)
 	sub := connectClient(b, broker.URL, "plain-sub", nil)
-	onlySub := os.Getenv("BENCH_ONLY") == "sub"
-	onlyIngest := os.Getenv("BENCH_ONLY") == "ingest"
-	topicFilter := "owntracks/+/phone"
-	if onlyIngest {
-		topicFilter = "nothing"
-	}
-	tok := sub.Subscribe(topicFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
+	tok := sub.Subscribe("owntracks/+/phone", 1, func(_ mqtt.Client, m mqtt.Message) {
 		k := m.Topic() + string(m.Payload())
 		subMu.Lock()
 		if _, ok := subSeen[k]; !ok {
@@ -101,10 +94,8 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 		}
 		logMu.Unlock()
 	}}
-	if !onlySub {
-		startIngest(b, Config{Broker: broker.URL, ClientID: "tracker-bench"}, durable)
-		probe(b, broker.URL, l, "bench")
-	}
+	startIngest(b, Config{Broker: broker.URL, ClientID: "tracker-bench"}, durable)
+	probe(b, broker.URL, l, "bench")
 
 	clients := make([]mqtt.Client, publishers)
 	for p := range clients {
@@ -186,7 +177,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 	stalled := time.Now()
 	for {
 		s, d := counts()
-		if (s == b.N || onlyIngest) && (d == b.N || onlySub) {
+		if s == b.N && d == b.N {
 			break
 		}
 		if s != lastS || d != lastD {
@@ -223,7 +214,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 		b.ReportMetric(float64(batched.Load())/float64(n), "events/commit")
 		b.ReportMetric(float64(commitTime.Load())/float64(n)/1e6, "ms/commit")
 	}
-	if !lossOK && !onlySub && !onlyIngest && (s != b.N || d != b.N) {
+	if !lossOK && (s != b.N || d != b.N) {
 		b.Errorf("lost messages: plain subscriber got %d, log %d of %d", s, d, b.N)
 	}
 	stored := map[string]struct{}{}
@@ -232,7 +223,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 			stored[e.Topic+string(e.Payload)] = struct{}{}
 		}
 	}
-	if len(stored) != d && !onlySub {
+	if len(stored) != d {
 		b.Errorf("log holds %d distinct messages, %d were reported durable", len(stored), d)
 	}
 }

@@ -471,6 +471,9 @@ func (s *outboundStore) All() []string {
 }
 
 func (s *outboundStore) Del(key string) {
+	if strings.HasPrefix(key, "i.") {
+		return // paho deletes the inbound key of every message it acknowledges
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.msgs, key)
