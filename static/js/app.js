@@ -1,0 +1,1 @@
+// tracker page script

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the pinned front-end libraries from the npm registry and copies
+# the files the pages use into static/vendor/. Run by `go tool task vendor`;
+# the result is committed, so builds and tests never need npm.
+set -euo pipefail
+cd "$(dirname "$0")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp package.json "$tmp/"
+(cd "$tmp" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+nm="$tmp/node_modules"
+rm -rf vendor
+mkdir -p vendor/leaflet/images
+cp "$nm/htmx.org/dist/htmx.min.js" vendor/htmx.min.js
+cp "$nm/htmx-ext-ws/dist/ws.min.js" vendor/htmx-ext-ws.min.js 2>/dev/null || cp "$nm/htmx-ext-ws/ws.js" vendor/htmx-ext-ws.min.js
+cp "$nm/htmx-ext-sse/dist/sse.min.js" vendor/htmx-ext-sse.min.js 2>/dev/null || cp "$nm/htmx-ext-sse/sse.js" vendor/htmx-ext-sse.min.js
+cp "$nm/leaflet/dist/leaflet.js" vendor/leaflet/leaflet.js
+cp "$nm/leaflet/dist/leaflet.css" vendor/leaflet/leaflet.css
+cp "$nm/leaflet/dist/images/"*.png vendor/leaflet/images/
+cp "$nm/leaflet/LICENSE" vendor/leaflet/LICENSE
+cp "$nm/htmx.org/LICENSE" vendor/htmx-LICENSE
+{
+  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet; do
+    printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
+  done
+} > vendor/VERSIONS
+cat vendor/VERSIONS
