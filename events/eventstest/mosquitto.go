@@ -21,7 +21,8 @@ import (
 const (
 	// RecommendedMaxInflight is max_inflight_messages: QoS 1 messages the
 	// broker sends a client before waiting for its PUBACKs. Mosquitto's
-	// default, 20, caps the ingest at 20 messages per log group commit.
+	// default, 20, caps the ingest at 20 messages per log group commit
+	// where it is enforced.
 	RecommendedMaxInflight = 1000
 	// RecommendedMaxQueued is max_queued_messages: QoS 1 messages held per
 	// client beyond those in flight (while it is slow or offline); more are
