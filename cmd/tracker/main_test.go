@@ -97,7 +97,8 @@ func (s *server) stop(t *testing.T) {
 
 func waitHealthy(t testing.TB, base string, done <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Long enough for a first start that rebuilds projections from a big log.
+	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-done:
@@ -113,7 +114,7 @@ func waitHealthy(t testing.TB, base string, done <-chan error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s/healthz not OK within 20s", base)
+	t.Fatalf("%s/healthz not OK within 120s", base)
 }
 
 func connect(t testing.TB, addr, id string) paho.Client {

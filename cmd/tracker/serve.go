@@ -25,6 +25,9 @@ import (
 	"tracker/events/owntracks"
 	"tracker/projections"
 	"tracker/projections/projector"
+	"tracker/static"
+	"tracker/views"
+	"tracker/views/live"
 	"tracker/views/web"
 )
 
@@ -52,6 +55,9 @@ type serveConfig struct {
 
 	Areas string // JSON file of areas to define when the log is new
 
+	Tiles            string // map tile URL template
+	TilesAttribution string
+
 	LogLevel  string
 	LogFormat string
 }
@@ -72,6 +78,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
 	c.secretFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
+	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
+	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution shown on the map for the tiles")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 }
@@ -122,6 +130,7 @@ type intake interface {
 	Run(ctx context.Context) error
 	Connected() bool
 	Source() string
+	Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error
 }
 
 // serverInfo is written to the data directory so other commands can find
@@ -231,7 +240,15 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}()
 	logger.Info("projections open", "checkpoint", proj.Checkpoint())
 
-	site := &web.Server{Log: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor, Projections: proj, Logger: logger}
+	assets := static.New()
+	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
+	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
+	hub := live.New(proj, pageFor, locator(in, logger), logger)
+	proj.OnChange = hub.Notify
+	site := &web.Server{
+		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
+		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
@@ -340,4 +357,18 @@ func appendArea(ctx context.Context, log events.Appender, a projections.AreaComm
 		return 0, fmt.Errorf("record area %q: %w", a.Name, err)
 	}
 	return seq, nil
+}
+
+// locator sends the OwnTracks reportLocation command to a phone through
+// the broker in use; the phone answers with a fresh location (t: "r").
+func locator(in intake, logger *slog.Logger) live.Locator {
+	return func(ctx context.Context, dev projections.DeviceID) error {
+		user, device := dev.Split()
+		topic := "owntracks/" + user + "/" + device + "/cmd"
+		if err := in.Publish(ctx, topic, []byte(`{"_type":"cmd","action":"reportLocation"}`), 1, false); err != nil {
+			return fmt.Errorf("send reportLocation to %s: %w", dev, err)
+		}
+		logger.Info("asked a phone for its location", "device", dev, "topic", topic)
+		return nil
+	}
 }

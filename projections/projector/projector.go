@@ -55,6 +55,7 @@ type Projector struct {
 	checkpoint uint64
 	gen        int
 	applied    chan struct{} // closed and replaced whenever checkpoint moves
+	recent     recentEvents  // newest enter/leave events, for feeds
 }
 
 // Stats summarises a rebuild.
@@ -144,6 +145,10 @@ func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decod
 	}
 	p.store, p.state, p.gen = st, state, gen
 	p.advance(cp)
+	if err := p.loadRecent(); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("projector: load recent area events: %w", err)
+	}
 	return p, nil
 }
 
@@ -266,6 +271,7 @@ func (p *Projector) catchUp(ctx context.Context) error {
 		err := st.Save(state, ch, last)
 		if err == nil {
 			p.advance(last)
+			p.recent.add(ch.AreaEvents)
 		}
 		p.mu.Unlock()
 		if err != nil {
@@ -409,6 +415,9 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 	old, oldGen := p.store, p.gen
 	p.store, p.state, p.gen = st, state, gen
 	p.advance(last)
+	if err := p.loadRecent(); err != nil {
+		p.logger.Warn("could not load recent area events after the rebuild", "err", err)
+	}
 	p.mu.Unlock()
 	if old != nil {
 		if err := old.Close(); err != nil {

@@ -361,6 +361,19 @@ func (s *Store) events(pref, owner string, from, to int64, fn func(projections.A
 	})
 }
 
+// AllAreaEvents calls fn for every enter/leave event, device by device.
+func (s *Store) AllAreaEvents(fn func(projections.AreaEvent) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		return each(txn, prefDevEvent, func(v []byte) error {
+			var e projections.AreaEvent
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			return fn(e)
+		})
+	})
+}
+
 // Dump calls fn for every key and value, in key order (tests compare
 // stores with it).
 func (s *Store) Dump(fn func(k, v []byte) error) error {

@@ -1,1 +1,158 @@
-// tracker page script
+// tracker page script: draws the map from what the server rendered.
+// Friend rows carry data-marker, area cards data-shape; the live stream
+// swaps those elements in, and this script redraws from them. There is no
+// second channel: the map always shows what the lists show.
+(function () {
+  "use strict";
+
+  var map = null, markers = {}, circles = {}, shapes = {}, fitted = false;
+
+  function colorOf(cls) {
+    var probe = document.createElement("span");
+    probe.className = cls;
+    probe.style.display = "none";
+    document.body.appendChild(probe);
+    var c = getComputedStyle(probe).getPropertyValue("--c").trim() || "#555";
+    probe.remove();
+    return c;
+  }
+
+  function initMap() {
+    var el = document.getElementById("map");
+    if (!el || typeof L === "undefined" || map) return;
+    map = L.map(el, { worldCopyJump: true }).setView([20, 0], 2);
+    var tiles = el.dataset.tiles;
+    if (tiles) {
+      L.tileLayer(tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+    }
+    sync();
+  }
+
+  function markerIcon(m) {
+    var div = document.createElement("div");
+    div.className = "marker " + m.color;
+    if (m.face) {
+      var img = document.createElement("img");
+      img.src = m.face;
+      img.alt = "";
+      div.appendChild(img);
+    } else {
+      div.textContent = m.initials; // textContent: names are never HTML
+    }
+    return L.divIcon({ html: div, className: "", iconSize: [34, 34], iconAnchor: [17, 17] });
+  }
+
+  function syncFriends() {
+    var seen = {};
+    document.querySelectorAll("[data-marker]").forEach(function (el) {
+      if (!el.dataset.marker) return;
+      var m;
+      try { m = JSON.parse(el.dataset.marker); } catch (e) { return; }
+      seen[m.id] = true;
+      var ll = [m.lat, m.lon];
+      var key = JSON.stringify([m.initials, m.color, m.face]);
+      if (!markers[m.id]) {
+        markers[m.id] = L.marker(ll, { icon: markerIcon(m), title: m.name, keyboard: true }).addTo(map);
+        markers[m.id].key = key;
+        markers[m.id].on("click", function () { location.href = m.history; });
+        circles[m.id] = L.circle(ll, { radius: m.acc || 0, weight: 1, color: colorOf(m.color), fillOpacity: 0.08 }).addTo(map);
+      } else {
+        markers[m.id].setLatLng(ll);
+        if (markers[m.id].key !== key) { markers[m.id].setIcon(markerIcon(m)); markers[m.id].key = key; }
+        circles[m.id].setLatLng(ll).setRadius(m.acc || 0);
+      }
+      markers[m.id].options.title = m.name;
+    });
+    Object.keys(markers).forEach(function (id) {
+      if (!seen[id]) { map.removeLayer(markers[id]); map.removeLayer(circles[id]); delete markers[id]; delete circles[id]; }
+    });
+  }
+
+  function syncAreas() {
+    var seen = {};
+    document.querySelectorAll("[data-shape]").forEach(function (el) {
+      if (!el.dataset.shape) return;
+      var a;
+      try { a = JSON.parse(el.dataset.shape); } catch (e) { return; }
+      seen[a.id] = true;
+      var key = el.dataset.shape;
+      if (shapes[a.id] && shapes[a.id].key === key) return;
+      if (shapes[a.id]) map.removeLayer(shapes[a.id]);
+      var style = { weight: 2, dashArray: a.origin === "phone" ? "4 4" : null, fillOpacity: 0.06 };
+      var layer = a.polygon && a.polygon.length >= 3
+        ? L.polygon(a.polygon.map(function (p) { return [p.lat, p.lon]; }), style)
+        : L.circle([a.center.lat, a.center.lon], Object.assign({ radius: a.radius }, style));
+      layer.bindTooltip(document.createTextNode(a.name).textContent);
+      layer.key = key;
+      shapes[a.id] = layer.addTo(map);
+    });
+    Object.keys(shapes).forEach(function (id) {
+      if (!seen[id]) { map.removeLayer(shapes[id]); delete shapes[id]; }
+    });
+  }
+
+  function fit() {
+    if (fitted) return;
+    var pts = Object.keys(markers).map(function (id) { return markers[id].getLatLng(); });
+    if (pts.length === 0) return;
+    fitted = true;
+    if (pts.length === 1) map.setView(pts[0], 15); else map.fitBounds(L.latLngBounds(pts).pad(0.2));
+  }
+
+  function sync() {
+    if (!map) return;
+    syncFriends();
+    syncAreas();
+    fit();
+    drawTrack();
+  }
+
+  // History page: the track comes from the GeoJSON export of the range.
+  var trackLayer = null;
+  function drawTrack() {
+    var el = document.getElementById("track");
+    if (!el || !map || !el.dataset.geojson) return;
+    if (trackLayer && trackLayer.src === el.dataset.geojson) return;
+    var src = el.dataset.geojson;
+    fetch(src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (gj) {
+      if (trackLayer) map.removeLayer(trackLayer);
+      var line = [];
+      (gj.features || []).forEach(function (f) {
+        if (f.geometry && f.geometry.type === "Point") line.push([f.geometry.coordinates[1], f.geometry.coordinates[0]]);
+      });
+      var group = L.featureGroup();
+      if (line.length > 0) {
+        L.polyline(line, { weight: 3, className: "track-line" }).addTo(group);
+        L.circleMarker(line[0], { radius: 6, color: "#1d7a3a", fillOpacity: 1 }).bindTooltip("start").addTo(group);
+        L.circleMarker(line[line.length - 1], { radius: 6, color: "#b3261e", fillOpacity: 1 }).bindTooltip("end").addTo(group);
+        map.fitBounds(L.latLngBounds(line).pad(0.1));
+      }
+      group.src = src;
+      trackLayer = group.addTo(map);
+      el.dataset.points = String(line.length);
+      el.dispatchEvent(new CustomEvent("track-drawn", { bubbles: true }));
+    }).catch(function () { /* the table still shows the points */ });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest("[data-focus]");
+    if (!b || !map) return;
+    var m = markers[b.dataset.focus];
+    if (m) { map.setView(m.getLatLng(), Math.max(map.getZoom(), 15)); m.openTooltip && m.openTooltip(); }
+    document.getElementById("map").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  });
+
+  function status(text, live) {
+    var s = document.getElementById("live-status");
+    if (!s) return;
+    s.textContent = text;
+    s.classList.toggle("live", !!live);
+  }
+  document.addEventListener("htmx:wsOpen", function () { status("live", true); });
+  document.addEventListener("htmx:wsClose", function () { status("reconnecting…", false); });
+  document.addEventListener("htmx:wsAfterMessage", sync);
+  document.addEventListener("htmx:sseMessage", sync);
+  document.addEventListener("htmx:afterSettle", sync);
+  document.addEventListener("DOMContentLoaded", initMap);
+  if (document.readyState !== "loading") initMap();
+})();

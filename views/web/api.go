@@ -23,6 +23,7 @@ type Projections interface {
 	Friends() []projections.FriendView
 	Friend(id projections.DeviceID) (projections.FriendView, bool)
 	Areas() []projections.AreaView
+	RecentAreaEvents(n int) []projections.AreaEvent
 	AreasFor(dev projections.DeviceID) []*projections.Area
 	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
 	DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error

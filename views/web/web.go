@@ -15,6 +15,9 @@ import (
 	"tracker/events"
 	"tracker/events/audit"
 	"tracker/events/owntracks"
+	"tracker/static"
+	"tracker/views"
+	"tracker/views/live"
 )
 
 // Ingest is what the health check asks of the message intake.
@@ -31,6 +34,7 @@ type Stats interface {
 // Server holds the handlers' dependencies.
 type Server struct {
 	Log         events.Reader
+	Events      EventGetter
 	Appender    events.Appender // admin events (areas)
 	Decoder     *owntracks.Decoder
 	Ingest      Ingest
@@ -38,6 +42,9 @@ type Server struct {
 	Projections Projections
 	Logger      *slog.Logger
 	Now         func() time.Time // clock for default ranges; time.Now when nil
+	Assets      *static.Assets
+	Tiles       views.Tiles
+	Hub         *live.Hub
 }
 
 func (s *Server) now() time.Time {
@@ -54,6 +61,15 @@ func (s *Server) Routes() http.Handler {
 	r.Use(s.logRequests)
 
 	r.Get("/healthz", s.healthz)
+
+	r.Get("/", s.dashboard)
+	r.Get("/live", s.Hub.ServeWS)
+	r.Get("/live/sse", s.Hub.ServeSSE)
+	r.Get("/faces/{seq}", s.face)
+	s.historyRoutes(r)
+	s.areaPageRoutes(r)
+	s.logPageRoutes(r)
+	r.Handle(static.Prefix+"*", s.Assets.Handler())
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/events", s.listEvents)

@@ -1,0 +1,66 @@
+package projector
+
+import (
+	"slices"
+
+	"tracker/projections"
+)
+
+// recentKeep is how many enter/leave events the projector keeps in memory
+// for dashboards' feeds.
+const recentKeep = 200
+
+// recentEvents keeps the newest area events by tst. Guarded by p.mu.
+type recentEvents struct {
+	list []projections.AreaEvent // ascending tst
+}
+
+func (r *recentEvents) add(evs []projections.AreaEvent) {
+	for _, e := range evs {
+		if e.Late {
+			continue // history only: not news
+		}
+		i, _ := slices.BinarySearchFunc(r.list, e, func(a, b projections.AreaEvent) int {
+			if a.Tst != b.Tst {
+				if a.Tst < b.Tst {
+					return -1
+				}
+				return 1
+			}
+			if a.Seq < b.Seq {
+				return -1
+			}
+			if a.Seq > b.Seq {
+				return 1
+			}
+			return 0
+		})
+		r.list = slices.Insert(r.list, i, e)
+	}
+	if len(r.list) > recentKeep {
+		r.list = slices.Delete(r.list, 0, len(r.list)-recentKeep)
+	}
+}
+
+// RecentAreaEvents returns up to n of the newest enter/leave events,
+// oldest first.
+func (p *Projector) RecentAreaEvents(n int) []projections.AreaEvent {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	l := p.recent.list
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return slices.Clone(l)
+}
+
+// loadRecent fills the feed from the store (at open and after a rebuild).
+func (p *Projector) loadRecent() error {
+	var r recentEvents
+	err := p.store.AllAreaEvents(func(e projections.AreaEvent) error {
+		r.add([]projections.AreaEvent{e})
+		return nil
+	})
+	p.recent = r
+	return err
+}

@@ -1,0 +1,279 @@
+// Package live pushes what changed to open dashboards, over a websocket
+// (/live, htmx ws extension) or server-sent events (/live/sse). One Hub
+// hears every projection change; each client keeps only a set of what is
+// dirty, so a burst of changes costs a client one message, memory per
+// client is bounded by the number of friends and areas, and a slow client
+// never slows ingest or other clients: the hub only marks and signals.
+// Each client's writer renders and sends at most MaxRate times a second;
+// a client whose writes stall is dropped and reconnects to a fresh state.
+package live
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"tracker/projections"
+	"tracker/views"
+)
+
+// Source is what the hub reads to render.
+type Source interface {
+	Friends() []projections.FriendView
+	Friend(id projections.DeviceID) (projections.FriendView, bool)
+	Areas() []projections.AreaView
+	RecentAreaEvents(n int) []projections.AreaEvent
+}
+
+// Locator sends a friend's phone the OwnTracks reportLocation command.
+type Locator func(ctx context.Context, dev projections.DeviceID) error
+
+const (
+	// MinInterval spaces one client's messages: at most about 10 a second.
+	MinInterval = 100 * time.Millisecond
+	// WriteTimeout drops a client whose socket does not take a message.
+	WriteTimeout = 5 * time.Second
+	// FeedLines is how many recent enter/leave lines a full state carries.
+	FeedLines = 30
+	// maxPendingFeed bounds a client's queued feed lines; beyond it the
+	// client gets a full state instead.
+	maxPendingFeed = 50
+)
+
+// Hub fans projection changes out to clients.
+type Hub struct {
+	src    Source
+	locate Locator
+	page   func() views.Page
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+}
+
+// New returns a hub reading from src. page supplies the page settings
+// used when rendering (assets, clock); locate may be nil (no button).
+func New(src Source, page func() views.Page, locate Locator, logger *slog.Logger) *Hub {
+	return &Hub{src: src, page: page, locate: locate, logger: logger, now: time.Now, clients: map[*client]struct{}{}}
+}
+
+// Clients is the number of connected clients.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Notify takes what one projection save changed (nil: everything, after
+// a rebuild). It never blocks: it marks each client dirty and signals it.
+func (h *Hub) Notify(ch *projections.Changes) {
+	var friends []projections.DeviceID
+	var areas []string
+	var feed []projections.AreaEvent
+	if ch != nil {
+		for id := range ch.Friends {
+			friends = append(friends, id)
+		}
+		areaSet := map[string]bool{}
+		for id := range ch.Areas {
+			areaSet[id] = true
+		}
+		for k := range ch.Members {
+			areaSet[k.Area] = true
+			friends = append(friends, k.Device) // a friend's area chips change with membership
+		}
+		for id := range areaSet {
+			areas = append(areas, id)
+		}
+		feed = append(feed, ch.AreaEvents...)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		c.mark(ch == nil, friends, areas, feed)
+	}
+}
+
+func (h *Hub) add(c *client) {
+	h.mu.Lock()
+	h.clients[c] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *Hub) remove(c *client) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+}
+
+// client is one connected page: what it has been sent and what is dirty.
+type client struct {
+	wake chan struct{} // capacity 1: "something is dirty"
+
+	mu      sync.Mutex
+	full    bool
+	friends map[projections.DeviceID]bool
+	areas   map[string]bool
+	feed    []projections.AreaEvent
+	notes   []views.Note
+	known   map[string]bool // element ids the page has (rows, cards)
+}
+
+func newClient() *client {
+	return &client{
+		wake: make(chan struct{}, 1), full: true,
+		friends: map[projections.DeviceID]bool{}, areas: map[string]bool{}, known: map[string]bool{},
+	}
+}
+
+func (c *client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *client) mark(full bool, friends []projections.DeviceID, areas []string, feed []projections.AreaEvent) {
+	c.mu.Lock()
+	if full || len(c.feed)+len(feed) > maxPendingFeed {
+		c.full = true
+	}
+	if !c.full {
+		for _, f := range friends {
+			c.friends[f] = true
+		}
+		for _, a := range areas {
+			c.areas[a] = true
+		}
+		c.feed = append(c.feed, feed...)
+	}
+	c.mu.Unlock()
+	c.signal()
+}
+
+func (c *client) note(n views.Note) {
+	c.mu.Lock()
+	c.notes = append(c.notes, n)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// next renders what is dirty into one message; nil when nothing is.
+func (h *Hub) next(c *client) ([]byte, error) {
+	c.mu.Lock()
+	full, friends, areas, feed, notes := c.full, c.friends, c.areas, c.feed, c.notes
+	c.full, c.friends, c.areas, c.feed, c.notes = false, map[projections.DeviceID]bool{}, map[string]bool{}, nil, nil
+	c.mu.Unlock()
+	page := h.page()
+	var buf bytes.Buffer
+	ctx := context.Background()
+	if full {
+		m := views.BuildDashboard(page, h.src.Friends(), h.src.Areas(), h.src.RecentAreaEvents(FeedLines))
+		clear(c.known)
+		for _, f := range m.Friends {
+			c.known[f.DOMID()] = true
+		}
+		for _, a := range m.Areas {
+			c.known[a.DOMID()] = true
+		}
+		if err := views.FullState(m).Render(ctx, &buf); err != nil {
+			return nil, err
+		}
+		if len(notes) > 0 {
+			err := views.LiveUpdate(views.Update{Notes: notes}).Render(ctx, &buf)
+			return buf.Bytes(), err
+		}
+		return buf.Bytes(), nil
+	}
+	if len(friends)+len(areas)+len(feed)+len(notes) == 0 {
+		return nil, nil
+	}
+	u := views.Update{Notes: notes}
+	names := map[projections.DeviceID]string{}
+	for id := range friends {
+		fv, ok := h.src.Friend(id)
+		if !ok {
+			continue
+		}
+		row := views.FriendRow{FriendView: fv, Now: page.Now}
+		names[id] = row.DisplayName()
+		swap := "true"
+		if !c.known[row.DOMID()] {
+			swap = "beforeend:#friends"
+			c.known[row.DOMID()] = true
+		}
+		u.Friends = append(u.Friends, views.FriendSwap{Row: row, Swap: swap})
+	}
+	if len(areas) > 0 || len(feed) > 0 {
+		all := h.src.Areas()
+		nameOf := views.NamesOf(h.src.Friends())
+		for _, av := range all {
+			if !areas[av.ID] {
+				continue
+			}
+			card := views.AreaCard{AreaView: av, Names: nameOf, Now: page.Now}
+			swap := "true"
+			if !c.known[card.DOMID()] {
+				swap = "beforeend:#area-cards"
+				c.known[card.DOMID()] = true
+			}
+			u.Areas = append(u.Areas, views.AreaSwap{Card: card, Swap: swap})
+			delete(areas, av.ID)
+		}
+		for id := range areas { // removed areas
+			card := views.AreaCard{AreaView: projections.AreaView{Area: projections.Area{ID: id}}}
+			if c.known[card.DOMID()] {
+				u.Removed = append(u.Removed, card.DOMID())
+				delete(c.known, card.DOMID())
+			}
+		}
+		for i := len(feed) - 1; i >= 0; i-- { // newest first, like the page
+			u.Feed = append(u.Feed, views.FeedLine{AreaEvent: feed[i], Name: nameOf[feed[i].Device], Now: page.Now})
+		}
+	}
+	if err := views.LiveUpdate(u).Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// serve runs one client's writer until ctx ends or a write fails: wait
+// for something dirty, keep MinInterval since the last message, render,
+// send.
+func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) error {
+	h.add(c)
+	defer h.remove(c)
+	c.signal() // the full state goes out at once
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.wake:
+		}
+		if wait := MinInterval - time.Since(last); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		msg, err := h.next(c)
+		if err != nil {
+			h.logger.Error("rendering a live update failed", "err", err)
+			continue
+		}
+		if msg == nil {
+			continue
+		}
+		last = time.Now()
+		if err := send(msg); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"tracker/projections"
+	"tracker/views"
+)
+
+const (
+	pingEvery   = 30 * time.Second
+	readTimeout = 75 * time.Second // more than two pings
+	maxMessage  = 4 << 10          // what a page may send (ws-send forms)
+)
+
+// SameOrigin accepts a websocket upgrade only from a page of this server:
+// without it any web site a user visits could open a socket with the
+// user's cookies.
+func SameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// ServeWS upgrades to a websocket and streams updates; messages from the
+// page (the "Locate now" form, sent by htmx's ws-send) are handled here.
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{CheckOrigin: SameOrigin, ReadBufferSize: 1024, WriteBufferSize: 8192}
+	conn, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader already answered with the reason
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	c := newClient()
+	var closeOnce sync.Once
+	closeConn := func() { closeOnce.Do(func() { _ = conn.Close() }) }
+	defer closeConn()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { // reader: page messages and pongs
+		defer cancel()
+		conn.SetReadLimit(maxMessage)
+		_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+		conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(readTimeout)) })
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && ctx.Err() == nil &&
+					!errors.Is(err, net.ErrClosed) {
+					h.logger.Debug("live socket closed", "err", err)
+				}
+				return
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+			h.handleMessage(ctx, c, msg)
+		}
+	})
+	wg.Go(func() { // pings keep proxies from closing an idle socket
+		t := time.NewTicker(pingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteTimeout)); err != nil {
+					cancel()
+					return
+				}
+			}
+		}
+	})
+	var writeMu sync.Mutex // gorilla allows one writer at a time; pings use WriteControl, which is safe
+	err = h.serve(ctx, c, func(msg []byte) error {
+		writeMu.Lock()
+		defer writeMu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
+		return conn.WriteMessage(websocket.TextMessage, msg)
+	})
+	if err != nil {
+		h.logger.Info("dropped a live client that stopped reading; it will reconnect", "remote", r.RemoteAddr, "err", err)
+	} else {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+	}
+	cancel()
+	closeConn()
+	wg.Wait()
+}
+
+// handleMessage acts on one message a page sent.
+func (h *Hub) handleMessage(ctx context.Context, c *client, msg []byte) {
+	var m struct {
+		Locate string `json:"locate"`
+	}
+	if err := json.Unmarshal(msg, &m); err != nil || m.Locate == "" {
+		return
+	}
+	id := projections.DeviceID(m.Locate)
+	fv, ok := h.src.Friend(id)
+	if !ok || h.locate == nil {
+		return
+	}
+	row := views.FriendRow{FriendView: fv}
+	text := "request sent"
+	if err := h.locate(ctx, id); err != nil {
+		h.logger.Warn("locate request failed", "device", id, "err", err)
+		text = "could not send the request"
+	}
+	c.note(views.Note{ID: row.LocateStatusID(), Text: text})
+}
+
+// ServeSSE streams the same updates as server-sent events, for clients
+// that cannot use websockets (htmx sse extension, event "message").
+func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming not supported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	rc := http.NewResponseController(w)
+	c := newClient()
+	err := h.serve(r.Context(), c, func(msg []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(WriteTimeout))
+		if _, err := fmt.Fprint(w, "event: message\n"); err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(msg), "\n") {
+			if _, err := fmt.Fprintf(w, "data: %s\n", line); err != nil {
+				return err
+			}
+		}
+		if _, err := fmt.Fprint(w, "\n"); err != nil {
+			return err
+		}
+		flusher.Flush()
+		return nil
+	})
+	if err != nil {
+		h.logger.Info("dropped an SSE client that stopped reading", "remote", r.RemoteAddr, "err", err)
+	}
+}

@@ -1,0 +1,59 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
+
+	"tracker/events"
+	"tracker/views"
+)
+
+// EventGetter reads one event (card faces are served from their event).
+type EventGetter interface {
+	Get(seq uint64) (events.Event, error)
+}
+
+// page returns the settings every page renders with.
+func (s *Server) page(title, active string) views.Page {
+	return views.Page{Title: title, Assets: s.Assets, Tiles: s.Tiles, Active: active, Now: s.now()}
+}
+
+// render writes a component as a full page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.Render(r.Context(), w); err != nil && r.Context().Err() == nil {
+		s.Logger.Error("rendering a page failed", "uri", r.URL.RequestURI(), "err", err)
+	}
+}
+
+// dashboard is the main page: map, friends, areas, feed.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	p := s.Projections
+	m := views.BuildDashboard(s.page("Dashboard", "dashboard"), p.Friends(), p.Areas(), p.RecentAreaEvents(30))
+	s.render(w, r, views.DashboardPage(m))
+}
+
+// face serves a card's avatar image from the event that carried it.
+func (s *Server) face(w http.ResponseWriter, r *http.Request) {
+	seq, err := strconv.ParseUint(chi.URLParam(r, "seq"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	e, err := s.Events.Get(seq)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	m, err := s.Decoder.DecodeAt(e.Topic, e.Payload, e.Received)
+	if err != nil || m.Card == nil || m.Card.Face == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", m.Card.FaceType)
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable") // an event never changes
+	_, _ = w.Write(m.Card.FaceBytes())
+}
