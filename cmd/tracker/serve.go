@@ -143,6 +143,7 @@ type serverInfo struct {
 const serverInfoFile = "server.json"
 
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.Writer) error {
+	tuneGC()
 	secrets, err := cfg.secrets()
 	if err != nil {
 		return err
@@ -280,6 +281,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	})
 	g.Go(func() error { return proj.Run(gctx) })
 	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
+	g.Go(func() error { trimWhenIdle(gctx, log.Head, 10*time.Second); return nil })
 
 	logger.Info("tracker serving", "http", base, "ingest", in.Source())
 	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, in.Source())
