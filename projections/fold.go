@@ -255,8 +255,14 @@ func setMember(s *State, k MemberKey, areaName string, in bool, tst int64, seq u
 	} else if tst < m.AsOf {
 		if k.Origin == OriginPhone {
 			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, true))
+			return
 		}
-		return
+		// Geometry facts always describe the current position, so they are
+		// never stale; a new current fix can still predate what is known
+		// (a server area defined after it, a queued fix arriving late).
+		// Record the change as of the newest fact, keeping the timeline
+		// in order.
+		tst = m.AsOf
 	}
 	if k.Origin == OriginPhone && m.AsOf != tst {
 		m.AsOf = tst

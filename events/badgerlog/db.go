@@ -24,9 +24,11 @@ func OpenDB(dir string, logger *slog.Logger) (*badger.DB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The log is read sequentially (catch-up, rebuild, follow), so a block
+	// cache buys little; small caches keep the server small.
 	opts := SmallOptions(dir, logger.With("component", "badger")).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(16 << 20).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(4 << 20).
 		WithValueThreshold(32 << 10) // big payloads (card faces) go to the value log
 	return OpenWith(opts)
 }

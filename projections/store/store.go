@@ -31,8 +31,8 @@ const (
 	prefArea      = "a/"           // a/<area id>                       -> Area JSON
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
 	prefHistory   = "h/"           // h/<device>\0<tst:8><hash:4>       -> point (binary)
-	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area> -> AreaEvent JSON
-	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device> -> AreaEvent JSON
+	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
+	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device>\0<origin> -> AreaEvent JSON
 )
 
 // ErrLocked is returned by Open when another process holds the database.
@@ -212,10 +212,12 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 		if err != nil {
 			return err
 		}
-		if err := set(eventKey(prefDevEvent, string(e.Device), e.Tst, e.Seq, e.Area), v); err != nil {
+		// One fix can give the same area event from both origins (the
+		// phone's report and the geometry): the origin keeps them apart.
+		if err := set(eventKey(prefDevEvent, string(e.Device), e.Tst, e.Seq, e.Area+"\x00"+e.Origin), v); err != nil {
 			return err
 		}
-		if err := set(eventKey(prefAreaEvent, e.Area, e.Tst, e.Seq, string(e.Device)), v); err != nil {
+		if err := set(eventKey(prefAreaEvent, e.Area, e.Tst, e.Seq, string(e.Device)+"\x00"+e.Origin), v); err != nil {
 			return err
 		}
 	}

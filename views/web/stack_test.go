@@ -33,12 +33,12 @@ var (
 	day      = time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 	clockNow = day.Add(18 * time.Hour)
 
-	home   = geo.Point{Lat: 51.5000, Lon: -0.1200}  // alice's phone region "Home", r = 100 m
-	office = geo.Point{Lat: 51.5200, Lon: -0.1000}  // bob's phone region "Office" (r = 150 m) and the server area "HQ" (r = 200 m)
-	desk   = geo.Point{Lat: 51.5201, Lon: -0.1001}  // where bob sits: inside both
-	park   = geo.Point{Lat: 51.4700, Lon: -0.1500}  // far from everything
+	home   = geo.Point{Lat: 51.5000, Lon: -0.1200}       // alice's phone region "Home", r = 100 m
+	office = geo.Point{Lat: 51.5200, Lon: -0.1000}       // bob's phone region "Office" (r = 150 m) and the server area "HQ" (r = 200 m)
+	desk   = geo.Point{Lat: 51.5201, Lon: -0.1001}       // where bob sits: inside both
+	park   = geo.Point{Lat: 51.4700, Lon: -0.1500}       // far from everything
 	wtst   = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // when the phone regions were created
-	lateAt = day.Add(10 * time.Hour)                      // alice's fix that arrives last
+	lateAt = day.Add(10 * time.Hour)                     // alice's fix that arrives last
 )
 
 const (
@@ -46,7 +46,7 @@ const (
 	bobID   = "bob/tablet"
 	// oddUser and oddDevice are legal topic levels that need escaping in
 	// a URL and in HTML.
-	oddUser   = "Zoë <script>alert(1)</script>"
+	oddUser   = "Zoë <img src=x onerror=alert(1)>" // a topic level: no "/"
 	oddDevice = "my phone"
 
 	homeID   = "p:alice/phone:rid:home1"
@@ -57,7 +57,9 @@ const (
 )
 
 // at returns the Unix time of hh:mm:ss on the fixture day.
-func at(h, m, s int) int64 { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second).Unix() }
+func at(h, m, s int) int64 {
+	return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second).Unix()
+}
 
 // aliceTsts are alice's fixes today: every 15 minutes from 06:00 to 17:45,
 // at home until 08:45, at the office from 09:00 to 16:45, home again from
