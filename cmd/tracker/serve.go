@@ -21,6 +21,7 @@ import (
 	"tracker/events/audit"
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/demo"
 	"tracker/events/mqttingest"
 	"tracker/events/owntracks"
 	"tracker/projections"
@@ -60,6 +61,8 @@ type serveConfig struct {
 
 	LogLevel  string
 	LogFormat string
+
+	Demo bool // simulate five phones through the broker in use (events/demo)
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -82,6 +85,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution shown on the map for the tiles")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&c.Demo, "demo", false, "simulate five friends' phones moving around Brussels, connected to the broker in use like real phones")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -227,6 +231,19 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	g, gctx := errgroup.WithContext(runCtx)
 	auditor := audit.New(log, decoder, logger)
 	g.Go(func() error { return in.Run(gctx) })
+	if cfg.Demo {
+		// The simulated phones are MQTT clients of the broker in use, so
+		// their messages are logged as a phone's, not as the server's.
+		sim := &demo.Simulator{Logger: logger, Broker: demo.Broker{URL: cfg.Broker, Username: cfg.BrokerUser,
+			Password: cfg.BrokerPassword, CAFile: cfg.BrokerCA, CertFile: cfg.BrokerCert, KeyFile: cfg.BrokerKey}}
+		if b, ok := in.(*broker.Broker); ok {
+			sim.Broker = demo.Broker{URL: "tcp://" + b.Addr()}
+			for name, pw := range users { // any configured login will do
+				sim.Broker.Username, sim.Broker.Password = name, pw
+			}
+		}
+		g.Go(func() error { return sim.Run(gctx) })
+	}
 	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
 
 	proj, err := projector.Open(gctx, cfg.Data, log, *decoder, logger)

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"tracker/events/eventjson"
+	"tracker/events/eventstest"
+	"tracker/projections"
+)
+
+// `serve --demo` fills an empty server within seconds, through the embedded
+// broker and through an external one: five friends with cards and
+// positions, their shared regions with people in them, transitions in the
+// log, and nothing invalid.
+func TestServeDemo(t *testing.T) {
+	tests := []struct {
+		name     string
+		external bool
+	}{
+		{"embedded broker", false},
+		{"external broker", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"--demo"}
+			if tt.external {
+				m := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
+				args = append(args, "--broker", m.URL, "--broker-client-id", "tracker-demo-test")
+			}
+			start := time.Now()
+			s := startServer(t, data, args...)
+			base := "http://" + s.http
+
+			var missing string
+			deadline := start.Add(15 * time.Second)
+			for {
+				missing = demoMissing(t, base, data)
+				if missing == "" || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if missing != "" {
+				t.Fatalf("after 15 s: %s\n%s", missing, s.stderr)
+			}
+			t.Logf("demo complete after %s", time.Since(start).Round(100*time.Millisecond))
+			if !strings.Contains(s.stderr.String(), "demo: simulating five friends") {
+				t.Errorf("serve did not log the demo start:\n%s", s.stderr)
+			}
+		})
+	}
+}
+
+// demoMissing says what the demo has not shown yet; "" when it has shown
+// everything. Invalid events fail the test at once.
+func demoMissing(t *testing.T, base, data string) string {
+	t.Helper()
+	friends, err := demoGet[[]projections.FriendView](base + "/api/v1/friends")
+	if err != nil {
+		return fmt.Sprintf("friends: %v", err)
+	}
+	withLoc, withName, withFace := 0, 0, 0
+	for _, f := range friends {
+		if f.Location != nil {
+			withLoc++
+		}
+		if f.Name != "" {
+			withName++
+		}
+		if f.FaceSeq != 0 {
+			withFace++
+		}
+	}
+	if len(friends) != 5 || withLoc != 5 || withName != 5 || withFace != 2 {
+		return fmt.Sprintf("%d friends, %d with a location, %d with a name, %d with a face; want 5, 5, 5, 2",
+			len(friends), withLoc, withName, withFace)
+	}
+
+	areas, err := demoGet[[]projections.AreaView](base + "/api/v1/areas")
+	if err != nil {
+		return fmt.Sprintf("areas: %v", err)
+	}
+	owners := map[string][]projections.DeviceID{} // shared area name -> phones defining it
+	occupied := 0                                 // shared areas somebody is in
+	for _, a := range areas {
+		if a.Name != "Office" && a.Name != "Gym" && a.Name != "Park" {
+			continue
+		}
+		if a.Origin != projections.OriginPhone || !a.HasGeometry() {
+			t.Errorf("area %s from %s without geometry: %+v", a.Name, a.Origin, a.Area)
+		}
+		owners[a.Name] = append(owners[a.Name], a.Owner)
+		if slices.ContainsFunc(a.Members, projections.Presence.In) {
+			occupied++
+		}
+	}
+	for _, name := range []string{"Office", "Gym", "Park"} {
+		if len(owners[name]) < 2 {
+			return fmt.Sprintf("area %s defined by %v, want at least two phones", name, owners[name])
+		}
+	}
+	if occupied == 0 {
+		return "nobody in any shared area"
+	}
+
+	lines, _ := logLines(t, "--data", data)
+	kinds := map[string]int{}
+	enter, leave := false, false
+	for _, l := range lines {
+		if l.Invalid != "" {
+			t.Fatalf("invalid event %d on %s: %s: %s", l.Seq, l.Topic, l.Invalid, demoPayload(l))
+		}
+		if l.Source == "server" || l.Source == "admin" {
+			t.Fatalf("event %d from %s: the demo must publish as phones do", l.Seq, l.Source)
+		}
+		kinds[l.Kind]++
+		if l.Kind == "transition" {
+			p := demoPayload(l)
+			enter = enter || strings.Contains(p, `"event":"enter"`)
+			leave = leave || strings.Contains(p, `"event":"leave"`)
+		}
+	}
+	if !enter || !leave || kinds["location"] == 0 || kinds["card"] != 5 || kinds["waypoints"] != 5 {
+		return fmt.Sprintf("log kinds %v, enter %v, leave %v; want locations, 5 cards, 5 waypoints, enters and leaves", kinds, enter, leave)
+	}
+	return ""
+}
+
+func demoPayload(l eventjson.Line) string {
+	if l.Payload != nil {
+		return *l.Payload
+	}
+	return l.PayloadB64
+}
+
+// The flag is documented.
+func TestServeDemoFlagInHelp(t *testing.T) {
+	var out strings.Builder
+	if err := run(t.Context(), []string{"serve", "--help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "-demo") {
+		t.Errorf("serve --help does not mention --demo:\n%s", out.String())
+	}
+}
+
+func demoGet[T any](url string) (T, error) {
+	var v T
+	resp, err := http.Get(url)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return v, json.NewDecoder(resp.Body).Decode(&v)
+}
