@@ -2,6 +2,7 @@ package projections
 
 import (
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strings"
 
@@ -50,7 +51,8 @@ func NewState() *State {
 	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}}
 }
 
-// SortedAreas returns area ids in order.
+// SortedAreas returns area ids in order. It refreshes a cache, so it
+// counts as a write: readers sharing the state use AreaIDs.
 func (s *State) SortedAreas() []string {
 	if len(s.areaOrder) != len(s.Areas) {
 		s.areaOrder = s.areaOrder[:0]
@@ -60,6 +62,17 @@ func (s *State) SortedAreas() []string {
 		slices.Sort(s.areaOrder)
 	}
 	return s.areaOrder
+}
+
+// AreaIDs returns area ids in order, like SortedAreas, without touching
+// the cache, so any number of readers may call it at once. The cache is
+// current whenever its length matches (the fold empties it on every
+// addition or removal).
+func (s *State) AreaIDs() []string {
+	if len(s.areaOrder) == len(s.Areas) {
+		return s.areaOrder
+	}
+	return slices.Sorted(maps.Keys(s.Areas))
 }
 
 func (s *State) setArea(a *Area) {

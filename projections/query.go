@@ -59,7 +59,7 @@ func (s *State) presence(dev DeviceID, a *Area) (Presence, bool) {
 // geometry disagree), by area name.
 func (s *State) AreasOf(dev DeviceID) []Presence {
 	var out []Presence
-	for _, id := range s.SortedAreas() {
+	for _, id := range s.AreaIDs() {
 		if p, ok := s.presence(dev, s.Areas[id]); ok {
 			out = append(out, p)
 		}
@@ -134,7 +134,7 @@ func (s *State) FriendView(id DeviceID) FriendView {
 // AreaViews lists every area with its members, by name.
 func (s *State) AreaViews() []AreaView {
 	out := make([]AreaView, 0, len(s.Areas))
-	for _, id := range s.SortedAreas() {
+	for _, id := range s.AreaIDs() {
 		a := *s.Areas[id]
 		a.Polygon = slices.Clone(a.Polygon)
 		out = append(out, AreaView{Area: a, Members: s.MembersOf(id)})

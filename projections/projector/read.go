@@ -32,7 +32,7 @@ func (p *Projector) AreasFor(dev projections.DeviceID) []*projections.Area {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	var out []*projections.Area
-	for _, id := range p.state.SortedAreas() {
+	for _, id := range p.state.AreaIDs() {
 		if a := p.state.Areas[id]; a.AppliesTo(dev) && a.HasGeometry() {
 			c := *a
 			out = append(out, &c)

@@ -94,7 +94,15 @@
   function fit() {
     if (fitted) return;
     var pts = Object.keys(markers).map(function (id) { return markers[id].getLatLng(); });
-    if (pts.length === 0) return;
+    if (pts.length === 0) {
+      // Areas page: no friends on the map, so fit the outlines.
+      var b = null;
+      Object.keys(shapes).forEach(function (id) { var sb = shapes[id].getBounds(); b = b ? b.extend(sb) : L.latLngBounds(sb.getSouthWest(), sb.getNorthEast()); });
+      if (!b || document.getElementById("track")) return;
+      fitted = true;
+      map.fitBounds(b.pad(0.2));
+      return;
+    }
     fitted = true;
     if (pts.length === 1) map.setView(pts[0], 15); else map.fitBounds(L.latLngBounds(pts).pad(0.2));
   }

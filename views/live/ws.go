@@ -95,7 +95,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.logger.Info("dropped a live client that stopped reading; it will reconnect", "remote", r.RemoteAddr, "err", err)
 	} else {
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		// 1012, not 1001: the htmx ws extension reconnects only after 1006, 1011, 1012 or 1013.
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "server restarting"), time.Now().Add(time.Second))
 	}
 	cancel()
 	closeConn()
@@ -124,6 +125,8 @@ func (h *Hub) handleMessage(ctx context.Context, c *client, msg []byte) {
 	c.note(views.Note{ID: row.LocateStatusID(), Text: text})
 }
 
+var sseNewlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
 // ServeSSE streams the same updates as server-sent events, for clients
 // that cannot use websockets (htmx sse extension, event "message").
 func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +145,9 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		if _, err := fmt.Fprint(w, "event: message\n"); err != nil {
 			return err
 		}
-		for _, line := range strings.Split(string(msg), "\n") {
+		// A browser ends an SSE line at CR, LF or CRLF: split on all three, or a CR
+		// in a name would cut the rest of its line. (HTML reads them all as LF.)
+		for _, line := range strings.Split(sseNewlines.Replace(string(msg)), "\n") {
 			if _, err := fmt.Fprintf(w, "data: %s\n", line); err != nil {
 				return err
 			}

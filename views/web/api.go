@@ -27,6 +27,7 @@ type Projections interface {
 	AreasFor(dev projections.DeviceID) []*projections.Area
 	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
 	DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error
+	AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error
 	WaitFor(ctx context.Context, seq uint64) error
 	Rebuild(ctx context.Context, progress projector.Progress) (projector.Stats, error)
 }

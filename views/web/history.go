@@ -1,6 +1,121 @@
 package web
 
-import "github.com/go-chi/chi/v5"
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"tracker/projections"
+	"tracker/views"
+)
 
 // historyRoutes: the per-friend history page and its downloads.
-func (s *Server) historyRoutes(r chi.Router) {}
+func (s *Server) historyRoutes(r chi.Router) {
+	r.Get("/friends/{user}/{device}", s.history)
+	r.Get("/friends/{user}/{device}/export.gpx", s.exportGPX)
+	r.Get("/friends/{user}/{device}/export.geojson", s.exportGeoJSON)
+	r.Get("/friends/{user}/{device}/export.csv", s.exportCSV)
+}
+
+// history shows one friend's points, area time and comings and goings over
+// a range (default today), the points a page at a time, oldest first. It
+// reads the range once: the statistics take every point, the table keeps
+// only its page, so memory does not grow with the range.
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	user, device := pathParam(r, "user"), pathParam(r, "device")
+	id := projections.MakeDeviceID(user, device)
+	f, ok := s.Projections.Friend(id)
+	if !ok {
+		s.pageError(w, r, "dashboard", http.StatusNotFound, fmt.Sprintf("no friend %q with device %q", user, device), nil)
+		return
+	}
+	q := r.URL.Query()
+	from, to, err := s.rangeOf(q)
+	if err != nil {
+		s.pageError(w, r, "dashboard", http.StatusBadRequest, "Bad range: "+err.Error(), nil)
+		return
+	}
+	pageNo := 1
+	if v := q.Get("page"); v != "" {
+		if pageNo, err = strconv.Atoi(v); err != nil || pageNo < 1 || pageNo > 1<<24 {
+			s.pageError(w, r, "dashboard", http.StatusBadRequest, fmt.Sprintf("page: %q is not a page number (1 or more)", v), nil)
+			return
+		}
+	}
+
+	m := views.BuildHistory(s.page(f.DisplayName()+" · history", "dashboard"), f, from, to)
+	m.PageNo = pageNo
+	stats := projections.NewRangeStats(s.Projections.AreasFor(id))
+	err = s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
+		stats.Add(p)
+		m.AddPoint(p)
+		return nil
+	})
+	if err == nil {
+		m.DistanceM, m.TimeInAreas = stats.Distance(), stats.TimeInAreas()
+		err = s.Projections.DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
+			m.AddEvent(e)
+			return nil
+		})
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.pageError(w, r, "dashboard", http.StatusInternalServerError, "Could not read the history; try again.", err)
+		}
+		return
+	}
+	// TODO(lead): when m.Live() (the range includes now) new points belong
+	// on the page as they arrive, over the dashboard's websocket rather than
+	// polling. The page marks itself with data-live="1" for that.
+	s.render(w, r, views.HistoryPage(m))
+}
+
+// Layouts the range form sends (<input type="datetime-local"> and
+// type="date"), read in the server's zone.
+var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"}
+
+// rangeOf reads ?from=&to= as timeRange does, and also the values of the
+// page's form: a local date and time, or a date (a date as "to" includes
+// that whole day).
+func (s *Server) rangeOf(q url.Values) (from, to time.Time, err error) {
+	now := s.now()
+	norm := url.Values{}
+	for _, k := range []string{"from", "to"} {
+		v := q.Get(k)
+		for _, layout := range localLayouts {
+			t, err := time.ParseInLocation(layout, v, now.Location())
+			if err != nil {
+				continue
+			}
+			if k == "to" && len(layout) == len("2006-01-02") {
+				t = t.AddDate(0, 0, 1)
+			}
+			v = t.Format(time.RFC3339)
+			break
+		}
+		if v != "" {
+			norm.Set(k, v)
+		}
+	}
+	return timeRange(norm, now)
+}
+
+// pageError answers a page request that cannot be served with an HTML page
+// saying why (the API's httpError answers in plain text); server-side
+// failures are logged once, here.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, active string, code int, msg string, err error) {
+	if code >= 500 {
+		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
+	}
+	p := s.page(http.StatusText(code), active)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	if err := views.ErrorView(views.ErrorPage{Page: p, Code: code, Message: msg, Back: "/"}).Render(r.Context(), w); err != nil && r.Context().Err() == nil {
+		s.Logger.Error("rendering an error page failed", "uri", r.URL.RequestURI(), "err", err)
+	}
+}
