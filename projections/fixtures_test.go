@@ -158,6 +158,12 @@ func raw(topic string, recv int64, payload string) events.Event {
 
 func retained(e events.Event) events.Event { e.Retained = true; return e }
 
+// replayed is a retained message an external broker sent on subscribing.
+func replayed(e events.Event) events.Event {
+	e.Retained, e.Source = true, events.SourceMQTT+":tcp://broker:1883"
+	return e
+}
+
 // admin is a server area command received at recv.
 func admin(recv int64, c projections.AreaCommand) events.Event {
 	c.Type = "area"

@@ -193,13 +193,17 @@ func friend(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
 }
 
 // touch records that the phone said something: last seen, and online
-// unless it is a retained message the broker replayed for it.
+// unless it is an old retained message an external broker replayed when
+// we subscribed. (Over MQTT 3.1.1 a broker sets the retain flag only on
+// such replays; the embedded broker and HTTP keep the phone's own flag,
+// and phones publish their locations retained.)
 func touch(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
 	f := friend(s, dev, e, ch)
 	if e.Received.After(f.LastSeen) {
 		f.LastSeen = e.Received
 	}
-	if !e.Retained && !f.Online {
+	replay := e.Retained && strings.HasPrefix(e.Source, events.SourceMQTT+":")
+	if !replay && !f.Online {
 		f.Online, f.PresenceAt = true, e.Received
 	}
 	return f
@@ -213,8 +217,21 @@ func applyLocation(s *State, f *Friend, e events.Event, l *owntracks.Location, c
 	h := fnv.New32a()
 	_, _ = h.Write(e.Payload)
 	ch.History = append(ch.History, HistoryPoint{Device: f.ID, Point: p, Hash: h.Sum32()})
-	if f.Location != nil && p.Tst <= f.Location.Tst {
-		return // older or same fix arriving late: history only
+	if f.Location != nil {
+		if p.Tst < f.Location.Tst {
+			return // an older fix arriving late: history only
+		}
+		if same := *f.Location; p.Tst == f.Location.Tst {
+			same.Seq = p.Seq
+			if same == p {
+				return // the same fix again
+			}
+			// Same second, different fix (e.g. an answer to "Locate
+			// now"): the later arrival wins, as replay order is fixed.
+		}
+	}
+	if l.TID != "" {
+		f.TID = l.TID // display name falls back to the tracker id
 	}
 	f.Location, f.Hidden = &p, false
 	if l.InRegions != nil || l.InRIDs != nil {
@@ -349,15 +366,15 @@ func defineWaypoint(s *State, dev DeviceID, e events.Event, w owntracks.Waypoint
 	return id
 }
 
-// applyWaypoints takes a phone's full export of its regions: regions it
-// defined before that are not in the export were deleted on the phone.
+// applyWaypoints takes a phone's full export of its regions: any region of
+// that phone not in the export was deleted on the phone.
 func applyWaypoints(s *State, dev DeviceID, e events.Event, ws []owntracks.Waypoint, ch *Changes) {
 	keep := map[string]bool{}
 	for _, w := range ws {
 		keep[defineWaypoint(s, dev, e, w, ch)] = true
 	}
 	for _, id := range slices.Clone(s.SortedAreas()) {
-		if a := s.Areas[id]; a.Origin == OriginPhone && a.Owner == dev && a.HasGeometry() && !keep[id] {
+		if a := s.Areas[id]; a.Origin == OriginPhone && a.Owner == dev && !keep[id] {
 			removeArea(s, id, e.Received.Unix(), e.Seq, ch)
 		}
 	}

@@ -87,13 +87,22 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
-			name: "display name falls back to the user without a card",
+			name: "display name falls back to a location's tid without a card",
 			events: []events.Event{
 				loc(alice, t0, home, kv{"tid": "am"}),
 			},
 			check: func(t *testing.T, r run) {
-				// The README's rule: the card's name, else its tid, else
-				// the user (a location's tid is not used).
+				if got := r.friend(t, alice).DisplayName(); got != "am" {
+					t.Errorf("DisplayName = %q, want the tid", got)
+				}
+			},
+		},
+		{
+			name: "display name falls back to the user without card or tid",
+			events: []events.Event{
+				loc(alice, t0, home, nil),
+			},
+			check: func(t *testing.T, r run) {
 				if got := r.friend(t, alice).DisplayName(); got != "alice" {
 					t.Errorf("DisplayName = %q, want the user", got)
 				}
@@ -168,6 +177,19 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
+			name: "a phone's own retained publish (embedded broker) marks online",
+			events: []events.Event{
+				loc(bob, t0, home, nil),
+				lwt(bob, t0+100),
+				retained(loc(bob, t0+200, work, nil)),
+			},
+			check: func(t *testing.T, r run) {
+				if f := r.friend(t, bob); !f.Online {
+					t.Errorf("bob after lwt and a new retained location: offline, want online")
+				}
+			},
+		},
+		{
 			name: "lwt of a device never seen creates it offline",
 			events: []events.Event{
 				lwt(bob, t0),
@@ -179,12 +201,12 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
-			name: "retained replay does not mark online",
+			name: "retained replay from an external broker does not mark online",
 			events: []events.Event{
-				retained(loc(alice, t0, home, nil)),
+				replayed(loc(alice, t0, home, nil)),
 				loc(bob, t0, home, nil),
 				lwt(bob, t0+100),
-				retained(loc(bob, t0+200, work, nil)),
+				replayed(loc(bob, t0+200, work, nil)),
 			},
 			check: func(t *testing.T, r run) {
 				if f := r.friend(t, alice); f.Online || f.Location == nil {
@@ -255,7 +277,7 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
-			name: "same tst, other payload: two history points, the first stays current",
+			name: "same tst, other payload: two history points, the later arrival is current",
 			events: []events.Event{
 				loc(alice, t0, home, nil),
 				loc(alice, t0, work, nil),
@@ -264,8 +286,8 @@ func TestApply(t *testing.T) {
 				if h := r.historyKeys(); len(h) != 2 {
 					t.Errorf("history keys %v, want two", h)
 				}
-				if f := r.friend(t, alice); f.Location.Lat != home.Lat {
-					t.Errorf("current %+v, want the first fix", f.Location)
+				if f := r.friend(t, alice); f.Location.Lat != work.Lat {
+					t.Errorf("current %+v, want the later fix", f.Location)
 				}
 			},
 		},
