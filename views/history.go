@@ -1,0 +1,265 @@
+package views
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"tracker/projections"
+)
+
+// HistoryPageSize is how many points one page of the history table shows.
+const HistoryPageSize = 100
+
+// HistoryTimelineMax bounds the enter/leave lines listed for one range.
+const HistoryTimelineMax = 1000
+
+// History is one friend's track over a time range.
+type History struct {
+	Page
+	Friend FriendRow
+	From   time.Time // start of the range, inclusive, in the page's zone
+	To     time.Time // end of the range, exclusive
+
+	Count       int                    // points in the range
+	DistanceM   float64                // track length
+	TimeInAreas []projections.AreaTime // from RangeStats, area order
+
+	Timeline     []EventLine // enter/leave in the range, oldest first
+	TimelineMore bool        // the range has more than HistoryTimelineMax lines
+
+	Points []PointRow // this page of the table, oldest first
+	PageNo int        // 1-based
+}
+
+// BuildHistory prepares the history page. Times are shown in the zone of
+// p.Now.
+func BuildHistory(p Page, f projections.FriendView, from, to time.Time) History {
+	loc := p.Now.Location()
+	return History{Page: p, Friend: FriendRow{FriendView: f, Now: p.Now}, From: from.In(loc), To: to.In(loc), PageNo: 1}
+}
+
+// AddPoint takes the next point of the range (in tst order) and keeps it
+// when it falls on the page being shown.
+func (h *History) AddPoint(pt projections.Point) {
+	first := (h.PageNo - 1) * HistoryPageSize
+	if h.Count >= first && h.Count < first+HistoryPageSize {
+		h.Points = append(h.Points, PointRow{Point: pt, loc: h.Now.Location()})
+	}
+	h.Count++
+}
+
+// AddEvent takes the next enter/leave event of the range.
+func (h *History) AddEvent(e projections.AreaEvent) {
+	if len(h.Timeline) >= HistoryTimelineMax {
+		h.TimelineMore = true
+		return
+	}
+	h.Timeline = append(h.Timeline, EventLine{AreaEvent: e, Name: h.Friend.DisplayName(), Now: h.Now})
+}
+
+// Pages is the number of table pages (at least 1).
+func (h History) Pages() int {
+	return max(1, (h.Count+HistoryPageSize-1)/HistoryPageSize)
+}
+
+// FirstRow and LastRow number the rows on this page (1-based), for "points
+// 101–200 of 250".
+func (h History) FirstRow() int { return (h.PageNo-1)*HistoryPageSize + 1 }
+
+// LastRow is the number of the last row on this page.
+func (h History) LastRow() int { return h.FirstRow() + len(h.Points) - 1 }
+
+// Live reports whether the range includes now, so new points belong on
+// the page as they arrive.
+func (h History) Live() bool { return !h.Now.Before(h.From) && h.Now.Before(h.To) }
+
+// DistanceText is the track length, e.g. "12.3 km".
+func (h History) DistanceText() string {
+	return strconv.FormatFloat(h.DistanceM/1000, 'f', 1, 64) + " km"
+}
+
+// AreaTimeText renders a duration spent in an area, e.g. "3 h 05 min".
+func AreaTimeText(d time.Duration) string {
+	d = d.Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%d h %02d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
+
+// inputLayout is the value format of <input type="datetime-local">.
+const inputLayout = "2006-01-02T15:04"
+
+// FromValue and ToValue fill the range form's inputs.
+func (h History) FromValue() string { return h.From.Format(inputLayout) }
+
+// ToValue is the form value of the range's end.
+func (h History) ToValue() string { return h.To.Format(inputLayout) }
+
+// RangeText describes the range in words.
+func (h History) RangeText() string {
+	const day = "Mon 2 Jan 2006"
+	if h.To.Equal(h.From.AddDate(0, 0, 1)) && h.From.Hour() == 0 && h.From.Minute() == 0 && h.From.Second() == 0 {
+		return h.From.Format(day)
+	}
+	return h.From.Format(day+" 15:04") + " – " + h.To.Format(day+" 15:04")
+}
+
+func (h History) rangeQuery(from, to time.Time) url.Values {
+	return url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+}
+
+// URL links to this history page for another range and page (page 1 is
+// left out).
+func (h History) URL(from, to time.Time, page int) string {
+	q := h.rangeQuery(from, to)
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	return h.Friend.HistoryURL() + "?" + q.Encode()
+}
+
+// PageURL links to another page of the same range.
+func (h History) PageURL(page int) string { return h.URL(h.From, h.To, page) }
+
+// ExportURL is the download of the range as "gpx", "geojson" or "csv".
+func (h History) ExportURL(format string) string {
+	return h.Friend.HistoryURL() + "/export." + format + "?" + h.rangeQuery(h.From, h.To).Encode()
+}
+
+// QuickLink is one preset range.
+type QuickLink struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// QuickLinks are Today, Yesterday and Last 7 days (ending tonight).
+func (h History) QuickLinks() []QuickLink {
+	y, m, d := h.Now.Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, h.Now.Location())
+	tomorrow := today.AddDate(0, 0, 1)
+	link := func(label string, from, to time.Time) QuickLink {
+		return QuickLink{Label: label, URL: h.URL(from, to, 1), Current: from.Equal(h.From) && to.Equal(h.To)}
+	}
+	return []QuickLink{
+		link("Today", today, tomorrow),
+		link("Yesterday", today.AddDate(0, 0, -1), today),
+		link("Last 7 days", today.AddDate(0, 0, -6), tomorrow),
+	}
+}
+
+// AreaTimeRows lists time per area for the stats.
+func (h History) AreaTimeRows() []NameValue {
+	var out []NameValue
+	for _, a := range h.TimeInAreas {
+		out = append(out, NameValue{Name: a.Name, Value: AreaTimeText(a.Time)})
+	}
+	return out
+}
+
+// NameValue is one labelled figure.
+type NameValue struct {
+	Name, Value string
+}
+
+// PointRow is one fix in the history table.
+type PointRow struct {
+	projections.Point
+	loc *time.Location
+}
+
+// TimeText is the fix's time in the page's zone.
+func (p PointRow) TimeText() string {
+	loc := p.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	return p.Time().In(loc).Format("2006-01-02 15:04:05")
+}
+
+// ISOTime is the fix's time for a <time datetime> attribute.
+func (p PointRow) ISOTime() string { return p.Time().Format(time.RFC3339) }
+
+// Position is "lat, lon" with five decimals (about a metre).
+func (p PointRow) Position() string {
+	return strconv.FormatFloat(p.Lat, 'f', 5, 64) + ", " + strconv.FormatFloat(p.Lon, 'f', 5, 64)
+}
+
+// AccText is the accuracy, "" when unknown.
+func (p PointRow) AccText() string {
+	if p.Acc <= 0 {
+		return ""
+	}
+	return strconv.Itoa(p.Acc) + " m"
+}
+
+// VelText is the speed, "" when unknown.
+func (p PointRow) VelText() string {
+	if p.Vel < 0 {
+		return ""
+	}
+	return strconv.Itoa(p.Vel) + " km/h"
+}
+
+// BattText is the battery level, "" when unknown.
+func (p PointRow) BattText() string {
+	if p.Batt <= 0 {
+		return ""
+	}
+	return strconv.Itoa(p.Batt) + "%"
+}
+
+// triggers explains OwnTracks' "t" field.
+var triggers = map[string]string{
+	"p": "ping", "c": "region", "C": "region", "b": "beacon", "r": "requested",
+	"u": "manual", "t": "timer", "v": "move mode",
+}
+
+// TriggerText is the report's trigger, explained when known.
+func (p PointRow) TriggerText() string {
+	if d, ok := triggers[p.Trigger]; ok {
+		return p.Trigger + " (" + d + ")"
+	}
+	return p.Trigger
+}
+
+// EventLine is one enter/leave with its absolute time (history timeline,
+// areas page).
+type EventLine struct {
+	projections.AreaEvent
+	Name string // the friend's display name
+	Now  time.Time
+}
+
+// Verb is "entered" or "left".
+func (l EventLine) Verb() string {
+	if l.Event == "enter" {
+		return "entered"
+	}
+	return "left"
+}
+
+// TimeText is the event's time in the page's zone.
+func (l EventLine) TimeText() string {
+	return time.Unix(l.Tst, 0).In(l.Now.Location()).Format("Mon 2 Jan 15:04")
+}
+
+// ISOTime is the event's time for a <time datetime> attribute.
+func (l EventLine) ISOTime() string { return time.Unix(l.Tst, 0).UTC().Format(time.RFC3339) }
+
+// Ago is the event's time relative to now.
+func (l EventLine) Ago() string { return Ago(l.Now, time.Unix(l.Tst, 0)) }
+
+// OriginText says who noticed: the phone or the server's geometry.
+func (l EventLine) OriginText() string {
+	if l.Origin == projections.OriginGeometry {
+		return "by position"
+	}
+	return "phone reported"
+}

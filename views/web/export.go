@@ -1,0 +1,375 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"tracker/projections"
+)
+
+// The downloads of a history range. Each is written while the range is
+// read: memory stays flat however many points it holds.
+
+func (s *Server) exportGPX(w http.ResponseWriter, r *http.Request) {
+	s.export(w, r, &gpxTrack{})
+}
+
+func (s *Server) exportGeoJSON(w http.ResponseWriter, r *http.Request) {
+	s.export(w, r, &geoJSONTrack{})
+}
+
+func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) {
+	s.export(w, r, &csvTrack{})
+}
+
+// trackFormat writes one download format.
+type trackFormat interface {
+	ext() string
+	contentType() string
+	begin(b *bufWriter, t trackInfo)
+	point(b *bufWriter, p projections.Point)
+	end(b *bufWriter)
+}
+
+// trackInfo describes the track for the file's header.
+type trackInfo struct {
+	Name     string // the friend's display name
+	User     string
+	Device   string
+	From, To time.Time
+	Created  time.Time
+}
+
+// export streams a friend's points in a range as a file download.
+func (s *Server) export(w http.ResponseWriter, r *http.Request, f trackFormat) {
+	id, ok := s.friendParam(w, r)
+	if !ok {
+		return
+	}
+	from, to, err := s.rangeOf(r.URL.Query())
+	if err != nil {
+		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
+		return
+	}
+	fv, _ := s.Projections.Friend(id)
+	info := trackInfo{Name: fv.DisplayName(), User: fv.User, Device: fv.Device, From: from, To: to, Created: s.now()}
+
+	h := w.Header()
+	h.Set("Content-Type", f.contentType())
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{
+		"filename": exportFilename(fv.User, fv.Device, from.In(info.Created.Location()), to.In(info.Created.Location()), f.ext()),
+	}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	cw := &countWriter{w: w}
+	bw := newBufWriter(cw)
+	f.begin(bw, info)
+	err = s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
+		f.point(bw, p)
+		return bw.err
+	})
+	switch {
+	case err == nil:
+	case cw.n == 0 && bw.err == nil && r.Context().Err() == nil:
+		// Nothing sent yet: the client can still get a proper error.
+		h.Del("Content-Disposition")
+		s.httpError(w, r, http.StatusInternalServerError, "could not read the history", err)
+		return
+	default:
+		if bw.err == nil && r.Context().Err() == nil {
+			s.Logger.Error("history read failed mid-download", "device", id, "err", err)
+		}
+		return // the client went away, or has a cut-off file
+	}
+	f.end(bw)
+	_ = bw.Flush() // an error here means the client went away
+}
+
+// historyChunk is how many points are read under the projector's lock at
+// once; they are written out after it is released, so a slow client never
+// holds up the projections.
+const historyChunk = 1024
+
+var errChunkFull = errors.New("chunk full")
+
+// eachPoint calls fn for dev's points with from <= tst < to, in tst order,
+// reading them historyChunk at a time. fn runs outside the projector's
+// read lock. Points sharing a tst across a chunk boundary are passed on
+// once each: the next chunk starts at that tst and skips those already
+// passed on.
+func (s *Server) eachPoint(ctx context.Context, dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	buf := make([]projections.Point, 0, historyChunk)
+	skip := 0 // points with tst == from already passed on
+	for {
+		buf = buf[:0]
+		skipped := 0
+		err := s.Projections.History(dev, from, to, func(p projections.Point) error {
+			if p.Tst == from && skipped < skip {
+				skipped++
+				return nil
+			}
+			buf = append(buf, p)
+			if len(buf) == cap(buf) {
+				return errChunkFull
+			}
+			return nil
+		})
+		full := errors.Is(err, errChunkFull)
+		if err != nil && !full {
+			return err
+		}
+		for _, p := range buf {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if !full {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		last, same := buf[len(buf)-1].Tst, 0
+		for i := len(buf) - 1; i >= 0 && buf[i].Tst == last; i-- {
+			same++
+		}
+		if last == from {
+			skip += same
+		} else {
+			from, skip = last, same
+		}
+	}
+}
+
+// countWriter counts what reached the client, so an export can tell
+// whether it may still answer with an error status.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// exportFilename is "user-device-2026-03-10.gpx" (or with a second date
+// for a range over several days), with only safe ASCII characters.
+func exportFilename(user, device string, from, to time.Time, ext string) string {
+	date := from.Format("2006-01-02")
+	if last := to.Add(-time.Second).Format("2006-01-02"); last != date {
+		date += "_" + last
+	}
+	return safeName(user, "friend") + "-" + safeName(device, "device") + "-" + date + "." + ext
+}
+
+// safeName keeps letters, digits, '.', '_' and '-' of s (ASCII only),
+// turns runs of anything else into one '_', and caps the length.
+func safeName(s, fallback string) string {
+	var b strings.Builder
+	gap := false
+	for _, c := range s {
+		ok := c < utf8.RuneSelf && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.')
+		switch {
+		case ok:
+			b.WriteRune(c)
+			gap = false
+		case !gap && b.Len() > 0:
+			b.WriteByte('_')
+			gap = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	out := strings.Trim(b.String(), "._-")
+	if out == "" {
+		return fallback
+	}
+	return out
+}
+
+// GPX 1.1: one track, one segment, a trkpt per point.
+type gpxTrack struct{ buf []byte }
+
+func (*gpxTrack) ext() string         { return "gpx" }
+func (*gpxTrack) contentType() string { return "application/gpx+xml" }
+
+func (g *gpxTrack) begin(b *bufWriter, t trackInfo) {
+	name := xmlText(t.Name + " (" + t.User + "/" + t.Device + ")")
+	b.WriteString(xml.Header)
+	b.WriteString(`<gpx version="1.1" creator="tracker" xmlns="http://www.topografix.com/GPX/1/1">` + "\n")
+	b.WriteString("<metadata><name>" + name + "</name><desc>" +
+		xmlText(t.From.UTC().Format(time.RFC3339)+" to "+t.To.UTC().Format(time.RFC3339)) +
+		"</desc><time>" + t.Created.UTC().Format(time.RFC3339) + "</time></metadata>\n")
+	b.WriteString("<trk><name>" + name + "</name><trkseg>\n")
+}
+
+func (g *gpxTrack) point(b *bufWriter, p projections.Point) {
+	o := append(g.buf[:0], `<trkpt lat="`...)
+	o = strconv.AppendFloat(o, p.Lat, 'f', -1, 64)
+	o = append(o, `" lon="`...)
+	o = strconv.AppendFloat(o, p.Lon, 'f', -1, 64)
+	o = append(o, `">`...)
+	if p.Alt != 0 {
+		o = append(o, "<ele>"...)
+		o = strconv.AppendInt(o, int64(p.Alt), 10)
+		o = append(o, "</ele>"...)
+	}
+	o = append(o, "<time>"...)
+	o = p.Time().AppendFormat(o, time.RFC3339)
+	o = append(o, "</time></trkpt>\n"...)
+	b.Write(o)
+	g.buf = o
+}
+
+func (g *gpxTrack) end(b *bufWriter) { b.WriteString("</trkseg></trk>\n</gpx>\n") }
+
+// xmlText escapes s for XML character data and attributes; characters XML
+// does not allow become U+FFFD.
+func xmlText(s string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(s)) // a bytes.Buffer does not fail
+	return b.String()
+}
+
+// GeoJSON: a FeatureCollection of Point features in tst order.
+type geoJSONTrack struct {
+	buf []byte
+	n   int
+}
+
+func (*geoJSONTrack) ext() string         { return "geojson" }
+func (*geoJSONTrack) contentType() string { return "application/geo+json" }
+
+func (g *geoJSONTrack) begin(b *bufWriter, t trackInfo) {
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+}
+
+func (g *geoJSONTrack) point(b *bufWriter, p projections.Point) {
+	o := g.buf[:0]
+	if g.n > 0 {
+		o = append(o, ',')
+	}
+	g.n++
+	o = append(o, "\n"+`{"type":"Feature","geometry":{"type":"Point","coordinates":[`...)
+	o = strconv.AppendFloat(o, p.Lon, 'f', -1, 64)
+	o = append(o, ',')
+	o = strconv.AppendFloat(o, p.Lat, 'f', -1, 64)
+	o = append(o, `]},"properties":{"tst":`...)
+	o = strconv.AppendInt(o, p.Tst, 10)
+	o = append(o, `,"time":"`...)
+	o = p.Time().AppendFormat(o, time.RFC3339)
+	o = append(o, `","acc":`...)
+	o = strconv.AppendInt(o, int64(p.Acc), 10)
+	o = append(o, `,"vel":`...)
+	o = strconv.AppendInt(o, int64(p.Vel), 10)
+	o = append(o, `,"batt":`...)
+	o = strconv.AppendInt(o, int64(p.Batt), 10)
+	o = append(o, `,"t":`...)
+	o = appendJSONString(o, p.Trigger)
+	o = append(o, "}}"...)
+	b.Write(o)
+	g.buf = o
+}
+
+func (g *geoJSONTrack) end(b *bufWriter) { b.WriteString("\n]}\n") }
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// does (HTML-sensitive characters too); invalid UTF-8 becomes U+FFFD.
+func appendJSONString(o []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	o = append(o, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				o = append(o, '\\', c)
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				o = append(o, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				o = append(o, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			o = append(o, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			o = append(o, `\u202`...)
+			o = append(o, hex[r&0xf])
+		default:
+			o = append(o, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(o, '"')
+}
+
+// CSV with a header row; text fields are quoted when needed and guarded
+// against spreadsheet formulas.
+type csvTrack struct{ buf []byte }
+
+func (*csvTrack) ext() string         { return "csv" }
+func (*csvTrack) contentType() string { return "text/csv; charset=utf-8" }
+
+func (c *csvTrack) begin(b *bufWriter, t trackInfo) {
+	b.WriteString("time,tst,lat,lon,acc,alt,vel,cog,batt,conn,trigger,seq\n")
+}
+
+func (c *csvTrack) point(b *bufWriter, p projections.Point) {
+	o := p.Time().AppendFormat(c.buf[:0], time.RFC3339)
+	o = append(o, ',')
+	o = strconv.AppendInt(o, p.Tst, 10)
+	o = append(o, ',')
+	o = strconv.AppendFloat(o, p.Lat, 'f', -1, 64)
+	o = append(o, ',')
+	o = strconv.AppendFloat(o, p.Lon, 'f', -1, 64)
+	for _, v := range [...]int{p.Acc, p.Alt, p.Vel, p.Cog, p.Batt} {
+		o = append(o, ',')
+		o = strconv.AppendInt(o, int64(v), 10)
+	}
+	o = append(o, ',')
+	o = appendCSVText(o, p.Conn)
+	o = append(o, ',')
+	o = appendCSVText(o, p.Trigger)
+	o = append(o, ',')
+	o = strconv.AppendUint(o, p.Seq, 10)
+	o = append(o, '\n')
+	b.Write(o)
+	c.buf = o
+}
+
+func (c *csvTrack) end(b *bufWriter) {}
+
+// appendCSVText appends a text field: a leading character a spreadsheet
+// would read as a formula gets a "'" in front, and the field is quoted when
+// it holds a comma, quote or line break.
+func appendCSVText(o []byte, s string) []byte {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		s = "'" + s
+	}
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return append(o, s...)
+	}
+	o = append(o, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			o = append(o, '"')
+		}
+		o = append(o, s[i])
+	}
+	return append(o, '"')
+}
