@@ -47,7 +47,8 @@ type Projector struct {
 	// while no other apply runs. It must not block.
 	OnChange func(*projections.Changes)
 
-	applyMu sync.Mutex // one applier at a time: Run's catch-up, Rebuild's switch
+	applyMu sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
+	storeMu sync.RWMutex // held by range reads; a store is closed under its write lock
 
 	mu         sync.RWMutex // guards the fields below for readers
 	store      *store.Store
@@ -161,6 +162,8 @@ func (p *Projector) Close() error {
 	if p.store == nil {
 		return nil
 	}
+	p.storeMu.Lock()
+	defer p.storeMu.Unlock()
 	err := p.store.Close()
 	p.store = nil
 	return err
@@ -420,7 +423,10 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 	}
 	p.mu.Unlock()
 	if old != nil {
-		if err := old.Close(); err != nil {
+		p.storeMu.Lock() // wait for reads still using the old store
+		err := old.Close()
+		p.storeMu.Unlock()
+		if err != nil {
 			p.logger.Warn("closing the previous projections", "err", err)
 		}
 		_ = os.RemoveAll(p.genDir(oldGen))

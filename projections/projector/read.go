@@ -1,6 +1,9 @@
 package projector
 
-import "tracker/projections"
+import (
+	"tracker/projections"
+	"tracker/projections/store"
+)
 
 // Friends returns every friend with the areas it is in now.
 func (p *Projector) Friends() []projections.FriendView {
@@ -44,28 +47,39 @@ func (p *Projector) AreasFor(dev projections.DeviceID) []*projections.Area {
 // History calls fn for dev's points with from <= tst < to (Unix seconds),
 // ordered by tst: one range read.
 func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.store.History(dev, from, to, fn)
+	st, done := p.reading()
+	defer done()
+	return st.History(dev, from, to, fn)
 }
 
 // DeviceEvents calls fn for dev's enter/leave events with from <= tst < to.
 func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.store.DeviceEvents(dev, from, to, fn)
+	st, done := p.reading()
+	defer done()
+	return st.DeviceEvents(dev, from, to, fn)
 }
 
 // AreaEvents calls fn for an area's enter/leave events with from <= tst < to.
 func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.store.AreaEvents(area, from, to, fn)
+	st, done := p.reading()
+	defer done()
+	return st.AreaEvents(area, from, to, fn)
 }
 
 // Dump calls fn for every stored key and value (tests compare rebuilds).
 func (p *Projector) Dump(fn func(k, v []byte) error) error {
+	st, done := p.reading()
+	defer done()
+	return st.Dump(fn)
+}
+
+// reading returns the current store for a range read, held open (a
+// rebuild's switch waits to close it) without holding p.mu, so a long or
+// slow read never holds up the projector's writes.
+func (p *Projector) reading() (*store.Store, func()) {
 	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.store.Dump(fn)
+	st := p.store
+	p.storeMu.RLock()
+	p.mu.RUnlock()
+	return st, p.storeMu.RUnlock
 }
