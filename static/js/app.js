@@ -117,11 +117,12 @@
 
   // History page: the track comes from the GeoJSON export of the range.
   var trackLayer = null;
-  function drawTrack() {
+  function drawTrack(force) {
     var el = document.getElementById("track");
     if (!el || !map || !el.dataset.geojson) return;
-    if (trackLayer && trackLayer.src === el.dataset.geojson) return;
+    if (!force && trackLayer && trackLayer.src === el.dataset.geojson) return;
     var src = el.dataset.geojson;
+    if (force) src += (src.indexOf("?") < 0 ? "?" : "&") + "_=" + Date.now();
     fetch(src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (gj) {
       if (trackLayer) map.removeLayer(trackLayer);
       var line = [];
@@ -159,6 +160,18 @@
   document.addEventListener("htmx:wsOpen", function () { status("live", true); });
   document.addEventListener("htmx:wsClose", function () { status("reconnecting…", false); });
   document.addEventListener("htmx:wsAfterMessage", sync);
+  // History page over a range that includes now: when the live stream
+  // carries this friend's row, the track is fetched again.
+  document.addEventListener("htmx:wsAfterMessage", function (ev) {
+    var page = document.querySelector("[data-live-friend]");
+    if (!page || !ev.detail || typeof ev.detail.message !== "string") return;
+    var t = document.createElement("template");
+    t.innerHTML = ev.detail.message;
+    var rows = t.content.querySelectorAll("[data-friend]");
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].dataset.friend === page.dataset.liveFriend) { drawTrack(true); return; }
+    }
+  });
   document.addEventListener("htmx:sseMessage", sync);
   document.addEventListener("htmx:afterSettle", sync);
   document.addEventListener("DOMContentLoaded", initMap);

@@ -68,9 +68,8 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	// TODO(lead): when m.Live() (the range includes now) new points belong
-	// on the page as they arrive, over the dashboard's websocket rather than
-	// polling. The page marks itself with data-live="1" for that.
+	// When the range includes now, the page listens on the dashboard's
+	// websocket and app.js redraws the track when this friend's row changes.
 	s.render(w, r, views.HistoryPage(m))
 }
 
