@@ -121,7 +121,7 @@
     var el = document.getElementById("track");
     if (!el || !map || !el.dataset.geojson) return;
     if (!force && trackLayer && trackLayer.src === el.dataset.geojson) return;
-    var src = el.dataset.geojson;
+    var base = el.dataset.geojson, src = base;
     if (force) src += (src.indexOf("?") < 0 ? "?" : "&") + "_=" + Date.now();
     fetch(src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (gj) {
       if (trackLayer) map.removeLayer(trackLayer);
@@ -136,7 +136,7 @@
         L.circleMarker(line[line.length - 1], { radius: 6, color: "#b3261e", fillOpacity: 1 }).bindTooltip("end").addTo(group);
         map.fitBounds(L.latLngBounds(line).pad(0.1));
       }
-      group.src = src;
+      group.src = base;
       trackLayer = group.addTo(map);
       el.dataset.points = String(line.length);
       el.dispatchEvent(new CustomEvent("track-drawn", { bubbles: true }));
