@@ -17,6 +17,7 @@ type Input struct {
 	Msg   owntracks.Message // meaningful when Err is nil and Area is nil
 	Err   error             // why the event is unusable; such events are skipped
 	Area  *AreaCommand      // set for server-side area definitions
+	User  *UserCommand      // set for user management events
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -24,6 +25,15 @@ type Input struct {
 // exactly as the live run did.
 func Decode(d owntracks.Decoder, e events.Event) Input {
 	in := Input{Event: e}
+	if e.Source == events.SourceAdmin && e.Topic == UserTopic {
+		cmd, err := ParseUserCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.User = &cmd
+		}
+		return in
+	}
 	if e.Source == events.SourceAdmin {
 		cmd, err := ParseAreaCommand(e.Payload)
 		if err != nil {
@@ -42,13 +52,14 @@ type State struct {
 	Friends map[DeviceID]*Friend
 	Areas   map[string]*Area
 	Members map[MemberKey]*Member
+	Users   map[string]*User
 
 	areaOrder []string // sorted area ids, so the fold's output order is stable
 }
 
 // NewState returns an empty state.
 func NewState() *State {
-	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}}
+	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}, Users: map[string]*User{}}
 }
 
 // SortedAreas returns area ids in order. It refreshes a cache, so it
@@ -92,13 +103,14 @@ type Changes struct {
 	Friends    map[DeviceID]bool
 	Areas      map[string]bool    // changed or removed (then absent from State)
 	Members    map[MemberKey]bool // changed or removed (then absent from State)
+	Users      map[string]bool    // changed or removed (then absent from State)
 	History    []HistoryPoint
 	AreaEvents []AreaEvent
 }
 
 // NewChanges returns an empty change set.
 func NewChanges() *Changes {
-	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}}
+	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}}
 }
 
 // Reset empties c for reuse.
@@ -106,13 +118,14 @@ func (c *Changes) Reset() {
 	clear(c.Friends)
 	clear(c.Areas)
 	clear(c.Members)
+	clear(c.Users)
 	c.History = c.History[:0]
 	c.AreaEvents = c.AreaEvents[:0]
 }
 
 // Empty reports whether nothing changed.
 func (c *Changes) Empty() bool {
-	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.History)+len(c.AreaEvents) == 0
+	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.History)+len(c.AreaEvents) == 0
 }
 
 // Apply folds one event into s and records what changed in ch.
@@ -123,6 +136,10 @@ func Apply(s *State, in Input, ch *Changes) {
 	}
 	if in.Area != nil {
 		applyArea(s, e, in.Area, ch)
+		return
+	}
+	if in.User != nil {
+		applyUser(s, e, in.User, ch)
 		return
 	}
 	if in.Err != nil || e.Source == events.SourceServer {

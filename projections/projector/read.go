@@ -1,6 +1,9 @@
 package projector
 
 import (
+	"slices"
+	"strings"
+
 	"tracker/projections"
 	"tracker/projections/store"
 )
@@ -82,4 +85,38 @@ func (p *Projector) reading() (*store.Store, func()) {
 	p.storeMu.RLock()
 	p.mu.RUnlock()
 	return st, p.storeMu.RUnlock
+}
+
+// User returns a copy of one user; ok is false when there is none.
+func (p *Projector) User(name string) (projections.User, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	u, ok := p.state.Users[name]
+	if !ok {
+		return projections.User{}, false
+	}
+	c := *u
+	c.Sees = slices.Clone(u.Sees)
+	return c, true
+}
+
+// Users lists every user by name.
+func (p *Projector) Users() []projections.User {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make([]projections.User, 0, len(p.state.Users))
+	for _, u := range p.state.Users {
+		c := *u
+		c.Sees = slices.Clone(u.Sees)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b projections.User) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// HasUsers reports whether any user exists (then everything needs a login).
+func (p *Projector) HasUsers() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.state.Users) > 0
 }

@@ -30,6 +30,7 @@ const (
 	prefFriend    = "f/"           // f/<device>                        -> Friend JSON
 	prefArea      = "a/"           // a/<area id>                       -> Area JSON
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
+	prefUser      = "u/"           // u/<name>                          -> User JSON
 	prefHistory   = "h/"           // h/<device>\0<tst:8><hash:4>       -> point (binary)
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
 	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device>\0<origin> -> AreaEvent JSON
@@ -118,6 +119,16 @@ func (s *Store) Load() (*projections.State, error) {
 		}); err != nil {
 			return fmt.Errorf("load areas: %w", err)
 		}
+		if err := each(txn, prefUser, func(v []byte) error {
+			var u projections.User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			st.Users[u.Name] = &u
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load users: %w", err)
+		}
 		return each(txn, prefMember, func(v []byte) error {
 			var m projections.Member
 			if err := json.Unmarshal(v, &m); err != nil {
@@ -186,6 +197,19 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			continue
 		}
 		if err := setJSON(set, k, a); err != nil {
+			return err
+		}
+	}
+	for name := range ch.Users {
+		k := []byte(prefUser + name)
+		u, ok := st.Users[name]
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := setJSON(set, k, u); err != nil {
 			return err
 		}
 	}
