@@ -38,6 +38,8 @@ type Page struct {
 	Tiles  Tiles
 	Active string // nav entry: "dashboard", "areas", "log"
 	Now    time.Time
+	User   string // who is logged in; "" in open mode
+	Admin  bool   // may see the event log and admin actions
 }
 
 // domID turns any key into a safe, stable element id.

@@ -36,6 +36,7 @@ func commands() []command {
 		{"log", "print events from the log (works while a server runs)", runLog},
 		{"rebuild", "replay the log into fresh projections", runRebuild},
 		{"area", "define, remove and list server areas (add|remove|list)", runArea},
+		{"user", "manage users: add, passwd, remove, share, list", runUser},
 		{"help", "explain the commands", nil},
 	}
 }

@@ -69,7 +69,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // openLog opens the event log of a data directory for a command.
 func openLog(data string) (*badger.DB, *badgerlog.Log, error) {
 	if _, err := os.Stat(logDir(data)); errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("no event log in %s (start one with tracker serve --data %s)", data, data)
+		return nil, nil, fmt.Errorf("%w in %s (start one with tracker serve --data %s)", errNoLog, data, data)
 	}
 	db, err := badgerlog.OpenDB(logDir(data), nil)
 	if err != nil {
@@ -143,4 +143,24 @@ func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+var errNoLog = errors.New("no event log")
+
+// createLog opens the log of data, creating the directory (the first user
+// may be added before the server ever ran).
+func createLog(data string) (*badger.DB, *badgerlog.Log, error) {
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return nil, nil, err
+	}
+	db, err := badgerlog.OpenDB(logDir(data), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := badgerlog.Open(db, badgerlog.Options{})
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return db, log, nil
 }

@@ -56,6 +56,8 @@ type serveConfig struct {
 
 	Areas string // JSON file of areas to define when the log is new
 
+	TrustedProxy bool // read client address from X-Forwarded-For
+
 	Tiles            string // map tile URL template
 	TilesAttribution string
 
@@ -81,6 +83,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
 	c.secretFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
+	fs.BoolVar(&c.TrustedProxy, "trusted-proxy", false, "behind a reverse proxy: take the client address from X-Forwarded-For (otherwise forwarded headers are ignored)")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution shown on the map for the tiles")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -190,6 +193,27 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		return err
 	}
 
+	// Projections open first: they know the users, whom the broker and
+	// the web side ask. (A rebuild after an upgrade delays the start.)
+	proj, err := projector.Open(ctx, cfg.Data, log, *decoder, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := proj.Close(); err != nil {
+			logger.Error("closing the projections", "err", err)
+		}
+	}()
+	logger.Info("projections open", "checkpoint", proj.Checkpoint())
+	accounts := accounts{proj}
+	if !accounts.HasUsers() && len(users) == 0 {
+		for _, a := range []string{cfg.HTTP} {
+			if !broker.IsLoopback(a) {
+				return fmt.Errorf("refusing to start: HTTP would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s", a, cfg.Data)
+			}
+		}
+	}
+
 	var in intake
 	if cfg.Broker != "" {
 		mqttingest.RouteLogs(logger)
@@ -204,22 +228,22 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		}
 		in = ing
 	} else {
-		if len(users) == 0 {
+		if len(users) == 0 && !accounts.HasUsers() {
 			for _, a := range []string{cfg.MQTTListen, cfg.MQTTWSListen} {
 				if a != "" && !broker.IsLoopback(a) {
-					return fmt.Errorf("refusing to start: the embedded broker would listen on %s, beyond loopback, and no MQTT user exists; add one with --mqtt-user NAME:PASSWORD (or TRACKER_MQTT_USER), or listen on 127.0.0.1", a)
+					return fmt.Errorf("refusing to start: the embedded broker would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s (or listen on 127.0.0.1)", a, cfg.Data)
 				}
 			}
 		}
-		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Users: users}, log, logger)
+		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Users: users, Accounts: accounts}, log, logger)
 		if err != nil {
 			return err
 		}
 		if err := restoreRetained(ctx, log, b); err != nil {
 			return err
 		}
-		if len(users) == 0 {
-			logger.Warn("embedded MQTT broker accepts anonymous clients (loopback only); add --mqtt-user to require a login")
+		if len(users) == 0 && !accounts.HasUsers() {
+			logger.Warn("no user exists: the server runs open (loopback only) and MQTT accepts anonymous clients; add one with tracker user add NAME --admin to require logins")
 		}
 		in = b
 	}
@@ -246,26 +270,21 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}
 	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
 
-	proj, err := projector.Open(gctx, cfg.Data, log, *decoder, logger)
-	if err != nil {
-		cancel()
-		return errors.Join(err, g.Wait())
-	}
-	defer func() {
-		if err := proj.Close(); err != nil {
-			logger.Error("closing the projections", "err", err)
-		}
-	}()
-	logger.Info("projections open", "checkpoint", proj.Checkpoint())
-
 	assets := static.New()
 	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
 	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
 	hub := live.New(proj, pageFor, locator(in, logger), logger)
 	proj.OnChange = hub.Notify
+	sessions, err := web.OpenSessions(filepath.Join(cfg.Data, "sessions.json"))
+	if err != nil {
+		cancel()
+		return errors.Join(err, g.Wait())
+	}
 	site := &web.Server{
 		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
+		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustProxy: cfg.TrustedProxy},
+		UserAdmin: proj,
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
@@ -390,4 +409,24 @@ func locator(in intake, logger *slog.Logger) live.Locator {
 		logger.Info("asked a phone for its location", "device", dev, "topic", topic)
 		return nil
 	}
+}
+
+// accounts lets the broker check phone logins against the server's users.
+type accounts struct{ p *projector.Projector }
+
+func (a accounts) HasUsers() bool { return a.p.HasUsers() }
+
+func (a accounts) Check(name, password string) bool {
+	u, ok := a.p.User(name)
+	return ok && u.CheckPassword(password)
+}
+
+func (a accounts) IsAdmin(name string) bool {
+	u, ok := a.p.User(name)
+	return ok && u.Admin
+}
+
+func (a accounts) MaySee(viewer, owner string) bool {
+	u, ok := a.p.User(viewer)
+	return ok && u.MaySee(projections.MakeDeviceID(owner, ""))
 }

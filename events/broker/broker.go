@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +41,25 @@ type Config struct {
 	Listen   string // TCP address, default "127.0.0.1:1883"
 	WSListen string // optional MQTT-over-websocket address
 	TLS      *tls.Config
-	// Users maps user name to password. Empty: anonymous clients are
-	// allowed, which New only permits on loopback listeners.
+	// Users maps user name to password: service accounts from the
+	// configuration, trusted on every topic.
 	Users map[string]string
+	// Accounts, when set, are the server's users: a phone logs in with
+	// its owner's name and password. Without any user (configured or
+	// account), anonymous clients are allowed, which New only permits on
+	// loopback listeners.
+	Accounts Accounts
+}
+
+// Accounts checks phone logins and decides what each may publish and
+// receive, with the usual OwnTracks rule: a user publishes only under
+// owntracks/<own name>/, receives the friends it may see, and admins may
+// also publish commands (…/cmd) to any phone.
+type Accounts interface {
+	HasUsers() bool
+	Check(name, password string) bool
+	IsAdmin(name string) bool
+	MaySee(viewer, owner string) bool
 }
 
 // Broker is the embedded MQTT broker.
@@ -72,7 +89,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:1883"
 	}
-	if len(cfg.Users) == 0 {
+	if len(cfg.Users) == 0 && (cfg.Accounts == nil || !cfg.Accounts.HasUsers()) {
 		for _, a := range []string{cfg.Listen, cfg.WSListen} {
 			if a != "" && !IsLoopback(a) {
 				return nil, fmt.Errorf("broker: %s is not a loopback address and no MQTT users are configured; anonymous access is only allowed on loopback", a)
@@ -85,7 +102,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	})
 	b := &Broker{srv: srv, log: log, logger: logger, ackers: map[*mqtt.Client]*acker{}}
 	b.relay = srv.NewClient(nil, "local", relayID, true)
-	if err := srv.AddHook(&hook{b: b, users: cfg.Users}, nil); err != nil {
+	if err := srv.AddHook(&hook{b: b, users: cfg.Users, accounts: cfg.Accounts}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen, TLSConfig: cfg.TLS})
@@ -198,8 +215,14 @@ func (b *Broker) deliver(pk packets.Packet) {
 
 type hook struct {
 	mqtt.HookBase
-	b     *Broker
-	users map[string]string
+	b        *Broker
+	users    map[string]string
+	accounts Accounts
+}
+
+// locked reports whether logins are required (some user exists).
+func (h *hook) locked() bool {
+	return len(h.users) > 0 || (h.accounts != nil && h.accounts.HasUsers())
 }
 
 func (h *hook) ID() string { return "tracker-log" }
@@ -213,18 +236,48 @@ func (h *hook) Provides(b byte) bool {
 }
 
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	if len(h.users) == 0 {
-		return true // New refused non-loopback listeners without users
+	if !h.locked() {
+		return true // no user exists; New refused non-loopback listeners then
 	}
-	want, ok := h.users[string(pk.Connect.Username)]
-	if !ok || subtle.ConstantTimeCompare([]byte(want), pk.Connect.Password) != 1 {
-		h.b.logger.Warn("MQTT login refused", "user", string(pk.Connect.Username), "remote", cl.Net.Remote)
-		return false
+	name, pw := string(pk.Connect.Username), pk.Connect.Password
+	if want, ok := h.users[name]; ok && subtle.ConstantTimeCompare([]byte(want), pw) == 1 {
+		return true
 	}
-	return true
+	if _, service := h.users[name]; !service && h.accounts != nil && name != "" && h.accounts.Check(name, string(pw)) {
+		return true
+	}
+	h.b.logger.Warn("MQTT login refused", "user", name, "remote", cl.Net.Remote)
+	return false
 }
 
-func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool { return true }
+// OnACLCheck applies the OwnTracks access rule to account users. Mochi
+// asks at SUBSCRIBE (with the filter) and again for every message it
+// delivers (with the topic), so filtering per friend happens per message.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	name := string(cl.Properties.Username)
+	if !h.locked() {
+		return true
+	}
+	if _, service := h.users[name]; service || h.accounts == nil {
+		return true
+	}
+	parts := strings.Split(topic, "/")
+	if len(parts) < 2 || parts[0] != "owntracks" {
+		return false
+	}
+	owner := parts[1]
+	if write {
+		if owner == name {
+			return true
+		}
+		isCmd := len(parts) == 4 && parts[3] == "cmd"
+		return isCmd && h.accounts.IsAdmin(name)
+	}
+	if owner == "+" || owner == "#" || owner == name {
+		return true // a filter: each message is checked on delivery
+	}
+	return h.accounts.MaySee(name, owner)
+}
 
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -228,8 +229,11 @@ func BenchmarkRebuild(b *testing.B) {
 	var peakKB, baseKB, anonKB, fileKB int64
 	var heapB, goB uint64
 	// REBUILD_CPUPROFILE=file profiles the rebuild alone (not the log's
-	// building); REBUILD_MEMPROFILE=file writes a heap profile after it.
+	// building), REBUILD_TRACE=file traces it (go tool trace -pprof=sync
+	// shows where it waits); REBUILD_MEMPROFILE=file writes a heap
+	// profile after it.
 	cpuProfile, memProfile := os.Getenv("REBUILD_CPUPROFILE"), os.Getenv("REBUILD_MEMPROFILE")
+	traceFile := os.Getenv("REBUILD_TRACE")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -248,6 +252,16 @@ func BenchmarkRebuild(b *testing.B) {
 			}
 			defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 		}
+		if traceFile != "" {
+			f, err := os.Create(traceFile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := trace.Start(f); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { trace.Stop(); _ = f.Close() }()
+		}
 		load := loadAvg()
 		t0, c0 := time.Now(), cpuTime()
 		var stats projector.Stats
@@ -262,6 +276,10 @@ func BenchmarkRebuild(b *testing.B) {
 		if cpuProfile != "" {
 			pprof.StopCPUProfile()
 			cpuProfile = ""
+		}
+		if traceFile != "" {
+			trace.Stop()
+			traceFile = ""
 		}
 		rss.Stop()
 		peakKB = max(peakKB, procStatusKB("VmHWM"))

@@ -109,9 +109,21 @@ func (h *Hub) remove(c *client) {
 	h.mu.Unlock()
 }
 
+// Access is what one client may see and do.
+type Access struct {
+	May   func(projections.DeviceID) bool // nil: everything
+	Admin bool                            // may press "Locate now"
+	// RowsOnly sends friend rows only (a history page follows one friend
+	// and has no area cards or feed to update).
+	RowsOnly bool
+}
+
+func (a Access) may(dev projections.DeviceID) bool { return a.May == nil || a.May(dev) }
+
 // client is one connected page: what it has been sent and what is dirty.
 type client struct {
-	wake chan struct{} // capacity 1: "something is dirty"
+	wake   chan struct{} // capacity 1: "something is dirty"
+	access Access
 
 	mu      sync.Mutex
 	full    bool
@@ -122,9 +134,10 @@ type client struct {
 	known   map[string]bool // element ids the page has (rows, cards)
 }
 
-func newClient() *client {
+func newClient(a Access) *client {
 	return &client{
-		wake: make(chan struct{}, 1), full: true,
+		access: a,
+		wake:   make(chan struct{}, 1), full: true,
 		friends: map[projections.DeviceID]bool{}, areas: map[string]bool{}, known: map[string]bool{},
 	}
 }
@@ -171,7 +184,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	var buf bytes.Buffer
 	ctx := context.Background()
 	if full {
-		m := views.BuildDashboard(page, h.src.Friends(), h.src.Areas(), h.src.RecentAreaEvents(FeedLines))
+		m := views.BuildDashboard(page, c.visibleFriends(h.src.Friends()), c.visibleAreas(h.src.Areas()), c.visibleEvents(h.src.RecentAreaEvents(FeedLines*4)))
 		clear(c.known)
 		for _, f := range m.Friends {
 			c.known[f.DOMID()] = true
@@ -179,7 +192,11 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		for _, a := range m.Areas {
 			c.known[a.DOMID()] = true
 		}
-		if err := views.FullState(m).Render(ctx, &buf); err != nil {
+		state := views.FullState(m)
+		if c.access.RowsOnly {
+			state = views.FriendRows(m)
+		}
+		if err := state.Render(ctx, &buf); err != nil {
 			return nil, err
 		}
 		if len(notes) > 0 {
@@ -195,7 +212,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	names := map[projections.DeviceID]string{}
 	for id := range friends {
 		fv, ok := h.src.Friend(id)
-		if !ok {
+		if !ok || !c.access.may(id) {
 			continue
 		}
 		row := views.FriendRow{FriendView: fv, Now: page.Now}
@@ -207,9 +224,9 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		}
 		u.Friends = append(u.Friends, views.FriendSwap{Row: row, Swap: swap})
 	}
-	if len(areas) > 0 || len(feed) > 0 {
-		all := h.src.Areas()
-		nameOf := views.NamesOf(h.src.Friends())
+	if (len(areas) > 0 || len(feed) > 0) && !c.access.RowsOnly {
+		all := c.visibleAreas(h.src.Areas())
+		nameOf := views.NamesOf(c.visibleFriends(h.src.Friends()))
 		for _, av := range all {
 			if !areas[av.ID] {
 				continue
@@ -231,7 +248,9 @@ func (h *Hub) next(c *client) ([]byte, error) {
 			}
 		}
 		for i := len(feed) - 1; i >= 0; i-- { // newest first, like the page
-			u.Feed = append(u.Feed, views.FeedLine{AreaEvent: feed[i], Name: nameOf[feed[i].Device], Now: page.Now})
+			if c.access.may(feed[i].Device) {
+				u.Feed = append(u.Feed, views.FeedLine{AreaEvent: feed[i], Name: nameOf[feed[i].Device], Now: page.Now})
+			}
 		}
 	}
 	if err := views.LiveUpdate(u).Render(ctx, &buf); err != nil {
@@ -276,4 +295,53 @@ func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) err
 			return err
 		}
 	}
+}
+
+// The visible* filters apply the client's Access, so a viewer never
+// receives a fragment about a friend it may not see.
+func (c *client) visibleFriends(in []projections.FriendView) []projections.FriendView {
+	if c.access.May == nil {
+		return in
+	}
+	var out []projections.FriendView
+	for _, f := range in {
+		if c.access.may(f.ID) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (c *client) visibleAreas(in []projections.AreaView) []projections.AreaView {
+	if c.access.May == nil {
+		return in
+	}
+	var out []projections.AreaView
+	for _, a := range in {
+		if a.Owner != "" && !c.access.may(a.Owner) {
+			continue
+		}
+		members := a.Members[:0:0]
+		for _, m := range a.Members {
+			if c.access.may(m.Device) {
+				members = append(members, m)
+			}
+		}
+		a.Members = members
+		out = append(out, a)
+	}
+	return out
+}
+
+func (c *client) visibleEvents(in []projections.AreaEvent) []projections.AreaEvent {
+	var out []projections.AreaEvent
+	for _, e := range in {
+		if c.access.may(e.Device) {
+			out = append(out, e)
+		}
+	}
+	if len(out) > FeedLines {
+		out = out[len(out)-FeedLines:]
+	}
+	return out
 }

@@ -38,7 +38,10 @@ func SameOrigin(r *http.Request) bool {
 
 // ServeWS upgrades to a websocket and streams updates; messages from the
 // page (the "Locate now" form, sent by htmx's ws-send) are handled here.
-func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) { h.ServeWSFor(w, r, Access{}) }
+
+// ServeWSFor is ServeWS for a viewer with limited access.
+func (h *Hub) ServeWSFor(w http.ResponseWriter, r *http.Request, a Access) {
 	up := websocket.Upgrader{CheckOrigin: SameOrigin, ReadBufferSize: 1024, WriteBufferSize: 8192}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
@@ -46,7 +49,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	c := newClient()
+	c := newClient(a)
 	var closeOnce sync.Once
 	closeConn := func() { closeOnce.Do(func() { _ = conn.Close() }) }
 	defer closeConn()
@@ -113,7 +116,11 @@ func (h *Hub) handleMessage(ctx context.Context, c *client, msg []byte) {
 	}
 	id := projections.DeviceID(m.Locate)
 	fv, ok := h.src.Friend(id)
-	if !ok || h.locate == nil {
+	if !ok || h.locate == nil || !c.access.may(id) {
+		return
+	}
+	if !c.access.Admin {
+		c.note(views.Note{ID: views.FriendRow{FriendView: fv}.LocateStatusID(), Text: "only admins may ask a phone for its location"})
 		return
 	}
 	row := views.FriendRow{FriendView: fv}
@@ -129,7 +136,10 @@ var sseNewlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
 // ServeSSE streams the same updates as server-sent events, for clients
 // that cannot use websockets (htmx sse extension, event "message").
-func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
+func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) { h.ServeSSEFor(w, r, Access{}) }
+
+// ServeSSEFor is ServeSSE for a viewer with limited access.
+func (h *Hub) ServeSSEFor(w http.ResponseWriter, r *http.Request, a Access) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming not supported", http.StatusInternalServerError)
@@ -139,7 +149,7 @@ func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	rc := http.NewResponseController(w)
-	c := newClient()
+	c := newClient(a)
 	err := h.serve(r.Context(), c, func(msg []byte) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(WriteTimeout))
 		if _, err := fmt.Fprint(w, "event: message\n"); err != nil {

@@ -36,11 +36,11 @@ type Projections interface {
 const maxRange = 366 * 24 * time.Hour
 
 func (s *Server) listFriends(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Projections.Friends())
+	writeJSON(w, http.StatusOK, s.proj(r).Friends())
 }
 
 func (s *Server) listAreas(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Projections.Areas())
+	writeJSON(w, http.StatusOK, s.proj(r).Areas())
 }
 
 // friendParam finds the friend named in the path; it writes a 404 and
@@ -48,7 +48,7 @@ func (s *Server) listAreas(w http.ResponseWriter, r *http.Request) {
 func (s *Server) friendParam(w http.ResponseWriter, r *http.Request) (projections.DeviceID, bool) {
 	user, device := pathParam(r, "user"), pathParam(r, "device")
 	id := projections.MakeDeviceID(user, device)
-	if _, ok := s.Projections.Friend(id); !ok {
+	if _, ok := s.proj(r).Friend(id); !ok {
 		s.httpError(w, r, http.StatusNotFound, fmt.Sprintf("no friend %q with device %q", user, device), nil)
 		return "", false
 	}
@@ -131,7 +131,7 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	stats := projections.NewRangeStats(s.Projections.AreasFor(id))
+	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
 	w.Header().Set("Content-Type", "application/json")
 	head, _ := json.Marshal(struct {
 		Device projections.DeviceID `json:"device"`
@@ -141,7 +141,7 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 	bw := newBufWriter(w)
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"points":[`)
-	err := s.Projections.History(id, from.Unix(), to.Unix(), func(p projections.Point) error {
+	err := s.proj(r).History(id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		if stats.Points() > 0 {
 			bw.Byte(',')
 		}
@@ -182,7 +182,7 @@ func (s *Server) friendAreaEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []projections.AreaEvent{}
-	if err := s.Projections.DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
+	if err := s.proj(r).DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
 		out = append(out, e)
 		return nil
 	}); err != nil {
@@ -211,7 +211,7 @@ func (s *Server) defineArea(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) removeArea(w http.ResponseWriter, r *http.Request) {
 	c := projections.AreaCommand{Type: "area", Action: projections.AreaRemove, Name: pathParam(r, "name")}
-	for _, a := range s.Projections.Areas() {
+	for _, a := range s.proj(r).Areas() {
 		if a.ID == projections.ServerAreaID(c.Name) {
 			s.appendArea(w, r, c, http.StatusOK)
 			return
@@ -240,7 +240,7 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 		s.httpError(w, r, http.StatusAccepted, fmt.Sprintf("area recorded as event %d; projections are catching up", seq), nil)
 		return
 	}
-	for _, a := range s.Projections.Areas() {
+	for _, a := range s.proj(r).Areas() {
 		if a.ID == projections.ServerAreaID(c.Name) {
 			writeJSON(w, code, a)
 			return

@@ -18,15 +18,15 @@ func (s *Server) areaPageRoutes(r chi.Router) {
 // areasPage lists every area with its members now and its newest enter and
 // leave events of the last days.
 func (s *Server) areasPage(w http.ResponseWriter, r *http.Request) {
-	p := s.page("Areas", "areas")
-	areas := s.Projections.Areas()
+	p := s.pageFor(r, "Areas", "areas")
+	areas := s.proj(r).Areas()
 	// A day ahead too: a phone's clock may run fast.
 	from, to := p.Now.AddDate(0, 0, -views.AreaRecentDays).Unix(), p.Now.Add(24*time.Hour).Unix()
 	recent := make(map[string][]projections.AreaEvent, len(areas))
 	total := make(map[string]int, len(areas))
 	for _, a := range areas {
 		var keep []projections.AreaEvent // the newest AreaRecentMax, oldest first
-		err := s.Projections.AreaEvents(a.ID, from, to, func(e projections.AreaEvent) error {
+		err := s.proj(r).AreaEvents(a.ID, from, to, func(e projections.AreaEvent) error {
 			total[a.ID]++
 			if len(keep) == views.AreaRecentMax {
 				copy(keep, keep[1:])
@@ -41,5 +41,5 @@ func (s *Server) areasPage(w http.ResponseWriter, r *http.Request) {
 		}
 		recent[a.ID] = keep
 	}
-	s.render(w, r, views.AreasPageView(views.BuildAreasPage(p, s.Projections.Friends(), areas, recent, total)))
+	s.render(w, r, views.AreasPageView(views.BuildAreasPage(p, s.proj(r).Friends(), areas, recent, total)))
 }

@@ -28,7 +28,7 @@ func (s *Server) historyRoutes(r chi.Router) {
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	user, device := pathParam(r, "user"), pathParam(r, "device")
 	id := projections.MakeDeviceID(user, device)
-	f, ok := s.Projections.Friend(id)
+	f, ok := s.proj(r).Friend(id)
 	if !ok {
 		s.pageError(w, r, "dashboard", http.StatusNotFound, fmt.Sprintf("no friend %q with device %q", user, device), nil)
 		return
@@ -47,9 +47,9 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	m := views.BuildHistory(s.page(f.DisplayName()+" · history", "dashboard"), f, from, to)
+	m := views.BuildHistory(s.pageFor(r, f.DisplayName()+" · history", "dashboard"), f, from, to)
 	m.PageNo = pageNo
-	stats := projections.NewRangeStats(s.Projections.AreasFor(id))
+	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
 	err = s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		stats.Add(p)
 		m.AddPoint(p)
@@ -57,7 +57,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	})
 	if err == nil {
 		m.DistanceM, m.TimeInAreas = stats.Distance(), stats.TimeInAreas()
-		err = s.Projections.DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
+		err = s.proj(r).DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
 			m.AddEvent(e)
 			return nil
 		})
@@ -110,7 +110,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, active string
 	if code >= 500 {
 		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
 	}
-	p := s.page(http.StatusText(code), active)
+	p := s.pageFor(r, http.StatusText(code), active)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)

@@ -32,7 +32,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	head := s.Log.Head()
 	m := views.LogPage{
-		Page:   s.page("Event log", "log"),
+		Page:   s.pageFor(r, "Event log", "log"),
 		Filter: views.LogFilter{User: strings.TrimSpace(q.Get("user")), Kind: q.Get("kind")},
 		Head:   head,
 		Before: head + 1,
@@ -49,7 +49,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, "log", http.StatusBadRequest, fmt.Sprintf("kind: %q is not a kind of event", k), nil)
 		return
 	}
-	for _, f := range s.Projections.Friends() {
+	for _, f := range s.proj(r).Friends() {
 		if !slices.Contains(m.Users, f.User) {
 			m.Users = append(m.Users, f.User)
 		}

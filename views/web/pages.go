@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"tracker/events"
+	"tracker/projections"
 	"tracker/views"
 )
 
@@ -21,6 +22,14 @@ func (s *Server) page(title, active string) views.Page {
 	return views.Page{Title: title, Assets: s.Assets, Tiles: s.Tiles, Active: active, Now: s.now()}
 }
 
+// pageFor is page with the request's viewer, for the header.
+func (s *Server) pageFor(r *http.Request, title, active string) views.Page {
+	p := s.page(title, active)
+	v := ViewerFrom(r.Context())
+	p.User, p.Admin = v.Name, v.Admin || v.Open
+	return p
+}
+
 // render writes a component as a full page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -31,8 +40,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, c templ.Componen
 
 // dashboard is the main page: map, friends, areas, feed.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	p := s.Projections
-	m := views.BuildDashboard(s.page("Dashboard", "dashboard"), p.Friends(), p.Areas(), p.RecentAreaEvents(30))
+	p := s.proj(r)
+	m := views.BuildDashboard(s.pageFor(r, "Dashboard", "dashboard"), p.Friends(), p.Areas(), p.RecentAreaEvents(30))
 	s.render(w, r, views.DashboardPage(m))
 }
 
@@ -49,7 +58,8 @@ func (s *Server) face(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.Decoder.DecodeAt(e.Topic, e.Payload, e.Received)
-	if err != nil || m.Card == nil || m.Card.Face == "" {
+	if err != nil || m.Card == nil || m.Card.Face == "" ||
+		!ViewerFrom(r.Context()).MaySee(projections.MakeDeviceID(m.Topic.User, m.Topic.Device)) {
 		http.NotFound(w, r)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -15,6 +16,7 @@ import (
 	"tracker/events"
 	"tracker/events/audit"
 	"tracker/events/owntracks"
+	"tracker/projections"
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
@@ -45,6 +47,8 @@ type Server struct {
 	Assets      *static.Assets
 	Tiles       views.Tiles
 	Hub         *live.Hub
+	Auth        *Auth
+	UserAdmin   UserAdmin
 }
 
 func (s *Server) now() time.Time {
@@ -59,30 +63,84 @@ func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(s.logRequests)
+	r.Use(s.securityHeaders)
 
+	// Public: health, assets, the login page.
 	r.Get("/healthz", s.healthz)
-
-	r.Get("/", s.dashboard)
-	r.Get("/live", s.Hub.ServeWS)
-	r.Get("/live/sse", s.Hub.ServeSSE)
-	r.Get("/faces/{seq}", s.face)
-	s.historyRoutes(r)
-	s.areaPageRoutes(r)
-	s.logPageRoutes(r)
 	r.Handle(static.Prefix+"*", s.Assets.Handler())
+	r.Get("/login", s.loginPage)
+	r.Post("/login", s.login)
+	r.Post("/logout", s.logout)
 
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Get("/events", s.listEvents)
-		r.Get("/stats", s.stats)
-		r.Get("/friends", s.listFriends)
-		r.Get("/friends/{user}/{device}/locations", s.friendLocations)
-		r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
-		r.Get("/areas", s.listAreas)
-		r.Post("/areas", s.defineArea)
-		r.Delete("/areas/{name}", s.removeArea)
-		r.Post("/admin/rebuild", s.rebuild)
+	// Everything else needs a login once a user exists.
+	r.Group(func(r chi.Router) {
+		r.Use(s.Auth.Require)
+		r.Get("/", s.dashboard)
+		r.Get("/live", func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeWSFor(w, r, s.access(r)) })
+		r.Get("/live/sse", func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeSSEFor(w, r, s.access(r)) })
+		r.Get("/faces/{seq}", s.face)
+		s.historyRoutes(r)
+		s.areaPageRoutes(r)
+		r.Route("/api/v1", func(r chi.Router) {
+			r.Get("/friends", s.listFriends)
+			r.Get("/friends/{user}/{device}/locations", s.friendLocations)
+			r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
+			r.Get("/areas", s.listAreas)
+			r.Group(func(r chi.Router) {
+				r.Use(RequireAdmin)
+				r.Get("/events", s.listEvents)
+				r.Get("/stats", s.stats)
+				r.Post("/areas", s.defineArea)
+				r.Delete("/areas/{name}", s.removeArea)
+				r.Post("/admin/rebuild", s.rebuild)
+				r.Get("/users", s.listUsers)
+				r.Post("/users", s.changeUser)
+			})
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(RequireAdmin)
+			s.logPageRoutes(r)
+		})
 	})
-	return r
+	// Cross-origin protection on every state-changing request: a browser
+	// tab on another site cannot post here with the user's cookie.
+	return http.NewCrossOriginProtection().Handler(r)
+}
+
+// securityHeaders sets the headers every answer carries: a
+// Content-Security-Policy allowing only our own scripts and styles (and
+// the tile server's images), no framing, no MIME sniffing, no referrer
+// leaking friends' names in URLs.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:" + tileSource(s.Tiles.URL) +
+		"; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// tileSource turns the tile URL template into a CSP source: its scheme and
+// host, with a {s} subdomain placeholder as a wildcard.
+func tileSource(tmpl string) string {
+	scheme, rest, ok := strings.Cut(tmpl, "://")
+	if !ok || tmpl == "" {
+		return ""
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if strings.Contains(host, "{") {
+		if _, base, ok := strings.Cut(host, "."); ok {
+			host = "*." + base
+		}
+	}
+	return " " + scheme + "://" + host
 }
 
 // NewHTTPServer wraps h with the timeouts every listener needs.
@@ -140,4 +198,20 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, code int, msg
 		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
 	}
 	http.Error(w, msg, code)
+}
+
+// access is what the request's viewer may see and do on the live stream.
+// ?friend=user/device narrows the stream to that friend's row (history).
+func (s *Server) access(r *http.Request) live.Access {
+	v := ViewerFrom(r.Context())
+	a := live.Access{May: v.MaySee, Admin: v.Admin || v.Open}
+	if v.Open || v.Admin {
+		a.May = nil
+	}
+	if only := projections.DeviceID(r.URL.Query().Get("friend")); only != "" {
+		may := a.May
+		a.May = func(d projections.DeviceID) bool { return d == only && (may == nil || may(d)) }
+		a.RowsOnly = true
+	}
+	return a
 }

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"tracker/events"
+	"tracker/events/badgerlog"
+	"tracker/events/owntracks"
+	"tracker/projections"
+	"tracker/projections/projector"
+)
+
+const userUsage = `Users log in to the web pages, and their phones log in to the broker (or
+HTTP mode) with the same name and password. As soon as one user exists,
+everything needs a login.
+
+  tracker user add NAME [--admin] [--password-stdin]
+  tracker user passwd NAME [--password-stdin]
+  tracker user remove NAME
+  tracker user share NAME --sees alice,bob | --sees all
+  tracker user list
+
+Passwords are read from the terminal (not echoed), or from the first line of
+standard input with --password-stdin. Only bcrypt hashes are stored: each
+change is an event in the log. While a server runs on --data, the command
+goes through its API (log in with --login NAME; the password is asked for,
+or taken from TRACKER_LOGIN_PASSWORD).`
+
+type userConfig struct {
+	data          string
+	admin         bool
+	passwordStdin bool
+	sees          string
+	login         string
+}
+
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runUserWith(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, userUsage)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	var cfg userConfig
+	fs := newFlagSet("user "+sub, userUsage, stderr)
+	fs.StringVar(&cfg.data, "data", defaultData, "data `directory`")
+	fs.StringVar(&cfg.login, "login", "", "admin `name` to log in as when going through a running server")
+	switch sub {
+	case "add":
+		fs.BoolVar(&cfg.admin, "admin", false, "may see the event log, rebuild, manage users and send commands")
+		fs.BoolVar(&cfg.passwordStdin, "password-stdin", false, "read the password from standard input")
+	case "passwd":
+		fs.BoolVar(&cfg.passwordStdin, "password-stdin", false, "read the password from standard input")
+	case "share":
+		fs.StringVar(&cfg.sees, "sees", "", "comma-separated `users` whose phones NAME sees, or all")
+	case "remove", "list":
+	default:
+		return fmt.Errorf("user: unknown subcommand %q (want add, passwd, remove, share or list)", sub)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	in := bufio.NewReader(stdin)
+	if sub == "list" {
+		return listUsers(ctx, cfg, in, stdout, stderr)
+	}
+	if err := projections.ValidUserName(name); err != nil {
+		return fmt.Errorf("user %s: %w", sub, err)
+	}
+	cmd := projections.UserCommand{Type: "user", Action: sub, Name: name, Admin: cfg.admin}
+	switch sub {
+	case "add", "passwd":
+		pw, err := readPassword(in, stdin, cfg.passwordStdin, stderr, "Password for "+name+": ")
+		if err != nil {
+			return err
+		}
+		if cmd.Hash, err = projections.HashPassword(pw); err != nil {
+			return err
+		}
+	case "share":
+		switch cfg.sees {
+		case "":
+			return errors.New("user share: say whom NAME sees with --sees alice,bob (or --sees all)")
+		case "all":
+			cmd.Everyone = true
+		default:
+			for _, u := range strings.Split(cfg.sees, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					cmd.Sees = append(cmd.Sees, u)
+				}
+			}
+		}
+	}
+	if err := cmd.Validate(); err != nil {
+		return err
+	}
+	db, log, err := openLog(cfg.data)
+	if errors.Is(err, badgerlog.ErrLocked) {
+		base, err := serverFor(cfg.data, stderr)
+		if err != nil {
+			return err
+		}
+		return userThroughServer(ctx, base, cfg, in, stdin, cmd, stdout, stderr)
+	}
+	if errors.Is(err, errNoLog) {
+		db, log, err = createLog(cfg.data)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	defer log.Close()
+	if sub != "add" {
+		if err := requireUser(ctx, cfg.data, log, name); err != nil {
+			return err
+		}
+	}
+	if _, err := appendUser(ctx, log, cmd); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %q: %s done\n", name, sub)
+	return nil
+}
+
+// requireUser fails when name is not a user (for passwd, remove, share).
+func requireUser(ctx context.Context, data string, log *badgerlog.Log, name string) error {
+	p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.CatchUp(ctx); err != nil {
+		return err
+	}
+	if _, ok := p.User(name); !ok {
+		return fmt.Errorf("no user %q (tracker user list shows them)", name)
+	}
+	return nil
+}
+
+func appendUser(ctx context.Context, log events.Appender, c projections.UserCommand) (uint64, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return 0, err
+	}
+	return log.Append(ctx, events.Event{
+		Topic: projections.UserTopic, Payload: payload, QoS: 1, Source: events.SourceAdmin, Received: time.Now(),
+	})
+}
+
+// readPassword reads from the terminal without echo, or a line from stdin.
+func readPassword(in *bufio.Reader, stdin io.Reader, fromStdin bool, stderr io.Writer, prompt string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && !fromStdin && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	line, err := in.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", errors.New("no password given: type it at the prompt or pass it on standard input with --password-stdin")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func listUsers(ctx context.Context, cfg userConfig, in *bufio.Reader, stdout, stderr io.Writer) error {
+	var users []userLine
+	db, log, err := openLog(cfg.data)
+	switch {
+	case errors.Is(err, badgerlog.ErrLocked):
+		base, err := serverFor(cfg.data, stderr)
+		if err != nil {
+			return err
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/users", nil)
+		if err := loginFor(req, cfg, in, os.Stdin, stderr); err != nil {
+			return err
+		}
+		if err := doJSON(req, &users); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		defer db.Close()
+		defer log.Close()
+		p, err := projector.Open(ctx, cfg.data, log, owntracks.Decoder{}, nil)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		if err := p.CatchUp(ctx); err != nil {
+			return err
+		}
+		for _, u := range p.Users() {
+			users = append(users, lineOf(u))
+		}
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tSEES")
+	for _, u := range users {
+		role := "viewer"
+		if u.Admin {
+			role = "admin"
+		}
+		sees := "everybody"
+		if u.Restricted {
+			sees = strings.Join(append([]string{"own phones"}, u.Sees...), ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, role, sees)
+	}
+	return tw.Flush()
+}
+
+// userLine is a user without the hash (what the API lists).
+type userLine struct {
+	Name       string   `json:"name"`
+	Admin      bool     `json:"admin"`
+	Restricted bool     `json:"restricted"`
+	Sees       []string `json:"sees,omitempty"`
+}
+
+func lineOf(u projections.User) userLine {
+	return userLine{Name: u.Name, Admin: u.Admin, Restricted: u.Restricted, Sees: u.Sees}
+}
+
+func userThroughServer(ctx context.Context, base string, cfg userConfig, in *bufio.Reader, stdin io.Reader, c projections.UserCommand, stdout, stderr io.Writer) error {
+	body, _ := json.Marshal(c)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/users", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := loginFor(req, cfg, in, stdin, stderr); err != nil {
+		return err
+	}
+	if err := doJSON(req, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %q: %s done by the server\n", c.Name, c.Action)
+	return nil
+}
+
+// loginFor adds Basic credentials when --login is given.
+func loginFor(req *http.Request, cfg userConfig, in *bufio.Reader, stdin io.Reader, stderr io.Writer) error {
+	if cfg.login == "" {
+		return nil
+	}
+	pw, ok := os.LookupEnv("TRACKER_LOGIN_PASSWORD")
+	if !ok {
+		var err error
+		if pw, err = readPassword(in, stdin, false, stderr, "Password for "+cfg.login+" (on the server): "); err != nil {
+			return err
+		}
+	}
+	req.SetBasicAuth(cfg.login, pw)
+	return nil
+}
+
+func doJSON(req *http.Request, v any) error {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint = " (log in as an admin with --login NAME)"
+		}
+		return fmt.Errorf("%s %s: %s: %s%s", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(b)), hint)
+	}
+	if v == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

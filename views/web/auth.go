@@ -1,0 +1,371 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"tracker/projections"
+	"tracker/views"
+)
+
+// Users is what authentication needs to know about accounts.
+type Users interface {
+	User(name string) (projections.User, bool)
+	HasUsers() bool
+}
+
+// Viewer is who is asking. In open mode (no user exists yet, every
+// listener on loopback) the viewer is an anonymous admin.
+type Viewer struct {
+	Name  string
+	Admin bool
+	Open  bool
+	user  projections.User
+}
+
+// MaySee reports whether the viewer may see dev.
+func (v Viewer) MaySee(dev projections.DeviceID) bool {
+	if v.Open {
+		return true
+	}
+	return v.user.MaySee(dev)
+}
+
+type viewerKey struct{}
+
+// ViewerFrom returns the request's viewer (set by the auth middleware).
+func ViewerFrom(ctx context.Context) Viewer {
+	v, _ := ctx.Value(viewerKey{}).(Viewer)
+	return v
+}
+
+const (
+	sessionCookie = "tracker_session"
+	sessionTTL    = 30 * 24 * time.Hour
+)
+
+// Sessions are random tokens kept in memory and in a file in the data
+// directory (so a restart does not log everybody out). A session ends on
+// logout, on expiry, and when the user's password changes.
+type Sessions struct {
+	file string
+	now  func() time.Time
+
+	mu sync.Mutex
+	m  map[string]session
+}
+
+type session struct {
+	User        string    `json:"user"`
+	Expires     time.Time `json:"expires"`
+	PasswordSeq uint64    `json:"password_seq"`
+}
+
+// OpenSessions loads the sessions file (missing is fine).
+func OpenSessions(file string) (*Sessions, error) {
+	s := &Sessions{file: file, now: time.Now, m: map[string]session{}}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) || file == "" {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	if err := json.Unmarshal(b, &s.m); err != nil {
+		return nil, fmt.Errorf("sessions: %s: %w", file, err)
+	}
+	return s, nil
+}
+
+func (s *Sessions) save() error {
+	if s.file == "" {
+		return nil
+	}
+	now := s.now()
+	for t, ses := range s.m {
+		if now.After(ses.Expires) {
+			delete(s.m, t)
+		}
+	}
+	b, _ := json.Marshal(s.m)
+	tmp := s.file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	return os.Rename(tmp, s.file)
+}
+
+// New starts a session for u and returns its token.
+func (s *Sessions) New(u projections.User) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[tok] = session{User: u.Name, Expires: s.now().Add(sessionTTL), PasswordSeq: u.PasswordSeq}
+	return tok, s.save()
+}
+
+// End forgets a session.
+func (s *Sessions) End(tok string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, tok)
+	return s.save()
+}
+
+// Lookup returns the session's user when the token is valid.
+func (s *Sessions) Lookup(tok string, users Users) (projections.User, bool) {
+	s.mu.Lock()
+	ses, ok := s.m[tok]
+	s.mu.Unlock()
+	if !ok || s.now().After(ses.Expires) {
+		return projections.User{}, false
+	}
+	u, ok := users.User(ses.User)
+	if !ok || u.PasswordSeq != ses.PasswordSeq {
+		return projections.User{}, false // removed, or password changed since
+	}
+	return u, true
+}
+
+// limiter counts failed logins per user and per client address.
+type limiter struct {
+	mu    sync.Mutex
+	fails map[string][]time.Time
+	now   func() time.Time
+}
+
+const (
+	maxFails   = 5
+	failWindow = 5 * time.Minute
+)
+
+// blocked reports how long key must wait, 0 when it may try.
+func (l *limiter) blocked(key string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	recent := l.fails[key][:0]
+	for _, t := range l.fails[key] {
+		if now.Sub(t) < failWindow {
+			recent = append(recent, t)
+		}
+	}
+	l.fails[key] = recent
+	if len(recent) < maxFails {
+		return 0
+	}
+	return failWindow - now.Sub(recent[0])
+}
+
+func (l *limiter) fail(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		l.fails[k] = append(l.fails[k], l.now())
+	}
+}
+
+func (l *limiter) ok(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		delete(l.fails, k)
+	}
+}
+
+// Auth decides who a request is from.
+type Auth struct {
+	Users    Users
+	Sessions *Sessions
+	Logger   *slog.Logger
+	// TrustProxy makes the client address come from X-Forwarded-For
+	// (set only behind a reverse proxy that sets it).
+	TrustProxy bool
+	limits     limiter
+	initOnce   sync.Once
+}
+
+func (a *Auth) init() {
+	a.initOnce.Do(func() {
+		a.limits = limiter{fails: map[string][]time.Time{}, now: time.Now}
+	})
+}
+
+// ClientIP is the address a request came from.
+func (a *Auth) ClientIP(r *http.Request) string {
+	if a.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// errTooMany says how long to wait after too many failed logins.
+type errTooMany struct{ wait time.Duration }
+
+func (e errTooMany) Error() string {
+	return fmt.Sprintf("too many failed logins; try again in %s", e.wait.Round(time.Second))
+}
+
+var errBadLogin = errors.New("wrong name or password")
+
+// Check verifies a name and password, rate limited per user and address.
+func (a *Auth) Check(name, password, ip string) (projections.User, error) {
+	a.init()
+	keys := []string{"user:" + name, "ip:" + ip}
+	for _, k := range keys {
+		if wait := a.limits.blocked(k); wait > 0 {
+			a.Logger.Warn("login refused: rate limited", "user", name, "client", ip)
+			return projections.User{}, errTooMany{wait}
+		}
+	}
+	u, ok := a.Users.User(name)
+	if !ok || !u.CheckPassword(password) {
+		a.limits.fail(keys...)
+		a.Logger.Warn("login failed", "user", name, "client", ip)
+		return projections.User{}, errBadLogin
+	}
+	a.limits.ok(keys...)
+	return u, nil
+}
+
+// viewer works out who is asking: open mode, a session cookie, or HTTP
+// Basic credentials (scripts, the CLI, phones in HTTP mode).
+func (a *Auth) viewer(r *http.Request) (Viewer, error) {
+	if !a.Users.HasUsers() {
+		return Viewer{Name: "", Admin: true, Open: true}, nil
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if u, ok := a.Sessions.Lookup(c.Value, a.Users); ok {
+			return Viewer{Name: u.Name, Admin: u.Admin, user: u}, nil
+		}
+	}
+	if name, pw, ok := r.BasicAuth(); ok {
+		u, err := a.Check(name, pw, a.ClientIP(r))
+		if err != nil {
+			return Viewer{}, err
+		}
+		return Viewer{Name: u.Name, Admin: u.Admin, user: u}, nil
+	}
+	return Viewer{}, errNoLogin
+}
+
+var errNoLogin = errors.New("login required")
+
+// Require lets only logged-in viewers through: pages redirect to the login
+// page, everything else (API, streams) gets 401.
+func (a *Auth) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := a.viewer(r)
+		if err != nil {
+			var tooMany errTooMany
+			switch {
+			case errors.As(err, &tooMany):
+				w.Header().Set("Retry-After", fmt.Sprint(int(tooMany.wait.Seconds())+1))
+				http.Error(w, err.Error(), http.StatusTooManyRequests)
+			case wantsHTML(r):
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			default:
+				w.Header().Set("WWW-Authenticate", `Basic realm="tracker", charset="UTF-8"`)
+				http.Error(w, "login required", http.StatusUnauthorized)
+			}
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))
+	})
+}
+
+// RequireAdmin refuses viewers who are not admins.
+func RequireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ViewerFrom(r.Context()).Admin {
+			http.Error(w, "only admins may do this", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// wantsHTML tells a browser page request from an API or stream request.
+func wantsHTML(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/live") || r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	return r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	m := views.Login{Page: s.page("Log in", ""), Next: safeNext(r.URL.Query().Get("next"))}
+	s.render(w, r, views.LoginPage(m))
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	name, next := r.PostFormValue("user"), safeNext(r.PostFormValue("next"))
+	u, err := s.Auth.Check(name, r.PostFormValue("password"), s.Auth.ClientIP(r))
+	if err != nil {
+		code := http.StatusUnauthorized
+		var tooMany errTooMany
+		if errors.As(err, &tooMany) {
+			code = http.StatusTooManyRequests
+		}
+		w.WriteHeader(code)
+		s.render(w, r, views.LoginPage(views.Login{Page: s.page("Log in", ""), Next: next, User: name, Message: err.Error()}))
+		return
+	}
+	tok, err := s.Auth.Sessions.New(u)
+	if err != nil {
+		s.httpError(w, r, http.StatusInternalServerError, "could not start a session", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds()),
+	})
+	s.Logger.Info("logged in", "user", u.Name, "client", s.Auth.ClientIP(r))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.Auth.Sessions.End(c.Value); err != nil {
+			s.Logger.Error("ending a session", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
