@@ -38,7 +38,9 @@ func SameOrigin(r *http.Request) bool {
 
 // ServeWS upgrades to a websocket and streams updates; messages from the
 // page (the "Locate now" form, sent by htmx's ws-send) are handled here.
-func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) { h.ServeWSFor(w, r, Access{}) }
+func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
+	h.ServeWSFor(w, r, Access{Admin: true})
+}
 
 // ServeWSFor is ServeWS for a viewer with limited access.
 func (h *Hub) ServeWSFor(w http.ResponseWriter, r *http.Request, a Access) {
@@ -136,7 +138,9 @@ var sseNewlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
 // ServeSSE streams the same updates as server-sent events, for clients
 // that cannot use websockets (htmx sse extension, event "message").
-func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) { h.ServeSSEFor(w, r, Access{}) }
+func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
+	h.ServeSSEFor(w, r, Access{Admin: true})
+}
 
 // ServeSSEFor is ServeSSE for a viewer with limited access.
 func (h *Hub) ServeSSEFor(w http.ResponseWriter, r *http.Request, a Access) {

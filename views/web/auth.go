@@ -61,7 +61,8 @@ const (
 // logout, on expiry, and when the user's password changes.
 type Sessions struct {
 	file string
-	now  func() time.Time
+	// Now is the clock sessions expire by (tests move it).
+	Now func() time.Time
 
 	mu sync.Mutex
 	m  map[string]session
@@ -75,7 +76,7 @@ type session struct {
 
 // OpenSessions loads the sessions file (missing is fine).
 func OpenSessions(file string) (*Sessions, error) {
-	s := &Sessions{file: file, now: time.Now, m: map[string]session{}}
+	s := &Sessions{file: file, Now: time.Now, m: map[string]session{}}
 	b, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) || file == "" {
 		return s, nil
@@ -93,7 +94,7 @@ func (s *Sessions) save() error {
 	if s.file == "" {
 		return nil
 	}
-	now := s.now()
+	now := s.Now()
 	for t, ses := range s.m {
 		if now.After(ses.Expires) {
 			delete(s.m, t)
@@ -116,7 +117,7 @@ func (s *Sessions) New(u projections.User) (string, error) {
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.m[tok] = session{User: u.Name, Expires: s.now().Add(sessionTTL), PasswordSeq: u.PasswordSeq}
+	s.m[tok] = session{User: u.Name, Expires: s.Now().Add(sessionTTL), PasswordSeq: u.PasswordSeq}
 	return tok, s.save()
 }
 
@@ -133,7 +134,7 @@ func (s *Sessions) Lookup(tok string, users Users) (projections.User, bool) {
 	s.mu.Lock()
 	ses, ok := s.m[tok]
 	s.mu.Unlock()
-	if !ok || s.now().After(ses.Expires) {
+	if !ok || s.Now().After(ses.Expires) {
 		return projections.User{}, false
 	}
 	u, ok := users.User(ses.User)

@@ -410,7 +410,7 @@ func TestAreasPage(t *testing.T) {
 		byName[strings.Fields(a.name)[0]] = a
 	}
 	hq, home, office := byName["HQ"], byName["Home"], byName["Office"]
-	if !slices.Equal(hq.members, []string{evilName, "bob"}) {
+	if !slices.Equal(hq.members, []string{evilName, "bt"}) { // bob has no card: his tracker id
 		t.Errorf("HQ members %q: want the evil friend by name, and bob", hq.members)
 	}
 	if !slices.Equal(home.members, []string{"Alice Liddell"}) {
@@ -420,8 +420,8 @@ func TestAreasPage(t *testing.T) {
 		t.Errorf("HQ geometry %q, shapes HQ %v Home %v", hq.geometry, hq.shape, home.shape)
 	}
 	// Bob's phone: entered the office at 08:05 and left at 12:00; newest first.
-	if len(office.events) < 2 || !strings.Contains(office.events[0], "12:00 bob left") ||
-		!slices.ContainsFunc(office.events, func(s string) bool { return strings.Contains(s, "08:05 bob entered") }) {
+	if len(office.events) < 2 || !strings.Contains(office.events[0], "12:00 bt left") ||
+		!slices.ContainsFunc(office.events, func(s string) bool { return strings.Contains(s, "08:05 bt entered") }) {
 		t.Errorf("Office events (newest first) %q", office.events)
 	}
 	for _, a := range got {
@@ -457,7 +457,7 @@ func TestAreasPageCapsEvents(t *testing.T) {
 		if len(got) != views.AreaRecentMax {
 			t.Fatalf("%d Office events listed, want %d", len(got), views.AreaRecentMax)
 		}
-		if !strings.Contains(got[0], "12:00 bob left") {
+		if !strings.Contains(got[0], "12:00 bt left") {
 			t.Errorf("newest first: %q", got[0])
 		}
 		if !strings.Contains(text(s), "The newest 20 of 3") { // 30 + today's

@@ -58,8 +58,20 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// Routes lists every route, grouped by what they serve.
+// Routes is the HTTP handler: every route, behind cross-origin protection
+// on every state-changing request (a browser tab on another site cannot
+// post here with the user's cookie).
 func (s *Server) Routes() http.Handler {
+	return http.NewCrossOriginProtection().Handler(s.Router())
+}
+
+// Router lists every route, grouped by what they serve and who may.
+func (s *Server) Router() chi.Router {
+	if s.Auth == nil {
+		// No account source: nobody can log in, so nothing is locked (the
+		// open mode serve only allows on loopback).
+		s.Auth = &Auth{Users: noUsers{}, Logger: s.Logger}
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(s.logRequests)
@@ -102,10 +114,13 @@ func (s *Server) Routes() http.Handler {
 			s.logPageRoutes(r)
 		})
 	})
-	// Cross-origin protection on every state-changing request: a browser
-	// tab on another site cannot post here with the user's cookie.
-	return http.NewCrossOriginProtection().Handler(r)
+	return r
 }
+
+type noUsers struct{}
+
+func (noUsers) User(string) (projections.User, bool) { return projections.User{}, false }
+func (noUsers) HasUsers() bool                       { return false }
 
 // securityHeaders sets the headers every answer carries: a
 // Content-Security-Policy allowing only our own scripts and styles (and
