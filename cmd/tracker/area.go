@@ -163,7 +163,7 @@ func areaThroughServer(ctx context.Context, base string, c projections.AreaComma
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(withLogin(req))
 	if err != nil {
 		return fmt.Errorf("area through server: %w", err)
 	}
@@ -234,7 +234,7 @@ func getJSON(ctx context.Context, u string, v any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(withLogin(req))
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
 	}

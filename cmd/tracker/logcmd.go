@@ -138,7 +138,7 @@ func logFromServer(ctx context.Context, cfg logConfig, print func(eventjson.Line
 	if err != nil {
 		return fmt.Errorf("server URL: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(withLogin(req))
 	if err != nil {
 		return fmt.Errorf("read events from server: %w", err)
 	}

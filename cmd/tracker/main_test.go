@@ -321,3 +321,15 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 }
 
 func decodeB64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+func tryConnectMQTT(addr, id, user, password string) (paho.Client, error) {
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).
+		SetUsername(user).SetPassword(password)
+	c := paho.NewClient(opts)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, fmt.Errorf("connect timed out")
+	}
+	return c, tok.Error()
+}

@@ -264,9 +264,20 @@ func userThroughServer(ctx context.Context, base string, cfg userConfig, in *buf
 	return nil
 }
 
-// loginFor adds Basic credentials when --login is given.
+// withLogin adds the credentials in TRACKER_LOGIN and
+// TRACKER_LOGIN_PASSWORD to a request for a running server, for commands
+// that go through its API once users exist.
+func withLogin(req *http.Request) *http.Request {
+	if name := os.Getenv("TRACKER_LOGIN"); name != "" {
+		req.SetBasicAuth(name, os.Getenv("TRACKER_LOGIN_PASSWORD"))
+	}
+	return req
+}
+
+// loginFor adds Basic credentials when --login (or TRACKER_LOGIN) is given.
 func loginFor(req *http.Request, cfg userConfig, in *bufio.Reader, stdin io.Reader, stderr io.Writer) error {
 	if cfg.login == "" {
+		withLogin(req)
 		return nil
 	}
 	pw, ok := os.LookupEnv("TRACKER_LOGIN_PASSWORD")
