@@ -10,8 +10,10 @@ package projector_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -148,6 +150,20 @@ const (
 
 // rebuildLog appends the four server areas and then locations from
 // rebuildDevices devices (each every 10 s) up to rebuildEvents events.
+// dirMB is the size of the files under dir, in MB.
+func dirMB(dir string) float64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return float64(n) / (1 << 20)
+}
+
 func rebuildLog(b *testing.B) *badgerlog.Log {
 	b.Helper()
 	log, db := eventstest.OpenLog(b)
@@ -173,8 +189,8 @@ func rebuildLog(b *testing.B) *badgerlog.Log {
 	if err := db.Flatten(2); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("log of %d events (%.0f payload bytes/event) built in %v (%.0f events/s), settled in %v",
-		log.Head(), float64(payload)/rebuildEvents, took.Round(time.Millisecond), rebuildEvents/took.Seconds(), time.Since(t0).Round(time.Millisecond))
+	b.Logf("log of %d events (%.0f payload bytes/event, %.0f MB on disk) built in %v (%.0f events/s), settled in %v",
+		log.Head(), float64(payload)/rebuildEvents, dirMB(db.Opts().Dir), took.Round(time.Millisecond), rebuildEvents/took.Seconds(), time.Since(t0).Round(time.Millisecond))
 	return log
 }
 
@@ -237,7 +253,8 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		p := projector.New(b.TempDir(), log, owntracks.Decoder{}, nil)
+		root := b.TempDir()
+		p := projector.New(root, log, owntracks.Decoder{}, nil)
 		resetPeakRSS(b)
 		baseKB = max(baseKB, procStatusKB("VmRSS"))
 		rss := sampleRSS()
@@ -308,6 +325,7 @@ func BenchmarkRebuild(b *testing.B) {
 		if err := p.Close(); err != nil {
 			b.Fatal(err)
 		}
+		b.Logf("projections: %.0f MB on disk", dirMB(root))
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(rebuildEvents*b.N)/took.Seconds(), "events/s")
