@@ -26,9 +26,15 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseFlags parses args, then fills every flag not given on the command
-// line from its environment variable: --mqtt-listen <- TRACKER_MQTT_LISTEN.
-// List flags take comma-separated values from the environment.
+// line from its environment variable (--mqtt-listen <- TRACKER_MQTT_LISTEN;
+// list flags take comma-separated values), then from the configuration
+// file named by --config or TRACKER_CONFIG. Precedence: flags, then the
+// environment, then the file, then the defaults.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	var configFile string
+	if fs.Lookup("config") == nil {
+		fs.StringVar(&configFile, "config", "", "configuration `file` (TOML or YAML; keys are the flag names)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,14 +43,31 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
+	if !set["config"] {
+		configFile = os.Getenv("TRACKER_CONFIG")
+	}
+	file, err := readConfigFile(configFile)
+	if err != nil {
+		return err
+	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if set[f.Name] || err != nil || f.Name == "config" {
 			return
 		}
 		name := envName(f.Name)
 		v, ok := os.LookupEnv(name)
 		if !ok {
+			vals, inFile := file[f.Name]
+			if !inFile {
+				return
+			}
+			for _, v := range vals {
+				if e := f.Value.Set(v); e != nil {
+					err = fmt.Errorf("%s: %s = %q: %w", configFile, f.Name, v, e)
+					return
+				}
+			}
+			delete(file, f.Name)
 			return
 		}
 		if l, isList := f.Value.(*listFlag); isList {
@@ -58,8 +81,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if e := f.Value.Set(v); e != nil {
 			err = fmt.Errorf("%s=%q: %w", name, v, e)
 		}
+		delete(file, f.Name)
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	for k := range file {
+		if fs.Lookup(k) == nil {
+			return fmt.Errorf("%s: unknown setting %q for tracker %s (settings are the flag names; see tracker %s --help)", configFile, k, fs.Name(), strings.Fields(fs.Name())[0])
+		}
+	}
+	return nil
 }
 
 func envName(flagName string) string {

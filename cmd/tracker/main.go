@@ -37,6 +37,7 @@ func commands() []command {
 		{"rebuild", "replay the log into fresh projections", runRebuild},
 		{"area", "define, remove and list server areas (add|remove|list)", runArea},
 		{"user", "manage users: add, passwd, remove, share, list", runUser},
+		{"config", "check a configuration and print the effective settings", runConfig},
 		{"help", "explain the commands", nil},
 	}
 }
