@@ -58,7 +58,7 @@ func (s *State) presence(dev DeviceID, a *Area) (Presence, bool) {
 // AreasOf lists the areas dev is in now (and those where the phone and the
 // geometry disagree), by area name.
 func (s *State) AreasOf(dev DeviceID) []Presence {
-	var out []Presence
+	out := []Presence{}
 	for _, id := range s.AreaIDs() {
 		if p, ok := s.presence(dev, s.Areas[id]); ok {
 			out = append(out, p)
@@ -81,7 +81,7 @@ func (s *State) MembersOf(id string) []Presence {
 		}
 	}
 	slices.Sort(devs)
-	var out []Presence
+	out := []Presence{}
 	for _, d := range devs {
 		if p, ok := s.presence(d, a); ok {
 			out = append(out, p)

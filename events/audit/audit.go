@@ -56,6 +56,16 @@ func (a *Auditor) Run(ctx context.Context, from uint64) error {
 }
 
 func (a *Auditor) observe(e events.Event) {
+	if e.Source == events.SourceAdmin {
+		// The server's own definitions (areas, users): checked by the
+		// projections, not OwnTracks messages.
+		a.mu.Lock()
+		a.counts.Events++
+		a.counts.LastSeq = e.Seq
+		a.counts.ByKind["admin"]++
+		a.mu.Unlock()
+		return
+	}
 	m, err := a.decoder.DecodeAt(e.Topic, e.Payload, e.Received)
 	kind := string(m.Kind)
 	var reason string

@@ -41,6 +41,12 @@ func Make(e events.Event, d *owntracks.Decoder) Line {
 		Seq: e.Seq, ReceivedAt: e.Received.UTC(), Topic: e.Topic, Source: e.Source,
 		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
 	}
+	if e.Source == events.SourceAdmin {
+		// The server's own definitions (areas, users), not OwnTracks.
+		l.Kind = "admin"
+		setPayload(&l, e.Payload)
+		return l
+	}
 	m, err := d.DecodeAt(e.Topic, e.Payload, e.Received) // judged as of arrival, so replays agree
 	l.Kind, l.User, l.Device, l.Decrypted = string(m.Kind), m.Topic.User, m.Topic.Device, m.Decrypted
 	if err != nil {
@@ -53,11 +59,15 @@ func Make(e events.Event, d *owntracks.Decoder) Line {
 	if l.Kind == "" {
 		l.Kind = "invalid"
 	}
-	if utf8.Valid(e.Payload) {
-		s := string(e.Payload)
+	setPayload(&l, e.Payload)
+	return l
+}
+
+func setPayload(l *Line, payload []byte) {
+	if utf8.Valid(payload) {
+		s := string(payload)
 		l.Payload = &s
 	} else {
-		l.PayloadB64 = base64.StdEncoding.EncodeToString(e.Payload)
+		l.PayloadB64 = base64.StdEncoding.EncodeToString(payload)
 	}
-	return l
 }

@@ -47,8 +47,9 @@ type Projector struct {
 	// while no other apply runs. It must not block.
 	OnChange func(*projections.Changes)
 
-	applyMu sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
-	storeMu sync.RWMutex // held by range reads; a store is closed under its write lock
+	rebuildMu sync.Mutex   // one rebuild at a time
+	applyMu   sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
+	storeMu   sync.RWMutex // held by range reads; a store is closed under its write lock
 
 	mu         sync.RWMutex // guards the fields below for readers
 	store      *store.Store
@@ -308,6 +309,8 @@ type Progress func(done, total uint64)
 // are and keep serving; if ctx ends first, the new database is removed
 // and nothing changes.
 func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, error) {
+	p.rebuildMu.Lock() // a second rebuild waits for the first
+	defer p.rebuildMu.Unlock()
 	start := time.Now()
 	stats := Stats{ByReason: map[string]uint64{}}
 	p.mu.RLock()

@@ -48,6 +48,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	if follow {
+		// Headers go out now: a client may wait long for the first event.
+		w.WriteHeader(http.StatusOK)
+		if flusher != nil {
+			flusher.Flush()
+		}
 		err = events.Follow(r.Context(), s.Log, from, func(e events.Event) error {
 			if err := emit(e); err != nil {
 				return err
