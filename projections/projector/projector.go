@@ -360,6 +360,9 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 			chunks <- c
 		}
 	})
+	// History and area events stream into a bulk write whose commits run
+	// beside the fold; the small state is written once at the end.
+	bulk := st.NewBulk()
 	ch := projections.NewChanges()
 	var last uint64
 	var applyErr error
@@ -376,7 +379,7 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 			}
 		}
 		last = c[len(c)-1].Event.Seq
-		if applyErr = st.Save(state, ch, last); applyErr != nil {
+		if applyErr = bulk.Add(ch); applyErr != nil {
 			cancel()
 		}
 		ch.Reset()
@@ -385,17 +388,15 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 		}
 	}
 	wg.Wait()
-	if err := errors.Join(scanErr, applyErr); err != nil {
+	if err := errors.Join(scanErr, applyErr, ctx.Err()); err != nil {
+		bulk.Cancel()
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return fail(ctx.Err())
+		}
 		return fail(fmt.Errorf("projector: rebuild: %w", err))
 	}
-	if err := ctx.Err(); err != nil {
+	if err := bulk.Finish(state, last); err != nil {
 		return fail(err)
-	}
-	if last == 0 {
-		// Empty log: still record the schema, so a restart does not rebuild.
-		if err := st.Save(state, ch, 0); err != nil {
-			return fail(err)
-		}
 	}
 
 	// Switch: stop live applies, take the events that arrived meanwhile,

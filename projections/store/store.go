@@ -418,3 +418,51 @@ func (s *Store) Dump(fn func(k, v []byte) error) error {
 		return nil
 	})
 }
+
+// Bulk writes a whole rebuild: history and area events as they come, the
+// small state once at the end. It writes through a Badger WriteBatch,
+// whose commits run beside the fold instead of holding it up; nothing is
+// atomic until Finish writes the checkpoint, which is fine for a new
+// generation that is not in use until it is complete.
+type Bulk struct {
+	s  *Store
+	wb *badger.WriteBatch
+}
+
+// NewBulk starts a bulk write.
+func (s *Store) NewBulk() *Bulk { return &Bulk{s: s, wb: s.db.NewWriteBatch()} }
+
+// Add writes the append-only part of ch: history points and area events.
+func (b *Bulk) Add(ch *projections.Changes) error {
+	only := &projections.Changes{History: ch.History, AreaEvents: ch.AreaEvents}
+	return writeChanges(b.wb.Set, b.wb.Delete, projections.NewState(), only)
+}
+
+// Finish writes every entity of st and then, in its own transaction, the
+// schema and the checkpoint.
+func (b *Bulk) Finish(st *projections.State, checkpoint uint64) error {
+	all := projections.NewChanges()
+	for id := range st.Friends {
+		all.Friends[id] = true
+	}
+	for id := range st.Areas {
+		all.Areas[id] = true
+	}
+	for k := range st.Members {
+		all.Members[k] = true
+	}
+	for n := range st.Users {
+		all.Users[n] = true
+	}
+	if err := writeChanges(b.wb.Set, b.wb.Delete, st, all); err != nil {
+		b.wb.Cancel()
+		return fmt.Errorf("store: bulk state: %w", err)
+	}
+	if err := b.wb.Flush(); err != nil {
+		return fmt.Errorf("store: bulk flush: %w", err)
+	}
+	return b.s.Save(st, projections.NewChanges(), checkpoint)
+}
+
+// Cancel drops a bulk write that will not finish.
+func (b *Bulk) Cancel() { b.wb.Cancel() }
