@@ -40,7 +40,13 @@ const relayID = "tracker-relay"
 type Config struct {
 	Listen   string // TCP address, default "127.0.0.1:1883"
 	WSListen string // optional MQTT-over-websocket address
-	TLS      *tls.Config
+	// TLSListen is an optional MQTT-over-TLS address (e.g. ":8883"),
+	// served with TLS beside the plain Listen and WSListen.
+	TLSListen string
+	// TLS is the listeners' TLS configuration. With TLSListen it serves
+	// only that listener (and is required); without, Listen and WSListen
+	// speak TLS themselves.
+	TLS *tls.Config
 	// Users maps user name to password: service accounts from the
 	// configuration, trusted on every topic.
 	Users map[string]string
@@ -70,6 +76,7 @@ type Broker struct {
 	logger *slog.Logger
 	tcp    *listeners.TCP
 	ws     *listeners.Websocket
+	tls    *listeners.TCP // TLSListen; nil without
 
 	relayMu sync.Mutex // InjectPacket on the relay client from one goroutine at a time
 
@@ -89,8 +96,11 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:1883"
 	}
+	if cfg.TLSListen != "" && cfg.TLS == nil {
+		return nil, fmt.Errorf("broker: TLS listener %s without a TLS configuration", cfg.TLSListen)
+	}
 	if len(cfg.Users) == 0 && (cfg.Accounts == nil || !cfg.Accounts.HasUsers()) {
-		for _, a := range []string{cfg.Listen, cfg.WSListen} {
+		for _, a := range []string{cfg.Listen, cfg.WSListen, cfg.TLSListen} {
 			if a != "" && !IsLoopback(a) {
 				return nil, fmt.Errorf("broker: %s is not a loopback address and no MQTT users are configured; anonymous access is only allowed on loopback", a)
 			}
@@ -105,14 +115,26 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	if err := srv.AddHook(&hook{b: b, users: cfg.Users, accounts: cfg.Accounts}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
-	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen, TLSConfig: cfg.TLS})
+	plainTLS := cfg.TLS // Listen and WSListen speak TLS only without a TLS listener of their own
+	if cfg.TLSListen != "" {
+		plainTLS = nil
+	}
+	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen, TLSConfig: plainTLS})
 	if err := srv.AddListener(b.tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
 	}
 	if cfg.WSListen != "" {
-		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen, TLSConfig: cfg.TLS})
+		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen, TLSConfig: plainTLS})
 		if err := srv.AddListener(b.ws); err != nil {
+			srv.Listeners.CloseAll(noClients) // free the ports already bound
 			return nil, fmt.Errorf("broker: websocket listen on %s: %w", cfg.WSListen, err)
+		}
+	}
+	if cfg.TLSListen != "" {
+		b.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLSListen, TLSConfig: cfg.TLS})
+		if err := srv.AddListener(b.tls); err != nil {
+			srv.Listeners.CloseAll(noClients) // free the ports already bound
+			return nil, fmt.Errorf("broker: TLS listen on %s: %w", cfg.TLSListen, err)
 		}
 	}
 	return b, nil
@@ -120,6 +142,14 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 
 // Addr is the TCP listener's address (useful with port 0).
 func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// TLSAddr is the TLS listener's address, or "" without Config.TLSListen.
+func (b *Broker) TLSAddr() string {
+	if b.tls == nil {
+		return ""
+	}
+	return b.tls.Address()
+}
 
 // Source names the broker in events.
 func (b *Broker) Source() string { return events.SourceEmbedded }
@@ -132,7 +162,11 @@ func (b *Broker) Run(ctx context.Context) error {
 	if err := b.srv.Serve(); err != nil {
 		return fmt.Errorf("broker: serve: %w", err)
 	}
-	b.logger.Info("embedded MQTT broker listening", "addr", b.Addr())
+	if b.tls != nil {
+		b.logger.Info("embedded MQTT broker listening", "addr", b.Addr(), "tls", b.TLSAddr())
+	} else {
+		b.logger.Info("embedded MQTT broker listening", "addr", b.Addr())
+	}
 	<-ctx.Done()
 	// Mochi publishes every connected client's will as it closes them; the
 	// phones did not vanish, we did, so those wills are not logged.
@@ -162,6 +196,9 @@ func (b *Broker) Run(ctx context.Context) error {
 }
 
 var errShutdown = errors.New("broker: shutting down")
+
+// noClients is the close callback for listeners that never served.
+func noClients(string) {}
 
 // RestoreRetained hands the broker the retained messages it held before a
 // restart (mochi keeps them in memory only), taken from the log. They are

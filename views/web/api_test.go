@@ -696,6 +696,7 @@ var routesTestedElsewhere = map[string]string{
 	"POST /logout":                                "TestLoginAndSessions",
 	"GET /api/v1/users":                           "TestUserManagementAPI",
 	"POST /api/v1/users":                          "TestUserManagementAPI",
+	"POST /pub":                                   "TestHTTPMode",
 }
 
 // testFuncs returns the names of the Test functions in this package's

@@ -49,6 +49,7 @@ type Server struct {
 	Hub         *live.Hub
 	Auth        *Auth
 	UserAdmin   UserAdmin
+	cmds        *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
 }
 
 func (s *Server) now() time.Time {
@@ -83,6 +84,7 @@ func (s *Server) Router() chi.Router {
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
 	r.Post("/logout", s.logout)
+	r.Post("/pub", s.pubHandler()) // OwnTracks HTTP mode: checks HTTP Basic credentials itself
 
 	// Everything else needs a login once a user exists.
 	r.Group(func(r chi.Router) {
