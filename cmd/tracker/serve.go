@@ -54,6 +54,8 @@ type serveConfig struct {
 
 	secretFlags
 
+	tlsFlags // HTTPS and MQTT over TLS: certificate files or ACME (tls.go)
+
 	Areas string // JSON file of areas to define when the log is new
 
 	TrustedProxy bool // read client address from X-Forwarded-For
@@ -82,6 +84,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MQTTWSListen, "mqtt-ws-listen", "", "embedded broker MQTT-over-websocket listen `address` (off when empty)")
 	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
 	c.secretFlags.flags(fs)
+	c.tlsFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.BoolVar(&c.TrustedProxy, "trusted-proxy", false, "behind a reverse proxy: take the client address from X-Forwarded-For (otherwise forwarded headers are ignored)")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
@@ -159,6 +162,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	tlsOn, err := cfg.resolveTLS()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -207,7 +214,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	logger.Info("projections open", "checkpoint", proj.Checkpoint())
 	accounts := accounts{proj}
 	if !accounts.HasUsers() && len(users) == 0 {
-		for _, a := range []string{cfg.HTTP} {
+		for _, a := range append([]string{cfg.HTTP}, tlsOn.publicAddrs()...) {
 			if !broker.IsLoopback(a) {
 				return fmt.Errorf("refusing to start: HTTP would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s", a, cfg.Data)
 			}
@@ -229,13 +236,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		in = ing
 	} else {
 		if len(users) == 0 && !accounts.HasUsers() {
-			for _, a := range []string{cfg.MQTTListen, cfg.MQTTWSListen} {
+			for _, a := range []string{cfg.MQTTListen, cfg.MQTTWSListen, cfg.MQTTTLSListen} {
 				if a != "" && !broker.IsLoopback(a) {
 					return fmt.Errorf("refusing to start: the embedded broker would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s (or listen on 127.0.0.1)", a, cfg.Data)
 				}
 			}
 		}
-		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Users: users, Accounts: accounts}, log, logger)
+		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
+			TLSListen: cfg.MQTTTLSListen, TLS: tlsOn.mqttConfig(), Users: users, Accounts: accounts}, log, logger)
 		if err != nil {
 			return err
 		}
@@ -253,6 +261,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
+	tlsOn.watchReloads(gctx, g, logger)
 	auditor := audit.New(log, decoder, logger)
 	g.Go(func() error { return in.Run(gctx) })
 	if cfg.Demo {
@@ -273,14 +282,15 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	assets := static.New()
 	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
 	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
-	hub := live.New(proj, pageFor, locator(in, logger), logger)
+	var site *web.Server // set below; the locator runs only once HTTP serves
+	hub := live.New(proj, pageFor, locator(in, func(dev projections.DeviceID, cmd []byte) { site.QueueCommand(dev, cmd) }, logger), logger)
 	proj.OnChange = hub.Notify
 	sessions, err := web.OpenSessions(filepath.Join(cfg.Data, "sessions.json"))
 	if err != nil {
 		cancel()
 		return errors.Join(err, g.Wait())
 	}
-	site := &web.Server{
+	site = &web.Server{
 		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
 		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustProxy: cfg.TrustedProxy},
@@ -292,7 +302,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		cancel()
 		return errors.Join(fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err), g.Wait())
 	}
-	base := "http://" + ln.Addr().String()
+	base := tlsOn.scheme() + "://" + ln.Addr().String()
 	infoPath := filepath.Join(cfg.Data, serverInfoFile)
 	if err := writeServerInfo(infoPath, serverInfo{HTTP: base, PID: os.Getpid()}); err != nil {
 		_ = ln.Close()
@@ -301,10 +311,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}
 	defer os.Remove(infoPath)
 
-	httpSrv := web.NewHTTPServer(cfg.HTTP, site.Routes())
+	routes := site.Routes()
+	httpSrv := web.NewHTTPServer(cfg.HTTP, routes)
 	httpSrv.BaseContext = func(net.Listener) context.Context { return gctx }
+	tlsOn.configureHTTP(httpSrv, logger)
 	g.Go(func() error {
-		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := serveHTTP(httpSrv, ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("HTTP server: %w", err)
 		}
 		return nil
@@ -315,6 +327,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		defer cancel()
 		return httpSrv.Shutdown(sctx)
 	})
+	if err := tlsOn.servePublic(gctx, g, routes, logger); err != nil {
+		cancel()
+		return errors.Join(err, g.Wait())
+	}
 	g.Go(func() error { return proj.Run(gctx) })
 	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
 	g.Go(func() error { trimWhenIdle(gctx, log.Head, 10*time.Second); return nil })
@@ -399,11 +415,14 @@ func appendArea(ctx context.Context, log events.Appender, a projections.AreaComm
 
 // locator sends the OwnTracks reportLocation command to a phone through
 // the broker in use; the phone answers with a fresh location (t: "r").
-func locator(in intake, logger *slog.Logger) live.Locator {
+func locator(in intake, queue func(projections.DeviceID, []byte), logger *slog.Logger) live.Locator {
+	cmd := []byte(`{"_type":"cmd","action":"reportLocation"}`)
 	return func(ctx context.Context, dev projections.DeviceID) error {
 		user, device := dev.Split()
 		topic := "owntracks/" + user + "/" + device + "/cmd"
-		if err := in.Publish(ctx, topic, []byte(`{"_type":"cmd","action":"reportLocation"}`), 1, false); err != nil {
+		// Phones in HTTP mode get it with the answer to their next post.
+		queue(dev, cmd)
+		if err := in.Publish(ctx, topic, cmd, 1, false); err != nil {
 			return fmt.Errorf("send reportLocation to %s: %w", dev, err)
 		}
 		logger.Info("asked a phone for its location", "device", dev, "topic", topic)
