@@ -81,6 +81,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := cfg.mqttUsers(); err != nil {
 		return err
 	}
+	if _, err := cfg.resolveTLS(); err != nil {
+		return err
+	}
 	var lines []string
 	fs.VisitAll(func(f *flag.Flag) {
 		v := f.Value.String()
