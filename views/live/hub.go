@@ -52,6 +52,49 @@ type Hub struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+
+	rows rowCache
+}
+
+// rowCache shares rendered friend rows between clients within one
+// generation of changes (each Notify starts a new one): with a thousand
+// pages open, a changed row is rendered once, not a thousand times.
+type rowCache struct {
+	mu  sync.Mutex
+	gen uint64
+	m   map[string][]byte
+}
+
+func (rc *rowCache) reset() {
+	rc.mu.Lock()
+	rc.gen++
+	clear(rc.m)
+	rc.mu.Unlock()
+}
+
+// get returns the cached rendering of key, rendering it when missing. A
+// rendering started before a reset is not kept: it may be stale.
+func (rc *rowCache) get(key string, render func() ([]byte, error)) ([]byte, error) {
+	rc.mu.Lock()
+	if b, ok := rc.m[key]; ok {
+		rc.mu.Unlock()
+		return b, nil
+	}
+	gen := rc.gen
+	rc.mu.Unlock()
+	b, err := render()
+	if err != nil {
+		return nil, err
+	}
+	rc.mu.Lock()
+	if rc.gen == gen {
+		if rc.m == nil {
+			rc.m = map[string][]byte{}
+		}
+		rc.m[key] = b
+	}
+	rc.mu.Unlock()
+	return b, nil
 }
 
 // New returns a hub reading from src. page supplies the page settings
@@ -90,6 +133,7 @@ func (h *Hub) Notify(ch *projections.Changes) {
 		}
 		feed = append(feed, ch.AreaEvents...)
 	}
+	h.rows.reset()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -222,7 +266,15 @@ func (h *Hub) next(c *client) ([]byte, error) {
 			swap = "beforeend:#friends"
 			c.known[row.DOMID()] = true
 		}
-		u.Friends = append(u.Friends, views.FriendSwap{Row: row, Swap: swap})
+		b, err := h.rows.get(string(id)+"\x00"+swap, func() ([]byte, error) {
+			var rb bytes.Buffer
+			err := views.LiveUpdate(views.Update{Friends: []views.FriendSwap{{Row: row, Swap: swap}}}).Render(ctx, &rb)
+			return rb.Bytes(), err
+		})
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(b)
 	}
 	if (len(areas) > 0 || len(feed) > 0) && !c.access.RowsOnly {
 		all := c.visibleAreas(h.src.Areas())
@@ -253,8 +305,13 @@ func (h *Hub) next(c *client) ([]byte, error) {
 			}
 		}
 	}
-	if err := views.LiveUpdate(u).Render(ctx, &buf); err != nil {
-		return nil, err
+	if len(u.Areas)+len(u.Feed)+len(u.Removed)+len(u.Notes) > 0 {
+		if err := views.LiveUpdate(u).Render(ctx, &buf); err != nil {
+			return nil, err
+		}
+	}
+	if buf.Len() == 0 {
+		return nil, nil
 	}
 	return buf.Bytes(), nil
 }
