@@ -355,7 +355,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds()),
+		Secure: s.secure(r), MaxAge: int(sessionTTL.Seconds()),
 	})
 	s.Logger.Info("logged in", "user", u.Name, "client", s.Auth.ClientIP(r))
 	http.Redirect(w, r, next, http.StatusSeeOther)

@@ -339,3 +339,32 @@ func TestUserManagementAPI(t *testing.T) {
 		t.Errorf("dave cannot log in: %s", res.Status)
 	}
 }
+
+func TestLiveConnectionsCappedPerUser(t *testing.T) {
+	a := newAuthStack(t)
+	site := *a.site
+	site.MaxStreams = 2
+	srv := httptest.NewServer(site.Routes())
+	defer srv.Close()
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/live"
+	h := http.Header{"Authorization": {basic("alice")}}
+	for i := range 2 {
+		conn, _, err := websocket.DefaultDialer.Dial(u, h)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		defer conn.Close()
+	}
+	if conn, resp, err := websocket.DefaultDialer.Dial(u, h); err == nil {
+		conn.Close()
+		t.Error("a third live connection for the same user was accepted")
+	} else if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("third connection: %v, want 429", err)
+	}
+	// Another user is not affected.
+	conn, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Authorization": {basic("root")}})
+	if err != nil {
+		t.Fatalf("another user: %v", err)
+	}
+	conn.Close()
+}

@@ -5,9 +5,11 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -49,7 +51,11 @@ type Server struct {
 	Hub         *live.Hub
 	Auth        *Auth
 	UserAdmin   UserAdmin
-	cmds        *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
+	// MaxStreams caps live connections (websocket and SSE) per user;
+	// default 20.
+	MaxStreams int
+	streams    *streamCount
+	cmds       *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
 }
 
 func (s *Server) now() time.Time {
@@ -90,8 +96,8 @@ func (s *Server) Router() chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(s.Auth.Require)
 		r.Get("/", s.dashboard)
-		r.Get("/live", func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeWSFor(w, r, s.access(r)) })
-		r.Get("/live/sse", func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeSSEFor(w, r, s.access(r)) })
+		r.Get("/live", s.capStreams(func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeWSFor(w, r, s.access(r)) }))
+		r.Get("/live/sse", s.capStreams(func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeSSEFor(w, r, s.access(r)) }))
 		r.Get("/faces/{seq}", s.face)
 		s.historyRoutes(r)
 		s.areaPageRoutes(r)
@@ -137,7 +143,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
-		if r.TLS != nil {
+		if s.secure(r) {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)
@@ -231,4 +237,45 @@ func (s *Server) access(r *http.Request) live.Access {
 		a.RowsOnly = true
 	}
 	return a
+}
+
+// streamCount counts open live connections per user.
+type streamCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// capStreams refuses a user's live connection beyond MaxStreams, so one
+// account cannot tie up the server with sockets.
+func (s *Server) capStreams(next http.HandlerFunc) http.HandlerFunc {
+	if s.streams == nil {
+		s.streams = &streamCount{n: map[string]int{}}
+	}
+	limit := s.MaxStreams
+	if limit <= 0 {
+		limit = 20
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		who := ViewerFrom(r.Context()).Name
+		s.streams.mu.Lock()
+		if s.streams.n[who] >= limit {
+			s.streams.mu.Unlock()
+			http.Error(w, fmt.Sprintf("too many live connections for this user (limit %d); close some tabs", limit), http.StatusTooManyRequests)
+			return
+		}
+		s.streams.n[who]++
+		s.streams.mu.Unlock()
+		defer func() {
+			s.streams.mu.Lock()
+			s.streams.n[who]--
+			s.streams.mu.Unlock()
+		}()
+		next(w, r)
+	}
+}
+
+// secure reports whether the client reached us over HTTPS: directly, or
+// through a trusted reverse proxy that says so in X-Forwarded-Proto.
+func (s *Server) secure(r *http.Request) bool {
+	return r.TLS != nil || (s.Auth != nil && s.Auth.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https")
 }
