@@ -142,3 +142,48 @@ func (s *State) AreaViews() []AreaView {
 	slices.SortStableFunc(out, func(a, b AreaView) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
+
+// The Visible* filters apply a viewer's sharing rule (may) to views: the
+// one place that decides, used by the pages, the API and the live stream.
+
+// VisibleFriends keeps the friends may allows.
+func VisibleFriends(in []FriendView, may func(DeviceID) bool) []FriendView {
+	out := []FriendView{}
+	for _, f := range in {
+		if may(f.ID) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// VisibleAreas drops the regions of phones may hides and, from every
+// area, the members it hides.
+func VisibleAreas(in []AreaView, may func(DeviceID) bool) []AreaView {
+	out := []AreaView{}
+	for _, a := range in {
+		if a.Owner != "" && !may(a.Owner) {
+			continue
+		}
+		members := []Presence{}
+		for _, m := range a.Members {
+			if may(m.Device) {
+				members = append(members, m)
+			}
+		}
+		a.Members = members
+		out = append(out, a)
+	}
+	return out
+}
+
+// VisibleEvents keeps the area events of devices may allows.
+func VisibleEvents(in []AreaEvent, may func(DeviceID) bool) []AreaEvent {
+	out := []AreaEvent{}
+	for _, e := range in {
+		if may(e.Device) {
+			out = append(out, e)
+		}
+	}
+	return out
+}

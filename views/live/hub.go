@@ -354,49 +354,24 @@ func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) err
 	}
 }
 
-// The visible* filters apply the client's Access, so a viewer never
-// receives a fragment about a friend it may not see.
+// The visible* filters apply the client's Access with the shared sharing
+// rule, so a viewer never receives a fragment about a friend it may not see.
 func (c *client) visibleFriends(in []projections.FriendView) []projections.FriendView {
 	if c.access.May == nil {
 		return in
 	}
-	var out []projections.FriendView
-	for _, f := range in {
-		if c.access.may(f.ID) {
-			out = append(out, f)
-		}
-	}
-	return out
+	return projections.VisibleFriends(in, c.access.May)
 }
 
 func (c *client) visibleAreas(in []projections.AreaView) []projections.AreaView {
 	if c.access.May == nil {
 		return in
 	}
-	var out []projections.AreaView
-	for _, a := range in {
-		if a.Owner != "" && !c.access.may(a.Owner) {
-			continue
-		}
-		members := a.Members[:0:0]
-		for _, m := range a.Members {
-			if c.access.may(m.Device) {
-				members = append(members, m)
-			}
-		}
-		a.Members = members
-		out = append(out, a)
-	}
-	return out
+	return projections.VisibleAreas(in, c.access.May)
 }
 
 func (c *client) visibleEvents(in []projections.AreaEvent) []projections.AreaEvent {
-	var out []projections.AreaEvent
-	for _, e := range in {
-		if c.access.may(e.Device) {
-			out = append(out, e)
-		}
-	}
+	out := projections.VisibleEvents(in, c.access.may)
 	if len(out) > FeedLines {
 		out = out[len(out)-FeedLines:]
 	}

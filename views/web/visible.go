@@ -26,13 +26,7 @@ func (s *Server) proj(r *http.Request) Projections {
 }
 
 func (p visible) Friends() []projections.FriendView {
-	var out []projections.FriendView
-	for _, f := range p.Projections.Friends() {
-		if p.may(f.ID) {
-			out = append(out, f)
-		}
-	}
-	return out
+	return projections.VisibleFriends(p.Projections.Friends(), p.may)
 }
 
 func (p visible) Friend(id projections.DeviceID) (projections.FriendView, bool) {
@@ -42,33 +36,12 @@ func (p visible) Friend(id projections.DeviceID) (projections.FriendView, bool) 
 	return p.Projections.Friend(id)
 }
 
-// Areas drops the regions of phones the viewer may not see and the
-// members it may not see from every area.
 func (p visible) Areas() []projections.AreaView {
-	var out []projections.AreaView
-	for _, a := range p.Projections.Areas() {
-		if a.Owner != "" && !p.may(a.Owner) {
-			continue
-		}
-		members := a.Members[:0:0]
-		for _, m := range a.Members {
-			if p.may(m.Device) {
-				members = append(members, m)
-			}
-		}
-		a.Members = members
-		out = append(out, a)
-	}
-	return out
+	return projections.VisibleAreas(p.Projections.Areas(), p.may)
 }
 
 func (p visible) RecentAreaEvents(n int) []projections.AreaEvent {
-	var out []projections.AreaEvent
-	for _, e := range p.Projections.RecentAreaEvents(n * 4) {
-		if p.may(e.Device) {
-			out = append(out, e)
-		}
-	}
+	out := projections.VisibleEvents(p.Projections.RecentAreaEvents(n*4), p.may)
 	if len(out) > n {
 		out = out[len(out)-n:]
 	}
