@@ -35,6 +35,8 @@ func commands() []command {
 		{"serve", "run the server: MQTT ingest (embedded broker or --broker), event log, web", runServe},
 		{"log", "print events from the log (works while a server runs)", runLog},
 		{"rebuild", "replay the log into fresh projections", runRebuild},
+		{"export", "write the whole event log to a file (works while a server runs)", runExport},
+		{"import", "restore an export into an empty data directory (import log FILE)", runImport},
 		{"area", "define, remove and list server areas (add|remove|list)", runArea},
 		{"user", "manage users: add, passwd, remove, share, list", runUser},
 		{"config", "check a configuration and print the effective settings", runConfig},

@@ -60,6 +60,8 @@ type serveConfig struct {
 
 	TrustedProxy bool // read client address from X-Forwarded-For
 
+	MetricsAllow listFlag // CIDRs that may read /metrics and /readyz without a login
+
 	Tiles            string // map tile URL template
 	TilesAttribution string
 
@@ -86,6 +88,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.secretFlags.flags(fs)
 	c.tlsFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
+	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.BoolVar(&c.TrustedProxy, "trusted-proxy", false, "behind a reverse proxy: take the client address from X-Forwarded-For (otherwise forwarded headers are ignored)")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution shown on the map for the tiles")
@@ -158,6 +161,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	metricsAllow, err := web.ParseAllow(cfg.MetricsAllow)
+	if err != nil {
+		return err
+	}
+	metrics := web.NewMetrics()
 	users, err := cfg.mqttUsers()
 	if err != nil {
 		return err
@@ -181,7 +189,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 			logger.Error("closing the database", "err", err)
 		}
 	}()
-	log, err := badgerlog.Open(db, badgerlog.Options{Logger: logger})
+	log, err := badgerlog.Open(db, badgerlog.Options{Logger: logger, OnBatch: metrics.Observe})
 	if err != nil {
 		return err
 	}
@@ -283,7 +291,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
 	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
 	var site *web.Server // set below; the locator runs only once HTTP serves
-	hub := live.New(proj, pageFor, locator(in, func(dev projections.DeviceID, cmd []byte) { site.QueueCommand(dev, cmd) }, logger), logger)
+	hub := live.New(proj, pageFor, locator(in, func(dev projections.DeviceID, cmd []byte) { site.QueueCommand(dev, cmd); metrics.IncCommands() }, logger), logger)
 	proj.OnChange = hub.Notify
 	sessions, err := web.OpenSessions(filepath.Join(cfg.Data, "sessions.json"))
 	if err != nil {
@@ -294,7 +302,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
 		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustProxy: cfg.TrustedProxy},
-		UserAdmin: proj,
+		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow,
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)

@@ -697,6 +697,9 @@ var routesTestedElsewhere = map[string]string{
 	"GET /api/v1/users":                           "TestUserManagementAPI",
 	"POST /api/v1/users":                          "TestUserManagementAPI",
 	"POST /pub":                                   "TestHTTPMode",
+	"GET /metrics":                                "TestMetrics",
+	"GET /readyz":                                 "TestReady",
+	"GET /api/v1/export":                          "", // tested by TestExportImport in cmd/tracker (export_test.go)
 }
 
 // testFuncs returns the names of the Test functions in this package's

@@ -112,6 +112,7 @@ func get(t *testing.T, c *http.Client, u string, header ...string) (*http.Respon
 // publicRoutes need no login.
 var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /login": true, "POST /login": true, "POST /logout": true, "* /static/*": true,
+	"GET /metrics": true, "GET /readyz": true, // from loopback (the test server); TestMetricsAndReadyAccess checks the rest
 }
 
 // TestAnonymousRefusedEverywhere walks the router, so a route added

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -54,8 +55,13 @@ type Server struct {
 	// MaxStreams caps live connections (websocket and SSE) per user;
 	// default 20.
 	MaxStreams int
-	streams    *streamCount
-	cmds       *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
+	// Metrics are served on /metrics (made by Router when nil);
+	// MetricsAllow are the networks besides loopback that may read
+	// /metrics and /readyz without an admin login.
+	Metrics      *Metrics
+	MetricsAllow []netip.Prefix
+	streams      *streamCount
+	cmds         *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
 }
 
 func (s *Server) now() time.Time {
@@ -80,12 +86,15 @@ func (s *Server) Router() chi.Router {
 		s.Auth = &Auth{Users: noUsers{}, Logger: s.Logger}
 	}
 	r := chi.NewRouter()
+	r.Use(s.instrument) // request durations by route (metrics.go)
 	r.Use(middleware.Recoverer)
 	r.Use(s.logRequests)
 	r.Use(s.securityHeaders)
 
 	// Public: health, assets, the login page.
 	r.Get("/healthz", s.healthz)
+	r.With(s.metricsAccess).Get("/readyz", s.readyz)                               // loopback, --metrics-allow or admin
+	r.With(s.metricsAccess).Method(http.MethodGet, "/metrics", s.metricsHandler()) // same
 	r.Handle(static.Prefix+"*", s.Assets.Handler())
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
@@ -113,6 +122,7 @@ func (s *Server) Router() chi.Router {
 				r.Post("/areas", s.defineArea)
 				r.Delete("/areas/{name}", s.removeArea)
 				r.Post("/admin/rebuild", s.rebuild)
+				r.Get("/export", s.exportLog)
 				r.Get("/users", s.listUsers)
 				r.Post("/users", s.changeUser)
 			})
