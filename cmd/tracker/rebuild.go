@@ -32,6 +32,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	db, log, err := openLog(data)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		if info, ierr := readServerInfo(data); ierr == nil {

@@ -49,7 +49,10 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")))
+	// Small tables: compaction builds several at once, and their buffers
+	// were most of a rebuild's peak memory.
+	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")).
+		WithBaseTableSize(1 << 20))
 	if errors.Is(err, badgerlog.ErrLocked) {
 		return nil, fmt.Errorf("projections: %w", ErrLocked)
 	}
