@@ -77,5 +77,6 @@ Commands:`)
 	fmt.Fprintln(w, `
 Run "tracker COMMAND --help" for a command's flags. Every flag can also be
 set with an environment variable TRACKER_<FLAG>, e.g. TRACKER_DATA=/var/lib/tracker
-for --data (flags win over the environment). --data means the same for every command.`)
+for --data, or in a TOML/YAML file given with --config (flags win over the
+environment, which wins over the file). --data means the same for every command.`)
 }
