@@ -72,6 +72,11 @@ func openLog(data string) (*badger.DB, *badgerlog.Log, error) {
 	if _, err := os.Stat(logDir(data)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%w in %s (start one with tracker serve --data %s)", errNoLog, data, data)
 	}
+	return openLogDB(data)
+}
+
+// openLogDB opens (creating) the log's database in data.
+func openLogDB(data string) (*badger.DB, *badgerlog.Log, error) {
 	db, err := badgerlog.OpenDB(logDir(data), nil)
 	if err != nil {
 		return nil, nil, err
@@ -154,14 +159,5 @@ func createLog(data string) (*badger.DB, *badgerlog.Log, error) {
 	if err := os.MkdirAll(data, 0o750); err != nil {
 		return nil, nil, err
 	}
-	db, err := badgerlog.OpenDB(logDir(data), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	log, err := badgerlog.Open(db, badgerlog.Options{})
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	return db, log, nil
+	return openLogDB(data)
 }
