@@ -504,3 +504,20 @@ func TestStalledClientDoesNotStallIngest(t *testing.T) {
 		t.Fatal("broker did not shut down within 10s with a stalled client connected")
 	}
 }
+
+// When the server stops, mochi publishes every connected client's will;
+// the phones did not vanish, so those wills must not reach the log (they
+// would mark everybody offline at each restart).
+func TestShutdownDoesNotLogWills(t *testing.T) {
+	f := startBroker(t, broker.Config{}, badgerlog.Options{})
+	connect(t, f.addr, "phone-with-will", func(o *paho.ClientOptions) {
+		o.SetBinaryWill("owntracks/anna/phone", []byte(`{"_type":"lwt","tst":1718000000}`), 1, false)
+	})
+	if err := f.stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // a late append would land by now
+	if h := f.log.Head(); h != 0 {
+		t.Fatalf("log has %d events after shutdown, want none (a will was logged)", h)
+	}
+}
