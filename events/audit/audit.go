@@ -1,6 +1,6 @@
 // Package audit follows the event log and tells people about what arrived:
 // each new event is decoded, invalid ones are logged with their reason,
-// and everything is counted by kind and by reason. It reads the log after
+// and everything is counted by source, by kind and by reason. It reads the log after
 // the fact, so bad input never slows ingest.
 package audit
 
@@ -23,7 +23,9 @@ type Counts struct {
 	Duplicates uint64            `json:"duplicates"`
 	ByKind     map[string]uint64 `json:"by_kind"`
 	ByReason   map[string]uint64 `json:"invalid_by_reason"`
-	LastSeq    uint64            `json:"last_seq"`
+	// BySource counts events by source (SourceLabel) and then by kind.
+	BySource map[string]map[string]uint64 `json:"by_source_kind"`
+	LastSeq  uint64                       `json:"last_seq"`
 }
 
 // Auditor follows a log. Create with New, run with Run.
@@ -39,7 +41,7 @@ type Auditor struct {
 // New returns an auditor for log.
 func New(log events.Reader, d *owntracks.Decoder, logger *slog.Logger) *Auditor {
 	return &Auditor{log: log, decoder: d, logger: logger, counts: Counts{
-		ByKind: map[string]uint64{}, ByReason: map[string]uint64{},
+		ByKind: map[string]uint64{}, ByReason: map[string]uint64{}, BySource: map[string]map[string]uint64{},
 	}}
 }
 
@@ -63,6 +65,7 @@ func (a *Auditor) observe(e events.Event) {
 		a.counts.Events++
 		a.counts.LastSeq = e.Seq
 		a.counts.ByKind["admin"]++
+		a.countSource(e.Source, "admin")
 		a.mu.Unlock()
 		return
 	}
@@ -90,6 +93,7 @@ func (a *Auditor) observe(e events.Event) {
 	c.Events++
 	c.LastSeq = e.Seq
 	c.ByKind[kind]++
+	a.countSource(e.Source, kind)
 	if e.DuplicateOf != 0 {
 		c.Duplicates++
 	}
@@ -99,6 +103,17 @@ func (a *Auditor) observe(e events.Event) {
 	}
 }
 
+// countSource counts one event of kind from source; a.mu is held.
+func (a *Auditor) countSource(source, kind string) {
+	label := SourceLabel(source)
+	m := a.counts.BySource[label]
+	if m == nil {
+		m = map[string]uint64{}
+		a.counts.BySource[label] = m
+	}
+	m[kind]++
+}
+
 // Counts returns a copy of the counters.
 func (a *Auditor) Counts() Counts {
 	a.mu.Lock()
@@ -106,7 +121,27 @@ func (a *Auditor) Counts() Counts {
 	c := a.counts
 	c.ByKind = maps.Clone(c.ByKind)
 	c.ByReason = maps.Clone(c.ByReason)
+	c.BySource = make(map[string]map[string]uint64, len(a.counts.BySource))
+	for src, kinds := range a.counts.BySource {
+		c.BySource[src] = maps.Clone(kinds)
+	}
 	return c
+}
+
+// SourceLabel shortens an event's source to one of the few values the
+// counters use: the Source constants, with an external broker's URL cut
+// off ("mqtt:tcp://host:1883" -> "mqtt") so that counts stay few, and
+// "other" for anything else (an unknown source in an imported log).
+func SourceLabel(source string) string {
+	switch source {
+	case events.SourceEmbedded, events.SourceMQTT, events.SourceHTTP, events.SourceAdmin,
+		events.SourceRecorder, events.SourceGPX, events.SourceServer:
+		return source
+	}
+	if strings.HasPrefix(source, events.SourceMQTT+":") {
+		return events.SourceMQTT
+	}
+	return "other"
 }
 
 // Category shortens a reason to its kind of problem, without the values

@@ -108,7 +108,8 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 
 var (
 	descMessages = prometheus.NewDesc("tracker_messages_total",
-		"Events the auditor read from the log, by message kind (admin for the server's own events).", []string{"kind"}, nil)
+		"Events the auditor read from the log, by source (embedded, mqtt, http, admin, server, import:recorder, import:gpx) and message kind (admin for the server's own events).",
+		[]string{"source", "kind"}, nil)
 	descInvalid = prometheus.NewDesc("tracker_messages_invalid_total",
 		"Events kept in the log but not usable, by reason.", []string{"reason"}, nil)
 	descDuplicates = prometheus.NewDesc("tracker_messages_duplicate_total",
@@ -142,8 +143,10 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.Stats != nil {
 		counts := s.Stats.Counts()
-		for kind, n := range counts.ByKind {
-			ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, float64(n), kind)
+		for source, kinds := range counts.BySource {
+			for kind, n := range kinds {
+				ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, float64(n), source, kind)
+			}
 		}
 		for reason, n := range counts.ByReason {
 			ch <- prometheus.MustNewConstMetric(descInvalid, prometheus.CounterValue, float64(n), reason)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"tracker/events"
 	"tracker/views/web"
 )
 
@@ -69,19 +70,46 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("locations: %s", res.Status)
 	}
 	st.do(t, http.MethodGet, "/no/such/page", "")
+	// One message from each other source: a phone in HTTP mode through
+	// /pub (open mode: no users), and appended directly what two external
+	// brokers, the server's own command, and the two importers store.
+	tst := day.Add(18 * time.Hour).Unix()
+	if res, body := st.do(t, http.MethodPost, "/pub", string(locationPayload("ca", office, tst))); res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /pub: %s: %s", res.Status, body)
+	}
+	other := func(source, topic, payload string) events.Event {
+		e := ev(topic, day.Add(18*time.Hour), payload)
+		e.Source = source
+		return e
+	}
+	st.appendAll(t,
+		other("mqtt:tcp://broker.example.org:1883", "owntracks/dave/phone", string(locationPayload("da", office, tst))),
+		other("mqtt:ssl://other.example.org:8883", "owntracks/dave/phone", string(locationPayload("da", park, tst+60))),
+		other(events.SourceServer, "owntracks/dave/phone/cmd", `{"_type":"cmd","action":"reportLocation"}`),
+		other(events.SourceRecorder, "owntracks/erin/phone", string(locationPayload("er", park, tst-86400))),
+		other(events.SourceGPX, "owntracks/erin/gpx", string(locationPayload("er", office, tst-2*86400))),
+	)
+	waitAudited(t, st)
 
 	m := scrape(t, st)
-	// The fixture: 77 phone messages (71 locations, one of them invalid
-	// for lat 91.2; 2 waypoints; 1 card; 3 transitions) and the HQ area.
+	// The fixture: 77 phone messages through the embedded broker (71
+	// locations, one of them invalid for lat 91.2; 2 waypoints; 1 card; 3
+	// transitions), the HQ area defined through the API, then the six
+	// messages above.
 	want := map[string]float64{
-		`tracker_log_head_sequence`:                                                             78,
-		`tracker_projection_checkpoint_sequence`:                                                78,
+		`tracker_log_head_sequence`:                                                             84,
+		`tracker_projection_checkpoint_sequence`:                                                84,
 		`tracker_projection_lag_events`:                                                         0,
-		`tracker_messages_total{kind="location"}`:                                               71,
-		`tracker_messages_total{kind="waypoint"}`:                                               2,
-		`tracker_messages_total{kind="card"}`:                                                   1,
-		`tracker_messages_total{kind="transition"}`:                                             3,
-		`tracker_messages_total{kind="admin"}`:                                                  1,
+		`tracker_messages_total{kind="location",source="embedded"}`:                             71,
+		`tracker_messages_total{kind="waypoint",source="embedded"}`:                             2,
+		`tracker_messages_total{kind="card",source="embedded"}`:                                 1,
+		`tracker_messages_total{kind="transition",source="embedded"}`:                           3,
+		`tracker_messages_total{kind="admin",source="admin"}`:                                   1,
+		`tracker_messages_total{kind="location",source="http"}`:                                 1,
+		`tracker_messages_total{kind="location",source="mqtt"}`:                                 2,
+		`tracker_messages_total{kind="cmd",source="server"}`:                                    1,
+		`tracker_messages_total{kind="location",source="import:recorder"}`:                      1,
+		`tracker_messages_total{kind="location",source="import:gpx"}`:                           1,
 		`tracker_messages_invalid_total{reason="lat out of range"}`:                             1,
 		`tracker_messages_duplicate_total`:                                                      0,
 		`tracker_ingest_connected{source="test"}`:                                               1,
@@ -114,8 +142,14 @@ func TestMetrics(t *testing.T) {
 			invalid += v
 		}
 	}
-	if messages != 78 || invalid != 1 {
-		t.Errorf("messages %g (want 78), invalid %g (want 1)", messages, invalid)
+	if messages != 84 || invalid != 1 {
+		t.Errorf("messages %g (want 84), invalid %g (want 1)", messages, invalid)
+	}
+	// Every series carries both labels, and the broker URLs are cut off.
+	for k := range m {
+		if strings.HasPrefix(k, "tracker_messages_total{") && (!strings.Contains(k, "source=") || strings.Contains(k, "example.org")) {
+			t.Errorf("series %s: want the source label without the broker URL", k)
+		}
 	}
 	if c := st.audit.Counts(); float64(c.Events) != messages || float64(c.Invalid) != invalid {
 		t.Errorf("scrape disagrees with the auditor: %+v", c)
