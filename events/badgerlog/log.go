@@ -30,6 +30,8 @@ const (
 	prefixRetained = 'r' // r + topic             -> seq(8) hash(8) of the last retained event on topic
 )
 
+// prefixImport ('i' + import key -> seq) is in importkey.go.
+
 // Options tune a Log. The zero value is usable.
 type Options struct {
 	// QueueLen bounds appends waiting for the committer; AppendAsync blocks
@@ -74,6 +76,7 @@ type request struct {
 type result struct {
 	done func(uint64, error)
 	seq  uint64
+	err  error // this event's own outcome (ErrAlreadyLogged), when the batch commits
 }
 
 // Log is the Badger-backed event log. It implements events.Appender and
@@ -339,7 +342,7 @@ func (l *Log) completeLoop() {
 			if err != nil {
 				r.done(0, err)
 			} else {
-				r.done(r.seq, nil)
+				r.done(r.seq, r.err)
 			}
 		}
 	}
@@ -362,6 +365,8 @@ func (l *Log) commit(batch []request) *pending {
 		p.errc <- *errp
 		return p
 	}
+	imports := newImportIndex(l.db)
+	defer imports.close()
 	size := 0
 	for i := range batch {
 		size += binary.MaxVarintLen64 + recordSize(&batch[i].ev)
@@ -378,12 +383,22 @@ func (l *Log) commit(batch []request) *pending {
 				continue
 			}
 		}
-		seq := first + count
-		e.Seq = seq
-		e.DuplicateOf = l.recent[h]
 		if e.Received.IsZero() {
 			e.Received = time.Now()
 		}
+		seq := first + count
+		if key, ok := ImportKey(e); ok {
+			prev, err := imports.lookup(key)
+			if err != nil || prev != 0 {
+				p.results[i].seq, p.results[i].err = prev, err
+				continue
+			}
+			p.keys = append(p.keys, importIndexKey(key))
+			p.vals = append(p.vals, binary.BigEndian.AppendUint64(nil, seq))
+			imports.add(key, seq)
+		}
+		e.Seq = seq
+		e.DuplicateOf = l.recent[h]
 		n := len(recs)
 		recs = appendRecord(append(recs, make([]byte, binary.MaxVarintLen64)...), e)
 		// Length prefix: write it in front of the record, closing the gap.
@@ -404,7 +419,7 @@ func (l *Log) commit(batch []request) *pending {
 		p.results[i].seq = seq
 		count++
 	}
-	if count == 0 { // only retained replays: nothing to write
+	if count == 0 { // only retained replays and known imports: nothing to write
 		p.errc <- nil
 		return p
 	}
