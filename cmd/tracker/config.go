@@ -84,6 +84,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := cfg.resolveTLS(); err != nil {
 		return err
 	}
+	if err := cfg.mirrorFlags.check(); err != nil {
+		return err
+	}
 	var lines []string
 	fs.VisitAll(func(f *flag.Flag) {
 		v := f.Value.String()

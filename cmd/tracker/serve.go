@@ -56,6 +56,8 @@ type serveConfig struct {
 
 	tlsFlags // HTTPS and MQTT over TLS: certificate files or ACME (tls.go)
 
+	mirrorFlags // DynamoDB mirror of the log (mirror.go)
+
 	Areas string // JSON file of areas to define when the log is new
 
 	TrustedProxy bool // read client address from X-Forwarded-For
@@ -87,6 +89,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
 	c.secretFlags.flags(fs)
 	c.tlsFlags.flags(fs)
+	c.mirrorFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.BoolVar(&c.TrustedProxy, "trusted-proxy", false, "behind a reverse proxy: take the client address from X-Forwarded-For (otherwise forwarded headers are ignored)")
@@ -203,6 +206,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	logger.Info("event log open", "data", cfg.Data, "head", log.Head())
 
 	decoder := &owntracks.Decoder{Keys: secrets}
+	mirror, err := cfg.openMirror(ctx, cfg.Data, log, decoder, metrics, logger)
+	if err != nil {
+		return err
+	}
 
 	if err := seedAreas(ctx, cfg.Areas, log, logger); err != nil {
 		return err
@@ -342,6 +349,9 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	g.Go(func() error { return proj.Run(gctx) })
 	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
 	g.Go(func() error { trimWhenIdle(gctx, log.Head, 10*time.Second); return nil })
+	if mirror != nil {
+		g.Go(func() error { return mirror.Run(gctx) }) // only reads the log
+	}
 
 	logger.Info("tracker serving", "http", base, "ingest", in.Source())
 	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, in.Source())
