@@ -182,6 +182,18 @@ func dirMB(dir string) float64 {
 func rebuildLog(b *testing.B) *badgerlog.Log {
 	b.Helper()
 	log, db := eventstest.OpenLog(b)
+	if dir := os.Getenv("REBUILD_KEEPLOG"); dir != "" {
+		// Build the log in a data directory of tracker's to measure
+		// `tracker rebuild --data DIR` as its own process.
+		var err error
+		if db, err = badgerlog.OpenDB(filepath.Join(dir, "log"), nil); err != nil {
+			b.Fatal(err)
+		}
+		if log, err = badgerlog.Open(db, badgerlog.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = log.Close(); _ = db.Close() })
+	}
 	start := time.Now()
 	topics := make([]string, rebuildDevices)
 	for d := range topics {
@@ -227,6 +239,9 @@ func sampleRSS() *rssSampler {
 			s.anonKB = max(s.anonKB, procStatusKB("RssAnon"))
 			s.fileKB = max(s.fileKB, procStatusKB("RssFile"))
 			metrics.Read(ms)
+			if trace := os.Getenv("REBUILD_HEAPTRACE"); trace != "" {
+				fmt.Fprintf(os.Stderr, "heap %s %.0f MB anon %d MB\n", time.Now().Format("05.000"), float64(ms[0].Value.Uint64())/(1<<20), procStatusKB("RssAnon")/1024)
+			}
 			s.heapB = max(s.heapB, ms[0].Value.Uint64())
 			s.goB = max(s.goB, ms[1].Value.Uint64()-ms[2].Value.Uint64())
 			select {
@@ -297,7 +312,7 @@ func BenchmarkRebuild(b *testing.B) {
 		var stats projector.Stats
 		var err error
 		pprof.Do(ctx, pprof.Labels("phase", "rebuild"), func(ctx context.Context) {
-			stats, err = p.Rebuild(ctx, nil)
+			stats, err = p.Rebuild(ctx, heapAt(os.Getenv("REBUILD_HEAPPROFILE")))
 		})
 		took += time.Since(t0)
 		cpu += cpuTime() - c0
@@ -349,6 +364,28 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ReportMetric(cpu.Seconds()/float64(b.N)/(rebuildEvents/1e6), "cpu-s/M")
 	b.ReportMetric(float64(heapB)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(goB)/(1<<20), "peak-go-MB")
+}
+
+// heapAt returns a rebuild progress callback that writes a heap profile
+// (live objects at the last GC) to file when the rebuild is half done;
+// nil when file is empty.
+func heapAt(file string) projector.Progress {
+	if file == "" {
+		return nil
+	}
+	var once sync.Once
+	return func(done, total uint64) {
+		if done < total*19/20 {
+			return
+		}
+		once.Do(func() {
+			f, err := os.Create(file)
+			if err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		})
+	}
 }
 
 // BenchmarkRebuildStages does a rebuild's work on one goroutine, stage by

@@ -17,6 +17,7 @@ import (
 	"math"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"tracker/events/badgerlog"
 	"tracker/projections"
@@ -31,7 +32,7 @@ const (
 	prefArea      = "a/"           // a/<area id>                       -> Area JSON
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
 	prefUser      = "u/"           // u/<name>                          -> User JSON
-	prefHistory   = "h/"           // h/<device>\0<tst:8><hash:4>       -> point (binary)
+	prefHistory   = "h/"           // h/<device>\0<hour start:8>        -> block of points (history.go)
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
 	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device>\0<origin> -> AreaEvent JSON
 )
@@ -49,10 +50,20 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// Small tables: compaction builds several at once, and their buffers
-	// were most of a rebuild's peak memory.
+	// Badger's table builders were most of a rebuild's peak memory: they
+	// grow buffers by doubling, keep every old one until the table is
+	// done, and pool them afterwards. So: small tables (compaction builds
+	// several at once); blocks big enough for a history block (an hour of
+	// points, ~16 KB at one point per 10 s), which with 4 KB blocks made
+	// each flushed memtable cost 60 MB; and no Badger compression, whose
+	// per-block buffers cost as much again. History blocks, nearly all
+	// the bytes, are s2-compressed by the store itself.
 	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")).
-		WithBaseTableSize(1 << 20))
+		WithMemTableSize(4 << 20).
+		WithValueThreshold(256 << 10). // must stay under a batch: 15% of the memtable
+		WithBaseTableSize(1 << 20).
+		WithBlockSize(64 << 10).
+		WithCompression(options.None))
 	if errors.Is(err, badgerlog.ErrLocked) {
 		return nil, fmt.Errorf("projections: %w", ErrLocked)
 	}
@@ -164,6 +175,9 @@ func (s *Store) Save(st *projections.State, ch *projections.Changes, checkpoint 
 	if err := writeChanges(set, func(k []byte) error { return txn.Delete(k) }, st, ch); err != nil {
 		return err
 	}
+	if err := saveHistory(txn, ch.History); err != nil {
+		return err
+	}
 	if err := set([]byte(keySchema), be64(projections.SchemaVersion)); err != nil {
 		return err
 	}
@@ -176,6 +190,8 @@ func (s *Store) Save(st *projections.State, ch *projections.Changes, checkpoint 
 	return nil
 }
 
+// writeChanges writes everything in ch but history, which is merged into
+// blocks (saveHistory, bulkHistory).
 func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *projections.State, ch *projections.Changes) error {
 	for id := range ch.Friends {
 		f, ok := st.Friends[id]
@@ -229,11 +245,6 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			return err
 		}
 	}
-	for _, h := range ch.History {
-		if err := set(historyKey(h.Device, h.Point.Tst, h.Hash), encodePoint(h.Point)); err != nil {
-			return err
-		}
-	}
 	for _, e := range ch.AreaEvents {
 		v, err := json.Marshal(e)
 		if err != nil {
@@ -264,15 +275,6 @@ func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 // tstKey maps a Unix time to an order-preserving unsigned value.
 func tstKey(tst int64) uint64 { return uint64(tst) ^ (1 << 63) }
 
-func historyKey(dev projections.DeviceID, tst int64, hash uint32) []byte {
-	k := make([]byte, 0, len(prefHistory)+len(dev)+1+12)
-	k = append(k, prefHistory...)
-	k = append(k, dev...)
-	k = append(k, 0)
-	k = binary.BigEndian.AppendUint64(k, tstKey(tst))
-	return binary.BigEndian.AppendUint32(k, hash)
-}
-
 func eventKey(prefix, owner string, tst int64, seq uint64, other string) []byte {
 	k := make([]byte, 0, len(prefix)+len(owner)+1+16+len(other))
 	k = append(k, prefix...)
@@ -286,8 +288,9 @@ func eventKey(prefix, owner string, tst int64, seq uint64, other string) []byte 
 // Point encoding: seq, tst (8 each), lat, lon (float64 bits), then
 // varints acc alt vel cog batt bs, then conn and trigger as
 // length-prefixed strings.
-func encodePoint(p projections.Point) []byte {
-	b := make([]byte, 0, 48)
+func encodePoint(p projections.Point) []byte { return appendPoint(make([]byte, 0, 48), p) }
+
+func appendPoint(b []byte, p projections.Point) []byte {
 	b = binary.BigEndian.AppendUint64(b, p.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.Tst))
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(p.Lat))
@@ -332,30 +335,7 @@ func decodePoint(b []byte) (projections.Point, error) {
 
 // History calls fn for dev's points with from <= tst < to, in tst order.
 func (s *Store) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		prefix := append([]byte(prefHistory+string(dev)), 0)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
-		defer it.Close()
-		end := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(to))
-		for it.Seek(binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(from))); it.Valid(); it.Next() {
-			if string(it.Item().Key()) >= string(end) {
-				return nil
-			}
-			var p projections.Point
-			err := it.Item().Value(func(v []byte) error {
-				var err error
-				p, err = decodePoint(v)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if err := fn(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.db.View(func(txn *badger.Txn) error { return readBlocks(txn, dev, from, to, fn) })
 }
 
 // DeviceEvents calls fn for dev's area events with from <= tst < to.
@@ -422,23 +402,56 @@ func (s *Store) Dump(fn func(k, v []byte) error) error {
 	})
 }
 
-// Bulk writes a whole rebuild: history and area events as they come, the
-// small state once at the end. It writes through a Badger WriteBatch,
-// whose commits run beside the fold instead of holding it up; nothing is
-// atomic until Finish writes the checkpoint, which is fine for a new
-// generation that is not in use until it is complete.
+// Bulk writes a whole rebuild: history blocks and area events as they
+// come, the small state once at the end. It writes through a Badger
+// WriteBatch, whose commits run beside the fold instead of holding it up;
+// nothing is atomic until Finish writes the checkpoint, which is fine for
+// a new generation that is not in use until it is complete.
 type Bulk struct {
-	s  *Store
-	wb *badger.WriteBatch
+	s    *Store
+	wb   *badger.WriteBatch
+	hist *bulkHistory
 }
 
 // NewBulk starts a bulk write.
-func (s *Store) NewBulk() *Bulk { return &Bulk{s: s, wb: s.db.NewWriteBatch()} }
+func (s *Store) NewBulk() *Bulk {
+	return &Bulk{s: s, wb: s.db.NewWriteBatch(), hist: newBulkHistory()}
+}
 
 // Add writes the append-only part of ch: history points and area events.
 func (b *Bulk) Add(ch *projections.Changes) error {
-	only := &projections.Changes{History: ch.History, AreaEvents: ch.AreaEvents}
-	return writeChanges(b.wb.Set, b.wb.Delete, projections.NewState(), only)
+	only := &projections.Changes{AreaEvents: ch.AreaEvents}
+	if err := writeChanges(b.wb.Set, b.wb.Delete, projections.NewState(), only); err != nil {
+		return err
+	}
+	if err := b.hist.add(ch.History, b.wb.Set); err != nil {
+		return err
+	}
+	if len(b.hist.late) >= b.hist.lateLimit {
+		return b.mergeLate()
+	}
+	return nil
+}
+
+// mergeLate writes what the batch holds, then merges the late points into
+// their stored blocks.
+func (b *Bulk) mergeLate() error {
+	if len(b.hist.late) == 0 {
+		return nil
+	}
+	if err := b.wb.Flush(); err != nil {
+		return fmt.Errorf("store: bulk flush: %w", err)
+	}
+	b.wb = b.s.db.NewWriteBatch()
+	for late := b.hist.late; len(late) > 0; {
+		n := min(len(late), 5000) // keep each transaction small
+		if err := b.s.db.Update(func(txn *badger.Txn) error { return saveHistory(txn, late[:n]) }); err != nil {
+			return fmt.Errorf("store: late history: %w", err)
+		}
+		late = late[n:]
+	}
+	b.hist.late = b.hist.late[:0]
+	return nil
 }
 
 // Finish writes every entity of st and then, in its own transaction, the
@@ -457,9 +470,17 @@ func (b *Bulk) Finish(st *projections.State, checkpoint uint64) error {
 	for n := range st.Users {
 		all.Users[n] = true
 	}
+	if err := b.hist.finish(b.wb.Set); err != nil {
+		b.wb.Cancel()
+		return fmt.Errorf("store: bulk history: %w", err)
+	}
 	if err := writeChanges(b.wb.Set, b.wb.Delete, st, all); err != nil {
 		b.wb.Cancel()
 		return fmt.Errorf("store: bulk state: %w", err)
+	}
+	if err := b.mergeLate(); err != nil {
+		b.wb.Cancel()
+		return err
 	}
 	if err := b.wb.Flush(); err != nil {
 		return fmt.Errorf("store: bulk flush: %w", err)

@@ -35,7 +35,7 @@ func TestTstKeyOrder(t *testing.T) {
 	for i := 1; i < len(tsts); i++ {
 		a, b := tsts[i-1], tsts[i]
 		t.Run(fmt.Sprintf("%d<%d", a, b), func(t *testing.T) {
-			ka, kb := historyKey("d", a, math.MaxUint32), historyKey("d", b, 0)
+			ka, kb := blockKey("d", a), blockKey("d", b)
 			if bytes.Compare(ka, kb) >= 0 {
 				t.Errorf("history key of %d (%x) does not sort before %d (%x)", a, ka, b, kb)
 			}
