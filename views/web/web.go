@@ -110,6 +110,7 @@ func (s *Server) Router() chi.Router {
 		r.Get("/faces/{seq}", s.face)
 		s.historyRoutes(r)
 		s.areaPageRoutes(r)
+		s.recorderRoutes(r) // OwnTracks Recorder-compatible /api/0 and /ws/last (recorderapi.go)
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
 			r.Get("/friends/{user}/{device}/locations", s.friendLocations)

@@ -1,0 +1,771 @@
+package web
+
+// The OwnTracks Recorder's HTTP API, so that the OwnTracks Frontend and
+// scripts written for the Recorder work against this server: /api/0/version,
+// /api/0/list, /api/0/last, /api/0/locations (here) and the /ws/last
+// websocket (recorderws.go). The shapes follow the Recorder's README, API.md
+// and http.c/storage.c (github.com/owntracks/recorder); README.md lists what
+// differs. Everything goes through the same login and the same sharing rule
+// as the rest: a viewer never learns of a friend it may not see, not even
+// that it exists.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"tracker/events/owntracks"
+	"tracker/projections"
+)
+
+// recorderRoutes registers the Recorder-compatible API. The Recorder
+// takes its parameters from the query, a form body (curl -d) or
+// X-Limit-* headers, so every verb answers GET and POST alike.
+func (s *Server) recorderRoutes(r chi.Router) {
+	r.Route("/api/0", func(r chi.Router) {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			r.MethodFunc(m, "/version", s.recorderVersion)
+			r.MethodFunc(m, "/list", s.recorderList)
+			r.MethodFunc(m, "/last", s.recorderLast)
+			r.MethodFunc(m, "/locations", s.recorderLocations)
+		}
+	})
+	r.Get("/ws/last", s.capStreams(s.recorderWS))
+}
+
+const (
+	// recorderHistory is the Recorder's default range for /locations:
+	// the last 6 hours (DEFAULT_HISTORY_HOURS).
+	recorderHistory = 6 * time.Hour
+	// maxRecorderLimit bounds ?limit=, whose points are held in memory
+	// (the Recorder reads at most one month file backwards instead).
+	maxRecorderLimit = 100_000
+	// geohashPrecision is the Recorder's default ghash length (GHASHPREC).
+	geohashPrecision = 7
+	isoLayout        = "2006-01-02T15:04:05Z"
+	dispLayout       = "2006-01-02 15:04:05"
+)
+
+// recorderParam reads a parameter as the Recorder does: an X-Limit-<name>
+// header wins over the query or form value.
+func recorderParam(r *http.Request, name string) string {
+	if v := r.Header.Get("X-Limit-" + name); v != "" {
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(r.FormValue(name))
+}
+
+// limitBody caps a POSTed form before FormValue reads it.
+func limitBody(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+}
+
+// recorderVersion answers {"version": ..., "git": ...} like the Recorder,
+// with this server's build.
+func (s *Server) recorderVersion(w http.ResponseWriter, r *http.Request) {
+	v := struct {
+		Version string `json:"version"`
+		Git     string `json:"git,omitempty"`
+	}{Version: "tracker (devel)"}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v.Version = "tracker " + bi.Main.Version
+		}
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" {
+				v.Git = kv.Value
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// recorderFriends returns the friends the viewer may see that have a
+// location, ordered by user and device, narrowed to user and device when
+// given. A name matches exactly or, when nothing matches exactly, without
+// regard to case (the Recorder lower-cases names; topics keep theirs).
+func (s *Server) recorderFriends(r *http.Request, user, device string) []projections.FriendView {
+	var all []projections.FriendView
+	for _, f := range s.proj(r).Friends() {
+		if f.Location != nil {
+			all = append(all, f)
+		}
+	}
+	slices.SortFunc(all, func(a, b projections.FriendView) int {
+		if c := strings.Compare(a.User, b.User); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Device, b.Device)
+	})
+	all = matchNames(all, user, func(f projections.FriendView) string { return f.User })
+	return matchNames(all, device, func(f projections.FriendView) string { return f.Device })
+}
+
+func matchNames(in []projections.FriendView, want string, name func(projections.FriendView) string) []projections.FriendView {
+	if want == "" {
+		return in
+	}
+	var exact, folded []projections.FriendView
+	for _, f := range in {
+		switch n := name(f); {
+		case n == want:
+			exact = append(exact, f)
+		case strings.EqualFold(n, want):
+			folded = append(folded, f)
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	return folded
+}
+
+// recorderList lists users; with ?user= that user's devices; with
+// ?user=&device= the device's month files, named as the Recorder's
+// storage would name them (rec/<user>/<device>/YYYY-MM.rec), for the
+// months that hold points up to ?to= (default now).
+func (s *Server) recorderList(w http.ResponseWriter, r *http.Request) {
+	limitBody(w, r)
+	user, device := recorderParam(r, "user"), recorderParam(r, "device")
+	results := []string{}
+	switch {
+	case user == "":
+		for _, f := range s.recorderFriends(r, "", "") {
+			if len(results) == 0 || results[len(results)-1] != f.User {
+				results = append(results, f.User)
+			}
+		}
+	case device == "":
+		for _, f := range s.recorderFriends(r, user, "") {
+			results = append(results, f.Device)
+		}
+	default:
+		_, to, err := s.recorderRange(r)
+		if err != nil {
+			http.Error(w, "impossible date/time ranges", http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		for _, f := range s.recorderFriends(r, user, device) {
+			months, err := s.recMonths(f.ID, to.Unix())
+			if err != nil {
+				s.httpError(w, r, http.StatusInternalServerError, "could not read the history", err)
+				return
+			}
+			for _, m := range months {
+				results = append(results, "rec/"+f.User+"/"+f.Device+"/"+m+".rec")
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Results []string `json:"results"`
+	}{results})
+}
+
+var errStop = errors.New("stop")
+
+// recMonths returns the months (YYYY-MM, UTC) in which dev has points
+// before to: one short read per month that has any.
+func (s *Server) recMonths(dev projections.DeviceID, to int64) ([]string, error) {
+	var out []string
+	from := int64(0)
+	for from < to {
+		var first *projections.Point
+		err := s.Projections.History(dev, from, to, func(p projections.Point) error {
+			first = &p
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return nil, err
+		}
+		if first == nil {
+			break
+		}
+		t := first.Time()
+		out = append(out, t.Format("2006-01"))
+		from = time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	}
+	return out, nil
+}
+
+// recorderLast answers an array of the newest location of each device
+// (?user=, ?device= narrow it; ?fields=a,b keeps only those members):
+// the phone's payload as it sent it, plus the members the Recorder adds.
+func (s *Server) recorderLast(w http.ResponseWriter, r *http.Request) {
+	limitBody(w, r)
+	fields := fieldList(recorderParam(r, "fields"))
+	out := []jsonObject{}
+	for _, f := range s.recorderFriends(r, recorderParam(r, "user"), recorderParam(r, "device")) {
+		if f.Hidden {
+			continue // the phone cleared its location
+		}
+		o := s.lastObject(f)
+		if fields != nil {
+			o = o.pick(fields)
+		}
+		out = append(out, o)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func fieldList(v string) []string {
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// lastObject is a friend's newest location as the Recorder's last/ file
+// holds it (payload, topic, username, device, ghash), with the members
+// it adds when answering (isotst, disptst and the card's name and face).
+func (s *Server) lastObject(f projections.FriendView) jsonObject {
+	loc := s.storedLocation(f.ID, *f.Location)
+	o := loc.obj
+	o.set("topic", loc.topic)
+	o.set("username", f.User)
+	o.set("device", f.Device)
+	o.set("ghash", geohash(f.Location.Lat, f.Location.Lon, geohashPrecision))
+	o.set("isotst", f.Location.Time().Format(isoLayout))
+	o.set("disptst", f.Location.Time().Format(dispLayout))
+	// The card's members, where the location has none of its own.
+	if _, ok := o.get("tid"); !ok && f.TID != "" {
+		o.set("tid", f.TID)
+	}
+	if f.Name != "" {
+		o.setDefault("name", f.Name)
+	}
+	if face := s.cardFace(f.FaceSeq); face != "" {
+		o.setDefault("face", face)
+	}
+	return o
+}
+
+// cardFace returns the base64 face of the card event seq, "" when none.
+func (s *Server) cardFace(seq uint64) string {
+	if seq == 0 || s.Events == nil {
+		return ""
+	}
+	e, err := s.Events.Get(seq)
+	if err != nil {
+		return ""
+	}
+	m, err := s.decoder().DecodeAt(e.Topic, e.Payload, time.Time{})
+	if err != nil || m.Card == nil {
+		return ""
+	}
+	return m.Card.Face
+}
+
+// storedLocation is one fix as the phone sent it.
+type storedLocation struct {
+	obj      jsonObject // the payload's members, in order
+	topic    string
+	received time.Time
+}
+
+// storedLocation reads the event p came from and returns its payload (the
+// plaintext, for an encrypted one) with lat, lon and tst as numbers, as
+// the Recorder stores them. When the event cannot be read it is rebuilt
+// from the point.
+func (s *Server) storedLocation(dev projections.DeviceID, p projections.Point) storedLocation {
+	if s.Events != nil {
+		if e, err := s.Events.Get(p.Seq); err == nil {
+			if m, err := s.decoder().DecodeAt(e.Topic, e.Payload, time.Time{}); err == nil && m.Location != nil {
+				payload := e.Payload
+				if m.Decrypted {
+					payload = m.Plaintext
+				}
+				if o, err := parseObject(payload); err == nil {
+					o.normalize(m.Location)
+					return storedLocation{obj: o, topic: e.Topic, received: e.Received.UTC()}
+				}
+			}
+		}
+	}
+	user, device := dev.Split()
+	return storedLocation{obj: pointObject(p), topic: pubRoot(s.decoder()) + "/" + user + "/" + device, received: p.Time()}
+}
+
+// pointObject is a location payload made from a history point.
+func pointObject(p projections.Point) jsonObject {
+	o := jsonObject{}
+	o.set("_type", "location")
+	o.setRaw("lat", floatJSON(p.Lat))
+	o.setRaw("lon", floatJSON(p.Lon))
+	o.set("tst", p.Tst)
+	for _, m := range []struct {
+		k string
+		v int
+	}{{"acc", p.Acc}, {"alt", p.Alt}, {"vel", p.Vel}, {"cog", p.Cog}, {"batt", p.Batt}, {"bs", p.BS}} {
+		if m.v != 0 {
+			o.set(m.k, m.v)
+		}
+	}
+	if p.Conn != "" {
+		o.set("conn", p.Conn)
+	}
+	if p.Trigger != "" {
+		o.set("t", p.Trigger)
+	}
+	return o
+}
+
+func floatJSON(v float64) json.RawMessage {
+	return strconv.AppendFloat(nil, v, 'f', -1, 64)
+}
+
+// recorderRange reads ?from=&to= as the Recorder does (UTC, YYYY-MM-DD
+// with optional THH, THH:MM, THH:MM:SS, or YYYY-MM), also RFC 3339 and
+// Unix seconds; the default is the last 6 hours.
+func (s *Server) recorderRange(r *http.Request) (from, to time.Time, err error) {
+	now := s.now().UTC()
+	from, to = now.Add(-recorderHistory), now
+	if v := recorderParam(r, "from"); v != "" {
+		if from, err = recorderTime(v); err != nil {
+			return from, to, err
+		}
+	}
+	if v := recorderParam(r, "to"); v != "" {
+		if to, err = recorderTime(v); err != nil {
+			return from, to, err
+		}
+	}
+	if from.After(to) {
+		return from, to, fmt.Errorf("from %s is after to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return from, to, nil
+}
+
+var recorderLayouts = []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02T15", "2006-01-02", "2006-01"}
+
+// recorderTime parses one time in UTC.
+func recorderTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && len(v) > 7 {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if len(v) > 10 && (v[10] == 't' || v[10] == ' ') {
+		v = v[:10] + "T" + v[11:]
+	}
+	if len(v) > 19 { // the Recorder ignores what follows the seconds (fractions, a Z)
+		v = v[:19]
+	}
+	v = strings.TrimSuffix(v, "Z")
+	for _, l := range recorderLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unrecognised time %q", v)
+}
+
+// recorderFormat writes one output format of /api/0/locations.
+type recorderFormat interface {
+	contentType() string
+	begin(b *bufWriter)
+	item(b *bufWriter, o jsonObject, p projections.Point)
+	end(b *bufWriter, count int)
+	chronological() bool // needs the points oldest first
+}
+
+// recorderLocations answers a device's locations in a range: ?user= and
+// ?device= are required; ?from=&to= (default the last 6 hours),
+// ?limit=N (the newest N before ?to=, newest first, ignoring ?from=),
+// ?fields=, ?format=json|geojson|linestring|gpx.
+func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
+	limitBody(w, r)
+	user, device := recorderParam(r, "user"), recorderParam(r, "device")
+	if user == "" || device == "" {
+		http.Error(w, "user and device are required", http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+	var f recorderFormat
+	switch v := recorderParam(r, "format"); v {
+	case "", "json":
+		f = &recJSON{}
+	case "geojson":
+		f = &recGeoJSON{}
+	case "linestring":
+		f = &recLineString{}
+	case "gpx":
+		f = &recGPX{}
+	case "csv", "xml", "geojsonpoi":
+		http.Error(w, fmt.Sprintf("format %q is not supported by this server; use json, geojson, linestring or gpx", v), http.StatusBadRequest)
+		return
+	default:
+		http.Error(w, "unrecognized format", http.StatusBadRequest)
+		return
+	}
+	from, to, err := s.recorderRange(r)
+	if err != nil {
+		http.Error(w, "impossible date/time ranges", http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+	limit, _ := strconv.Atoi(recorderParam(r, "limit")) // the Recorder's atoi: junk is 0
+	limit = min(max(limit, 0), maxRecorderLimit)
+	fields := fieldList(recorderParam(r, "fields"))
+
+	// Unknown and hidden friends answer alike: no points.
+	var dev projections.DeviceID
+	if fs := s.recorderFriends(r, user, device); len(fs) > 0 {
+		dev = fs[0].ID
+	}
+	var points []projections.Point
+	if dev != "" && limit > 0 {
+		if points, err = s.lastPoints(r.Context(), dev, to.Unix(), limit); err != nil {
+			s.httpError(w, r, http.StatusInternalServerError, "could not read the history", err)
+			return
+		}
+		if f.chronological() {
+			slices.Reverse(points)
+		}
+	}
+
+	w.Header().Set("Content-Type", f.contentType())
+	bw := newBufWriter(w)
+	f.begin(bw)
+	count := 0
+	emit := func(p projections.Point) error {
+		loc := s.storedLocation(dev, p)
+		o := loc.obj
+		o.set("ghash", geohash(p.Lat, p.Lon, geohashPrecision))
+		o.set("isorcv", loc.received.Format(isoLayout))
+		o.set("isotst", p.Time().Format(isoLayout))
+		o.set("disptst", p.Time().Format(dispLayout))
+		if fields != nil {
+			o = o.pick(fields)
+		}
+		f.item(bw, o, p)
+		count++
+		return bw.err
+	}
+	switch {
+	case dev == "":
+	case limit > 0:
+		for _, p := range points {
+			if err = emit(p); err != nil {
+				break
+			}
+		}
+	default:
+		err = s.eachPoint(r.Context(), dev, from.Unix(), to.Unix(), emit)
+	}
+	if err != nil {
+		if r.Context().Err() == nil && bw.err == nil {
+			s.Logger.Error("recorder locations: history read failed mid-response", "device", dev, "err", err)
+		}
+		return
+	}
+	f.end(bw, count)
+	_ = bw.Flush()
+}
+
+// lastPoints returns dev's newest n points with tst < to, newest first. It
+// reads growing windows back from to (a day, a month, a year, then all)
+// until one holds n points.
+func (s *Server) lastPoints(ctx context.Context, dev projections.DeviceID, to int64, n int) ([]projections.Point, error) {
+	var ring []projections.Point
+	next := 0
+	for _, span := range []int64{86400, 31 * 86400, 366 * 86400, 0} {
+		from := int64(0)
+		if span > 0 {
+			from = max(to-span, 0)
+		}
+		ring, next = ring[:0], 0
+		err := s.eachPoint(ctx, dev, from, to, func(p projections.Point) error {
+			if len(ring) < n {
+				ring = append(ring, p)
+			} else {
+				ring[next] = p
+				next = (next + 1) % n
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(ring) >= n || from == 0 {
+			break
+		}
+	}
+	out := append(slices.Clone(ring[next:]), ring[:next]...)
+	slices.Reverse(out)
+	return out, nil
+}
+
+// {"data":[...],"count":N,"status":200}, as the Recorder answers (its
+// members in another order: JSON objects have none).
+type recJSON struct{ n int }
+
+func (*recJSON) contentType() string { return "application/json" }
+func (*recJSON) chronological() bool { return false }
+func (*recJSON) begin(b *bufWriter)  { b.WriteString(`{"data":[`) }
+func (j *recJSON) item(b *bufWriter, o jsonObject, _ projections.Point) {
+	if j.n > 0 {
+		b.Byte(',')
+	}
+	j.n++
+	v, _ := o.MarshalJSON()
+	b.Write(v)
+}
+func (*recJSON) end(b *bufWriter, count int) {
+	b.WriteString(`],"count":` + strconv.Itoa(count) + `,"status":200}` + "\n")
+}
+
+// A FeatureCollection of points, each with properties name (the tid) and
+// address (always "": no reverse geocoding here), as the Recorder's
+// geo_json makes it.
+type recGeoJSON struct{ n int }
+
+func (*recGeoJSON) contentType() string { return "application/json" }
+func (*recGeoJSON) chronological() bool { return false }
+func (*recGeoJSON) begin(b *bufWriter) {
+	b.WriteString(`{"type":"FeatureCollection","features":[`)
+}
+func (g *recGeoJSON) item(b *bufWriter, o jsonObject, _ projections.Point) {
+	if g.n > 0 {
+		b.Byte(',')
+	}
+	g.n++
+	lat, _ := o.float("lat")
+	lon, _ := o.float("lon")
+	addr, _ := o.string("addr")
+	tid, _ := o.string("tid")
+	feature := struct {
+		Type     string `json:"type"`
+		Geometry struct {
+			Type        string     `json:"type"`
+			Coordinates [2]float64 `json:"coordinates"`
+		} `json:"geometry"`
+		Properties struct {
+			Name    string `json:"name"`
+			Address string `json:"address"`
+		} `json:"properties"`
+	}{Type: "Feature"}
+	feature.Geometry.Type = "Point"
+	feature.Geometry.Coordinates = [2]float64{lon, lat}
+	feature.Properties.Name, feature.Properties.Address = tid, addr
+	v, _ := json.Marshal(feature)
+	b.Write(v)
+}
+func (*recGeoJSON) end(b *bufWriter, _ int) { b.WriteString("]}\n") }
+
+// One Feature with a LineString through the points, oldest first.
+type recLineString struct{ n int }
+
+func (*recLineString) contentType() string { return "application/json" }
+func (*recLineString) chronological() bool { return true }
+func (*recLineString) begin(b *bufWriter) {
+	b.WriteString(`{"type":"Feature","geometry":{"coordinates":[`)
+}
+func (l *recLineString) item(b *bufWriter, o jsonObject, _ projections.Point) {
+	lat, okLat := o.float("lat")
+	lon, okLon := o.float("lon")
+	if !okLat || !okLon {
+		return
+	}
+	if l.n > 0 {
+		b.Byte(',')
+	}
+	l.n++
+	b.WriteString("[" + string(floatJSON(lon)) + "," + string(floatJSON(lat)) + "]")
+}
+func (*recLineString) end(b *bufWriter, _ int) { b.WriteString(`],"type":"LineString"}}` + "\n") }
+
+// GPX 1.1, one track, written by the history export's point writer.
+type recGPX struct{ t gpxTrack }
+
+func (*recGPX) contentType() string { return "application/gpx+xml" }
+func (*recGPX) chronological() bool { return true }
+func (*recGPX) begin(b *bufWriter) {
+	b.WriteString(xml.Header)
+	b.WriteString(`<gpx version="1.1" creator="tracker" xmlns="http://www.topografix.com/GPX/1/1">` + "\n<trk><trkseg>\n")
+}
+func (g *recGPX) item(b *bufWriter, _ jsonObject, p projections.Point) { g.t.point(b, p) }
+func (g *recGPX) end(b *bufWriter, _ int)                              { g.t.end(b) }
+
+// jsonObject is a JSON object that keeps its members in order, so a
+// phone's payload goes out as it came, with the Recorder's members after.
+type jsonObject []jsonMember
+
+type jsonMember struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// parseObject reads a JSON object; a repeated member keeps its last value
+// (as JavaScript's JSON.parse does).
+func parseObject(b []byte) (jsonObject, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var o jsonObject
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		o.setRaw(key, v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o jsonObject) get(key string) (json.RawMessage, bool) {
+	for _, m := range o {
+		if m.Key == key {
+			return m.Value, true
+		}
+	}
+	return nil, false
+}
+
+// setRaw replaces key's value in place, or appends the member.
+func (o *jsonObject) setRaw(key string, v json.RawMessage) {
+	for i := range *o {
+		if (*o)[i].Key == key {
+			(*o)[i].Value = v
+			return
+		}
+	}
+	*o = append(*o, jsonMember{key, v})
+}
+
+func (o *jsonObject) set(key string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return // only strings and numbers are set here
+	}
+	o.setRaw(key, b)
+}
+
+// setDefault sets key only when the object has none.
+func (o *jsonObject) setDefault(key string, v any) {
+	if _, ok := o.get(key); !ok {
+		o.set(key, v)
+	}
+}
+
+// pick keeps the members named in fields, in that order.
+func (o jsonObject) pick(fields []string) jsonObject {
+	out := jsonObject{}
+	for _, f := range fields {
+		if v, ok := o.get(f); ok {
+			out.setRaw(f, v)
+		}
+	}
+	return out
+}
+
+func (o jsonObject) float(key string) (float64, bool) {
+	v, ok := o.get(key)
+	if !ok {
+		return 0, false
+	}
+	var f float64
+	return f, json.Unmarshal(v, &f) == nil
+}
+
+func (o jsonObject) string(key string) (string, bool) {
+	v, ok := o.get(key)
+	if !ok {
+		return "", false
+	}
+	var s string
+	return s, json.Unmarshal(v, &s) == nil
+}
+
+// normalize turns lat, lon and tst into numbers where the phone sent
+// strings (or no tst), as the Recorder stores them.
+func (o *jsonObject) normalize(l *owntracks.Location) {
+	for _, m := range []struct {
+		key string
+		v   json.RawMessage
+	}{{"lat", floatJSON(l.Lat)}, {"lon", floatJSON(l.Lon)}, {"tst", strconv.AppendInt(nil, l.Tst, 10)}} {
+		if v, ok := o.get(m.key); !ok || len(v) == 0 || v[0] == '"' {
+			o.setRaw(m.key, m.v)
+		}
+	}
+}
+
+// MarshalJSON writes the members in order.
+func (o jsonObject) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, m := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(m.Key)
+		b = append(b, k...)
+		b = append(b, ':')
+		var c bytes.Buffer
+		if err := json.Compact(&c, m.Value); err != nil {
+			return nil, fmt.Errorf("member %q: %w", m.Key, err)
+		}
+		b = append(b, c.Bytes()...)
+	}
+	return append(b, '}'), nil
+}
+
+const geohashAlphabet = "0123456789bcdefghjkmnpqrstuvwxyz"
+
+// geohash encodes a position as a geohash of n characters: bits
+// alternately halve the longitude and latitude ranges, longitude first,
+// five bits per base-32 character.
+func geohash(lat, lon float64, n int) string {
+	latLo, latHi, lonLo, lonHi := -90.0, 90.0, -180.0, 180.0
+	out := make([]byte, 0, n)
+	even := true
+	var ch, bit byte
+	for len(out) < n {
+		if even {
+			mid := (lonLo + lonHi) / 2
+			if lon >= mid {
+				ch |= 1 << (4 - bit)
+				lonLo = mid
+			} else {
+				lonHi = mid
+			}
+		} else {
+			mid := (latLo + latHi) / 2
+			if lat >= mid {
+				ch |= 1 << (4 - bit)
+				latLo = mid
+			} else {
+				latHi = mid
+			}
+		}
+		even = !even
+		if bit++; bit == 5 {
+			out = append(out, geohashAlphabet[ch])
+			ch, bit = 0, 0
+		}
+	}
+	return string(out)
+}
