@@ -1,0 +1,173 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"tracker/events"
+	"tracker/events/eventjson"
+)
+
+// Imports into a running server: `tracker import recorder|gpx` sends its
+// events here when the server holds the database. The body is JSON lines
+// in the log export's format (ExportLine; gzip-compressed or not), each
+// an event whose source starts with "import:"; seq and the decoded fields
+// are ignored. The events are appended through the log, so the log's
+// import keys apply: an event imported before is not stored again.
+
+const (
+	importSourcePrefix = "import:"
+	// maxImportBody bounds one request, decompressed; the CLI sends
+	// batches of a few MB.
+	maxImportBody = 256 << 20
+	// importWindow bounds appends in flight for one request.
+	importWindow = 4096
+)
+
+// ImportResult is the answer to POST /api/v1/admin/import.
+type ImportResult struct {
+	Events         int    `json:"events"`          // lines read
+	Stored         int    `json:"stored"`          // appended as new events
+	AlreadyPresent int    `json:"already_present"` // in the log already (same import key)
+	FirstSeq       uint64 `json:"first_seq,omitempty"`
+	LastSeq        uint64 `json:"last_seq,omitempty"`
+	Error          string `json:"error,omitempty"` // why the request stopped early
+}
+
+// alreadyLogged is how the log reports an import it holds already
+// (badgerlog.ErrAlreadyLogged), recognised by behaviour so this package
+// needs no storage import.
+type alreadyLogged interface{ AlreadyLogged() bool }
+
+// importEvents appends the posted events (POST /api/v1/admin/import,
+// admins only) and answers with counts once every one is durable. A bad
+// line stops the request with 400; the events before it are kept, and the
+// counts say how many.
+func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
+	body := http.MaxBytesReader(w, r.Body, maxImportBody)
+	br := bufio.NewReaderSize(body, 64<<10)
+	var in io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, ImportResult{Error: "gzip: " + err.Error()})
+			return
+		}
+		in = io.LimitReader(gz, maxImportBody)
+	}
+
+	var (
+		mu       sync.Mutex
+		res      ImportResult
+		failed   error
+		wg       sync.WaitGroup
+		inflight = make(chan struct{}, importWindow)
+	)
+	done := func(seq uint64, err error) {
+		defer func() { <-inflight; wg.Done() }()
+		mu.Lock()
+		defer mu.Unlock()
+		var al alreadyLogged
+		switch {
+		case err == nil:
+			res.Stored++
+			if res.FirstSeq == 0 || seq < res.FirstSeq {
+				res.FirstSeq = seq
+			}
+			res.LastSeq = max(res.LastSeq, seq)
+		case errors.As(err, &al) && al.AlreadyLogged():
+			res.AlreadyPresent++
+		case failed == nil:
+			failed = err
+		}
+	}
+	code, badLine := http.StatusOK, ""
+	lines := bufio.NewReaderSize(in, 256<<10)
+	for lineNo := 1; ; lineNo++ {
+		if r.Context().Err() != nil {
+			break
+		}
+		mu.Lock()
+		stop := failed != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		b, rerr := lines.ReadBytes('\n')
+		if len(bytes.TrimSpace(b)) > 0 {
+			e, err := importLine(b)
+			if err != nil {
+				code, badLine = http.StatusBadRequest, fmt.Sprintf("line %d: %v", lineNo, err)
+				break
+			}
+			res.Events++
+			wg.Add(1)
+			inflight <- struct{}{}
+			s.Appender.AppendAsync(e, done)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			code, badLine = http.StatusBadRequest, fmt.Sprintf("line %d: %v", lineNo, rerr)
+			break
+		}
+	}
+	wg.Wait()
+	res.Error = badLine
+	if failed != nil {
+		code, res.Error = http.StatusInternalServerError, "the event log cannot write"
+		s.Logger.Error("import failed", "stored", res.Stored, "err", failed)
+	}
+	if r.Context().Err() != nil {
+		return // the client went away; what was appended stays
+	}
+	if res.Stored > 0 {
+		s.Logger.Info("events imported", "stored", res.Stored, "already_present", res.AlreadyPresent,
+			"first_seq", res.FirstSeq, "last_seq", res.LastSeq)
+	}
+	writeJSON(w, code, res)
+}
+
+// importLine turns one posted line into the event to append.
+func importLine(b []byte) (events.Event, error) {
+	var l eventjson.Line
+	if err := json.Unmarshal(b, &l); err != nil {
+		return events.Event{}, fmt.Errorf("not an event line: %w", err)
+	}
+	if !strings.HasPrefix(l.Source, importSourcePrefix) {
+		return events.Event{}, fmt.Errorf("source %q: only imports (import:…) may be posted here", l.Source)
+	}
+	if l.ReceivedAt.IsZero() || l.Topic == "" {
+		return events.Event{}, errors.New("no received_at or topic")
+	}
+	if l.QoS > 2 {
+		return events.Event{}, fmt.Errorf("qos %d", l.QoS)
+	}
+	e := events.Event{
+		Received: l.ReceivedAt, Topic: l.Topic, Source: l.Source,
+		QoS: l.QoS, Retained: l.Retained, Dup: l.Dup,
+	}
+	switch {
+	case l.Payload != nil && l.PayloadB64 != "":
+		return e, errors.New("both payload and payload_b64")
+	case l.Payload != nil:
+		e.Payload = []byte(*l.Payload)
+	case l.PayloadB64 != "":
+		p, err := base64.StdEncoding.DecodeString(l.PayloadB64)
+		if err != nil {
+			return e, fmt.Errorf("payload_b64: %w", err)
+		}
+		e.Payload = p
+	}
+	return e, nil
+}
