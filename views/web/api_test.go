@@ -700,6 +700,7 @@ var routesTestedElsewhere = map[string]string{
 	"GET /metrics":                                "TestMetrics",
 	"GET /readyz":                                 "TestReady",
 	"GET /api/v1/export":                          "", // tested by TestExportImport in cmd/tracker (export_test.go)
+	"POST /api/v1/admin/import":                   "TestImportEndpoint",
 }
 
 // testFuncs returns the names of the Test functions in this package's
