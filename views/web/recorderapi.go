@@ -172,7 +172,7 @@ func (s *Server) recorderList(w http.ResponseWriter, r *http.Request) {
 	}{results})
 }
 
-var errStop = errors.New("stop")
+var errFoundFirst = errors.New("stop")
 
 // recMonths returns the months (YYYY-MM, UTC) in which dev has points
 // before to: one short read per month that has any.
@@ -183,9 +183,9 @@ func (s *Server) recMonths(dev projections.DeviceID, to int64) ([]string, error)
 		var first *projections.Point
 		err := s.Projections.History(dev, from, to, func(p projections.Point) error {
 			first = &p
-			return errStop
+			return errFoundFirst
 		})
-		if err != nil && !errors.Is(err, errStop) {
+		if err != nil && !errors.Is(err, errFoundFirst) {
 			return nil, err
 		}
 		if first == nil {

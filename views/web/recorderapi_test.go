@@ -86,20 +86,20 @@ const (
 	recorderWSPushDoc = `{"_type":"location","tst":1440405601,"acc":10,"alt":262,"lon":13.60279820860699,"vac":6,"vel":18,"lat":51.06263391678321,"cog":82,"tid":"NE","batt":99,"topic":"owntracks/demo/iphone","username":"demo","device":"iphone","ghash":"u31dmx9"}`
 )
 
-// geocoded are the members the Recorder adds from reverse geocoding,
+// recGeocoded are the members the Recorder adds from reverse geocoding,
 // which this server does not do (a documented difference).
-var geocoded = map[string]bool{"cc": true, "addr": true, "locality": true}
+var recGeocoded = map[string]bool{"cc": true, "addr": true, "locality": true}
 
 // recorderAdded are the members the Recorder adds to a stored payload.
 var recorderAdded = []string{"username", "device", "topic", "ghash", "isotst", "disptst", "isorcv", "cc", "addr", "locality", "name", "face"}
 
-// payloadOf strips the Recorder's members from the first location of a
+// recPayloadOf strips the Recorder's members from the first location of a
 // documented answer (an array, or an object with "data"), leaving what
 // the phone sent.
-func payloadOf(t *testing.T, doc string) string {
+func recPayloadOf(t *testing.T, doc string) string {
 	t.Helper()
 	var m map[string]any
-	switch v := jsonOf(t, []byte(doc)).(type) {
+	switch v := recValue(t, []byte(doc)).(type) {
 	case []any:
 		m = v[0].(map[string]any)
 	case map[string]any:
@@ -117,7 +117,7 @@ func payloadOf(t *testing.T, doc string) string {
 // phone sends besides varies.
 func recorderPart(t *testing.T, doc string) map[string]any {
 	t.Helper()
-	v := jsonOf(t, []byte(doc))
+	v := recValue(t, []byte(doc))
 	if a, ok := v.([]any); ok {
 		v = a[0]
 	}
@@ -141,7 +141,7 @@ func init() {
 	routesTestedElsewhere["GET /ws/last"] = "TestRecorderWebsocket"
 }
 
-const faceB64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+const recFace = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
 // recorderStack is the test stack served with logins and event reads, plus
 // the Recorder's documented examples as phones' messages: demo/iphone (the
@@ -162,9 +162,9 @@ func newRecorderStack(t *testing.T) *recorderStack {
 		userEvent(t, projections.UserCommand{Action: projections.UserAdd, Name: "alice"}),
 		userEvent(t, projections.UserCommand{Action: projections.UserAdd, Name: "carol"}),
 		userEvent(t, projections.UserCommand{Action: projections.UserShare, Name: "carol", Sees: []string{"bob"}}),
-		ev("owntracks/bob/tablet/info", clockNow.Add(-time.Hour), `{"_type":"card","name":"Bob Tablet","tid":"bt","face":"`+faceB64+`"}`),
-		ev("owntracks/demo/iphone", at(1440405601), payloadOf(t, recorderLastDoc)),
-		ev("owntracks/jane/nokia", at(1706858149), payloadOf(t, recorderLocationsDoc)),
+		ev("owntracks/bob/tablet/info", clockNow.Add(-time.Hour), `{"_type":"card","name":"Bob Tablet","tid":"bt","face":"`+recFace+`"}`),
+		ev("owntracks/demo/iphone", at(1440405601), recPayloadOf(t, recorderLastDoc)),
+		ev("owntracks/jane/nokia", at(1706858149), recPayloadOf(t, recorderLocationsDoc)),
 	)
 	sessions, err := web.OpenSessions(filepath.Join(t.TempDir(), "sessions.json"))
 	if err != nil {
@@ -212,7 +212,7 @@ func (rs *recorderStack) call(t *testing.T, user, method, path string, form url.
 	return res, b
 }
 
-func jsonOf(t *testing.T, b []byte) any {
+func recValue(t *testing.T, b []byte) any {
 	t.Helper()
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -221,7 +221,7 @@ func jsonOf(t *testing.T, b []byte) any {
 	return v
 }
 
-func jsonType(v any) string {
+func recJSONType(v any) string {
 	switch v.(type) {
 	case string:
 		return "string"
@@ -239,13 +239,13 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// sameShape checks that got has every member of want (but those in
+// recSameShape checks that got has every member of want (but those in
 // missingOK) with the same JSON type, recursively; the elements of an
 // array are each compared with want's first element.
-func sameShape(t *testing.T, path string, want, got any, missingOK map[string]bool) {
+func recSameShape(t *testing.T, path string, want, got any, missingOK map[string]bool) {
 	t.Helper()
-	if jsonType(want) != jsonType(got) {
-		t.Errorf("%s: a JSON %s, the Recorder answers a %s", path, jsonType(got), jsonType(want))
+	if recJSONType(want) != recJSONType(got) {
+		t.Errorf("%s: a JSON %s, the Recorder answers a %s", path, recJSONType(got), recJSONType(want))
 		return
 	}
 	switch w := want.(type) {
@@ -259,25 +259,25 @@ func sameShape(t *testing.T, path string, want, got any, missingOK map[string]bo
 				}
 				continue
 			}
-			sameShape(t, path+"."+k, wv, gv, missingOK)
+			recSameShape(t, path+"."+k, wv, gv, missingOK)
 		}
 	case []any:
 		if len(w) > 0 {
 			for i, gv := range got.([]any) {
-				sameShape(t, fmt.Sprintf("%s[%d]", path, i), w[0], gv, missingOK)
+				recSameShape(t, fmt.Sprintf("%s[%d]", path, i), w[0], gv, missingOK)
 			}
 		}
 	}
 }
 
-// sameMembers checks that got has exactly want's members (but the
-// geocoded ones, which it must not have) with equal values.
-func sameMembers(t *testing.T, what string, want, got map[string]any) {
+// recSameMembers checks that got has exactly want's members (but the
+// recGeocoded ones, which it must not have) with equal values.
+func recSameMembers(t *testing.T, what string, want, got map[string]any) {
 	t.Helper()
 	for k, wv := range want {
 		gv, ok := got[k]
 		switch {
-		case geocoded[k]:
+		case recGeocoded[k]:
 			if ok {
 				t.Errorf("%s: %q = %v, but this server does no reverse geocoding", what, k, gv)
 			}
@@ -294,7 +294,7 @@ func sameMembers(t *testing.T, what string, want, got map[string]any) {
 	}
 }
 
-func findObject(t *testing.T, arr any, key, value string) map[string]any {
+func recFind(t *testing.T, arr any, key, value string) map[string]any {
 	t.Helper()
 	for _, e := range arr.([]any) {
 		if o, ok := e.(map[string]any); ok && o[key] == value {
@@ -305,7 +305,7 @@ func findObject(t *testing.T, arr any, key, value string) map[string]any {
 	return nil
 }
 
-func locationsOf(t *testing.T, b []byte) (count int, data []map[string]any) {
+func recLocationsOf(t *testing.T, b []byte) (count int, data []map[string]any) {
 	t.Helper()
 	var v struct {
 		Count  int              `json:"count"`
@@ -321,7 +321,7 @@ func locationsOf(t *testing.T, b []byte) (count int, data []map[string]any) {
 	return v.Count, v.Data
 }
 
-func tstsOf(data []map[string]any) []string {
+func recTsts(data []map[string]any) []string {
 	var out []string
 	for _, d := range data {
 		out = append(out, hhmm(int64(d["tst"].(float64))))
@@ -356,19 +356,19 @@ func TestRecorderAPI(t *testing.T) {
 		{name: "no login for the socket", path: "/ws/last", header: []string{"Connection", "Upgrade", "Upgrade", "websocket"}, code: http.StatusUnauthorized},
 
 		{name: "version", user: "alice", path: "/api/0/version", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			sameShape(t, "version", jsonOf(t, []byte(recorderVersionDoc)), jsonOf(t, b), nil)
+			recSameShape(t, "version", recValue(t, []byte(recorderVersionDoc)), recValue(t, b), nil)
 		}},
 
 		// list
 		{name: "list users", user: "root", path: "/api/0/list", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			sameShape(t, "list", jsonOf(t, []byte(recorderUsersDoc)), jsonOf(t, b), nil)
+			recSameShape(t, "list", recValue(t, []byte(recorderUsersDoc)), recValue(t, b), nil)
 			if got := decode[struct{ Results []string }](t, b).Results; !slices.Equal(got, everyone) {
 				t.Errorf("users %q, want %q", got, everyone)
 			}
 		}},
 		{name: "list users a viewer may see", user: "carol", path: "/api/0/list", code: 200, body: `{"results":["bob"]}` + "\n"},
 		{name: "list devices", user: "root", path: "/api/0/list?user=demo", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			sameShape(t, "list", jsonOf(t, []byte(recorderDevicesDoc)), jsonOf(t, b), nil)
+			recSameShape(t, "list", recValue(t, []byte(recorderDevicesDoc)), recValue(t, b), nil)
 			if string(b) != `{"results":["iphone"]}`+"\n" {
 				t.Errorf("devices: %s", b)
 			}
@@ -382,16 +382,16 @@ func TestRecorderAPI(t *testing.T) {
 
 		// last
 		{name: "last, as documented", user: "root", path: "/api/0/last?user=demo&device=iphone", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			want, got := jsonOf(t, []byte(recorderLastDoc)), jsonOf(t, b)
-			sameShape(t, "last", want, got, geocoded)
+			want, got := recValue(t, []byte(recorderLastDoc)), recValue(t, b)
+			recSameShape(t, "last", want, got, recGeocoded)
 			if n := len(got.([]any)); n != 1 {
 				t.Fatalf("%d locations, want 1", n)
 			}
-			sameMembers(t, "last[0]", want.([]any)[0].(map[string]any), got.([]any)[0].(map[string]any))
+			recSameMembers(t, "last[0]", want.([]any)[0].(map[string]any), got.([]any)[0].(map[string]any))
 		}},
 		{name: "last, everybody", user: "root", path: "/api/0/last", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			got := jsonOf(t, b)
-			sameShape(t, "last", []any{recorderPart(t, recorderLastDoc)}, got, geocoded)
+			got := recValue(t, b)
+			recSameShape(t, "last", []any{recorderPart(t, recorderLastDoc)}, got, recGeocoded)
 			var who []string
 			for _, o := range got.([]any) {
 				who = append(who, o.(map[string]any)["username"].(string))
@@ -399,18 +399,18 @@ func TestRecorderAPI(t *testing.T) {
 			if !slices.Equal(who, everyone) {
 				t.Errorf("last of %q, want %q", who, everyone)
 			}
-			a := findObject(t, got, "username", "alice")
+			a := recFind(t, got, "username", "alice")
 			if a["tst"] != float64(at(17, 45, 0)) || a["tid"] != "al" || a["name"] != "Alice Liddell" || a["created_at"] != float64(at(17, 45, 2)) {
 				t.Errorf("alice's last: %v, want the 17:45 fix as sent (created_at kept) with her card's name", a)
 			}
 		}},
 		{name: "last, a viewer sees only whom she may", user: "carol", path: "/api/0/last", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			got := jsonOf(t, b).([]any)
+			got := recValue(t, b).([]any)
 			if len(got) != 1 {
 				t.Fatalf("carol sees %d devices, want bob's only: %s", len(got), b)
 			}
 			bob := got[0].(map[string]any)
-			if bob["topic"] != "owntracks/bob/tablet" || bob["name"] != "Bob Tablet" || bob["face"] != faceB64 || bob["tid"] != "bt" {
+			if bob["topic"] != "owntracks/bob/tablet" || bob["name"] != "Bob Tablet" || bob["face"] != recFace || bob["tid"] != "bt" {
 				t.Errorf("bob's last: %v, want his topic and card (name, face)", bob)
 			}
 		}},
@@ -426,17 +426,17 @@ func TestRecorderAPI(t *testing.T) {
 
 		// locations
 		{name: "locations, as documented", user: "root", path: "/api/0/locations?user=jane&device=nokia&from=2024-02-02&to=2024-02-03", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			want, got := jsonOf(t, []byte(recorderLocationsDoc)), jsonOf(t, b)
-			sameShape(t, "locations", want, got, geocoded)
+			want, got := recValue(t, []byte(recorderLocationsDoc)), recValue(t, b)
+			recSameShape(t, "locations", want, got, recGeocoded)
 			wd, gd := want.(map[string]any)["data"].([]any), got.(map[string]any)["data"].([]any)
 			if len(gd) != 1 {
 				t.Fatalf("%d locations, want 1: %s", len(gd), b)
 			}
-			sameMembers(t, "data[0]", wd[0].(map[string]any), gd[0].(map[string]any))
+			recSameMembers(t, "data[0]", wd[0].(map[string]any), gd[0].(map[string]any))
 		}},
 		{name: "locations, default range: the last 6 hours", user: "alice", path: "/api/0/locations?user=alice&device=phone", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			n, data := locationsOf(t, b)
-			got := tstsOf(data)
+			n, data := recLocationsOf(t, b)
+			got := recTsts(data)
 			if n != 24 || got[0] != "12:00" || got[n-1] != "17:45" || !slices.IsSorted(got) {
 				t.Errorf("points %v, want alice's 24 from 12:00 to 17:45 in order", got)
 			}
@@ -445,25 +445,25 @@ func TestRecorderAPI(t *testing.T) {
 			}
 		}},
 		{name: "locations, a range", user: "alice", path: "/api/0/locations?user=alice&device=phone&from=2026-03-10T08:00:00&to=2026-03-10T09:00", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			if _, data := locationsOf(t, b); !slices.Equal(tstsOf(data), []string{"08:00", "08:15", "08:30", "08:45"}) {
-				t.Errorf("points %v", tstsOf(data))
+			if _, data := recLocationsOf(t, b); !slices.Equal(recTsts(data), []string{"08:00", "08:15", "08:30", "08:45"}) {
+				t.Errorf("points %v", recTsts(data))
 			}
 		}},
 		{name: "locations, limit: the newest first", user: "alice", path: "/api/0/locations?user=alice&device=phone&limit=3", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			if _, data := locationsOf(t, b); !slices.Equal(tstsOf(data), []string{"17:45", "17:30", "17:15"}) {
-				t.Errorf("points %v, want the newest 3, newest first", tstsOf(data))
+			if _, data := recLocationsOf(t, b); !slices.Equal(recTsts(data), []string{"17:45", "17:30", "17:15"}) {
+				t.Errorf("points %v, want the newest 3, newest first", recTsts(data))
 			}
 		}},
 		{name: "locations, limit reaching back a day", user: "alice", path: "/api/0/locations?user=alice&device=phone&limit=3&from=2026-03-01&to=2026-03-10T06:10", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			if _, data := locationsOf(t, b); !slices.Equal(tstsOf(data), []string{"06:00", "2026-03-09T12:00:00Z"}) {
-				t.Errorf("points %v, want 06:00 and yesterday's noon", tstsOf(data))
+			if _, data := recLocationsOf(t, b); !slices.Equal(recTsts(data), []string{"06:00", "2026-03-09T12:00:00Z"}) {
+				t.Errorf("points %v, want 06:00 and yesterday's noon", recTsts(data))
 			}
 		}},
 		{name: "locations, fields", user: "alice", path: "/api/0/locations?user=alice&device=phone&limit=1&fields=tst,tid,addr,isotst", code: 200,
 			body: fmt.Sprintf(`{"data":[{"tst":%d,"tid":"al","isotst":"2026-03-10T17:45:00Z"}],"count":1,"status":200}`+"\n", at(17, 45, 0))},
 		{name: "locations, geojson", user: "alice", path: "/api/0/locations?user=alice&device=phone&format=geojson&from=2026-03-10T08:00&to=2026-03-10T08:30", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			got := jsonOf(t, b)
-			sameShape(t, "geojson", jsonOf(t, []byte(recorderGeoJSONDoc)), got, nil)
+			got := recValue(t, b)
+			recSameShape(t, "geojson", recValue(t, []byte(recorderGeoJSONDoc)), got, nil)
 			fs := got.(map[string]any)["features"].([]any)
 			if len(fs) != 2 {
 				t.Fatalf("%d features, want 2", len(fs))
@@ -477,8 +477,8 @@ func TestRecorderAPI(t *testing.T) {
 			}
 		}},
 		{name: "locations, linestring", user: "alice", path: "/api/0/locations?user=alice&device=phone&format=linestring&limit=4", code: 200, check: func(t *testing.T, _ *http.Response, b []byte) {
-			got := jsonOf(t, b)
-			sameShape(t, "linestring", jsonOf(t, []byte(recorderLineStringDoc)), got, nil)
+			got := recValue(t, b)
+			recSameShape(t, "linestring", recValue(t, []byte(recorderLineStringDoc)), got, nil)
 			if c := got.(map[string]any)["geometry"].(map[string]any)["coordinates"].([]any); len(c) != 4 {
 				t.Errorf("%d coordinates, want 4", len(c))
 			}
@@ -544,8 +544,8 @@ func TestRecorderAPISession(t *testing.T) {
 	}
 }
 
-// wsClient is one /ws/last connection.
-type wsClient struct {
+// recWSClient is one /ws/last connection.
+type recWSClient struct {
 	t    *testing.T
 	conn *websocket.Conn
 }
@@ -553,7 +553,7 @@ type wsClient struct {
 // dialLast opens /ws/last as user, retrying while the user's previous
 // socket is still counted (MaxStreams is 1: a retry that succeeds shows
 // the previous handler has ended).
-func (rs *recorderStack) dialLast(t *testing.T, user, query string) *wsClient {
+func (rs *recorderStack) dialLast(t *testing.T, user, query string) *recWSClient {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(rs.srv.URL, "http") + "/ws/last" + query
 	deadline := time.Now().Add(5 * time.Second)
@@ -561,7 +561,7 @@ func (rs *recorderStack) dialLast(t *testing.T, user, query string) *wsClient {
 		conn, res, err := websocket.DefaultDialer.DialContext(t.Context(), u, http.Header{"Authorization": {basic(user)}})
 		if err == nil {
 			t.Cleanup(func() { conn.Close() })
-			return &wsClient{t: t, conn: conn}
+			return &recWSClient{t: t, conn: conn}
 		}
 		if res == nil || res.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
 			t.Fatalf("dial /ws/last as %s: %v", user, err)
@@ -570,7 +570,7 @@ func (rs *recorderStack) dialLast(t *testing.T, user, query string) *wsClient {
 	}
 }
 
-func (c *wsClient) send(msg string) {
+func (c *recWSClient) send(msg string) {
 	c.t.Helper()
 	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 		c.t.Fatal(err)
@@ -578,7 +578,7 @@ func (c *wsClient) send(msg string) {
 }
 
 // next returns the next message.
-func (c *wsClient) next() []byte {
+func (c *recWSClient) next() []byte {
 	c.t.Helper()
 	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, msg, err := c.conn.ReadMessage()
@@ -589,7 +589,7 @@ func (c *wsClient) next() []byte {
 }
 
 // last sends "LAST" and returns the locations answered before the echo.
-func (c *wsClient) last() []map[string]any {
+func (c *recWSClient) last() []map[string]any {
 	c.t.Helper()
 	c.send("LAST")
 	var out []map[string]any
@@ -606,7 +606,7 @@ func (c *wsClient) last() []map[string]any {
 	}
 }
 
-func usernames(os []map[string]any, key string) []string {
+func recMembers(os []map[string]any, key string) []string {
 	var out []string
 	for _, o := range os {
 		s, _ := o[key].(string)
@@ -624,13 +624,13 @@ func TestRecorderWebsocket(t *testing.T) {
 	t.Run("LAST, then new locations as they arrive", func(t *testing.T) {
 		root := rs.dialLast(t, "root", "")
 		last := root.last()
-		if got := usernames(last, "topic"); !slices.Equal(got, []string{"owntracks/" + oddUser + "/" + oddDevice,
+		if got := recMembers(last, "topic"); !slices.Equal(got, []string{"owntracks/" + oddUser + "/" + oddDevice,
 			"owntracks/alice/phone", "owntracks/bob/tablet", "owntracks/demo/iphone", "owntracks/jane/nokia"}) {
 			t.Errorf("LAST answered %q", got)
 		}
-		doc := jsonOf(t, []byte(recorderWSLastDoc)).(map[string]any)
+		doc := recValue(t, []byte(recorderWSLastDoc)).(map[string]any)
 		for _, o := range last {
-			sameShape(t, "LAST", doc, o, map[string]bool{"addr": true, "name": true, "face": true})
+			recSameShape(t, "LAST", doc, o, map[string]bool{"addr": true, "name": true, "face": true})
 			for k := range o {
 				if _, ok := doc[k]; !ok {
 					t.Errorf("LAST: member %q, which the Recorder does not send", k)
@@ -638,7 +638,7 @@ func TestRecorderWebsocket(t *testing.T) {
 			}
 		}
 		bob := last[2]
-		if bob["name"] != "Bob Tablet" || bob["face"] != faceB64 || bob["ghash"] != "gcpvjdz" {
+		if bob["name"] != "Bob Tablet" || bob["face"] != recFace || bob["ghash"] != "gcpvjdz" {
 			t.Errorf("bob in LAST: %v, want his card and ghash", bob)
 		}
 		root.send("hello")
@@ -656,8 +656,8 @@ func TestRecorderWebsocket(t *testing.T) {
 		}
 		want := map[string]any{"_type": "location", "tid": "xx", "lat": 51.5, "lon": -0.12, "tst": float64(tst), "batt": float64(50),
 			"topic": "owntracks/alice/phone", "username": "alice", "device": "phone", "ghash": "gcpuvr2"}
-		sameMembers(t, "pushed location", want, got)
-		sameShape(t, "pushed location", recorderPart(t, recorderWSPushDoc), got, nil)
+		recSameMembers(t, "pushed location", want, got)
+		recSameShape(t, "pushed location", recorderPart(t, recorderWSPushDoc), got, nil)
 		_, b := rs.call(t, "root", http.MethodGet, "/api/0/last?user=alice&fields=tst", nil)
 		if string(b) != fmt.Sprintf(`[{"tst":%d}]`+"\n", tst) {
 			t.Errorf("/api/0/last after the push: %s, want the pushed fix", b)
@@ -675,7 +675,7 @@ func TestRecorderWebsocket(t *testing.T) {
 
 	t.Run("a viewer hears only whom she may see", func(t *testing.T) {
 		carol := rs.dialLast(t, "carol", "")
-		if got := usernames(carol.last(), "topic"); !slices.Equal(got, []string{"owntracks/bob/tablet"}) {
+		if got := recMembers(carol.last(), "topic"); !slices.Equal(got, []string{"owntracks/bob/tablet"}) {
 			t.Errorf("carol's LAST: %q, want bob's only", got)
 		}
 		rs.appendAll(t, fix("alice", "phone", [2]float64{51.5, -0.12}, at(17, 52, 0)), fix("bob", "tablet", [2]float64{desk.Lat, desk.Lon}, at(17, 53, 0)))
@@ -687,7 +687,7 @@ func TestRecorderWebsocket(t *testing.T) {
 
 	t.Run("user and device narrow it", func(t *testing.T) {
 		root := rs.dialLast(t, "root", "?user=demo&device=iphone")
-		if got := usernames(root.last(), "topic"); !slices.Equal(got, []string{"owntracks/demo/iphone"}) {
+		if got := recMembers(root.last(), "topic"); !slices.Equal(got, []string{"owntracks/demo/iphone"}) {
 			t.Errorf("LAST for demo/iphone: %q", got)
 		}
 		rs.appendAll(t, fix("alice", "phone", [2]float64{51.5, -0.12}, at(17, 54, 0)), fix("demo", "iphone", [2]float64{51.06, 13.6}, at(17, 55, 0)))
