@@ -123,6 +123,7 @@ func (s *Server) Router() chi.Router {
 				r.Post("/areas", s.defineArea)
 				r.Delete("/areas/{name}", s.removeArea)
 				r.Post("/admin/rebuild", s.rebuild)
+				r.Post("/admin/import", s.importEvents)
 				r.Get("/export", s.exportLog)
 				r.Get("/users", s.listUsers)
 				r.Post("/users", s.changeUser)
