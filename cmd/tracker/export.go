@@ -183,10 +183,20 @@ func exportFromServer(ctx context.Context, base string, w io.Writer) (uint64, er
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const usage = `Usage: tracker import log FILE [--data DIR]
+       tracker import recorder DIR [--data DIR]
+       tracker import gpx FILE --user U --device D [--data DIR]
 
-Restores an export (tracker export) into an empty data directory: every
-event gets its original sequence number, time, topic, flags and payload.
-Stop at the first bad line; then run tracker rebuild (or start the server).`
+log:      restores an export (tracker export) into an empty data directory:
+          every event gets its original sequence number, time, topic, flags
+          and payload. Stops at the first bad line; then run tracker rebuild
+          (or start the server).
+recorder: imports an OwnTracks Recorder storage directory (rec/, cards/,
+          waypoints/), each record at its original time.
+gpx:      imports the track points of a GPX file as one device's locations.
+
+recorder and gpx report bad lines and go on, add nothing when run again, and
+go through the running server when it holds the data directory.
+Run tracker import SOURCE --help for the flags.`
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -194,8 +204,12 @@ Stop at the first bad line; then run tracker rebuild (or start the server).`
 	switch args[0] {
 	case "log":
 		return runImportLog(ctx, args[1:], stdout, stderr)
+	case "recorder":
+		return runImportRecorder(ctx, args[1:], stdout, stderr)
+	case "gpx":
+		return runImportGPX(ctx, args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("import: unknown import source %q (known: log)", args[0])
+		return fmt.Errorf("import: unknown import source %q (known: log, recorder, gpx)", args[0])
 	}
 }
 

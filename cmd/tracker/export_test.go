@@ -222,7 +222,7 @@ func TestExportImport(t *testing.T) {
 		})
 	}
 
-	runFails(t, "unknown import source", "import", "gpx", direct)
+	runFails(t, "unknown import source", "import", "kml", direct)
 	runFails(t, "--out", "export", "--data", data)
 }
 
