@@ -14,17 +14,25 @@ import (
 	"tracker/projections"
 )
 
-// History is stored in blocks: one key per device and hour, holding that
-// hour's points sorted by (tst, hash). A key per point made Badger's
-// per-key work (memtable, WAL, compaction) most of a rebuild's cost; an
-// hour of points is one key, and a day's range read is 24 gets.
+// History is stored in blocks: one key per device and 10 minutes of fix
+// times, holding those points sorted by (tst, hash). A key per point made
+// Badger's per-key work (memtable, WAL, compaction) most of a rebuild's
+// cost; with blocks a rebuild writes one key per 60 points at one fix per
+// 10 s, and a day's range read is 144 block reads.
 //
-// A block's content depends only on the set of points in it (sorted, and
-// of two points with the same tst and payload hash the one with the higher
-// seq wins, which is the later one in the log), so live saves that merge
-// into stored blocks and a rebuild that writes whole blocks give the same
-// bytes whatever the order the points arrived in.
-const blockSeconds = 3600
+// Rewriting a block for every live fix would cost a block per point, so
+// the device's current block (the one holding its newest tst) is kept as
+// one small "tail" key per point; when a newer fix opens a later block,
+// the tail is sealed into a block. A point for an older, sealed block (a
+// late fix) is merged into it. So blocks hold exactly the points before
+// the device's current block and the tail exactly the rest.
+//
+// The layout depends only on the set of points: within a block they are
+// sorted, of two points with the same tst and payload hash the one with
+// the higher seq (the later in the log) wins, and which blocks are sealed
+// depends on the newest tst alone. Live saves, however they are chunked,
+// and a rebuild's bulk write give the same bytes.
+const blockSeconds = 600
 
 // Block values: a version byte, then the entries s2-compressed (the
 // projection database leaves compression to its values: Badger's own
@@ -65,10 +73,11 @@ type histEntry struct {
 
 // block collects the points of one device and hour.
 type block struct {
-	key  []byte
-	buf  []byte
-	ents []histEntry
-	raw  []byte // scratch: the entries as stored, before compression
+	key   []byte
+	start int64 // set by groupHistory
+	buf   []byte
+	ents  []histEntry
+	raw   []byte // scratch: the entries as stored, before compression
 }
 
 func (b *block) add(h projections.HistoryPoint) {
@@ -116,9 +125,9 @@ func (b *block) load(v []byte) error {
 	return nil
 }
 
-// encode sorts and deduplicates the entries and returns the block value.
-// The result is freshly allocated: a batch may hold it until it commits.
-func (b *block) encode() []byte {
+// sortDedup sorts the entries by (tst, hash) and keeps, of entries with
+// the same tst and hash, the one with the highest seq (the later one).
+func (b *block) sortDedup() {
 	slices.SortFunc(b.ents, func(x, y histEntry) int {
 		if c := cmp.Compare(x.tst, y.tst); c != 0 {
 			return c
@@ -128,11 +137,22 @@ func (b *block) encode() []byte {
 		}
 		return cmp.Compare(x.seq, y.seq)
 	})
-	raw := b.raw[:0]
+	out := b.ents[:0]
 	for i, e := range b.ents {
 		if i+1 < len(b.ents) && b.ents[i+1].tst == e.tst && b.ents[i+1].hash == e.hash {
-			continue // the same point again: the later (higher seq) one wins
+			continue
 		}
+		out = append(out, e)
+	}
+	b.ents = out
+}
+
+// encode sorts and deduplicates the entries and returns the block value.
+// The result is freshly allocated: a batch may hold it until it commits.
+func (b *block) encode() []byte {
+	b.sortDedup()
+	raw := b.raw[:0]
+	for _, e := range b.ents {
 		raw = binary.AppendUvarint(raw, uint64(e.ln))
 		raw = append(raw, b.buf[e.off:e.off+e.ln]...)
 	}
@@ -146,7 +166,268 @@ func (b *block) reset(key []byte) {
 	b.key, b.buf, b.ents = key, b.buf[:0], b.ents[:0]
 }
 
-// groupHistory sorts points into blocks by device and hour.
+// tailKey is ht/<device>\0<tst:8><hash:4>; the value is the point.
+func tailKey(dev projections.DeviceID, tst int64, hash uint32) []byte {
+	k := make([]byte, 0, len(prefTail)+len(dev)+1+12)
+	k = append(k, prefTail...)
+	k = append(k, dev...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint64(k, tstKey(tst))
+	return binary.BigEndian.AppendUint32(k, hash)
+}
+
+// histWriter writes through a transaction, committing it and starting
+// another when it grows too big, between devices where it can.
+type histWriter struct {
+	db   *badger.DB
+	txn  *badger.Txn
+	size int
+}
+
+// txnBudget keeps a transaction well under Badger's limit (15% of the
+// memtable, ~630 KB with 4 MB memtables).
+const txnBudget = 256 << 10
+
+func (w *histWriter) room(n int) error {
+	if w.size > 0 && w.size+n > txnBudget {
+		return w.commit()
+	}
+	return nil
+}
+
+func (w *histWriter) op(k, v []byte, del bool) error {
+	if w.txn == nil {
+		w.txn = w.db.NewTransaction(true)
+	}
+	set := func() error {
+		if del {
+			return w.txn.Delete(k)
+		}
+		return w.txn.Set(k, v)
+	}
+	err := set()
+	if errors.Is(err, badger.ErrTxnTooBig) { // one device's update alone
+		if err = w.commit(); err != nil {
+			return err
+		}
+		w.txn = w.db.NewTransaction(true)
+		err = set()
+	}
+	w.size += len(k) + len(v) + 32
+	return err
+}
+
+func (w *histWriter) commit() error {
+	if w.txn == nil {
+		return nil
+	}
+	err := w.txn.Commit()
+	w.txn, w.size = nil, 0
+	if err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (w *histWriter) discard() {
+	if w.txn != nil {
+		w.txn.Discard()
+	}
+}
+
+type histOp struct {
+	k, v []byte
+	del  bool
+}
+
+// mergeHistory applies live points: points of a device's current block
+// become tail keys, points of older blocks are merged into them, and a
+// device whose newest fix opened a later block has its tail sealed.
+//
+// It writes through w, which usually ends up holding the caller's whole
+// save; when the history alone is too big for one transaction, w commits
+// parts of it ahead of the checkpoint. That is safe because every step is
+// idempotent (a block is a function of its points, tail keys are
+// overwritten with themselves): history written ahead of a checkpoint that
+// a crash then loses is simply written again on catch-up.
+func (s *Store) mergeHistory(w *histWriter, pts []projections.HistoryPoint) error {
+	if len(pts) == 0 {
+		return nil
+	}
+	var devs []projections.DeviceID
+	byDev := map[projections.DeviceID][]projections.HistoryPoint{}
+	for _, h := range pts {
+		if _, ok := byDev[h.Device]; !ok {
+			devs = append(devs, h.Device)
+		}
+		byDev[h.Device] = append(byDev[h.Device], h)
+	}
+	s.tailsMu.Lock()
+	defer s.tailsMu.Unlock()
+	// Reads go through their own snapshot: each device is read and written
+	// once per call, so w's pending writes never matter to them, and an
+	// iterator on a transaction with pending writes sorts them all first.
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	for _, dev := range devs {
+		t, ok := s.tails[dev]
+		if !ok {
+			var err error
+			if t, err = loadTail(txn, dev); err != nil {
+				return err
+			}
+			s.tails[dev] = t
+		}
+		ops, err := t.add(txn, dev, byDev[dev])
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, o := range ops {
+			n += len(o.k) + len(o.v) + 32
+		}
+		if err := w.room(n); err != nil {
+			return err
+		}
+		for _, o := range ops {
+			if err := w.op(o.k, o.v, o.del); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// tail is a device's current block as stored in its tail keys, kept in
+// memory so that sealing it needs no read.
+type tail struct {
+	newest int64 // the newest tst; meaningful when pts is not empty
+	pts    map[tailID]projections.HistoryPoint
+}
+
+type tailID struct {
+	tst  int64
+	hash uint32
+}
+
+// loadTail reads dev's tail keys.
+func loadTail(txn *badger.Txn, dev projections.DeviceID) (*tail, error) {
+	t := &tail{pts: map[tailID]projections.HistoryPoint{}}
+	prefix := append([]byte(prefTail+string(dev)), 0)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) != len(prefix)+12 {
+			return nil, fmt.Errorf("store: history tail key %q: bad length", k)
+		}
+		var p projections.Point
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			p, err = decodePoint(v)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store: history tail %q: %w", k, err)
+		}
+		h := projections.HistoryPoint{Device: dev, Point: p, Hash: binary.BigEndian.Uint32(k[len(k)-4:])}
+		t.put(h)
+	}
+	return t, nil
+}
+
+func (t *tail) put(h projections.HistoryPoint) {
+	id := tailID{h.Point.Tst, h.Hash}
+	if old, ok := t.pts[id]; ok && old.Point.Seq > h.Point.Seq {
+		return
+	}
+	if len(t.pts) == 0 || h.Point.Tst > t.newest {
+		t.newest = h.Point.Tst
+	}
+	t.pts[id] = h
+}
+
+// add works out the writes that add pts (all of dev) to history, and
+// updates t to match them.
+func (t *tail) add(txn *badger.Txn, dev projections.DeviceID, pts []projections.HistoryPoint) ([]histOp, error) {
+	newest := pts[0].Point.Tst
+	if len(t.pts) > 0 {
+		newest = t.newest
+	}
+	for _, h := range pts {
+		newest = max(newest, h.Point.Tst)
+	}
+	cur := blockStart(newest)
+	var ops []histOp
+	var sealed []projections.HistoryPoint
+	tailBlock := int64(math.MinInt64)
+	if len(t.pts) > 0 && blockStart(t.newest) < cur {
+		// The newest fix opens a later block: seal the tail into a block.
+		tailBlock = blockStart(t.newest)
+		for id, h := range t.pts {
+			sealed = append(sealed, h)
+			ops = append(ops, histOp{k: tailKey(dev, id.tst, id.hash), del: true})
+		}
+		clear(t.pts)
+	}
+	for _, h := range pts {
+		if blockStart(h.Point.Tst) < cur {
+			sealed = append(sealed, h)
+			continue
+		}
+		ops = append(ops, histOp{k: tailKey(dev, h.Point.Tst, h.Hash), v: encodePoint(h.Point)})
+		t.put(h)
+	}
+	for _, b := range groupHistory(sealed) {
+		// A sealed tail has no stored block yet; late fixes' blocks may.
+		if b.start != tailBlock {
+			if err := loadBlock(txn, b); err != nil {
+				return nil, err
+			}
+		}
+		ops = append(ops, histOp{k: b.key, v: b.encode()})
+	}
+	return ops, nil
+}
+
+// loadBlock adds the stored entries of b's block, if any.
+func loadBlock(txn *badger.Txn, b *block) error {
+	item, err := txn.Get(b.key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := item.Value(b.load); err != nil {
+		return fmt.Errorf("store: history block %q: %w", b.key, err)
+	}
+	return nil
+}
+
+// mergeSealed merges points of sealed blocks into them (a rebuild's late
+// fixes).
+func (s *Store) mergeSealed(pts []projections.HistoryPoint) error {
+	w := &histWriter{db: s.db}
+	defer w.discard()
+	txn := s.db.NewTransaction(false) // see mergeHistory
+	defer txn.Discard()
+	for _, b := range groupHistory(pts) {
+		if err := loadBlock(txn, b); err != nil {
+			return err
+		}
+		v := b.encode()
+		if err := w.room(len(b.key) + len(v)); err != nil {
+			return err
+		}
+		if err := w.op(b.key, v, false); err != nil {
+			return err
+		}
+	}
+	return w.commit()
+}
+
+// groupHistory sorts points into blocks by device and block.
 func groupHistory(pts []projections.HistoryPoint) []*block {
 	idx := map[string]*block{}
 	var out []*block
@@ -154,7 +435,7 @@ func groupHistory(pts []projections.HistoryPoint) []*block {
 		k := blockKey(h.Device, blockStart(h.Point.Tst))
 		b, ok := idx[string(k)]
 		if !ok {
-			b = &block{key: k}
+			b = &block{key: k, start: blockStart(h.Point.Tst)}
 			idx[string(k)] = b
 			out = append(out, b)
 		}
@@ -163,31 +444,42 @@ func groupHistory(pts []projections.HistoryPoint) []*block {
 	return out
 }
 
-// saveHistory merges pts into their stored blocks within txn.
-func saveHistory(txn *badger.Txn, pts []projections.HistoryPoint) error {
-	for _, b := range groupHistory(pts) {
-		item, err := txn.Get(b.key)
-		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
-		case err != nil:
-			return err
-		default:
-			if err := item.Value(b.load); err != nil {
-				return fmt.Errorf("store: history block %q: %w", b.key, err)
-			}
+// readHistory calls fn for dev's points with from <= tst < to, in order:
+// the sealed blocks, then the tail, which comes after all of them.
+func readHistory(txn *badger.Txn, dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	if from >= to {
+		return nil
+	}
+	if err := readBlocks(txn, dev, from, to, fn); err != nil {
+		return err
+	}
+	prefix := append([]byte(prefTail+string(dev)), 0)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	end := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(to))
+	for it.Seek(binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(from))); it.Valid(); it.Next() {
+		if string(it.Item().Key()) >= string(end) {
+			return nil
 		}
-		if err := txn.Set(b.key, b.encode()); err != nil {
+		var p projections.Point
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			p, err = decodePoint(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readBlocks calls fn for dev's points with from <= tst < to, in order.
+// readBlocks calls fn for the points of dev's sealed blocks with
+// from <= tst < to, in order.
 func readBlocks(txn *badger.Txn, dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
-	if from >= to {
-		return nil
-	}
 	prefix := append([]byte(prefHistory+string(dev)), 0)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 8})
 	defer it.Close()
@@ -222,60 +514,53 @@ func readBlocks(txn *badger.Txn, dev projections.DeviceID, from, to int64, fn fu
 	return nil
 }
 
-// bulkHistory writes a rebuild's history as whole blocks. Points mostly
-// come in tst order per device, so each device keeps its newest blocks
-// open and writes a block once the device has moved on; a point for a
-// block already written (a late fix) waits in late and is merged at the
-// end, or earlier when too many wait.
+// bulkHistory writes a rebuild's history in the layout live saves give.
+// Each device keeps its current block open; a fix that opens a later
+// block seals the open one, which is written whole. A fix for a sealed
+// block (a late one) waits in late and is merged into its stored block
+// at the end, or earlier when too many wait. At the end each device's
+// open block becomes its tail.
 type bulkHistory struct {
-	open    map[projections.DeviceID][]*block // at most openPerDevice each, oldest first
-	written map[string]struct{}
-	late    []projections.HistoryPoint
-	free    []*block
+	devs map[projections.DeviceID]*bulkDevice
+	late []projections.HistoryPoint
+	free []*block
 	// lateLimit is how many late points may wait before they are merged.
 	lateLimit int
 }
 
-const openPerDevice = 2
-
-func newBulkHistory() *bulkHistory {
-	return &bulkHistory{open: map[projections.DeviceID][]*block{}, written: map[string]struct{}{}, lateLimit: 50_000}
+type bulkDevice struct {
+	newest int64
+	open   *block // the current block, holding newest
+	start  int64  // open's block start
 }
 
-// add takes pts; set writes finished blocks.
+func newBulkHistory() *bulkHistory {
+	return &bulkHistory{devs: map[projections.DeviceID]*bulkDevice{}, lateLimit: 50_000}
+}
+
+// add takes pts; set writes sealed blocks.
 func (h *bulkHistory) add(pts []projections.HistoryPoint, set func(k, v []byte) error) error {
 	for _, p := range pts {
-		start := blockStart(p.Point.Tst)
-		key := blockKey(p.Device, start)
-		blocks := h.open[p.Device]
-		var b *block
-		for _, ob := range blocks {
-			if string(ob.key) == string(key) {
-				b = ob
-				break
+		d, ok := h.devs[p.Device]
+		if !ok {
+			d = &bulkDevice{newest: p.Point.Tst}
+			h.devs[p.Device] = d
+		}
+		d.newest = max(d.newest, p.Point.Tst)
+		cur, start := blockStart(d.newest), blockStart(p.Point.Tst)
+		if d.open != nil && d.start < cur {
+			if err := h.seal(d, set); err != nil {
+				return err
 			}
 		}
-		if b == nil {
-			if _, done := h.written[string(key)]; done {
-				h.late = append(h.late, p)
-				continue
-			}
-			if len(blocks) == openPerDevice {
-				if err := h.flush(blocks[0], set); err != nil {
-					return err
-				}
-				blocks = append(blocks[:0], blocks[1:]...)
-			}
-			b = h.newBlock(key)
-			// Keep the device's open blocks ordered by start.
-			i := len(blocks)
-			for i > 0 && string(blocks[i-1].key) > string(key) {
-				i--
-			}
-			blocks = slices.Insert(blocks, i, b)
-			h.open[p.Device] = blocks
+		if start < cur {
+			h.late = append(h.late, p)
+			continue
 		}
-		b.add(p)
+		if d.open == nil {
+			d.open, d.start = h.newBlock(blockKey(p.Device, start)), start
+		}
+		d.open.add(p)
 	}
 	return nil
 }
@@ -290,24 +575,27 @@ func (h *bulkHistory) newBlock(key []byte) *block {
 	return &block{key: key}
 }
 
-func (h *bulkHistory) flush(b *block, set func(k, v []byte) error) error {
-	h.written[string(b.key)] = struct{}{}
-	if err := set(b.key, b.encode()); err != nil {
+func (h *bulkHistory) seal(d *bulkDevice, set func(k, v []byte) error) error {
+	if err := set(d.open.key, d.open.encode()); err != nil {
 		return err
 	}
-	h.free = append(h.free, b)
+	h.free = append(h.free, d.open)
+	d.open = nil
 	return nil
 }
 
-// finish writes every open block.
+// finish writes each device's open block as its tail.
 func (h *bulkHistory) finish(set func(k, v []byte) error) error {
-	for dev, blocks := range h.open {
-		for _, b := range blocks {
-			if err := h.flush(b, set); err != nil {
-				return err
+	for dev, d := range h.devs {
+		if b := d.open; b != nil {
+			b.sortDedup()
+			for _, e := range b.ents {
+				if err := set(tailKey(dev, e.tst, e.hash), b.buf[e.off+4:e.off+e.ln]); err != nil {
+					return err
+				}
 			}
 		}
-		delete(h.open, dev)
+		delete(h.devs, dev)
 	}
 	return nil
 }

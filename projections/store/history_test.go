@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,13 +16,13 @@ import (
 func TestBlockStart(t *testing.T) {
 	tests := []struct{ tst, want int64 }{
 		{0, 0},
-		{3599, 0},
-		{3600, 3600},
-		{-1, -3600},
-		{-3600, -3600},
-		{-3601, -7200},
-		{1_718_000_123, 1_718_000_123 - 1_718_000_123%3600},
-		{math.MaxInt64, math.MaxInt64 - math.MaxInt64%3600},
+		{blockSeconds - 1, 0},
+		{blockSeconds, blockSeconds},
+		{-1, -blockSeconds},
+		{-blockSeconds, -blockSeconds},
+		{-blockSeconds - 1, -2 * blockSeconds},
+		{1_718_000_123, 1_718_000_123 - 1_718_000_123%blockSeconds},
+		{math.MaxInt64, math.MaxInt64 - math.MaxInt64%blockSeconds},
 		{math.MinInt64, math.MinInt64},
 		{math.MinInt64 + 1, math.MinInt64},
 	}
@@ -36,7 +38,7 @@ func historyDump(t *testing.T, s *Store) string {
 	t.Helper()
 	var b strings.Builder
 	err := s.Dump(func(k, v []byte) error {
-		if bytes.HasPrefix(k, []byte(prefHistory)) {
+		if bytes.HasPrefix(k, []byte(prefHistory)) || bytes.HasPrefix(k, []byte(prefTail)) {
 			fmt.Fprintf(&b, "%q=%x\n", k, v)
 		}
 		return nil
@@ -105,7 +107,8 @@ func TestHistoryBlocksOrderIndependent(t *testing.T) {
 		name  string
 		write func(s *Store)
 	}{
-		{"live, 100 at a time", chunked(100)},
+		{"live, 100 at a time", nil}, // reopening the store, see below
+		{"live, 250 at a time", chunked(250)},
 		{"live, one by one in reverse", func(s *Store) {
 			for i := len(pts) - 1; i >= 0; i-- {
 				ch := projections.NewChanges()
@@ -120,15 +123,75 @@ func TestHistoryBlocksOrderIndependent(t *testing.T) {
 		{"rebuild", bulk(50_000)},
 		{"rebuild, late points merged early", bulk(10)},
 	}
+	// What History must give back: per device, one point per (tst, hash),
+	// the one with the highest seq, in (tst, hash) order.
+	wantPoints := map[projections.DeviceID][]projections.Point{}
+	for _, d := range devs {
+		best := map[[2]int64]projections.HistoryPoint{}
+		for _, h := range pts {
+			k := [2]int64{h.Point.Tst, int64(h.Hash)}
+			if h.Device == d && h.Point.Seq >= best[k].Point.Seq {
+				best[k] = h
+			}
+		}
+		var hs []projections.HistoryPoint
+		for _, h := range best {
+			hs = append(hs, h)
+		}
+		slices.SortFunc(hs, func(a, b projections.HistoryPoint) int {
+			if c := cmp.Compare(a.Point.Tst, b.Point.Tst); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Hash, b.Hash)
+		})
+		for _, h := range hs {
+			wantPoints[d] = append(wantPoints[d], h.Point)
+		}
+	}
 	var want string
 	for i, w := range ways {
 		s := openStore(t, t.TempDir())
-		w.write(s)
+		if w.name == "live, 100 at a time" {
+			// Reopened every 700 points: the tails kept in memory must be
+			// read back from the keys.
+			dir := t.TempDir()
+			for i := 0; i < len(pts); i += 700 {
+				r, err := Open(dir, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := i; j < min(i+700, len(pts)); j += 100 {
+					ch := projections.NewChanges()
+					ch.History = pts[j:min(j+100, i+700, len(pts))]
+					if err := r.Save(st, ch, uint64(j+1)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := r.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s = openStore(t, dir)
+		} else {
+			w.write(s)
+		}
+		for _, d := range devs {
+			var got []projections.Point
+			if err := s.History(d, math.MinInt64, math.MaxInt64, func(p projections.Point) error { got = append(got, p); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, wantPoints[d]) {
+				t.Errorf("%s: History(%s) gives %d points, want %d (or they differ)", w.name, d, len(got), len(wantPoints[d]))
+			}
+		}
 		got := historyDump(t, s)
 		if i == 0 {
 			want = got
-			if n := strings.Count(got, "\n"); n < 40 {
-				t.Fatalf("only %d blocks: the test should span many hours", n)
+			if n := strings.Count(got, "h/"); n < 40 {
+				t.Fatalf("only %d blocks: the test should span many blocks", n)
+			}
+			if !strings.Contains(got, "ht/") {
+				t.Fatal("no tail keys: the newest block of each device should be a tail")
 			}
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -32,7 +33,8 @@ const (
 	prefArea      = "a/"           // a/<area id>                       -> Area JSON
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
 	prefUser      = "u/"           // u/<name>                          -> User JSON
-	prefHistory   = "h/"           // h/<device>\0<hour start:8>        -> block of points (history.go)
+	prefHistory   = "h/"           // h/<device>\0<block start:8>       -> sealed block of points (history.go)
+	prefTail      = "ht/"          // ht/<device>\0<tst:8><hash:4>      -> point of the current block
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
 	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device>\0<origin> -> AreaEvent JSON
 )
@@ -43,6 +45,9 @@ var ErrLocked = errors.New("projection database is in use by another process")
 // Store is the projection database.
 type Store struct {
 	db *badger.DB
+
+	tailsMu sync.Mutex
+	tails   map[projections.DeviceID]*tail // the devices' current blocks, as far as read
 }
 
 // Open opens (creating) the projection database in dir.
@@ -59,7 +64,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	// per-block buffers cost as much again. History blocks, nearly all
 	// the bytes, are s2-compressed by the store itself.
 	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")).
-		WithMemTableSize(4 << 20).
+		WithMemTableSize(8 << 20).
 		WithValueThreshold(256 << 10). // must stay under a batch: 15% of the memtable
 		WithBaseTableSize(1 << 20).
 		WithBlockSize(64 << 10).
@@ -70,7 +75,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("projections: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, tails: map[projections.DeviceID]*tail{}}, nil
 }
 
 // Close closes the database.
@@ -168,14 +173,30 @@ func each(txn *badger.Txn, prefix string, fn func(v []byte) error) error {
 
 // Save writes what ch says changed, taken from st, and the checkpoint, in
 // one transaction.
-func (s *Store) Save(st *projections.State, ch *projections.Changes, checkpoint uint64) error {
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	set := func(k, v []byte) error { return txn.Set(k, v) }
-	if err := writeChanges(set, func(k []byte) error { return txn.Delete(k) }, st, ch); err != nil {
+//
+// History goes first; when it is too big for the same transaction, part of
+// it is committed ahead (see mergeHistory).
+func (s *Store) Save(st *projections.State, ch *projections.Changes, checkpoint uint64) (err error) {
+	defer func() {
+		if err != nil {
+			s.forgetTails()
+		}
+	}()
+	w := &histWriter{db: s.db}
+	defer w.discard()
+	if err := s.mergeHistory(w, ch.History); err != nil {
 		return err
 	}
-	if err := saveHistory(txn, ch.History); err != nil {
+	// The rest must be one transaction with the checkpoint; give it room.
+	if err := w.room(txnBudget / 2); err != nil {
+		return err
+	}
+	if w.txn == nil {
+		w.txn = s.db.NewTransaction(true)
+	}
+	txn := w.txn
+	set := func(k, v []byte) error { return txn.Set(k, v) }
+	if err := writeChanges(set, func(k []byte) error { return txn.Delete(k) }, st, ch); err != nil {
 		return err
 	}
 	if err := set([]byte(keySchema), be64(projections.SchemaVersion)); err != nil {
@@ -184,10 +205,18 @@ func (s *Store) Save(st *projections.State, ch *projections.Changes, checkpoint 
 	if err := set([]byte(keyCheckpoint), be64(checkpoint)); err != nil {
 		return err
 	}
-	if err := txn.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		return fmt.Errorf("store: save at seq %d: %w", checkpoint, err)
 	}
 	return nil
+}
+
+// forgetTails drops the tails kept in memory after a failed save, which
+// may have left them ahead of what is stored; they are read again.
+func (s *Store) forgetTails() {
+	s.tailsMu.Lock()
+	clear(s.tails)
+	s.tailsMu.Unlock()
 }
 
 // writeChanges writes everything in ch but history, which is merged into
@@ -335,7 +364,7 @@ func decodePoint(b []byte) (projections.Point, error) {
 
 // History calls fn for dev's points with from <= tst < to, in tst order.
 func (s *Store) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
-	return s.db.View(func(txn *badger.Txn) error { return readBlocks(txn, dev, from, to, fn) })
+	return s.db.View(func(txn *badger.Txn) error { return readHistory(txn, dev, from, to, fn) })
 }
 
 // DeviceEvents calls fn for dev's area events with from <= tst < to.
@@ -443,12 +472,8 @@ func (b *Bulk) mergeLate() error {
 		return fmt.Errorf("store: bulk flush: %w", err)
 	}
 	b.wb = b.s.db.NewWriteBatch()
-	for late := b.hist.late; len(late) > 0; {
-		n := min(len(late), 5000) // keep each transaction small
-		if err := b.s.db.Update(func(txn *badger.Txn) error { return saveHistory(txn, late[:n]) }); err != nil {
-			return fmt.Errorf("store: late history: %w", err)
-		}
-		late = late[n:]
+	if err := b.s.mergeSealed(b.hist.late); err != nil {
+		return fmt.Errorf("store: late history: %w", err)
 	}
 	b.hist.late = b.hist.late[:0]
 	return nil
