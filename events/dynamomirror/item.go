@@ -1,7 +1,6 @@
 package dynamomirror
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -55,7 +54,12 @@ const tsLayout = "2006-01-02T15:04:05.000000000Z"
 // strings, a device's items are in time order and, within the same
 // nanosecond, in log order; the sequence number makes it unique.
 func SortKey(received time.Time, seq uint64) string {
-	return received.UTC().Format(tsLayout) + "#" + fmt.Sprintf("%020d", seq)
+	b := make([]byte, 0, len(tsLayout)+1+20)
+	b = received.UTC().AppendFormat(b, tsLayout)
+	b = append(b, "#00000000000000000000"...)
+	digits := strconv.AppendUint(nil, seq, 10)
+	copy(b[len(b)-len(digits):], digits)
+	return string(b)
 }
 
 // partition is the item's partition key: "user/device" from the topic,

@@ -46,6 +46,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,14 @@ type Config struct {
 	CheckpointEvery time.Duration // most frequent checkpoint save; 1 s
 	CallTimeout     time.Duration // one DynamoDB call; 30 s
 	Parallel        int           // concurrent BatchWriteItem calls; 4
+
+	// Ingest first: while the log grows faster than BusyRate events/s
+	// (1000; negative: never), the mirror works only BusyShare (0.1) of
+	// the time, pausing after each chunk, so that on a small machine its
+	// CPU use does not take from ingest. It catches up at full speed once
+	// the burst (an import, a backlog of phones reconnecting) is over.
+	BusyRate  float64
+	BusyShare float64
 }
 
 // Mirror copies the log to the table. Create it with New, run it with Run.
@@ -129,6 +138,12 @@ func New(src events.Reader, cfg Config) (*Mirror, error) {
 	def(&cfg.CallTimeout, 30*time.Second)
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
+	}
+	if cfg.BusyRate == 0 {
+		cfg.BusyRate = 1000
+	}
+	if cfg.BusyShare <= 0 || cfg.BusyShare > 1 {
+		cfg.BusyShare = 0.1
 	}
 	m := &Mirror{cfg: cfg, src: src, dec: cfg.Decoder, logger: cfg.Logger}
 	if m.dec == nil {
@@ -210,7 +225,11 @@ func (m *Mirror) Run(ctx context.Context) error {
 			return fmt.Errorf("dynamomirror: read the log: %w", err)
 		}
 		if len(buf) > 0 {
+			start, head := time.Now(), m.src.Head()
 			if !m.write(ctx, buf) {
+				return nil
+			}
+			if !m.yield(ctx, start, head) {
 				return nil
 			}
 			m.done.Store(buf[len(buf)-1].Seq)
@@ -224,6 +243,22 @@ func (m *Mirror) Run(ctx context.Context) error {
 		if !m.wait(ctx, changed) {
 			return nil
 		}
+	}
+}
+
+// yield pauses after a chunk that took since start while the log grew
+// from head, when ingest is busy (see Config.BusyRate). It returns false
+// when ctx ended.
+func (m *Mirror) yield(ctx context.Context, start time.Time, head uint64) bool {
+	took := time.Since(start)
+	if m.cfg.BusyRate < 0 || took <= 0 || float64(m.src.Head()-head)/took.Seconds() < m.cfg.BusyRate {
+		return true
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(time.Duration(float64(took) * (1/m.cfg.BusyShare - 1))):
+		return true
 	}
 }
 
@@ -277,6 +312,11 @@ func (m *Mirror) write(ctx context.Context, evs []events.Event) bool {
 		reqs := make([]types.WriteRequest, 0, BatchSize)
 		for _, e := range evs[i:min(i+BatchSize, len(evs))] {
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item(e, m.dec)}})
+			// Let a goroutine of the ingest path that waits for a P (the
+			// log's committer back from its sync) run first: on a small
+			// machine the mirror would otherwise hold it up for a
+			// scheduler time slice.
+			runtime.Gosched()
 		}
 		batches = append(batches, reqs)
 	}
