@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/views/web"
@@ -89,7 +91,7 @@ func runImportJob(ctx context.Context, target importTarget, job importJob, stdou
 	var closeDB func()
 	server := target.Server
 	if server == "" {
-		db, log, err := createLog(target.Data)
+		db, log, err := createImportLog(target.Data)
 		switch {
 		case errors.Is(err, badgerlog.ErrLocked):
 			info, ierr := readServerInfo(target.Data)
@@ -181,6 +183,28 @@ func printImportSummary(w io.Writer, job importJob, c *importCounts, took time.D
 
 // importWindow bounds the events handed to the log and not yet durable.
 const importWindow = 16384
+
+// importLogOptions: an import writes as fast as the disk syncs, so it
+// gives the log larger group commits than a server's (the log caps them at
+// what one Badger transaction holds); each sync then covers more events.
+var importLogOptions = badgerlog.Options{QueueLen: importWindow, MaxBatch: 8192, MaxBatchBytes: 4 << 20}
+
+// createImportLog opens (creating) the log of data for an import.
+func createImportLog(data string) (*badger.DB, *badgerlog.Log, error) {
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return nil, nil, err
+	}
+	db, err := badgerlog.OpenDB(logDir(data), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := badgerlog.Open(db, importLogOptions)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return db, log, nil
+}
 
 // logSink appends to the log directly, many events in flight, so the log
 // writes them in large group commits.

@@ -178,3 +178,38 @@ func TestImportKeyFields(t *testing.T) {
 		t.Error("a key for a phone's event")
 	}
 }
+
+// TestImportFilter: every added key is found, across the filter's growth,
+// and few others are (each of those costs a Badger read).
+func TestImportFilter(t *testing.T) {
+	f := &importFilter{}
+	key := func(i int) [ImportKeySize]byte {
+		e := importEvent(int64(i), "x")
+		k, _ := ImportKey(&e)
+		return k
+	}
+	const n = 2*bloomFirst + 123
+	for i := range n {
+		f.add(key(i))
+	}
+	if len(f.parts) != 2 {
+		t.Errorf("%d parts for %d keys, want 2", len(f.parts), n)
+	}
+	for i := range n {
+		if !f.mayContain(key(i)) {
+			t.Fatalf("key %d added but not found", i)
+		}
+	}
+	positives := 0
+	const probes = 100000
+	for i := range probes {
+		if f.mayContain(key(n + i)) {
+			positives++
+		}
+	}
+	rate := float64(positives) / probes
+	if rate > 0.04 {
+		t.Errorf("false positive rate %.3f, want 1-2%% a part (2 parts)", rate)
+	}
+	t.Logf("false positives: %.2f%% with %d parts", 100*rate, len(f.parts))
+}

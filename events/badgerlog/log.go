@@ -103,6 +103,7 @@ type Log struct {
 	ring     []retainedMark    // (seq, hash) of the recent events, circular
 	ringPos  int
 	retained map[string]retainedMark
+	imports  *importFilter // every import key logged; loaded at the first import
 }
 
 type retainedMark struct{ seq, hash uint64 }
@@ -111,6 +112,9 @@ type retainedMark struct{ seq, hash uint64 }
 // to recognise redeliveries.
 func Open(db *badger.DB, opts Options) (*Log, error) {
 	opts.defaults()
+	// A batch writes one block and up to two entries per event (retained
+	// mark, import key): stay within what one Badger transaction may hold.
+	opts.MaxBatch = max(1, min(opts.MaxBatch, int(db.MaxBatchCount())/2-1))
 	l := &Log{
 		db:       db,
 		opts:     opts,
@@ -361,11 +365,18 @@ func isReplayCandidate(e *events.Event) bool {
 // syncs it before anything is acknowledged.
 func (l *Log) commit(batch []request) *pending {
 	p := &pending{results: make([]result, len(batch)), start: time.Now(), errc: make(chan error, 1), n: len(batch)}
+	for i := range batch {
+		p.results[i].done = batch[i].done // also when the batch fails before the loop below
+	}
 	if errp := l.failed.Load(); errp != nil {
 		p.errc <- *errp
 		return p
 	}
-	imports := newImportIndex(l.db)
+	imports, err := l.importIndex(batch)
+	if err != nil {
+		p.errc <- err
+		return p
+	}
 	defer imports.close()
 	size := 0
 	for i := range batch {
@@ -375,7 +386,6 @@ func (l *Log) commit(batch []request) *pending {
 	first, count := l.next, uint64(0)
 	for i := range batch {
 		e := &batch[i].ev
-		p.results[i].done = batch[i].done
 		h := contentHash(e.Topic, e.Payload)
 		if isReplayCandidate(e) {
 			if prev, ok := l.retained[e.Topic]; ok && prev.hash == h {
@@ -436,7 +446,6 @@ func (l *Log) commit(batch []request) *pending {
 	// never leave acknowledged entries in an unsynced WAL.
 	txn := l.db.NewTransaction(true)
 	defer txn.Discard()
-	var err error
 	for i := range p.keys {
 		if err = txn.Set(p.keys[i], p.vals[i]); err != nil {
 			break
