@@ -229,12 +229,12 @@ func (m *Mirror) Run(ctx context.Context) error {
 			if !m.write(ctx, buf) {
 				return nil
 			}
-			if !m.yield(ctx, start, head) {
-				return nil
-			}
 			m.done.Store(buf[len(buf)-1].Seq)
 			if time.Since(m.savedAt) >= m.cfg.CheckpointEvery {
 				m.save()
+			}
+			if !m.yield(ctx, start, head) {
+				return nil
 			}
 			if len(buf) == cap(buf) {
 				continue // more waiting
@@ -254,13 +254,19 @@ func (m *Mirror) yield(ctx context.Context, start time.Time, head uint64) bool {
 	if m.cfg.BusyRate < 0 || took <= 0 || float64(m.src.Head()-head)/took.Seconds() < m.cfg.BusyRate {
 		return true
 	}
+	// A chunk that took long (retries through an outage) must not stop
+	// the mirror for nine times as long.
+	pause := min(time.Duration(float64(took)*(1/m.cfg.BusyShare-1)), maxPause)
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(time.Duration(float64(took) * (1/m.cfg.BusyShare - 1))):
+	case <-time.After(pause):
 		return true
 	}
 }
+
+// maxPause caps a pause of Config.BusyShare.
+const maxPause = 2 * time.Second
 
 // wait returns once changed is closed and the linger time has passed, or
 // false when ctx ends. Meanwhile it saves a checkpoint that is due.
