@@ -45,7 +45,6 @@ type Server struct {
 	bin      string
 	port     int
 	dir      string // --path: data kept on disk over a restart; "" in memory
-	nice     bool   // run at the lowest CPU priority
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	stderr   *lockedWriter
@@ -77,23 +76,7 @@ func Binary(t testing.TB) string {
 // it survives Stop and Restart; otherwise it is in memory.
 func Start(t testing.TB, persistent bool) *Server {
 	t.Helper()
-	return start(t, &Server{bin: Binary(t)}, persistent)
-}
-
-// StartNiced is Start (in memory) with dynalite at the lowest CPU
-// priority (nice 19), for benchmarks that share the machine with it and
-// want to stand for a DynamoDB elsewhere: it gets only the CPU time the
-// code under test leaves.
-func StartNiced(t testing.TB) *Server {
-	t.Helper()
-	if _, err := exec.LookPath("nice"); err != nil {
-		t.Skip("nice(1) not found")
-	}
-	return start(t, &Server{bin: Binary(t), nice: true}, false)
-}
-
-func start(t testing.TB, s *Server, persistent bool) *Server {
-	t.Helper()
+	s := &Server{bin: Binary(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -117,11 +100,7 @@ func (s *Server) start(t testing.TB) {
 		args = append(args, "--path", s.dir)
 	}
 	s.stderr = &lockedWriter{}
-	if s.nice {
-		s.cmd = exec.Command("nice", append([]string{"-n", "19", s.bin}, args...)...)
-	} else {
-		s.cmd = exec.Command(s.bin, args...)
-	}
+	s.cmd = exec.Command(s.bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = nil, s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, killed whole
 	if err := s.cmd.Start(); err != nil {
