@@ -15,14 +15,14 @@ import (
 )
 
 // writeBigRecorderDir writes a Recorder storage directory of n location
-// lines: 4 users with 2 devices each, a line every 30 s from 2023-01-01,
-// so each device covers several months (one .rec file per month). It
-// returns the total size in bytes.
+// lines: 4 users with 2 devices each, a line every 10 minutes from
+// 2020-01-01, so for a million lines each device covers about 29 months
+// (one .rec file per month). It returns the total size in bytes.
 func writeBigRecorderDir(tb testing.TB, root string, n int) int64 {
 	tb.Helper()
 	const users, devices = 4, 2
 	perDevice := n / (users * devices)
-	start := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	var total int64
 	line := make([]byte, 0, 512)
 	payload := make([]byte, 0, 256)
@@ -55,7 +55,7 @@ func writeBigRecorderDir(tb testing.TB, root string, n int) int64 {
 				}
 			}
 			for i := range count {
-				at := start.Add(time.Duration(i) * 30 * time.Second)
+				at := start.Add(time.Duration(i) * 10 * time.Minute)
 				if m := at.Format("2006-01"); m != month {
 					closeFile()
 					month = m
