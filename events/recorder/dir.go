@@ -193,7 +193,7 @@ func Open(root string) (*Dir, error) {
 		}
 		if len(devs) == 0 {
 			for _, c := range cards {
-				d.Problems = append(d.Problems, Problem{File: c.Path, Reason: ReasonFile, Detail: "a card for user " + user + ", who has no device here"})
+				d.Problems = append(d.Problems, Problem{File: c.Path, Reason: ReasonNoDevice, Detail: "user " + user + " has no device in rec/, cards/ or waypoints/"})
 			}
 			continue
 		}

@@ -131,7 +131,7 @@ func TestReadStorageDirectory(t *testing.T) {
 	}
 
 	wantProblems := []string{
-		"cards/ghost/ghost.json: unreadable file: a card for user ghost, who has no device here",
+		"cards/ghost/ghost.json: card without device: user ghost has no device in rec/, cards/ or waypoints/",
 		"rec/jane/phone/2024-06.rec:2: bad time",
 		"rec/jane/phone/2024-06.rec:4: payload is not JSON",
 		"rec/jane/phone/2024-06.rec:6: truncated line",

@@ -26,6 +26,7 @@ const (
 	ReasonTruncated = "truncated line"      // the file ends inside a line that is not complete JSON
 	ReasonTooLong   = "line too long"       // longer than MaxLine
 	ReasonFile      = "unreadable file"     // a card or waypoints file that cannot be used
+	ReasonNoDevice  = "card without device" // cards/<user>/<user>.json of a user with no device here
 )
 
 // MaxLine bounds a .rec line (payloads with a POI image can be a few
