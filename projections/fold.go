@@ -220,7 +220,10 @@ func touch(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
 		f.LastSeen = e.Received
 	}
 	replay := e.Retained && strings.HasPrefix(e.Source, events.SourceMQTT+":")
-	if !replay && !f.Online {
+	// Imported history (Recorder, GPX) says where a phone was, not that
+	// it is connected now.
+	imported := strings.HasPrefix(e.Source, "import:")
+	if !replay && !imported && !f.Online {
 		f.Online, f.PresenceAt = true, e.Received
 	}
 	return f

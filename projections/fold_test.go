@@ -190,6 +190,18 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
+			name: "imported history (Recorder, GPX) does not mark a phone online",
+			events: []events.Event{
+				imported(loc(bob, t0, home, nil), events.SourceRecorder),
+				imported(loc(bob, t0+100, work, nil), events.SourceGPX),
+			},
+			check: func(t *testing.T, r run) {
+				if f := r.friend(t, bob); f.Online || f.Location == nil || f.Location.Tst != t0+100 {
+					t.Errorf("bob after imports = online %v at %+v, want offline at the newest imported fix", f.Online, f.Location)
+				}
+			},
+		},
+		{
 			name: "lwt of a device never seen creates it offline",
 			events: []events.Event{
 				lwt(bob, t0),
@@ -841,4 +853,10 @@ func TestApplyGeometry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// imported marks e as coming from an import.
+func imported(e events.Event, source string) events.Event {
+	e.Source = source
+	return e
 }

@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion changes whenever the fold or the stored shape changes;
 // stored projections of another version are rebuilt from the log at start.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

@@ -33,6 +33,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	tuneGC()
+	limitBatchMemory()
 	db, log, err := openLog(data)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		if info, ierr := readServerInfo(data); ierr == nil {
