@@ -340,7 +340,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return httpSrv.Shutdown(sctx)
+		return errors.Join(httpSrv.Shutdown(sctx), site.WaitStreams(sctx))
 	})
 	if err := tlsOn.servePublic(gctx, g, routes, logger); err != nil {
 		cancel()

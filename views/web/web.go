@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -255,6 +256,9 @@ func (s *Server) access(r *http.Request) live.Access {
 type streamCount struct {
 	mu sync.Mutex
 	n  map[string]int
+	// open counts the live handlers running: http.Server.Shutdown does not
+	// wait for hijacked (websocket) connections, so serve waits here.
+	open sync.WaitGroup
 }
 
 // capStreams refuses a user's live connection beyond MaxStreams, so one
@@ -276,13 +280,32 @@ func (s *Server) capStreams(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		s.streams.n[who]++
+		s.streams.open.Add(1)
 		s.streams.mu.Unlock()
+		defer s.streams.open.Done()
 		defer func() {
 			s.streams.mu.Lock()
 			s.streams.n[who]--
 			s.streams.mu.Unlock()
 		}()
 		next(w, r)
+	}
+}
+
+// WaitStreams waits until every live connection's handler (websocket,
+// SSE, /ws/last) has returned, or ctx ends. Their handlers end with the
+// server's base context; call it after http.Server.Shutdown.
+func (s *Server) WaitStreams(ctx context.Context) error {
+	if s.streams == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() { s.streams.open.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("live connections still open at shutdown: %w", ctx.Err())
 	}
 }
 
