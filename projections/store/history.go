@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 
@@ -41,9 +42,10 @@ const blockSeconds = 600
 const blockVersion = 1
 
 // blockStart is the first second of the block holding tst (floor, also
-// for times before 1970).
-func blockStart(tst int64) int64 {
-	r := tst % blockSeconds
+// for times before 1970), for blocks that start off seconds past each
+// multiple of blockSeconds.
+func blockStart(tst, off int64) int64 {
+	r := (tst%blockSeconds - off) % blockSeconds
 	if r < 0 {
 		r += blockSeconds
 	}
@@ -51,6 +53,14 @@ func blockStart(tst int64) int64 {
 		return math.MinInt64
 	}
 	return tst - r
+}
+
+// blockOffset staggers each device's block boundaries, so that devices
+// reporting at the same times do not all seal their tails in one save.
+func blockOffset(dev projections.DeviceID) int64 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(dev))
+	return int64(h.Sum32() % blockSeconds)
 }
 
 // blockKey is h/<device>\0<block start:8>.
@@ -357,13 +367,14 @@ func (t *tail) add(txn *badger.Txn, dev projections.DeviceID, pts []projections.
 	for _, h := range pts {
 		newest = max(newest, h.Point.Tst)
 	}
-	cur := blockStart(newest)
+	off := blockOffset(dev)
+	cur := blockStart(newest, off)
 	var ops []histOp
 	var sealed []projections.HistoryPoint
 	tailBlock := int64(math.MinInt64)
-	if len(t.pts) > 0 && blockStart(t.newest) < cur {
+	if len(t.pts) > 0 && blockStart(t.newest, off) < cur {
 		// The newest fix opens a later block: seal the tail into a block.
-		tailBlock = blockStart(t.newest)
+		tailBlock = blockStart(t.newest, off)
 		for id, h := range t.pts {
 			sealed = append(sealed, h)
 			ops = append(ops, histOp{k: tailKey(dev, id.tst, id.hash), del: true})
@@ -371,7 +382,7 @@ func (t *tail) add(txn *badger.Txn, dev projections.DeviceID, pts []projections.
 		clear(t.pts)
 	}
 	for _, h := range pts {
-		if blockStart(h.Point.Tst) < cur {
+		if blockStart(h.Point.Tst, off) < cur {
 			sealed = append(sealed, h)
 			continue
 		}
@@ -432,10 +443,11 @@ func groupHistory(pts []projections.HistoryPoint) []*block {
 	idx := map[string]*block{}
 	var out []*block
 	for _, h := range pts {
-		k := blockKey(h.Device, blockStart(h.Point.Tst))
+		start := blockStart(h.Point.Tst, blockOffset(h.Device))
+		k := blockKey(h.Device, start)
 		b, ok := idx[string(k)]
 		if !ok {
-			b = &block{key: k, start: blockStart(h.Point.Tst)}
+			b = &block{key: k, start: start}
 			idx[string(k)] = b
 			out = append(out, b)
 		}
@@ -487,7 +499,7 @@ func readBlocks(txn *badger.Txn, dev projections.DeviceID, from, to int64, fn fu
 	// read starts before to.
 	end := blockKey(dev, to)
 	var b block
-	for it.Seek(blockKey(dev, blockStart(from))); it.Valid(); it.Next() {
+	for it.Seek(blockKey(dev, blockStart(from, blockOffset(dev)))); it.Valid(); it.Next() {
 		if string(it.Item().Key()) >= string(end) {
 			return nil
 		}
@@ -529,6 +541,7 @@ type bulkHistory struct {
 }
 
 type bulkDevice struct {
+	off    int64 // blockOffset of the device
 	newest int64
 	open   *block // the current block, holding newest
 	start  int64  // open's block start
@@ -543,11 +556,11 @@ func (h *bulkHistory) add(pts []projections.HistoryPoint, set func(k, v []byte) 
 	for _, p := range pts {
 		d, ok := h.devs[p.Device]
 		if !ok {
-			d = &bulkDevice{newest: p.Point.Tst}
+			d = &bulkDevice{newest: p.Point.Tst, off: blockOffset(p.Device)}
 			h.devs[p.Device] = d
 		}
 		d.newest = max(d.newest, p.Point.Tst)
-		cur, start := blockStart(d.newest), blockStart(p.Point.Tst)
+		cur, start := blockStart(d.newest, d.off), blockStart(p.Point.Tst, d.off)
 		if d.open != nil && d.start < cur {
 			if err := h.seal(d, set); err != nil {
 				return err

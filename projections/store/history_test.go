@@ -14,21 +14,27 @@ import (
 )
 
 func TestBlockStart(t *testing.T) {
-	tests := []struct{ tst, want int64 }{
-		{0, 0},
-		{blockSeconds - 1, 0},
-		{blockSeconds, blockSeconds},
-		{-1, -blockSeconds},
-		{-blockSeconds, -blockSeconds},
-		{-blockSeconds - 1, -2 * blockSeconds},
-		{1_718_000_123, 1_718_000_123 - 1_718_000_123%blockSeconds},
-		{math.MaxInt64, math.MaxInt64 - math.MaxInt64%blockSeconds},
-		{math.MinInt64, math.MinInt64},
-		{math.MinInt64 + 1, math.MinInt64},
+	tests := []struct{ tst, off, want int64 }{
+		{0, 0, 0},
+		{blockSeconds - 1, 0, 0},
+		{blockSeconds, 0, blockSeconds},
+		{-1, 0, -blockSeconds},
+		{-blockSeconds, 0, -blockSeconds},
+		{-blockSeconds - 1, 0, -2 * blockSeconds},
+		{1_718_000_123, 0, 1_718_000_123 - 1_718_000_123%blockSeconds},
+		{math.MaxInt64, 0, math.MaxInt64 - math.MaxInt64%blockSeconds},
+		{math.MinInt64, 0, math.MinInt64},
+		{math.MinInt64 + 1, 0, math.MinInt64},
+		{1000, 100, 700},
+		{700, 100, 700},
+		{699, 100, 100},
+		{99, 100, -500},
+		{-1, 599, -1},
+		{math.MinInt64, 599, math.MinInt64},
 	}
 	for _, tt := range tests {
-		if got := blockStart(tt.tst); got != tt.want {
-			t.Errorf("blockStart(%d) = %d, want %d", tt.tst, got, tt.want)
+		if got := blockStart(tt.tst, tt.off); got != tt.want {
+			t.Errorf("blockStart(%d, %d) = %d, want %d", tt.tst, tt.off, got, tt.want)
 		}
 	}
 }
