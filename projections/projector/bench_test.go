@@ -367,7 +367,7 @@ func BenchmarkRebuild(b *testing.B) {
 }
 
 // heapAt returns a rebuild progress callback that writes a heap profile
-// (live objects at the last GC) to file when the rebuild is half done;
+// (live objects at the last GC) to file when the rebuild is 95% done;
 // nil when file is empty.
 func heapAt(file string) projector.Progress {
 	if file == "" {

@@ -81,7 +81,7 @@ type histEntry struct {
 	off, ln int
 }
 
-// block collects the points of one device and hour.
+// block collects the points of one device and block.
 type block struct {
 	key   []byte
 	start int64 // set by groupHistory
@@ -195,7 +195,7 @@ type histWriter struct {
 }
 
 // txnBudget keeps a transaction well under Badger's limit (15% of the
-// memtable, ~630 KB with 4 MB memtables).
+// memtable, ~1.2 MB with SmallOptions' 8 MB memtables).
 const txnBudget = 256 << 10
 
 func (w *histWriter) room(n int) error {
@@ -223,9 +223,12 @@ func (w *histWriter) op(k, v []byte, del bool) error {
 		w.txn = w.db.NewTransaction(true)
 		err = set()
 	}
-	w.size += len(k) + len(v) + 32
+	w.size += opSize(k, v)
 	return err
 }
+
+// opSize estimates what one write adds to a transaction.
+func opSize(k, v []byte) int { return len(k) + len(v) + 32 }
 
 func (w *histWriter) commit() error {
 	if w.txn == nil {
@@ -294,7 +297,7 @@ func (s *Store) mergeHistory(w *histWriter, pts []projections.HistoryPoint) erro
 		}
 		n := 0
 		for _, o := range ops {
-			n += len(o.k) + len(o.v) + 32
+			n += opSize(o.k, o.v)
 		}
 		if err := w.room(n); err != nil {
 			return err
@@ -331,12 +334,7 @@ func loadTail(txn *badger.Txn, dev projections.DeviceID) (*tail, error) {
 		if len(k) != len(prefix)+12 {
 			return nil, fmt.Errorf("store: history tail key %q: bad length", k)
 		}
-		var p projections.Point
-		err := it.Item().Value(func(v []byte) error {
-			var err error
-			p, err = decodePoint(v)
-			return err
-		})
+		p, err := itemPoint(it.Item())
 		if err != nil {
 			return nil, fmt.Errorf("store: history tail %q: %w", k, err)
 		}
@@ -344,6 +342,17 @@ func loadTail(txn *badger.Txn, dev projections.DeviceID) (*tail, error) {
 		t.put(h)
 	}
 	return t, nil
+}
+
+// itemPoint decodes a tail key's value.
+func itemPoint(item *badger.Item) (projections.Point, error) {
+	var p projections.Point
+	err := item.Value(func(v []byte) error {
+		var err error
+		p, err = decodePoint(v)
+		return err
+	})
+	return p, err
 }
 
 func (t *tail) put(h projections.HistoryPoint) {
@@ -428,7 +437,7 @@ func (s *Store) mergeSealed(pts []projections.HistoryPoint) error {
 			return err
 		}
 		v := b.encode()
-		if err := w.room(len(b.key) + len(v)); err != nil {
+		if err := w.room(opSize(b.key, v)); err != nil {
 			return err
 		}
 		if err := w.op(b.key, v, false); err != nil {
@@ -473,14 +482,9 @@ func readHistory(txn *badger.Txn, dev projections.DeviceID, from, to int64, fn f
 		if string(it.Item().Key()) >= string(end) {
 			return nil
 		}
-		var p projections.Point
-		err := it.Item().Value(func(v []byte) error {
-			var err error
-			p, err = decodePoint(v)
-			return err
-		})
+		p, err := itemPoint(it.Item())
 		if err != nil {
-			return err
+			return fmt.Errorf("store: history tail %q: %w", it.Item().Key(), err)
 		}
 		if err := fn(p); err != nil {
 			return err

@@ -206,3 +206,49 @@ func TestHistoryBlocksOrderIndependent(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveHistoryBiggerThanATransaction saves, in one Save, more history
+// than one Badger transaction holds (many devices each sealing a tail and
+// getting late fixes); the store splits it and nothing is lost.
+func TestSaveHistoryBiggerThanATransaction(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := projections.NewState()
+	const devices, perDevice = 300, 120
+	save := func(first int64, seq uint64) {
+		ch := projections.NewChanges()
+		for d := 0; d < devices; d++ {
+			dev := projections.DeviceID(fmt.Sprintf("user%03d/phone", d))
+			for i := 0; i < perDevice; i++ {
+				seq++
+				ch.History = append(ch.History, projections.HistoryPoint{Device: dev, Hash: uint32(i),
+					Point: projections.Point{Seq: seq, Tst: first + int64(i)*30, Lat: float64(d) / 10, Lon: float64(i) / 100, Conn: "w", Trigger: "p"}})
+			}
+		}
+		if err := s.Save(st, ch, seq); err != nil {
+			t.Fatalf("save: %v", err)
+		}
+	}
+	save(1_718_000_000, 0)                      // an hour each: tails, then sealed blocks
+	save(1_718_000_000+3600, devices*perDevice) // the next hour seals every tail at once
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	for _, d := range []int{0, devices / 2, devices - 1} {
+		dev := projections.DeviceID(fmt.Sprintf("user%03d/phone", d))
+		n := 0
+		if err := s.History(dev, math.MinInt64, math.MaxInt64, func(projections.Point) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 2*perDevice {
+			t.Errorf("%s: %d points, want %d", dev, n, 2*perDevice)
+		}
+	}
+	if _, cp, err := s.Meta(); err != nil || cp != 2*devices*perDevice {
+		t.Errorf("checkpoint %d (%v), want %d", cp, err, 2*devices*perDevice)
+	}
+}

@@ -58,13 +58,13 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	// Badger's table builders were most of a rebuild's peak memory: they
 	// grow buffers by doubling, keep every old one until the table is
 	// done, and pool them afterwards. So: small tables (compaction builds
-	// several at once); blocks big enough for a history block (an hour of
-	// points, ~16 KB at one point per 10 s), which with 4 KB blocks made
-	// each flushed memtable cost 60 MB; and no Badger compression, whose
-	// per-block buffers cost as much again. History blocks, nearly all
-	// the bytes, are s2-compressed by the store itself.
+	// several at once); blocks big enough for a history block (10 minutes
+	// of points, up to ~30 KB before compression at one point a second),
+	// which with 4 KB blocks made each flushed memtable cost 60 MB; and no
+	// Badger compression, whose per-block buffers cost as much again.
+	// History blocks, nearly all the bytes, are s2-compressed by the
+	// store itself.
 	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")).
-		WithMemTableSize(8 << 20).
 		WithValueThreshold(256 << 10). // must stay under a batch: 15% of the memtable
 		WithBaseTableSize(1 << 20).
 		WithBlockSize(64 << 10).

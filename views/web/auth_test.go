@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -368,4 +370,34 @@ func TestLiveConnectionsCappedPerUser(t *testing.T) {
 		t.Fatalf("another user: %v", err)
 	}
 	conn.Close()
+}
+
+// TestWaitStreamsWaitsForLiveHandlers: serve waits here at shutdown for
+// the websocket handlers that http.Server.Shutdown does not wait for.
+func TestWaitStreamsWaitsForLiveHandlers(t *testing.T) {
+	a := newAuthStack(t)
+	site := *a.site
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv := httptest.NewUnstartedServer(site.Routes())
+	srv.Config.BaseContext = func(net.Listener) context.Context { return base }
+	srv.Start()
+	defer srv.Close()
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/live"
+	conn, _, err := websocket.DefaultDialer.Dial(u, http.Header{"Authorization": {basic("alice")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := site.WaitStreams(short); err == nil {
+		t.Fatal("WaitStreams returned while a live connection's handler was running")
+	}
+	stop() // what serve's shutdown does: the handlers' base context ends
+	long, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := site.WaitStreams(long); err != nil {
+		t.Fatalf("after the base context ended: %v", err)
+	}
 }
