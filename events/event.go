@@ -6,6 +6,7 @@ package events
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,14 @@ const (
 	SourceGPX      = "import:gpx"      // GPX import
 	SourceServer   = "server"          // messages the server itself sent (cmd)
 )
+
+// SourceImportPrefix starts the Source of every imported event
+// (SourceRecorder, SourceGPX).
+const SourceImportPrefix = "import:"
+
+// IsImport reports whether source names an import: history brought in
+// from elsewhere, not a message a phone sent us now.
+func IsImport(source string) bool { return strings.HasPrefix(source, SourceImportPrefix) }
 
 // Event is one message exactly as it arrived. Payload is never rewritten.
 type Event struct {

@@ -222,7 +222,7 @@ func touch(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
 	replay := e.Retained && strings.HasPrefix(e.Source, events.SourceMQTT+":")
 	// Imported history (Recorder, GPX) says where a phone was, not that
 	// it is connected now.
-	imported := strings.HasPrefix(e.Source, "import:")
+	imported := events.IsImport(e.Source)
 	if !replay && !imported && !f.Online {
 		f.Online, f.PresenceAt = true, e.Received
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -25,9 +24,6 @@ import (
 //
 // Messages from phones never get a key: two identical messages from a
 // phone are two events (the second flagged DuplicateOf).
-
-// ImportSourcePrefix starts the Source of every imported event.
-const ImportSourcePrefix = "import:"
 
 // prefixImport keys the import index: i + key(24) -> seq(8).
 const prefixImport = 'i'
@@ -54,10 +50,6 @@ func (alreadyLogged) Error() string { return "badgerlog: this imported event is 
 // and an interface{ AlreadyLogged() bool }.
 func (alreadyLogged) AlreadyLogged() bool { return true }
 
-// IsImport reports whether source names an import (and so whether the
-// event gets an import key).
-func IsImport(source string) bool { return strings.HasPrefix(source, ImportSourcePrefix) }
-
 // ImportKey returns e's import key; ok is false when e is not an import.
 // The key is the event's time and a hash over Source, Topic, Received
 // (Unix nanoseconds) and Payload, each length-prefixed so no two different
@@ -65,7 +57,7 @@ func IsImport(source string) bool { return strings.HasPrefix(source, ImportSourc
 // come from anywhere, so collisions must not be constructible). The flags
 // (QoS, retain, dup) are not part of what an import is about.
 func ImportKey(e *events.Event) (key [ImportKeySize]byte, ok bool) {
-	if !IsImport(e.Source) {
+	if !events.IsImport(e.Source) {
 		return key, false
 	}
 	nanos := uint64(e.Received.UnixNano())
@@ -241,7 +233,7 @@ func bloomHashPair(key [ImportKeySize]byte) (uint64, uint64) {
 // importIndex prepares the import lookups of a batch, loading the filter
 // at the log's first import. Called by the committer only.
 func (l *Log) importIndex(batch []request) (*importIndex, error) {
-	if l.imports == nil && slices.ContainsFunc(batch, func(r request) bool { return IsImport(r.ev.Source) }) {
+	if l.imports == nil && slices.ContainsFunc(batch, func(r request) bool { return events.IsImport(r.ev.Source) }) {
 		f, err := loadImportFilter(l.db)
 		if err != nil {
 			return nil, fmt.Errorf("badgerlog: read the import keys: %w", err)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 
 	"tracker/events"
@@ -25,7 +24,6 @@ import (
 // import keys apply: an event imported before is not stored again.
 
 const (
-	importSourcePrefix = "import:"
 	// maxImportBody bounds one request, decompressed; the CLI sends
 	// batches of a few MB.
 	maxImportBody = 256 << 20
@@ -144,7 +142,7 @@ func importLine(b []byte) (events.Event, error) {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return events.Event{}, fmt.Errorf("not an event line: %w", err)
 	}
-	if !strings.HasPrefix(l.Source, importSourcePrefix) {
+	if !events.IsImport(l.Source) {
 		return events.Event{}, fmt.Errorf("source %q: only imports (import:…) may be posted here", l.Source)
 	}
 	if l.ReceivedAt.IsZero() || l.Topic == "" {
