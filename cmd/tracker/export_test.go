@@ -68,20 +68,29 @@ func runFails(t *testing.T, want string, args ...string) {
 	}
 }
 
-// projectionState is what the friends and areas API would answer.
-func projectionState(t *testing.T, data string) string {
+// openProjections opens data's log and projections (catching up); the
+// caller closes them with the function it returns, so that the data
+// directory is free again for the commands a test runs next.
+func openProjections(t *testing.T, data string) (*projector.Projector, func()) {
 	t.Helper()
 	db, log, err := openLog(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	defer log.Close()
 	p, err := projector.Open(t.Context(), data, log, owntracks.Decoder{}, slog.New(slog.DiscardHandler))
 	if err != nil {
+		log.Close()
+		db.Close()
 		t.Fatal(err)
 	}
-	defer p.Close()
+	return p, func() { p.Close(); log.Close(); db.Close() }
+}
+
+// projectionState is what the friends and areas API would answer.
+func projectionState(t *testing.T, data string) string {
+	t.Helper()
+	p, done := openProjections(t, data)
+	defer done()
 	b, err := json.Marshal(map[string]any{"friends": p.Friends(), "areas": p.Areas()})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,10 +18,8 @@ import (
 	"golang.org/x/net/html"
 
 	"tracker/events"
-	"tracker/events/owntracks"
 	"tracker/events/recorder"
 	"tracker/projections"
-	"tracker/projections/projector"
 )
 
 // recorderFixture describes the Recorder directory writeRecorderDir makes.
@@ -199,17 +196,8 @@ func TestImportRecorder(t *testing.T) {
 
 func checkImportedProjections(t *testing.T, data string, fx recorderFixture) {
 	t.Helper()
-	db, log, err := openLog(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	defer log.Close()
-	p, err := projector.Open(t.Context(), data, log, owntracks.Decoder{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p, done := openProjections(t, data)
+	defer done()
 	friends := map[projections.DeviceID]projections.FriendView{}
 	for _, f := range p.Friends() {
 		friends[f.ID] = f
@@ -233,7 +221,7 @@ func checkImportedProjections(t *testing.T, data string, fx recorderFixture) {
 		}
 	}
 	var tsts []int64
-	err = p.History("jane/phone", fx.janePoints[0], fx.janePoints[len(fx.janePoints)-1]+1, func(pt projections.Point) error {
+	err := p.History("jane/phone", fx.janePoints[0], fx.janePoints[len(fx.janePoints)-1]+1, func(pt projections.Point) error {
 		tsts = append(tsts, pt.Tst)
 		return nil
 	})
