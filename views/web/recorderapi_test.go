@@ -200,16 +200,7 @@ func (rs *recorderStack) call(t *testing.T, user, method, path string, form url.
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, b
+	return send(t, req)
 }
 
 func recValue(t *testing.T, b []byte) any {

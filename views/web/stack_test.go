@@ -234,6 +234,21 @@ func (st *stack) do(t *testing.T, method, path, body string) (*http.Response, []
 	return doURL(t, method, st.srv.URL+path, body)
 }
 
+// send sends req and reads the whole answer.
+func send(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
+}
+
 func doURL(t *testing.T, method, u, body string) (*http.Response, []byte) {
 	t.Helper()
 	var rd io.Reader
@@ -247,16 +262,7 @@ func doURL(t *testing.T, method, u, body string) (*http.Response, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, b
+	return send(t, req)
 }
 
 // reqCase is one request and what must come back. Every table of them is
