@@ -3,17 +3,17 @@ package demo
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"tracker/events/mqttingest"
 )
 
 // Broker is how the simulated phones reach the broker in use. They all
@@ -75,8 +75,8 @@ func (b Broker) dialer() (Dialer, error) {
 	switch u.Scheme {
 	case "tcp", "ws":
 	case "ssl", "wss":
-		if tc, err = b.tls(); err != nil {
-			return nil, err
+		if tc, err = mqttingest.ClientTLS(b.CAFile, b.CertFile, b.KeyFile); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
 		}
 	default:
 		return nil, fmt.Errorf("demo: broker %s: scheme %q not supported (want tcp, ssl, ws or wss)", u.Redacted(), u.Scheme)
@@ -84,28 +84,6 @@ func (b Broker) dialer() (Dialer, error) {
 	return func(ctx context.Context, s Session) (Conn, error) {
 		return dialMQTT(ctx, u, user, pass, tc, s)
 	}, nil
-}
-
-func (b Broker) tls() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if b.CAFile != "" {
-		pem, err := os.ReadFile(b.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("demo: CA file: %w", err)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("demo: CA file %s holds no PEM certificate", b.CAFile)
-		}
-	}
-	if b.CertFile != "" || b.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(b.CertFile, b.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("demo: client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // mqttConn is a paho client whose network connection we opened, so Drop
@@ -141,28 +119,9 @@ func dialMQTT(ctx context.Context, u *url.URL, user, pass string, tc *tls.Config
 	return c, nil
 }
 
-// open dials like paho does for the four schemes and keeps the
-// connection for Drop.
+// open dials as the ingest does and keeps the connection for Drop.
 func (c *mqttConn) open(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
-	d := &net.Dialer{Timeout: o.ConnectTimeout}
-	var (
-		conn net.Conn
-		err  error
-	)
-	switch u.Scheme {
-	case "tcp":
-		conn, err = d.Dial("tcp", hostPort(u, "1883"))
-	case "ssl":
-		conn, err = tls.DialWithDialer(d, "tcp", hostPort(u, "8883"), o.TLSConfig)
-	case "ws", "wss":
-		var tc *tls.Config
-		if u.Scheme == "wss" {
-			tc = o.TLSConfig
-		}
-		conn, err = paho.NewWebsocket(u.String(), tc, o.ConnectTimeout, o.HTTPHeaders, o.WebsocketOptions)
-	default:
-		err = fmt.Errorf("scheme %q not supported", u.Scheme)
-	}
+	conn, err := mqttingest.Dial(u, o)
 	if err != nil {
 		return nil, err
 	}
@@ -174,13 +133,6 @@ func (c *mqttConn) open(u *url.URL, o paho.ClientOptions) (net.Conn, error) {
 	}
 	c.net = conn
 	return conn, nil
-}
-
-func hostPort(u *url.URL, port string) string {
-	if u.Port() != "" {
-		return u.Host
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func (c *mqttConn) Publish(ctx context.Context, m Message) error {

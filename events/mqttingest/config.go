@@ -132,25 +132,38 @@ func validate(cfg Config) (settings, error) {
 }
 
 func tlsConfig(cfg Config) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+	tc, err := ClientTLS(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	tc.InsecureSkipVerify = cfg.InsecureSkipVerify
+	return tc, nil
+}
+
+// ClientTLS is the TLS configuration of an MQTT client from PEM files:
+// the CA that signed the broker's certificate (none: the system's roots)
+// and a client certificate with its key (none: no client certificate).
+// Its errors wrap ErrConfig.
+func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("mqttingest: CA file: %w: %w", err, ErrConfig)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqttingest: CA file %s: no PEM certificates in it: %w", cfg.CAFile, ErrConfig)
+			return nil, fmt.Errorf("mqttingest: CA file %s: no PEM certificates in it: %w", caFile, ErrConfig)
 		}
 		tc.RootCAs = pool
 	}
-	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+	if (certFile == "") != (keyFile == "") {
 		return nil, fmt.Errorf("mqttingest: client certificate needs both a cert file and a key file: %w", ErrConfig)
 	}
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqttingest: client certificate %s / %s: %w: %w", cfg.CertFile, cfg.KeyFile, err, ErrConfig)
+			return nil, fmt.Errorf("mqttingest: client certificate %s / %s: %w: %w", certFile, keyFile, err, ErrConfig)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -18,10 +18,20 @@ import (
 // through: the first four bytes the broker sends on a connection.
 
 // dial opens the network connection for one connection attempt and wraps
-// it so that onConnack sees the broker's CONNACK. It mirrors paho's own
-// openConnection for our four schemes, minus its proxy-from-environment
-// support for tcp:// and ssl://.
+// it so that onConnack sees the broker's CONNACK.
 func dial(u *url.URL, o mqtt.ClientOptions, onConnack func(sessionPresent bool)) (net.Conn, error) {
+	conn, err := Dial(u, o)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(conn, onConnack), nil
+}
+
+// Dial opens a network connection to the broker at u, for paho's
+// CustomOpenConnectionFn (so the caller holds the connection). It mirrors
+// paho's own openConnection for tcp, ssl, ws and wss, minus its
+// proxy-from-environment support for tcp:// and ssl://.
+func Dial(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	dialer := o.Dialer
 	if dialer == nil {
 		dialer = &net.Dialer{Timeout: o.ConnectTimeout}
@@ -47,7 +57,7 @@ func dial(u *url.URL, o mqtt.ClientOptions, onConnack func(sessionPresent bool))
 	if err != nil {
 		return nil, err
 	}
-	return newConn(conn, onConnack), nil
+	return conn, nil
 }
 
 func hostPort(u *url.URL, defaultPort string) string {
