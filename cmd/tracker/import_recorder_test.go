@@ -413,3 +413,44 @@ func textOf(n *html.Node) string {
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
 }
+
+// The import reads only files inside the directory it is given: a link to
+// the server's own session file, or to a directory elsewhere, is refused
+// with the reason in the summary.
+func TestImportRecorderRefusesLinksOutside(t *testing.T) {
+	dir := t.TempDir()
+	store, data := filepath.Join(dir, "recorder"), filepath.Join(dir, "data")
+	fx := writeRecorderDir(t, store)
+	secret := filepath.Join(dir, "server", "sessions.json")
+	elsewhere := filepath.Join(dir, "elsewhere", "dev")
+	for _, f := range []string{secret, filepath.Join(elsewhere, "2024-06.rec")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		line := recorder.AppendLine(nil, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), "*", []byte(`{"_type":"location","lat":1,"lon":2,"tst":1717200000,"token":"s3cret"}`))
+		if err := os.WriteFile(f, line, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"rec/jane/phone/2020-01.rec": secret,
+		"rec/jane/stolen":            elsewhere,
+	} {
+		if err := os.Symlink(target, filepath.Join(store, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out, _ := runOK(t, "import", "recorder", store, "--data", data)
+	if stored, _ := summaryCount(t, out); stored != fx.records {
+		t.Errorf("stored %d, want the directory's %d\n%s", stored, fx.records, out)
+	}
+	if !strings.Contains(out, "2  link outside the directory (") || !strings.Contains(out, "rec/jane/phone/2020-01.rec") || !strings.Contains(out, "rec/jane/stolen") {
+		t.Errorf("summary does not name both links as outside the directory:\n%s", out)
+	}
+	for _, e := range readLog(t, data) {
+		if bytes.Contains(e.Payload, []byte("s3cret")) || strings.Contains(e.Topic, "stolen") {
+			t.Errorf("event %d came from outside the directory: %s %s", e.Seq, e.Topic, e.Payload)
+		}
+	}
+}

@@ -59,6 +59,7 @@ type File struct {
 // configurations, with passwords), ghash/, msg/ and monitor.
 type Dir struct {
 	Root  string
+	real  string // Root with its links resolved: what "inside" means
 	Files []File // in reading order: per device its months, waypoints, then card
 	Size  int64  // bytes of Files; Record.Done counts towards it
 	// Problems found while listing (a card for a user without devices).
@@ -115,14 +116,32 @@ func Open(root string) (*Dir, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: %w", root, ErrNotRecorder)
 	}
-	d := &Dir{Root: root}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{Root: root, real: real}
 	found := false
+	// stat resolves rel: a link is followed only when it ends inside the
+	// directory (a link out of it could read any file the importing user
+	// can, such as the server's own sessions); one leading out is a problem.
+	stat := func(rel string) (fs.FileInfo, bool) {
+		info, err := d.stat(rel)
+		if errors.Is(err, errOutside) {
+			d.Problems = append(d.Problems, Problem{File: rel, Reason: ReasonOutside, Detail: err.Error()})
+		}
+		return info, err == nil
+	}
+	isDir := func(rel string) bool {
+		info, ok := stat(rel)
+		return ok && info.IsDir()
+	}
 	type dev struct{ user, device string }
 	per := map[dev][]File{}
 	userCards := map[string][]File{}
 	add := func(rel string, kind Kind, user, device string) {
-		info, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
-		if err != nil || !info.Mode().IsRegular() {
+		info, ok := stat(rel)
+		if !ok || !info.Mode().IsRegular() {
 			return
 		}
 		f := File{Path: rel, Kind: kind, User: user, Device: device, Size: info.Size(), ModTime: info.ModTime()}
@@ -134,6 +153,9 @@ func Open(root string) (*Dir, error) {
 		per[k] = append(per[k], f)
 	}
 	for _, top := range []string{"rec", "waypoints", "cards"} {
+		if _, err := os.Lstat(filepath.Join(root, top)); err == nil && !isDir(top) {
+			continue
+		}
 		users, err := readDir(root, top)
 		if err != nil {
 			return nil, err
@@ -142,7 +164,7 @@ func Open(root string) (*Dir, error) {
 			found = true
 		}
 		for _, u := range users {
-			if !u.IsDir() {
+			if !isDir(path.Join(top, u.Name())) {
 				continue
 			}
 			user := u.Name()
@@ -151,7 +173,7 @@ func Open(root string) (*Dir, error) {
 				return nil, err
 			}
 			for _, e := range entries {
-				if !e.IsDir() {
+				if !isDir(path.Join(top, user, e.Name())) {
 					if top == "cards" && strings.HasSuffix(e.Name(), ".json") {
 						add(path.Join(top, user, e.Name()), KindCard, user, "") // old layout: one card per user
 					}
@@ -241,6 +263,36 @@ func Open(root string) (*Dir, error) {
 	return d, nil
 }
 
+// errOutside is returned by stat for a link that leads out of the directory.
+var errOutside = errors.New("leads outside the directory")
+
+// stat returns what rel names, following links only as long as they end
+// inside the directory.
+func (d *Dir) stat(rel string) (fs.FileInfo, error) {
+	full := filepath.Join(d.Root, filepath.FromSlash(rel))
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return nil, err
+	}
+	if r, err := filepath.Rel(d.real, real); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("a link to %s, which %w", real, errOutside)
+	}
+	return os.Stat(real)
+}
+
+// open opens one of d.Files, checking again that it is a regular file
+// inside the directory (it may have been replaced since Open listed it).
+func (d *Dir) open(f File) (*os.File, error) {
+	info, err := d.stat(f.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	return os.Open(filepath.Join(d.Root, filepath.FromSlash(f.Path)))
+}
+
 // readDir lists root/elem..., sorted by name; nil without error when it
 // does not exist.
 func readDir(root string, elem ...string) ([]fs.DirEntry, error) {
@@ -306,7 +358,7 @@ func (d *Dir) Read(ctx context.Context, fn func(Record) error, problem func(Prob
 
 // readRec streams the lines of one .rec file.
 func (d *Dir) readRec(ctx context.Context, f File, before int64, st *Stats, fn func(Record) error, problem func(Problem)) error {
-	file, err := os.Open(filepath.Join(d.Root, filepath.FromSlash(f.Path)))
+	file, err := d.open(f)
 	if err != nil {
 		problem(Problem{File: f.Path, Reason: ReasonFile, Detail: err.Error()})
 		return nil
@@ -393,7 +445,12 @@ func (d *Dir) readWhole(f File, problem func(Problem)) (Record, bool) {
 	if f.Size > MaxLine {
 		return bad(fmt.Sprintf("%d bytes, more than %d", f.Size, MaxLine))
 	}
-	b, err := os.ReadFile(filepath.Join(d.Root, filepath.FromSlash(f.Path)))
+	file, err := d.open(f)
+	if err != nil {
+		return bad(err.Error())
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, MaxLine+1))
 	if err != nil {
 		return bad(err.Error())
 	}

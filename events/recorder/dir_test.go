@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,65 @@ func TestReadStopsWhenFnFails(t *testing.T) {
 	_, err = d.Read(t.Context(), func(Record) error { n++; return stop }, func(Problem) {})
 	if !errors.Is(err, stop) || n != 1 {
 		t.Errorf("Read = %v after %d records, want stop after 1", err, n)
+	}
+}
+
+// A link in the storage directory that leads outside it is not read (it
+// could hand the import any file the importing user may read, such as the
+// server's sessions); links that stay inside are followed.
+func TestOpenRefusesLinksOutside(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "sessions.json", `{"_type":"location","lat":1,"lon":2,"tst":1718000000,"token":"secret"}`, time.Now())
+	writeFile(t, outside, "dev/2024-06.rec", string(AppendLine(nil, at("2024-06-10T06:00:00Z"), "*", []byte(`{"_type":"location","token":"secret"}`))), time.Now())
+
+	root := t.TempDir()
+	writeFile(t, root, "rec/u/d/2024-06.rec", string(AppendLine(nil, at("2024-06-10T06:00:00Z"), "*", []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))), time.Now())
+	writeFile(t, root, "elsewhere/2024-07.rec", string(AppendLine(nil, at("2024-07-10T06:00:00Z"), "*", []byte(`{"_type":"location","lat":1,"lon":2,"tst":1720000000}`))), time.Now())
+	link := func(target, rel string) {
+		t.Helper()
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(filepath.Join(outside, "sessions.json"), "rec/u/d/2024-05.rec")          // a file outside
+	link(filepath.Join(outside, "sessions.json"), "cards/u/d/u-d.json")           // a card outside
+	link(filepath.Join(outside, "dev"), "rec/u/stolen")                           // a directory outside
+	link("../../../elsewhere/2024-07.rec", "rec/u/d/2024-07.rec")                 // a file inside: read
+	link(filepath.Join(outside, "dev"), "waypoints")                              // a top directory outside
+	link(filepath.Join(root, "rec", "u", "d", "2024-06.rec"), "rec/u/d/copy.rec") // inside, by an absolute path
+
+	d, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var problems []Problem
+	if _, err := d.Read(t.Context(), func(r Record) error {
+		if strings.Contains(string(r.Event.Payload), "secret") {
+			t.Errorf("%s: read a file outside the directory: %s", r.File, r.Event.Payload)
+		}
+		got = append(got, r.File)
+		return nil
+	}, func(p Problem) { problems = append(problems, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"rec/u/d/2024-06.rec", "rec/u/d/2024-07.rec", "rec/u/d/copy.rec"}; !slices.Equal(got, want) {
+		t.Errorf("read %v, want %v", got, want)
+	}
+	refused := map[string]bool{}
+	for _, p := range problems {
+		if p.Reason != ReasonOutside || !strings.Contains(p.Detail, outside) {
+			t.Errorf("problem %s: want %q naming the target", p, ReasonOutside)
+		}
+		refused[p.File] = true
+	}
+	for _, rel := range []string{"rec/u/d/2024-05.rec", "cards/u/d/u-d.json", "rec/u/stolen", "waypoints"} {
+		if !refused[rel] {
+			t.Errorf("%s: not refused as a link outside; problems: %v", rel, problems)
+		}
 	}
 }

@@ -20,13 +20,14 @@ const TopicRoot = "owntracks"
 // Reasons a line or file is skipped. They are short and fixed so an import
 // can count them.
 const (
-	ReasonTime      = "bad time"            // the first field is not an ISO 8601 time
-	ReasonFields    = "missing fields"      // fewer than time, topic and payload
-	ReasonJSON      = "payload is not JSON" // includes JSON cut off in the middle
-	ReasonTruncated = "truncated line"      // the file ends inside a line that is not complete JSON
-	ReasonTooLong   = "line too long"       // longer than MaxLine
-	ReasonFile      = "unreadable file"     // a card or waypoints file that cannot be used
-	ReasonNoDevice  = "card without device" // cards/<user>/<user>.json of a user with no device here
+	ReasonTime      = "bad time"                   // the first field is not an ISO 8601 time
+	ReasonFields    = "missing fields"             // fewer than time, topic and payload
+	ReasonJSON      = "payload is not JSON"        // includes JSON cut off in the middle
+	ReasonTruncated = "truncated line"             // the file ends inside a line that is not complete JSON
+	ReasonTooLong   = "line too long"              // longer than MaxLine
+	ReasonFile      = "unreadable file"            // a card or waypoints file that cannot be used
+	ReasonNoDevice  = "card without device"        // cards/<user>/<user>.json of a user with no device here
+	ReasonOutside   = "link outside the directory" // a symbolic link (file or directory) that leads out of the storage directory
 )
 
 // MaxLine bounds a .rec line (payloads with a POI image can be a few
