@@ -14,6 +14,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"gopkg.in/yaml.v3"
+
+	"tracker/views/web"
 )
 
 // readConfigFile reads a TOML or YAML file whose keys are flag names into
@@ -79,6 +81,9 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if _, err := cfg.mqttUsers(); err != nil {
+		return err
+	}
+	if _, err := web.ParseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return err
 	}
 	if _, err := cfg.resolveTLS(); err != nil {

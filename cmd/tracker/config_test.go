@@ -69,3 +69,47 @@ log-level = "debug"
 		})
 	}
 }
+
+// TestTrustedProxyFlag: --trusted-proxy takes CIDRs (repeatable,
+// comma-separated, from the environment and the file too), and still
+// accepts the bare switch of older configurations (a proxy on loopback).
+func TestTrustedProxyFlag(t *testing.T) {
+	dir := t.TempDir()
+	oldFile := filepath.Join(dir, "old.toml")
+	os.WriteFile(oldFile, []byte("trusted-proxy = true\n"), 0o600)
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{name: "CIDRs", args: []string{"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy=192.0.2.1,::1", "--http", "127.0.0.1:1"},
+			want: `trusted-proxy = "10.0.0.0/8,192.0.2.1,::1"`},
+		{name: "bare switch before a flag", args: []string{"--trusted-proxy", "--http", "127.0.0.1:1"}, want: `trusted-proxy = "true"`},
+		{name: "bare switch last", args: []string{"--http", "127.0.0.1:1", "-trusted-proxy"}, want: `trusted-proxy = "true"`},
+		{name: "old configuration file", args: []string{"--config", oldFile}, want: `trusted-proxy = "true"`},
+		{name: "environment", env: map[string]string{"TRACKER_TRUSTED_PROXY": "10.1.0.0/16, 10.2.0.0/16"}, want: `trusted-proxy = "10.1.0.0/16,10.2.0.0/16"`},
+		{name: "not an address", args: []string{"--trusted-proxy", "proxy.example"}, wantErr: "--trusted-proxy \"proxy.example\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var out bytes.Buffer
+			err := run(t.Context(), append([]string{"config", "check"}, tc.args...), &out, &bytes.Buffer{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("output lacks %s:\n%s", tc.want, out.String())
+			}
+		})
+	}
+}

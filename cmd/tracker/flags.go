@@ -35,7 +35,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if fs.Lookup("config") == nil {
 		fs.StringVar(&configFile, "config", "", "configuration `file` (TOML or YAML; keys are the flag names)")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(bareAsTrue(fs, args)); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -92,6 +92,29 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	}
 	return nil
+}
+
+// formerSwitches are flags that were on/off switches and now take values;
+// given bare (as in configurations written for the switch), they get the
+// value "true", which the flag reads as its old meaning.
+var formerSwitches = map[string]bool{"trusted-proxy": true}
+
+// bareAsTrue rewrites a bare former switch ("--trusted-proxy" at the end,
+// or followed by another flag) to "--trusted-proxy=true".
+func bareAsTrue(fs *flag.FlagSet, args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.HasPrefix(a, "-") && formerSwitches[name] && fs.Lookup(name) != nil &&
+			(i == len(args)-1 || strings.HasPrefix(args[i+1], "-")) {
+			a += "=true"
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func envName(flagName string) string {

@@ -60,7 +60,8 @@ type serveConfig struct {
 
 	Areas string // JSON file of areas to define when the log is new
 
-	TrustedProxy bool // read client address from X-Forwarded-For
+	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
+	AllowedHosts   listFlag // names the server answers to besides its listen and ACME names
 
 	MetricsAllow listFlag // CIDRs that may read /metrics and /readyz without a login
 
@@ -92,7 +93,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.mirrorFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
-	fs.BoolVar(&c.TrustedProxy, "trusted-proxy", false, "behind a reverse proxy: take the client address from X-Forwarded-For (otherwise forwarded headers are ignored)")
+	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
+	fs.Var(&c.AllowedHosts, "allowed-host", "host `name` the web side answers to besides --acme-domain, the listen addresses, this machine's name, loopback and IP addresses, repeatable or comma-separated (other names get 421: DNS rebinding)")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution shown on the map for the tiles")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -165,6 +167,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		return err
 	}
 	metricsAllow, err := web.ParseAllow(cfg.MetricsAllow)
+	if err != nil {
+		return err
+	}
+	trustedProxies, err := web.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return err
 	}
@@ -308,8 +314,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	site = &web.Server{
 		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
-		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustProxy: cfg.TrustedProxy},
-		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow,
+		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies},
+		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow, AllowedHosts: cfg.allowedHosts(),
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
@@ -358,6 +364,23 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	err = g.Wait()
 	logger.Info("shutting down: intake stopped, syncing the last batch")
 	return err
+}
+
+// allowedHosts are the names the web side answers to (see web.Server's
+// AllowedHosts): --allowed-host, the ACME domains, the names in the
+// listen addresses, and this machine's name.
+func (c *serveConfig) allowedHosts() []string {
+	var out []string
+	for _, list := range [][]string{c.AllowedHosts, c.ACMEDomains} {
+		for _, v := range list {
+			out = append(out, strings.Split(v, ",")...)
+		}
+	}
+	out = append(out, c.HTTP, c.HTTPSListen)
+	if h, err := os.Hostname(); err == nil && h != "" {
+		out = append(out, h, h+".local")
+	}
+	return out
 }
 
 func writeServerInfo(path string, info serverInfo) error {

@@ -8,10 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -87,19 +88,32 @@ func OpenSessions(file string) (*Sessions, error) {
 	if err := json.Unmarshal(b, &s.m); err != nil {
 		return nil, fmt.Errorf("sessions: %s: %w", file, err)
 	}
+	if s.prune() {
+		if err := s.save(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// prune drops expired sessions; the caller holds mu. It reports whether
+// any went.
+func (s *Sessions) prune() bool {
+	now, dropped := s.Now(), false
+	for t, ses := range s.m {
+		if now.After(ses.Expires) {
+			delete(s.m, t)
+			dropped = true
+		}
+	}
+	return dropped
 }
 
 func (s *Sessions) save() error {
 	if s.file == "" {
 		return nil
 	}
-	now := s.Now()
-	for t, ses := range s.m {
-		if now.After(ses.Expires) {
-			delete(s.m, t)
-		}
-	}
+	s.prune()
 	b, _ := json.Marshal(s.m)
 	tmp := s.file + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
@@ -107,6 +121,11 @@ func (s *Sessions) save() error {
 	}
 	return os.Rename(tmp, s.file)
 }
+
+// MaxSessionsPerUser bounds one user's sessions: logging in once more
+// ends the oldest, so a script logging in in a loop cannot grow the
+// sessions file without end.
+const MaxSessionsPerUser = 20
 
 // New starts a session for u and returns its token.
 func (s *Sessions) New(u projections.User) (string, error) {
@@ -117,6 +136,20 @@ func (s *Sessions) New(u projections.User) (string, error) {
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.prune()
+	var mine []string
+	for t, ses := range s.m {
+		if ses.User == u.Name {
+			mine = append(mine, t)
+		}
+	}
+	if len(mine) >= MaxSessionsPerUser {
+		// Every session lives sessionTTL, so the soonest to expire is the oldest.
+		slices.SortFunc(mine, func(x, y string) int { return s.m[x].Expires.Compare(s.m[y].Expires) })
+		for _, t := range mine[:len(mine)-MaxSessionsPerUser+1] {
+			delete(s.m, t)
+		}
+	}
 	s.m[tok] = session{User: u.Name, Expires: s.Now().Add(sessionTTL), PasswordSeq: u.PasswordSeq}
 	return tok, s.save()
 }
@@ -129,65 +162,30 @@ func (s *Sessions) End(tok string) error {
 	return s.save()
 }
 
-// Lookup returns the session's user when the token is valid.
+// Len is the number of sessions held (expired ones are pruned first).
+func (s *Sessions) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prune()
+	return len(s.m)
+}
+
+// Lookup returns the session's user when the token is valid. A session
+// found expired, or whose user is gone or changed password, is dropped
+// (from memory and the file) there and then.
 func (s *Sessions) Lookup(tok string, users Users) (projections.User, bool) {
 	s.mu.Lock()
 	ses, ok := s.m[tok]
 	s.mu.Unlock()
-	if !ok || s.Now().After(ses.Expires) {
+	if !ok {
 		return projections.User{}, false
 	}
-	u, ok := users.User(ses.User)
-	if !ok || u.PasswordSeq != ses.PasswordSeq {
-		return projections.User{}, false // removed, or password changed since
+	u, exists := users.User(ses.User)
+	if s.Now().After(ses.Expires) || !exists || u.PasswordSeq != ses.PasswordSeq {
+		_ = s.End(tok) // if the file cannot be written, the next save drops it
+		return projections.User{}, false
 	}
 	return u, true
-}
-
-// limiter counts failed logins per user and per client address.
-type limiter struct {
-	mu    sync.Mutex
-	fails map[string][]time.Time
-	now   func() time.Time
-}
-
-const (
-	maxFails   = 5
-	failWindow = 5 * time.Minute
-)
-
-// blocked reports how long key must wait, 0 when it may try.
-func (l *limiter) blocked(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	recent := l.fails[key][:0]
-	for _, t := range l.fails[key] {
-		if now.Sub(t) < failWindow {
-			recent = append(recent, t)
-		}
-	}
-	l.fails[key] = recent
-	if len(recent) < maxFails {
-		return 0
-	}
-	return failWindow - now.Sub(recent[0])
-}
-
-func (l *limiter) fail(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		l.fails[k] = append(l.fails[k], l.now())
-	}
-}
-
-func (l *limiter) ok(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		delete(l.fails, k)
-	}
 }
 
 // Auth decides who a request is from.
@@ -195,32 +193,24 @@ type Auth struct {
 	Users    Users
 	Sessions *Sessions
 	Logger   *slog.Logger
-	// TrustProxy makes the client address come from X-Forwarded-For
-	// (set only behind a reverse proxy that sets it).
-	TrustProxy bool
-	limits     limiter
-	initOnce   sync.Once
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (--trusted-proxy); empty: forwarded
+	// headers are ignored.
+	TrustedProxies []netip.Prefix
+	// Now is the clock the login limiter counts by; time.Now when nil.
+	Now      func() time.Time
+	limits   *limiter
+	initOnce sync.Once
 }
 
 func (a *Auth) init() {
 	a.initOnce.Do(func() {
-		a.limits = limiter{fails: map[string][]time.Time{}, now: time.Now}
-	})
-}
-
-// ClientIP is the address a request came from.
-func (a *Auth) ClientIP(r *http.Request) string {
-	if a.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
+		now := a.Now
+		if now == nil {
+			now = time.Now
 		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+		a.limits = newLimiter(now)
+	})
 }
 
 // errTooMany says how long to wait after too many failed logins.
@@ -232,23 +222,32 @@ func (e errTooMany) Error() string {
 
 var errBadLogin = errors.New("wrong name or password")
 
-// Check verifies a name and password, rate limited per user and address.
+// dummyHash is a bcrypt hash (at the cost HashPassword uses) of a
+// password nobody has: a login for an unknown name is checked against it,
+// so it costs as long as a wrong password for a real user and the answer
+// time does not tell who exists.
+var dummyHash = projections.User{Hash: "$2a$10$KJ/ID.I9ewnIKZNHMvHzb.QFYO5EG7jT9FMtL/FWjxIngKhguzEOu"}
+
+// Check verifies a name and password from the client address ip (with or
+// without a port), within the login limits (limiter.go). HTTP and MQTT
+// logins both come here, so they share one budget.
 func (a *Auth) Check(name, password, ip string) (projections.User, error) {
 	a.init()
-	keys := []string{"user:" + name, "ip:" + ip}
-	for _, k := range keys {
-		if wait := a.limits.blocked(k); wait > 0 {
-			a.Logger.Warn("login refused: rate limited", "user", name, "client", ip)
-			return projections.User{}, errTooMany{wait}
-		}
+	ip = hostOnly(ip)
+	if wait := a.limits.wait(name, ip); wait > 0 {
+		a.Logger.Warn("login refused: too many failed logins", "user", name, "client", ip, "retry_in", wait.Round(time.Second))
+		return projections.User{}, errTooMany{wait}
 	}
-	u, ok := a.Users.User(name)
-	if !ok || !u.CheckPassword(password) {
-		a.limits.fail(keys...)
+	u, exists := a.Users.User(name)
+	if !exists {
+		u = dummyHash
+	}
+	if !u.CheckPassword(password) || !exists {
+		a.limits.fail(name, ip)
 		a.Logger.Warn("login failed", "user", name, "client", ip)
 		return projections.User{}, errBadLogin
 	}
-	a.limits.ok(keys...)
+	a.limits.ok(name, ip)
 	return u, nil
 }
 

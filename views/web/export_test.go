@@ -379,12 +379,12 @@ func benchGet(b *testing.B, h http.Handler, path string) {
 	b.ReportAllocs()
 	// One request first, so Badger's caches are warm and count as live
 	// before the measurement starts.
-	h.ServeHTTP(&discard{h: http.Header{}}, httptest.NewRequest(http.MethodGet, path, nil))
+	h.ServeHTTP(&discard{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "http://localhost"+path, nil))
 	var size int64
 	peakLive(b, func() {
 		for b.Loop() {
 			w := &discard{h: http.Header{}, code: 200}
-			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "http://localhost"+path, nil))
 			if w.code != http.StatusOK {
 				b.Fatalf("status %d", w.code)
 			}

@@ -212,6 +212,7 @@ func TestMetricsAndReadyAccess(t *testing.T) {
 	try := func(path, remote, user string) int {
 		t.Helper()
 		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Host = "localhost" // httptest's example.com is not one of the server's names
 		req.RemoteAddr = remote
 		if user != "" {
 			req.SetBasicAuth(user, pw)

@@ -61,6 +61,10 @@ type Server struct {
 	// /metrics and /readyz without an admin login.
 	Metrics      *Metrics
 	MetricsAllow []netip.Prefix
+	// AllowedHosts are the names (or name:port) this server answers to
+	// besides loopback names and IP addresses; other Host headers get 421
+	// (hostcheck.go).
+	AllowedHosts []string
 	streams      *streamCount
 	cmds         *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
 }
@@ -74,9 +78,9 @@ func (s *Server) now() time.Time {
 
 // Routes is the HTTP handler: every route, behind cross-origin protection
 // on every state-changing request (a browser tab on another site cannot
-// post here with the user's cookie).
+// post here with the user's cookie) and a Host check (no DNS rebinding).
 func (s *Server) Routes() http.Handler {
-	return http.NewCrossOriginProtection().Handler(s.Router())
+	return s.checkHost(http.NewCrossOriginProtection().Handler(s.Router()))
 }
 
 // Router lists every route, grouped by what they serve and who may.
@@ -312,5 +316,5 @@ func (s *Server) WaitStreams(ctx context.Context) error {
 // secure reports whether the client reached us over HTTPS: directly, or
 // through a trusted reverse proxy that says so in X-Forwarded-Proto.
 func (s *Server) secure(r *http.Request) bool {
-	return r.TLS != nil || (s.Auth != nil && s.Auth.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https")
+	return r.TLS != nil || (s.Auth != nil && s.Auth.fromTrustedProxy(r) && r.Header.Get("X-Forwarded-Proto") == "https")
 }
