@@ -278,7 +278,7 @@ func BenchmarkFailedLogin(b *testing.B) {
 type userMap map[string]projections.User
 
 func (m userMap) User(name string) (projections.User, bool) { u, ok := m[name]; return u, ok }
-func (m userMap) HasUsers() bool                              { return len(m) > 0 }
+func (m userMap) HasUsers() bool                            { return len(m) > 0 }
 
 // costUsers holds one user, anna, with a password hashed at cost.
 func costUsers(tb testing.TB, cost int) userMap {
