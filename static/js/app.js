@@ -28,6 +28,15 @@
     sync();
   }
 
+  // textOf wraps a name in a DOM element for Leaflet: handed a string,
+  // bindTooltip and bindPopup set it as HTML, and names come from phones
+  // (a region named <meta http-equiv="refresh" ...> would navigate away).
+  function textOf(s) {
+    var span = document.createElement("span");
+    span.textContent = s;
+    return span;
+  }
+
   function markerIcon(m) {
     var div = document.createElement("div");
     div.className = "marker " + m.color;
@@ -82,7 +91,7 @@
       var layer = a.polygon && a.polygon.length >= 3
         ? L.polygon(a.polygon.map(function (p) { return [p.lat, p.lon]; }), style)
         : L.circle([a.center.lat, a.center.lon], Object.assign({ radius: a.radius }, style));
-      layer.bindTooltip(document.createTextNode(a.name).textContent);
+      layer.bindTooltip(textOf(a.name));
       layer.key = key;
       shapes[a.id] = layer.addTo(map);
     });
@@ -132,8 +141,8 @@
       var group = L.featureGroup();
       if (line.length > 0) {
         L.polyline(line, { weight: 3, className: "track-line" }).addTo(group);
-        L.circleMarker(line[0], { radius: 6, color: "#1d7a3a", fillOpacity: 1 }).bindTooltip("start").addTo(group);
-        L.circleMarker(line[line.length - 1], { radius: 6, color: "#b3261e", fillOpacity: 1 }).bindTooltip("end").addTo(group);
+        L.circleMarker(line[0], { radius: 6, color: "#1d7a3a", fillOpacity: 1 }).bindTooltip(textOf("start")).addTo(group);
+        L.circleMarker(line[line.length - 1], { radius: 6, color: "#b3261e", fillOpacity: 1 }).bindTooltip(textOf("end")).addTo(group);
         map.fitBounds(L.latLngBounds(line).pad(0.1));
       }
       group.src = base;
