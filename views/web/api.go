@@ -32,8 +32,13 @@ type Projections interface {
 	Rebuild(ctx context.Context, progress projector.Progress) (projector.Stats, error)
 }
 
-// maxRange bounds one history request.
-const maxRange = 366 * 24 * time.Hour
+// Read limits (README, "Limits of the read API"): maxRange bounds one
+// history request's range (points are streamed, so memory stays flat);
+// maxAreaEvents bounds the area events one answer holds in memory.
+const (
+	maxRange      = 366 * 24 * time.Hour
+	maxAreaEvents = 100_000
+)
 
 func (s *Server) listFriends(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.proj(r).Friends())
@@ -100,6 +105,12 @@ func timeRange(q url.Values, now time.Time) (from, to time.Time, err error) {
 			return from, to, fmt.Errorf("to: %w", err)
 		}
 	}
+	if err := checkTime("from", from); err != nil {
+		return from, to, err
+	}
+	if err := checkTime("to", to); err != nil {
+		return from, to, err
+	}
 	switch {
 	case !from.Before(to):
 		return from, to, fmt.Errorf("from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
@@ -138,10 +149,11 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 		From   time.Time            `json:"from"`
 		To     time.Time            `json:"to"`
 	}{id, from.UTC(), to.UTC()})
-	bw := newBufWriter(w)
+	cw := &countWriter{w: w}
+	bw := newBufWriter(cw)
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"points":[`)
-	err := s.proj(r).History(id, from.Unix(), to.Unix(), func(p projections.Point) error {
+	err := s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		if stats.Points() > 0 {
 			bw.Byte(',')
 		}
@@ -154,7 +166,9 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 		return bw.err
 	})
 	if err != nil {
-		s.Logger.Error("history read failed mid-response", "device", id, "err", err)
+		if bw.err == nil { // else the client went away
+			s.failMidResponse(w, r, cw.n, "the history of "+string(id), err)
+		}
 		return
 	}
 	tail, _ := json.Marshal(struct {
@@ -182,10 +196,18 @@ func (s *Server) friendAreaEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []projections.AreaEvent{}
-	if err := s.proj(r).DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
+	err := s.proj(r).DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
+		if len(out) == maxAreaEvents {
+			return errLimit
+		}
 		out = append(out, e)
 		return nil
-	}); err != nil {
+	})
+	if errors.Is(err, errLimit) {
+		s.httpError(w, r, http.StatusBadRequest, fmt.Sprintf("this range holds more than %d area events; ask for a shorter range", maxAreaEvents), nil)
+		return
+	}
+	if err != nil {
 		s.httpError(w, r, http.StatusInternalServerError, "could not read area events", err)
 		return
 	}

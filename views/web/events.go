@@ -35,7 +35,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("X-Log-Head", strconv.FormatUint(s.Log.Head(), 10))
 	flusher, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
+	cw := &countWriter{w: w}
+	enc := json.NewEncoder(cw)
 	var sent uint64
 	emit := func(e events.Event) error {
 		if err := enc.Encode(eventjson.Make(e, s.Decoder)); err != nil {
@@ -65,8 +66,12 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = s.Log.Scan(r.Context(), from, emit)
 	}
-	if err != nil && !errors.Is(err, errLimit) && !errors.Is(err, context.Canceled) && r.Context().Err() == nil {
-		s.Logger.Error("event stream ended", "err", err)
+	if err != nil && !errors.Is(err, errLimit) && !errors.Is(err, context.Canceled) {
+		sent := cw.n
+		if follow {
+			sent++ // the headers went out: too late for an error status
+		}
+		s.failMidResponse(w, r, sent, "the event log", err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -76,18 +75,11 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, f trackFormat) {
 		f.point(bw, p)
 		return bw.err
 	})
-	switch {
-	case err == nil:
-	case cw.n == 0 && bw.err == nil && r.Context().Err() == nil:
-		// Nothing sent yet: the client can still get a proper error.
-		h.Del("Content-Disposition")
-		s.httpError(w, r, http.StatusInternalServerError, "could not read the history", err)
-		return
-	default:
-		if bw.err == nil && r.Context().Err() == nil {
-			s.Logger.Error("history read failed mid-download", "device", id, "err", err)
+	if err != nil {
+		if bw.err == nil { // else the client went away
+			s.failMidResponse(w, r, cw.n, "the history of "+string(id), err)
 		}
-		return // the client went away, or has a cut-off file
+		return
 	}
 	f.end(bw)
 	_ = bw.Flush() // an error here means the client went away
@@ -149,21 +141,6 @@ func (s *Server) eachPoint(ctx context.Context, dev projections.DeviceID, from, 
 	}
 }
 
-// countWriter counts what reached the client, so an export can tell
-// whether it may still answer with an error status.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// exportFilename is "user-device-2026-03-10.gpx" (or with a second date
-// for a range over several days), with only safe ASCII characters.
 func exportFilename(user, device string, from, to time.Time, ext string) string {
 	date := from.Format("2006-01-02")
 	if last := to.Add(-time.Second).Format("2006-01-02"); last != date {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -19,21 +20,20 @@ import (
 // import log` restores it byte for byte.
 
 // exportLog streams the whole log (GET /api/v1/export, admins only). When
-// the scan fails midway the gzip stream is left without its trailer, so
-// the client sees a truncated file rather than a short backup that looks
-// complete.
+// the scan fails midway the connection is aborted (and the gzip stream
+// has no trailer), so the client sees a truncated download rather than a
+// short backup that looks complete.
 func (s *Server) exportLog(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/gzip")
 	h.Set("Content-Disposition", `attachment; filename="tracker-log-`+s.now().UTC().Format("20060102-150405")+`.jsonl.gz"`)
 	h.Set("X-Log-Head", strconv.FormatUint(s.Log.Head(), 10))
-	gz := gzip.NewWriter(w)
+	cw := &countWriter{w: w}
+	gz := gzip.NewWriter(cw)
 	n, err := WriteLogLines(r.Context(), gz, s.Log)
 	if err != nil {
-		if r.Context().Err() == nil {
-			s.Logger.Error("log export failed", "events", n, "err", err)
-		}
-		return // no gzip trailer: the download is visibly broken
+		s.failMidResponse(w, r, cw.n, fmt.Sprintf("the event log (after %d events)", n), err)
+		return
 	}
 	if err := gz.Close(); err != nil && r.Context().Err() == nil {
 		s.Logger.Error("log export failed", "events", n, "err", err)

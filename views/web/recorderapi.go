@@ -153,7 +153,7 @@ func (s *Server) recorderList(w http.ResponseWriter, r *http.Request) {
 	default:
 		_, to, err := s.recorderRange(r)
 		if err != nil {
-			http.Error(w, "impossible date/time ranges", http.StatusRequestedRangeNotSatisfiable)
+			recorderRangeError(w, err)
 			return
 		}
 		for _, f := range s.recorderFriends(r, user, device) {
@@ -346,11 +346,30 @@ func (s *Server) recorderRange(r *http.Request) (from, to time.Time, err error) 
 			return from, to, err
 		}
 	}
+	if err := checkTime("from", from); err != nil {
+		return from, to, err
+	}
+	if err := checkTime("to", to); err != nil {
+		return from, to, err
+	}
 	if from.After(to) {
 		return from, to, fmt.Errorf("from %s is after to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	return from, to, nil
 }
+
+// recorderRangeError answers a range recorderRange refused: 400 with the
+// reason for a time beyond what the API accepts or a range too long,
+// else the Recorder's 416.
+func recorderRangeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTimeBounds) || errors.Is(err, errRangeTooLong) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	http.Error(w, "impossible date/time ranges", http.StatusRequestedRangeNotSatisfiable)
+}
+
+var errRangeTooLong = fmt.Errorf("range longer than %d days; ask for a shorter one (or use ?limit=N)", int(maxRange.Hours()/24))
 
 var recorderLayouts = []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02T15", "2006-01-02", "2006-01"}
 
@@ -415,12 +434,15 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from, to, err := s.recorderRange(r)
-	if err != nil {
-		http.Error(w, "impossible date/time ranges", http.StatusRequestedRangeNotSatisfiable)
-		return
-	}
 	limit, _ := strconv.Atoi(recorderParam(r, "limit")) // the Recorder's atoi: junk is 0
 	limit = min(max(limit, 0), maxRecorderLimit)
+	if err == nil && limit == 0 && to.Sub(from) > maxRange {
+		err = errRangeTooLong // with ?limit=, from is ignored and limit bounds the answer
+	}
+	if err != nil {
+		recorderRangeError(w, err)
+		return
+	}
 	fields := fieldList(recorderParam(r, "fields"))
 
 	// Unknown and hidden friends answer alike: no points.
@@ -440,7 +462,8 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	}
 
 	w.Header().Set("Content-Type", f.contentType())
-	bw := newBufWriter(w)
+	cw := &countWriter{w: w}
+	bw := newBufWriter(cw)
 	f.begin(bw)
 	count := 0
 	emit := func(p projections.Point) error {
@@ -469,8 +492,8 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 		err = s.eachPoint(r.Context(), dev, from.Unix(), to.Unix(), emit)
 	}
 	if err != nil {
-		if r.Context().Err() == nil && bw.err == nil {
-			s.Logger.Error("recorder locations: history read failed mid-response", "device", dev, "err", err)
+		if bw.err == nil { // else the client went away
+			s.failMidResponse(w, r, cw.n, "the history of "+string(dev), err)
 		}
 		return
 	}
