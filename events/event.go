@@ -41,10 +41,33 @@ type Event struct {
 	Dup      bool   // the MQTT DUP flag as received (a redelivery attempt)
 	Source   string // see the Source constants
 
-	// DuplicateOf is the sequence number of an earlier event with the same
-	// topic and payload, set by the log when it recognises a redelivery.
-	// Zero when the event is new.
+	// Client and PacketID name the MQTT delivery the event arrived in:
+	// the client id of the session (the phone's on the embedded broker,
+	// our own subscriber's on an external broker) and the packet id on it.
+	// A packet id is reused on a session only after it was acknowledged,
+	// so a DUP publish with the same pair as the last event logged for it
+	// is the transport delivering that event again. Empty and zero for
+	// QoS 0 and for everything that does not come over MQTT.
+	Client   string
+	PacketID uint16
+
+	// DuplicateOf is the sequence number of the earlier event this one
+	// repeats, set by the log only when the transport redelivered it (DUP
+	// set, same session and packet id, same topic and payload). Zero when
+	// the event is new; the projections skip events where it is not.
 	DuplicateOf uint64
+}
+
+// NeverRedelivered reports whether events from source are written once by
+// their producer, so none of them is ever a redelivery: the server's own
+// commands and definitions, HTTP posts (HTTP has no DUP) and imports
+// (made idempotent by their import key instead).
+func NeverRedelivered(source string) bool {
+	switch source {
+	case SourceAdmin, SourceServer, SourceHTTP:
+		return true
+	}
+	return IsImport(source)
 }
 
 // ErrClosed is returned by appends and reads after the log was closed.

@@ -42,7 +42,8 @@ type Options struct {
 	// MaxBatchBytes bounds the encoded bytes in one group commit. Default 1 MiB.
 	MaxBatchBytes int
 	// DupWindow is how many recent events are remembered to recognise
-	// redeliveries (same topic and payload). Default 65536.
+	// redeliveries (a DUP publish repeating the last event of its session
+	// and packet id). Default 65536.
 	DupWindow int
 	// OnBatch, when set, is called after each durable commit with its size
 	// and how long the commit took (metrics, benchmarks).
@@ -98,15 +99,21 @@ type Log struct {
 	notify   chan struct{}
 
 	// Owned by the committer goroutine after Open.
-	next     uint64            // seq the next appended event gets
-	recent   map[uint64]uint64 // hash(topic, payload) -> seq
-	ring     []retainedMark    // (seq, hash) of the recent events, circular
+	next     uint64                  // seq the next appended event gets
+	byPacket map[uint64]retainedMark // hash(source, client, packet id) -> last event logged for it
+	byTopic  map[uint64]retainedMark // hash(topic) -> last event logged on it
+	ring     []recentMark            // the recent events, circular; bounds both maps
 	ringPos  int
 	retained map[string]retainedMark
 	imports  *importFilter // every import key logged; loaded at the first import
 }
 
+// retainedMark is an event's seq and its content hash (topic, payload).
 type retainedMark struct{ seq, hash uint64 }
+
+// recentMark is one recent event in the ring: its seq and the keys it is
+// registered under (packet 0 when it has no delivery identity).
+type recentMark struct{ seq, packet, topic uint64 }
 
 // Open starts a log on db. It reads the head and the recent events needed
 // to recognise redeliveries.
@@ -121,8 +128,9 @@ func Open(db *badger.DB, opts Options) (*Log, error) {
 		queue:    make(chan request, opts.QueueLen),
 		inflight: make(chan *pending, maxInFlight),
 		notify:   make(chan struct{}),
-		recent:   make(map[uint64]uint64, opts.DupWindow),
-		ring:     make([]retainedMark, 0, opts.DupWindow),
+		byPacket: make(map[uint64]retainedMark),
+		byTopic:  make(map[uint64]retainedMark),
+		ring:     make([]recentMark, 0, opts.DupWindow),
 		retained: make(map[string]retainedMark),
 	}
 	if err := l.load(); err != nil {
@@ -140,21 +148,33 @@ func (l *Log) load() error {
 		// Walk blocks newest first until the duplicate window is full.
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixLog}, Reverse: true})
 		defer it.Close()
-		var recent []retainedMark // newest block first, each block oldest first
+		type loaded struct {
+			recentMark
+			hash uint64
+		}
+		var recent []loaded // newest block first, each block oldest first
 		for it.Seek(seqKey(^uint64(0))); it.Valid() && len(recent) < l.opts.DupWindow; it.Next() {
 			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
-			var block []retainedMark
+			var block []loaded
+			var last uint64
 			err := it.Item().Value(func(v []byte) error {
 				return decodeBlock(first, v, func(e events.Event) error {
-					block = append(block, retainedMark{seq: e.Seq, hash: contentHash(e.Topic, e.Payload)})
+					last = e.Seq
+					if e.DuplicateOf != 0 {
+						return nil // a redelivery is not registered (see commit)
+					}
+					block = append(block, loaded{
+						recentMark: recentMark{seq: e.Seq, packet: packetKey(&e), topic: topicKey(e.Topic)},
+						hash:       contentHash(e.Topic, e.Payload),
+					})
 					return nil
 				})
 			})
 			if err != nil {
 				return err
 			}
-			if l.head.Load() == 0 && len(block) > 0 {
-				l.head.Store(block[len(block)-1].seq)
+			if l.head.Load() == 0 {
+				l.head.Store(last) // the newest block ends at the head
 			}
 			recent = append(block, recent...)
 		}
@@ -162,7 +182,7 @@ func (l *Log) load() error {
 			recent = recent[len(recent)-l.opts.DupWindow:]
 		}
 		for _, m := range recent {
-			l.remember(m.hash, m.seq)
+			l.remember(m.recentMark, m.hash)
 		}
 
 		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRetained}})
@@ -186,20 +206,69 @@ func (l *Log) load() error {
 	})
 }
 
-func (l *Log) remember(hash, seq uint64) {
-	m := retainedMark{seq: seq, hash: hash}
+// remember registers a logged event as the last of its packet identity
+// and of its topic, forgetting the oldest event of the window.
+func (l *Log) remember(m recentMark, hash uint64) {
 	if len(l.ring) < cap(l.ring) {
 		l.ring = append(l.ring, m)
 	} else {
 		old := l.ring[l.ringPos]
-		if l.recent[old.hash] == old.seq { // not re-registered by a newer repeat
-			delete(l.recent, old.hash)
+		if old.packet != 0 && l.byPacket[old.packet].seq == old.seq { // not replaced by a newer event
+			delete(l.byPacket, old.packet)
+		}
+		if l.byTopic[old.topic].seq == old.seq {
+			delete(l.byTopic, old.topic)
 		}
 		l.ring[l.ringPos] = m
 		l.ringPos = (l.ringPos + 1) % cap(l.ring)
 	}
-	l.recent[hash] = seq
+	if m.packet != 0 {
+		l.byPacket[m.packet] = retainedMark{seq: m.seq, hash: hash}
+	}
+	l.byTopic[m.topic] = retainedMark{seq: m.seq, hash: hash}
 }
+
+// redeliveryOf returns the seq of the event e repeats when the transport
+// delivered it again, else 0. Only a publish with the DUP flag can be a
+// redelivery (the sender resends it because it saw no acknowledgement),
+// and only from a source that can resend. With a delivery identity, it
+// repeats the last event logged for the same session and packet id when
+// topic and payload match (a packet id is reused only after an
+// acknowledgement, and a resend keeps its id). Without one (records from
+// before identities were kept), it repeats the last event on its topic
+// when the content matches: never across a different message on the
+// same topic, so something sent again on purpose is never mistaken.
+func (l *Log) redeliveryOf(e *events.Event, hash uint64) uint64 {
+	if !e.Dup || events.NeverRedelivered(e.Source) {
+		return 0
+	}
+	if pk := packetKey(e); pk != 0 {
+		if prev, ok := l.byPacket[pk]; ok && prev.hash == hash {
+			return prev.seq
+		}
+		return 0
+	}
+	if prev, ok := l.byTopic[topicKey(e.Topic)]; ok && prev.hash == hash {
+		return prev.seq
+	}
+	return 0
+}
+
+// packetKey is the hash of e's delivery identity (source, client, packet
+// id), or 0 when it has none or its source never redelivers.
+func packetKey(e *events.Event) uint64 {
+	if e.PacketID == 0 || events.NeverRedelivered(e.Source) {
+		return 0
+	}
+	d := xxhash.New()
+	_, _ = d.WriteString(e.Source)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.WriteString(e.Client)
+	_, _ = d.Write([]byte{0, byte(e.PacketID >> 8), byte(e.PacketID)})
+	return max(d.Sum64(), 1)
+}
+
+func topicKey(topic string) uint64 { return xxhash.Sum64String(topic) }
 
 func contentHash(topic string, payload []byte) uint64 {
 	d := xxhash.New()
@@ -408,7 +477,7 @@ func (l *Log) commit(batch []request) *pending {
 			imports.add(key, seq)
 		}
 		e.Seq = seq
-		e.DuplicateOf = l.recent[h]
+		e.DuplicateOf = l.redeliveryOf(e, h)
 		n := len(recs)
 		recs = appendRecord(append(recs, make([]byte, binary.MaxVarintLen64)...), e)
 		// Length prefix: write it in front of the record, closing the gap.
@@ -425,7 +494,11 @@ func (l *Log) commit(batch []request) *pending {
 			p.vals = append(p.vals, rv)
 			l.retained[e.Topic] = retainedMark{seq: seq, hash: h}
 		}
-		l.remember(h, seq)
+		if e.DuplicateOf == 0 {
+			// A redelivery is not registered: a further resend still
+			// names the original.
+			l.remember(recentMark{seq: seq, packet: packetKey(e), topic: topicKey(e.Topic)}, h)
+		}
 		p.results[i].seq = seq
 		count++
 	}

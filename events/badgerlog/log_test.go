@@ -36,7 +36,7 @@ func TestAppendScanReopen(t *testing.T) {
 	ctx := t.Context()
 	want := []events.Event{
 		{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location"}`), QoS: 1, Source: events.SourceEmbedded, Received: time.Unix(100, 5)},
-		{Topic: "owntracks/a/p/info", Payload: []byte{0xff, 0x00, 0x01}, Retained: true, Dup: true, Source: "mqtt:tcp://x:1883", Received: time.Unix(101, 0)},
+		{Topic: "owntracks/a/p/info", Payload: []byte{0xff, 0x00, 0x01}, Retained: true, Dup: true, Source: "mqtt:tcp://x:1883", Received: time.Unix(101, 0), Client: "tracker-x", PacketID: 65535},
 		{Topic: "owntracks/b/p", Payload: nil, Retained: true, Source: events.SourceHTTP, Received: time.Unix(102, 0)},
 		{Topic: "t", Payload: bytes.Repeat([]byte("x"), 1<<20), Source: events.SourceEmbedded, Received: time.Unix(103, 0)},
 	}
@@ -61,7 +61,7 @@ func TestAppendScanReopen(t *testing.T) {
 		for i, g := range got {
 			w := want[i]
 			if g.Seq != uint64(i+1) || g.Topic != w.Topic || !bytes.Equal(g.Payload, w.Payload) ||
-				g.QoS != w.QoS || g.Retained != w.Retained || g.Dup != w.Dup || g.Source != w.Source ||
+				g.QoS != w.QoS || g.Retained != w.Retained || g.Dup != w.Dup || g.Source != w.Source || g.Client != w.Client || g.PacketID != w.PacketID ||
 				!g.Received.Equal(w.Received) {
 				t.Errorf("event %d = %+v, want %+v", i+1, g, w)
 			}
@@ -81,28 +81,124 @@ func TestAppendScanReopen(t *testing.T) {
 	}
 }
 
-func TestDuplicatesFlagged(t *testing.T) {
+// TestRedeliveryDecidedByTransport: only a DUP publish repeating the
+// last event of its session and packet id is a redelivery. Content sent
+// again on purpose (a card, a clear, the same card; a command repeated)
+// is always a new event.
+func TestRedeliveryDecidedByTransport(t *testing.T) {
+	const topic = "owntracks/a/p/info"
+	card := []byte(`{"_type":"card","name":"A"}`)
+	ev := func(payload []byte, client string, pid uint16, dup bool) events.Event {
+		return events.Event{Topic: topic, Payload: payload, QoS: 1, Retained: true, Source: events.SourceEmbedded,
+			Client: client, PacketID: pid, Dup: dup}
+	}
+	tests := []struct {
+		name string
+		seq  []events.Event
+		want []uint64 // DuplicateOf per event
+	}{
+		{"same content sent again on purpose", []events.Event{ev(card, "ph", 1, false), ev(card, "ph", 2, false)}, []uint64{0, 0}},
+		{"card, clear, card", []events.Event{ev(card, "ph", 1, false), ev(nil, "ph", 2, false), ev(card, "ph", 3, false)}, []uint64{0, 0, 0}},
+		{"redelivered: DUP, same session and packet id", []events.Event{ev(card, "ph", 7, false), ev(card, "ph", 7, true)}, []uint64{0, 1}},
+		{"redelivered twice names the original", []events.Event{ev(card, "ph", 7, false), ev(card, "ph", 7, true), ev(card, "ph", 7, true)}, []uint64{0, 1, 1}},
+		{"redelivered after other messages in flight", []events.Event{ev(card, "ph", 7, false), ev(nil, "ph", 8, false), ev(card, "ph", 7, true), ev(nil, "ph", 8, true)}, []uint64{0, 0, 1, 2}},
+		{"same content without DUP", []events.Event{ev(card, "ph", 7, false), ev(card, "ph", 7, false)}, []uint64{0, 0}},
+		{"DUP on another packet id", []events.Event{ev(card, "ph", 7, false), ev(card, "ph", 9, true)}, []uint64{0, 0}},
+		{"DUP on another session", []events.Event{ev(card, "ph", 7, false), ev(card, "other", 7, true)}, []uint64{0, 0}},
+		{"DUP with other content on the same packet id", []events.Event{ev(card, "ph", 7, false), ev(nil, "ph", 7, true)}, []uint64{0, 0}},
+		{"packet id reused after ack, then redelivered", []events.Event{ev(card, "ph", 7, false), ev(nil, "ph", 7, false), ev(nil, "ph", 7, true)}, []uint64{0, 0, 2}},
+		{"no identity: DUP repeating the last on its topic", []events.Event{ev(card, "", 0, false), ev(card, "", 0, true)}, []uint64{0, 1}},
+		{"no identity: never across a different message on the topic", []events.Event{ev(card, "", 0, false), ev(nil, "", 0, false), ev(card, "", 0, true)}, []uint64{0, 0, 0}},
+		{"admin events are never redeliveries", []events.Event{
+			{Topic: "tracker/admin/user", Payload: card, Source: events.SourceAdmin, Client: "x", PacketID: 1},
+			{Topic: "tracker/admin/user", Payload: card, Source: events.SourceAdmin, Client: "x", PacketID: 1, Dup: true},
+		}, []uint64{0, 0}},
+		{"HTTP posts are never redeliveries", []events.Event{
+			{Topic: topic, Payload: card, Source: events.SourceHTTP}, {Topic: topic, Payload: card, Source: events.SourceHTTP, Dup: true},
+		}, []uint64{0, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, l := openTest(t, t.TempDir())
+			for i, e := range tc.seq {
+				seq, err := l.Append(t.Context(), e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := l.Get(seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.DuplicateOf != tc.want[i] {
+					t.Errorf("event %d: DuplicateOf = %d, want %d", i+1, got.DuplicateOf, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestRedeliveryRecognisedAfterRestart: a phone resends after the server
+// crashed before its PUBACK; the window is read back at start.
+func TestRedeliveryRecognisedAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	db, l := openTest(t, dir)
 	ctx := t.Context()
-	e := events.Event{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location","tst":1}`)}
+	e := events.Event{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location","tst":1}`), QoS: 1,
+		Source: events.SourceEmbedded, Client: "phone-a", PacketID: 42}
 	s1, _ := l.Append(ctx, e)
-	s2, _ := l.Append(ctx, events.Event{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location","tst":2}`)})
+	l.Append(ctx, events.Event{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location","tst":2}`), QoS: 1,
+		Source: events.SourceEmbedded, Client: "phone-a", PacketID: 43})
 	_ = l.Close()
 	_ = db.Close()
-	// The window survives a restart: a redelivery after a crash is still recognised.
 	_, l = openTest(t, dir)
+	e.Dup = true
 	s3, _ := l.Append(ctx, e)
 	got, err := l.Get(s3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.DuplicateOf != s1 {
-		t.Errorf("DuplicateOf = %d, want %d", got.DuplicateOf, s1)
+	if got.DuplicateOf != s1 || got.Client != "phone-a" || got.PacketID != 42 || !got.Dup {
+		t.Errorf("after restart: %+v, want a redelivery of %d from phone-a packet 42", got, s1)
 	}
-	g2, _ := l.Get(s2)
-	if g2.DuplicateOf != 0 {
-		t.Errorf("distinct payload flagged as duplicate of %d", g2.DuplicateOf)
+}
+
+// TestRedeliveryWindowBounded: identities older than the window are
+// forgotten (memory stays bounded), also when read back at start.
+func TestRedeliveryWindowBounded(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenDB(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, Options{DupWindow: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for i := range 10 {
+		l.Append(ctx, events.Event{Topic: fmt.Sprintf("t/%d", i), Payload: []byte("x"), Source: events.SourceEmbedded, Client: "c", PacketID: uint16(i + 1)})
+	}
+	if len(l.byPacket) > 4 || len(l.byTopic) > 4 {
+		t.Fatalf("window of 4 holds %d packets, %d topics", len(l.byPacket), len(l.byTopic))
+	}
+	old := events.Event{Topic: "t/0", Payload: []byte("x"), Source: events.SourceEmbedded, Client: "c", PacketID: 1, Dup: true}
+	s, _ := l.Append(ctx, old)
+	if g, _ := l.Get(s); g.DuplicateOf != 0 {
+		t.Errorf("redelivery of an event beyond the window matched %d", g.DuplicateOf)
+	}
+	recent := events.Event{Topic: "t/9", Payload: []byte("x"), Source: events.SourceEmbedded, Client: "c", PacketID: 10, Dup: true}
+	_ = l.Close()
+	if l, err = Open(db, Options{DupWindow: 4}); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if len(l.byPacket) > 4 || len(l.byTopic) > 4 {
+		t.Fatalf("window of 4 read back %d packets, %d topics", len(l.byPacket), len(l.byTopic))
+	}
+	s, _ = l.Append(ctx, recent)
+	if g, _ := l.Get(s); g.DuplicateOf != 10 {
+		t.Errorf("redelivery within the window: DuplicateOf = %d, want 10", g.DuplicateOf)
 	}
 }
 

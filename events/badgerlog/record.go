@@ -25,14 +25,20 @@ import (
 //
 // body: count(uvarint), then per event len(uvarint) + record.
 //
-// Record (recordV1):
+// Record (recordV1, events without an MQTT delivery identity):
 //
 //	version(1) flags(1) qos(1) received-unix-nanos(8, big endian)
 //	duplicateOf(uvarint) len(source)(uvarint) source len(topic)(uvarint) topic
 //	payload (the rest, verbatim)
+//
+// Record (recordV2, events with a Client or PacketID): as recordV1 with
+// len(client)(uvarint) client packetID(uvarint) after the source. Both
+// versions are read; V1 is still written when there is no identity, so
+// most records keep their size.
 const (
 	blockV1  byte = 1
 	recordV1 byte = 1
+	recordV2 byte = 2
 
 	codecNone byte = 0
 	codecS2   byte = 1
@@ -55,18 +61,27 @@ func appendRecord(dst []byte, e *events.Event) []byte {
 	if e.Dup {
 		flags |= flagDup
 	}
-	dst = append(dst, recordV1, flags, e.QoS)
+	version := recordV1
+	if e.Client != "" || e.PacketID != 0 {
+		version = recordV2
+	}
+	dst = append(dst, version, flags, e.QoS)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Received.UnixNano()))
 	dst = binary.AppendUvarint(dst, e.DuplicateOf)
 	dst = binary.AppendUvarint(dst, uint64(len(e.Source)))
 	dst = append(dst, e.Source...)
+	if version == recordV2 {
+		dst = binary.AppendUvarint(dst, uint64(len(e.Client)))
+		dst = append(dst, e.Client...)
+		dst = binary.AppendUvarint(dst, uint64(e.PacketID))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(e.Topic)))
 	dst = append(dst, e.Topic...)
 	return append(dst, e.Payload...)
 }
 
 func recordSize(e *events.Event) int {
-	return 3 + 8 + 3*binary.MaxVarintLen64 + len(e.Source) + len(e.Topic) + len(e.Payload)
+	return 3 + 8 + 5*binary.MaxVarintLen64 + len(e.Source) + len(e.Client) + len(e.Topic) + len(e.Payload)
 }
 
 // decodeRecord fills e from b. Strings are copied; the payload aliases b.
@@ -74,7 +89,8 @@ func decodeRecord(b []byte, e *events.Event) error {
 	if len(b) < 11 {
 		return errShortRecord
 	}
-	if b[0] != recordV1 {
+	version := b[0]
+	if version != recordV1 && version != recordV2 {
 		return fmt.Errorf("badgerlog: unknown record version %d", b[0])
 	}
 	flags := b[1]
@@ -91,6 +107,16 @@ func decodeRecord(b []byte, e *events.Event) error {
 	var err error
 	if e.Source, b, err = readString(b); err != nil {
 		return err
+	}
+	if version == recordV2 {
+		if e.Client, b, err = readString(b); err != nil {
+			return err
+		}
+		pid, n := binary.Uvarint(b)
+		if n <= 0 || pid > 0xffff {
+			return errShortRecord
+		}
+		e.PacketID, b = uint16(pid), b[n:]
 	}
 	if e.Topic, b, err = readString(b); err != nil {
 		return err

@@ -327,6 +327,8 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		Retained: pk.FixedHeader.Retain,
 		Dup:      pk.FixedHeader.Dup,
 		Source:   events.SourceEmbedded,
+		Client:   cl.ID,       // with PacketID, tells a redelivery (DUP) from a
+		PacketID: pk.PacketID, // message sent again on purpose
 		Received: time.Now(),
 	}
 	switch pk.FixedHeader.Qos {

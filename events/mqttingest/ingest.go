@@ -309,6 +309,10 @@ func (in *Ingest) onMessage(_ mqtt.Client, m mqtt.Message) {
 		Retained: m.Retained(),
 		Dup:      m.Duplicate(),
 		Source:   in.source,
+		// The broker's delivery on our session: it resends with DUP and
+		// the same packet id when our PUBACK did not reach it.
+		Client:   in.cfg.ClientID,
+		PacketID: m.MessageID(),
 	}
 	in.log.AppendAsync(e, func(seq uint64, err error) { in.appended(m, e.Topic, err) })
 }
