@@ -58,6 +58,15 @@ type Event struct {
 	DuplicateOf uint64
 }
 
+// Redelivery reports whether e repeats an earlier event because the
+// transport delivered it again, so whatever it says was already applied.
+// Marks on events without DUP, or from sources that never redeliver, come
+// from versions that compared content only: those events were sent again
+// on purpose (a repeated command, a card after a clear) and count.
+func (e *Event) Redelivery() bool {
+	return e.DuplicateOf != 0 && e.Dup && !NeverRedelivered(e.Source)
+}
+
 // NeverRedelivered reports whether events from source are written once by
 // their producer, so none of them is ever a redelivery: the server's own
 // commands and definitions, HTTP posts (HTTP has no DUP) and imports

@@ -131,8 +131,8 @@ func (c *Changes) Empty() bool {
 // Apply folds one event into s and records what changed in ch.
 func Apply(s *State, in Input, ch *Changes) {
 	e := in.Event
-	if e.DuplicateOf != 0 {
-		return // a redelivery: the original was applied
+	if e.Redelivery() {
+		return // the transport delivered it again: the original was applied
 	}
 	if in.Area != nil {
 		applyArea(s, e, in.Area, ch)

@@ -309,7 +309,7 @@ func TestApply(t *testing.T) {
 				loc(alice, t0, home, nil),
 				func() events.Event {
 					e := loc(alice, t0, home, nil)
-					e.Received, e.DuplicateOf = time.Unix(t0+3600, 0), 1
+					e.Received, e.DuplicateOf, e.Dup = time.Unix(t0+3600, 0), 1, true
 					return e
 				}(),
 			},
@@ -319,6 +319,24 @@ func TestApply(t *testing.T) {
 				}
 				if f := r.friend(t, alice); !f.LastSeen.Equal(time.Unix(t0+5, 0)) {
 					t.Errorf("last seen %v, want the original's", f.LastSeen)
+				}
+			},
+		},
+		{
+			// Logs written before redeliveries were decided by the
+			// transport mark content repeats without DUP: sent on purpose.
+			name: "an older content-only mark without DUP applies",
+			events: []events.Event{
+				loc(alice, t0, home, nil),
+				func() events.Event {
+					e := loc(alice, t0, home, nil)
+					e.Received, e.DuplicateOf = time.Unix(t0+3600, 0), 1
+					return e
+				}(),
+			},
+			check: func(t *testing.T, r run) {
+				if f := r.friend(t, alice); !f.LastSeen.Equal(time.Unix(t0+3600, 0)) {
+					t.Errorf("last seen %v, want the repeat's", f.LastSeen)
 				}
 			},
 		},

@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion changes whenever the fold or the stored shape changes;
 // stored projections of another version are rebuilt from the log at start.
-const SchemaVersion = 6
+const SchemaVersion = 7 // 7: events sent again on purpose apply (only DUP redeliveries are skipped)
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

@@ -278,7 +278,7 @@ func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("import log: the event log in %s already holds %d events; import only into an empty data directory", data, h)
 	}
 
-	n, err := importLines(ctx, br, log, file)
+	n, dropped, err := importLines(ctx, br, log, file)
 	if cerr := log.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -288,6 +288,9 @@ func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return err
 	}
+	if dropped > 0 {
+		fmt.Fprintf(stderr, "%d events the export marks as duplicates were sent again on purpose (no DUP redelivery on the same MQTT packet); they are no longer marked and will apply\n", dropped)
+	}
 	fmt.Fprintf(stderr, "imported %d events into %s\n", n, data)
 	fmt.Fprintf(stdout, "imported %d events; run tracker rebuild --data %s (or start the server) to build the projections\n", n, data)
 	return nil
@@ -295,12 +298,15 @@ func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // importLines appends every line of r to the empty log l and checks that
 // each event gets the sequence number (and the duplicate mark) it had.
-// It returns how many events were stored.
-func importLines(ctx context.Context, r *bufio.Reader, l *badgerlog.Log, name string) (uint64, error) {
+// It returns how many events were stored, and how many duplicate marks of
+// an export from before redeliveries were decided by the transport were
+// dropped: lines without an MQTT packet identity that the log, deciding
+// again, does not consider redeliveries.
+func importLines(ctx context.Context, r *bufio.Reader, l *badgerlog.Log, name string) (stored uint64, dropped int, err error) {
 	var (
 		mu       sync.Mutex
 		firstErr error
-		stored   atomic.Uint64
+		nStored  atomic.Uint64
 		wg       sync.WaitGroup
 	)
 	fail := func(err error) {
@@ -355,7 +361,7 @@ func importLines(ctx context.Context, r *bufio.Reader, l *badgerlog.Log, name st
 			case seq != e.Seq:
 				fail(fmt.Errorf("import log: line %d: event seq %d was stored as seq %d; the log does not match the export", ln, e.Seq, seq))
 			default:
-				stored.Add(1)
+				nStored.Add(1)
 			}
 		})
 		if rerr == io.EOF {
@@ -364,16 +370,20 @@ func importLines(ctx context.Context, r *bufio.Reader, l *badgerlog.Log, name st
 	}
 	wg.Wait()
 	if err := failed(); err != nil {
-		return stored.Load(), err
+		return nStored.Load(), 0, err
 	}
 	// The log marks redeliveries itself; they must come out as exported.
-	err := l.Scan(ctx, 1, func(e events.Event) error {
+	err = l.Scan(ctx, 1, func(e events.Event) error {
 		if e.DuplicateOf != dupOf[e.Seq] {
+			if e.DuplicateOf == 0 && e.Client == "" && e.PacketID == 0 {
+				dropped++ // an earlier version's content-only mark
+				return nil
+			}
 			return fmt.Errorf("import log: event %d was marked as a duplicate of %d, the export says %d", e.Seq, e.DuplicateOf, dupOf[e.Seq])
 		}
 		return nil
 	})
-	return stored.Load(), err
+	return nStored.Load(), dropped, err
 }
 
 // parseExportLine turns one export line into the event to append. want is
@@ -400,7 +410,7 @@ func parseExportLine(b []byte, want uint64) (events.Event, uint64, error) {
 	}
 	e := events.Event{
 		Seq: l.Seq, Received: l.ReceivedAt, Topic: l.Topic, Source: l.Source,
-		QoS: l.QoS, Retained: l.Retained, Dup: l.Dup,
+		QoS: l.QoS, Retained: l.Retained, Dup: l.Dup, Client: l.Client, PacketID: l.PacketID,
 	}
 	switch {
 	case l.Payload != nil && l.PayloadB64 != "":

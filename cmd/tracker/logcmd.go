@@ -178,6 +178,12 @@ func writeLine(w io.Writer, l eventjson.Line, asJSON bool) error {
 	if l.Retained {
 		flags += " retained"
 	}
+	if l.Dup {
+		flags += " dup"
+	}
+	if l.Client != "" || l.PacketID != 0 {
+		flags += fmt.Sprintf(" client=%s packet=%d", strconv.QuoteToGraphic(l.Client), l.PacketID)
+	}
 	if l.DuplicateOf != 0 {
 		flags += fmt.Sprintf(" duplicate-of=%d", l.DuplicateOf)
 	}

@@ -84,7 +84,7 @@ func (a *Auditor) observe(e events.Event) {
 		a.logger.Warn("message kept in the log but not usable",
 			"seq", e.Seq, "topic", e.Topic, "source", e.Source, "bytes", len(e.Payload), "reason", reason)
 	}
-	if e.DuplicateOf != 0 {
+	if e.Redelivery() {
 		a.logger.Debug("redelivered message recognised", "seq", e.Seq, "duplicate_of", e.DuplicateOf, "topic", e.Topic)
 	}
 	a.mu.Lock()
@@ -94,7 +94,7 @@ func (a *Auditor) observe(e events.Event) {
 	c.LastSeq = e.Seq
 	c.ByKind[kind]++
 	a.countSource(e.Source, kind)
-	if e.DuplicateOf != 0 {
+	if e.Redelivery() {
 		c.Duplicates++
 	}
 	if reason != "" {

@@ -21,12 +21,14 @@ const (
 	AttrPayload     = "payload"      // B: the bytes exactly as received
 	AttrPayloadSize = "payload_size" // N: len(payload), also when payload is omitted
 	AttrOmitted     = "payload_omitted"
-	AttrReceived    = "received" // S: RFC 3339 with nanoseconds, UTC
-	AttrSource      = "source"   // S: see events.Source*
-	AttrQoS         = "qos"      // N
-	AttrRetained    = "retained" // BOOL
-	AttrDuplicateOf = "duplicate_of"
-	AttrInvalid     = "invalid" // S: why the event cannot be used, when it cannot
+	AttrReceived    = "received"     // S: RFC 3339 with nanoseconds, UTC
+	AttrSource      = "source"       // S: see events.Source*
+	AttrQoS         = "qos"          // N
+	AttrRetained    = "retained"     // BOOL
+	AttrDuplicateOf = "duplicate_of" // N: only for redeliveries
+	AttrClient      = "client"       // S: MQTT client id of the session, when the event came over MQTT
+	AttrPacketID    = "packet_id"    // N: MQTT packet id on that session, when not 0
+	AttrInvalid     = "invalid"      // S: why the event cannot be used, when it cannot
 )
 
 // Partitions of events that do not come from a phone's topic. '#' never
@@ -94,6 +96,12 @@ func item(e events.Event, d *owntracks.Decoder) map[string]types.AttributeValue 
 	}
 	if e.DuplicateOf != 0 {
 		it[AttrDuplicateOf] = num(e.DuplicateOf)
+	}
+	if e.Client != "" {
+		it[AttrClient] = &types.AttributeValueMemberS{Value: e.Client}
+	}
+	if e.PacketID != 0 {
+		it[AttrPacketID] = num(uint64(e.PacketID))
 	}
 	if line.Invalid != "" {
 		it[AttrInvalid] = &types.AttributeValueMemberS{Value: line.Invalid}

@@ -21,8 +21,9 @@
 // it: the OwnTracks _type, "clear", "unknown", "invalid", "admin"),
 // invalid (S, the reason, only for unusable events), payload (B, the bytes
 // exactly as received), payload_size (N), received (S, RFC 3339 UTC),
-// source (S), qos (N), retained (BOOL) and duplicate_of (N, only for
-// recognised redeliveries). A payload that would take the item past
+// source (S), qos (N), retained (BOOL), client (S) and packet_id (N)
+// when the event came over MQTT, and duplicate_of (N, only for
+// redeliveries: DUP, same session and packet id). A payload that would take the item past
 // DynamoDB's 400 KB limit is left out and payload_omitted (BOOL) is set;
 // the log still has it.
 //

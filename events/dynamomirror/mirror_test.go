@@ -173,9 +173,9 @@ func TestMirrorItems(t *testing.T) {
 		omitted   bool
 		duplicate bool
 	}{
-		{name: "location", e: events.Event{Topic: "owntracks/anna/phone", Payload: []byte(`{"_type":"location","lat":50.85,"lon":4.35,"tst":1795000000,"tid":"an"}`), QoS: 1, Source: events.SourceEmbedded},
+		{name: "location", e: events.Event{Topic: "owntracks/anna/phone", Payload: []byte(`{"_type":"location","lat":50.85,"lon":4.35,"tst":1795000000,"tid":"an"}`), QoS: 1, Source: events.SourceEmbedded, Client: "anna-phone", PacketID: 3},
 			device: "anna/phone", kind: "location"},
-		{name: "redelivered location", e: events.Event{Topic: "owntracks/anna/phone", Payload: []byte(`{"_type":"location","lat":50.85,"lon":4.35,"tst":1795000000,"tid":"an"}`), QoS: 1, Dup: true, Source: events.SourceEmbedded},
+		{name: "redelivered location", e: events.Event{Topic: "owntracks/anna/phone", Payload: []byte(`{"_type":"location","lat":50.85,"lon":4.35,"tst":1795000000,"tid":"an"}`), QoS: 1, Dup: true, Source: events.SourceEmbedded, Client: "anna-phone", PacketID: 3},
 			device: "anna/phone", kind: "location", duplicate: true},
 		{name: "card on a suffix topic", e: events.Event{Topic: "owntracks/Anna M/ipad/info", Payload: []byte(`{"_type":"card","name":"Anna"}`), Retained: true, Source: "mqtt:tcp://broker:1883"},
 			device: "Anna M/ipad", kind: "card"},
@@ -237,6 +237,8 @@ func TestMirrorItems(t *testing.T) {
 				{"payload_omitted", strconv.FormatBool(dynamotest.Bool(it, "payload_omitted")), strconv.FormatBool(c.omitted)},
 				{"has invalid", strconv.FormatBool(dynamotest.S(it, "invalid") != ""), strconv.FormatBool(c.invalid)},
 				{"has duplicate_of", strconv.FormatBool(dynamotest.N(it, "duplicate_of") != ""), strconv.FormatBool(c.duplicate)},
+				{"client", dynamotest.S(it, "client"), c.e.Client},
+				{"packet_id", dynamotest.N(it, "packet_id"), map[bool]string{true: strconv.Itoa(int(c.e.PacketID))}[c.e.PacketID != 0]},
 			}
 			for _, ch := range checks {
 				if ch.got != ch.want {

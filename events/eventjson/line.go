@@ -15,18 +15,23 @@ import (
 
 // Line is one event as JSON. Field names are a promise to scripts.
 type Line struct {
-	Seq         uint64    `json:"seq"`
-	ReceivedAt  time.Time `json:"received_at"`
-	Topic       string    `json:"topic"`
-	Source      string    `json:"source"`
-	QoS         byte      `json:"qos"`
-	Retained    bool      `json:"retained"`
-	Dup         bool      `json:"dup"`
-	DuplicateOf uint64    `json:"duplicate_of,omitempty"`
-	Kind        string    `json:"kind"`
-	User        string    `json:"user"`
-	Device      string    `json:"device"`
-	Decrypted   bool      `json:"decrypted,omitempty"`
+	Seq        uint64    `json:"seq"`
+	ReceivedAt time.Time `json:"received_at"`
+	Topic      string    `json:"topic"`
+	Source     string    `json:"source"`
+	QoS        byte      `json:"qos"`
+	Retained   bool      `json:"retained"`
+	Dup        bool      `json:"dup"`
+	// Client and PacketID are the MQTT session and packet id the event
+	// arrived in (absent for HTTP, imports and the server's own events);
+	// with Dup they decide DuplicateOf, the redelivery this event repeats.
+	Client      string `json:"client,omitempty"`
+	PacketID    uint16 `json:"packet_id,omitempty"`
+	DuplicateOf uint64 `json:"duplicate_of,omitempty"`
+	Kind        string `json:"kind"`
+	User        string `json:"user"`
+	Device      string `json:"device"`
+	Decrypted   bool   `json:"decrypted,omitempty"`
 	// Invalid is why the event cannot be used; empty when it is valid.
 	Invalid string `json:"invalid"`
 	// Payload holds the raw bytes when they are valid UTF-8; otherwise
@@ -40,6 +45,7 @@ func Make(e events.Event, d *owntracks.Decoder) Line {
 	l := Line{
 		Seq: e.Seq, ReceivedAt: e.Received.UTC(), Topic: e.Topic, Source: e.Source,
 		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
+		Client: e.Client, PacketID: e.PacketID,
 	}
 	if e.Source == events.SourceAdmin {
 		// The server's own definitions (areas, users), not OwnTracks.

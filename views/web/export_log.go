@@ -46,6 +46,7 @@ func ExportLine(e events.Event) eventjson.Line {
 	l := eventjson.Line{
 		Seq: e.Seq, ReceivedAt: e.Received.UTC(), Topic: e.Topic, Source: e.Source,
 		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
+		Client: e.Client, PacketID: e.PacketID,
 	}
 	if utf8.Valid(e.Payload) {
 		p := string(e.Payload)

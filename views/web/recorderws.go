@@ -191,7 +191,7 @@ func (s *Server) wsLastFollow(ctx context.Context, from uint64, out chan<- []byt
 // pushes it (the payload plus topic, username, device and ghash), or nil
 // when e is no location the viewer may see.
 func (s *Server) wsLocation(e events.Event, may func(projections.DeviceID) bool, user, device string) ([]byte, uint64) {
-	if e.DuplicateOf != 0 {
+	if e.Redelivery() {
 		return nil, 0 // a redelivery: pushed the first time
 	}
 	m, err := s.decoder().DecodeAt(e.Topic, e.Payload, e.Received)
