@@ -29,6 +29,7 @@ type AreaCommand struct {
 	Center  *geo.Point  `json:"center,omitempty"`
 	Radius  float64     `json:"radius,omitempty"` // m
 	Polygon []geo.Point `json:"polygon,omitempty"`
+	Issue               // id, issued, by: this command's own identity
 }
 
 // Limits on what an area may be.

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,6 +36,7 @@ type UserCommand struct {
 	Admin    bool     `json:"admin,omitempty"`
 	Sees     []string `json:"sees,omitempty"` // user names whose devices this user sees
 	Everyone bool     `json:"everyone,omitempty"`
+	Issue             // id, issued, by: this command's own identity
 }
 
 // User is one account: a person who logs in to the web pages and whose
@@ -153,4 +155,34 @@ func applyUser(s *State, e events.Event, c *UserCommand, ch *Changes) {
 		}
 	}
 	ch.Users[c.Name] = true
+}
+
+// ErrLastAdmin is why a user command is refused when it would leave users
+// but no admin: nobody could manage the server any more, and removing
+// the last user must not open it either (open mode is decided at start).
+var ErrLastAdmin = errors.New("the last admin cannot be removed or made a viewer")
+
+// CheckLastAdmin refuses c (with an error wrapping ErrLastAdmin) when it
+// removes the only admin among users, or re-adds it without admin.
+func CheckLastAdmin(users []User, c UserCommand) error {
+	var target *User
+	admins := 0
+	for i := range users {
+		if users[i].Admin {
+			admins++
+		}
+		if users[i].Name == c.Name {
+			target = &users[i]
+		}
+	}
+	if target == nil || !target.Admin || admins > 1 {
+		return nil
+	}
+	switch {
+	case c.Action == UserRemove:
+		return fmt.Errorf("user %q: %w: add another admin first (tracker user add NAME --admin)", c.Name, ErrLastAdmin)
+	case c.Action == UserAdd && !c.Admin:
+		return fmt.Errorf("user %q: %w: add another admin first, or keep --admin", c.Name, ErrLastAdmin)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"tracker/events/badgerlog"
 	"tracker/events/owntracks"
@@ -90,12 +91,64 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer db.Close()
 	defer log.Close()
-	seq, err := appendArea(ctx, log, cmd)
+	cmd.Issue = projections.NewIssue(projections.CLIIssuer(), time.Now())
+	res, err := areaOffline(ctx, data, log, cmd)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "area %q: %s recorded as event %d\n", strings.TrimSpace(name), cmd.Action, seq)
+	fmt.Fprintln(stdout, res.describe())
 	return nil
+}
+
+// areaOffline records c and returns the area as the log now defines it.
+func areaOffline(ctx context.Context, data string, log *badgerlog.Log, c projections.AreaCommand) (areaResult, error) {
+	seq, err := appendArea(ctx, log, c)
+	if err != nil {
+		return areaResult{}, err
+	}
+	p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+	if err != nil {
+		return areaResult{}, err
+	}
+	defer p.Close()
+	if err := p.CatchUp(ctx); err != nil {
+		return areaResult{}, err
+	}
+	res := areaResult{Seq: seq, CommandID: c.ID, Removed: strings.TrimSpace(c.Name)}
+	for _, a := range p.Areas() {
+		if a.ID == projections.ServerAreaID(c.Name) {
+			res.AreaView, res.Exists, res.Removed = a, true, ""
+		}
+	}
+	return res, nil
+}
+
+// areaResult is the outcome of an area command, as the server's API
+// answers it: the area as now defined, or Exists false after a removal.
+type areaResult struct {
+	projections.AreaView
+	Seq       uint64 `json:"seq"`
+	CommandID string `json:"command_id"`
+	Exists    bool   `json:"exists"`
+	Removed   string `json:"removed,omitempty"`
+}
+
+func (r areaResult) describe() string {
+	if !r.Exists {
+		return fmt.Sprintf("area %q no longer exists (event %d)", r.Removed, r.Seq)
+	}
+	return fmt.Sprintf("area %q (event %d): %s", r.Name, r.Seq, shapeText(r.AreaView))
+}
+
+// shapeText describes an area's geometry.
+func shapeText(a projections.AreaView) string {
+	switch {
+	case len(a.Polygon) > 0:
+		return fmt.Sprintf("polygon, %d corners", len(a.Polygon))
+	case a.Center != nil:
+		return fmt.Sprintf("circle %.5f,%.5f r=%gm", a.Center.Lat, a.Center.Lon, a.Radius)
+	}
+	return "none"
 }
 
 func parseShape(c *projections.AreaCommand, circle, polygon string) error {
@@ -169,10 +222,18 @@ func areaThroughServer(ctx context.Context, base string, c projections.AreaComma
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 {
+	if resp.StatusCode >= 300 || resp.StatusCode == http.StatusAccepted {
 		return fmt.Errorf("area through server: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	fmt.Fprintf(stdout, "area %q: %s done by the server\n", strings.TrimSpace(c.Name), c.Action)
+	var res areaResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("area through server: the answer is not an area result: %w", err)
+	}
+	if res.Exists != (c.Action == projections.AreaDefine) {
+		return fmt.Errorf("area %s %q: the server recorded it as event %d, but the area %s", c.Action, c.Name, res.Seq,
+			map[bool]string{true: "still exists", false: "does not exist"}[res.Exists])
+	}
+	fmt.Fprintln(stdout, res.describe())
 	return nil
 }
 
@@ -209,13 +270,7 @@ func listAreas(ctx context.Context, data string, asJSON bool, stdout, stderr io.
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tORIGIN\tSHAPE\tIN IT NOW")
 	for _, a := range areas {
-		shape := "none"
-		switch {
-		case len(a.Polygon) > 0:
-			shape = fmt.Sprintf("polygon, %d corners", len(a.Polygon))
-		case a.Center != nil:
-			shape = fmt.Sprintf("circle %.5f,%.5f r=%gm", a.Center.Lat, a.Center.Lon, a.Radius)
-		}
+		shape := shapeText(a)
 		var who []string
 		for _, m := range a.Members {
 			who = append(who, string(m.Device))

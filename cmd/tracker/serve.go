@@ -234,6 +234,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}()
 	logger.Info("projections open", "checkpoint", proj.Checkpoint())
 	accounts := accounts{proj}
+	webOpen := webOpenMode(accounts.HasUsers(), append([]string{cfg.HTTP}, tlsOn.publicAddrs()...), logger)
 	if !accounts.HasUsers() && len(users) == 0 {
 		for _, a := range append([]string{cfg.HTTP}, tlsOn.publicAddrs()...) {
 			if !broker.IsLoopback(a) {
@@ -314,7 +315,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	site = &web.Server{
 		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
-		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies},
+		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies, Open: webOpen},
 		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow, AllowedHosts: cfg.allowedHosts(),
 	}
 
@@ -430,12 +431,30 @@ func seedAreas(ctx context.Context, file string, log *badgerlog.Log, logger *slo
 		}
 	}
 	for _, a := range areas {
+		a.Issue = projections.NewIssue("--areas "+file, time.Now())
 		if _, err := appendArea(ctx, log, a); err != nil {
 			return err
 		}
 		logger.Info("area defined from seed file", "area", a.Name, "file", file)
 	}
 	return nil
+}
+
+// webOpenMode decides at start whether the web side runs open (anonymous
+// admin): only while no user exists and every HTTP listener is on
+// loopback. It is never reconsidered: a running server that had users
+// stays locked when the last one is removed.
+func webOpenMode(hasUsers bool, listeners []string, logger *slog.Logger) bool {
+	if hasUsers {
+		return false
+	}
+	for _, a := range listeners {
+		if !broker.IsLoopback(a) {
+			logger.Warn("no user exists and HTTP listens beyond loopback: the web side stays locked; stop the server and add one with tracker user add NAME --admin", "listen", a)
+			return false
+		}
+	}
+	return true
 }
 
 // appendArea records an area definition or removal as an admin event.

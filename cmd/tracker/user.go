@@ -130,32 +130,83 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	defer db.Close()
 	defer log.Close()
-	if sub != "add" {
-		if err := requireUser(ctx, cfg.data, log, name); err != nil {
-			return err
-		}
-	}
-	if _, err := appendUser(ctx, log, cmd); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "user %q: %s done\n", name, sub)
-	return nil
-}
-
-// requireUser fails when name is not a user (for passwd, remove, share).
-func requireUser(ctx context.Context, data string, log *badgerlog.Log, name string) error {
-	p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+	cmd.Issue = projections.NewIssue(projections.CLIIssuer(), time.Now())
+	res, err := userOffline(ctx, cfg.data, log, cmd)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout, res.describe())
+	return nil
+}
+
+// userOffline checks c against the users in the log (the user must exist
+// unless added; the last admin stays), records it and returns the user as
+// the log now defines it.
+func userOffline(ctx context.Context, data string, log *badgerlog.Log, c projections.UserCommand) (userResult, error) {
+	p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+	if err != nil {
+		return userResult{}, err
+	}
 	defer p.Close()
 	if err := p.CatchUp(ctx); err != nil {
-		return err
+		return userResult{}, err
 	}
-	if _, ok := p.User(name); !ok {
-		return fmt.Errorf("no user %q (tracker user list shows them)", name)
+	if _, ok := p.User(c.Name); !ok && c.Action != projections.UserAdd {
+		return userResult{}, fmt.Errorf("no user %q (tracker user list shows them)", c.Name)
 	}
-	return nil
+	if err := projections.CheckLastAdmin(p.Users(), c); err != nil {
+		return userResult{}, err
+	}
+	seq, err := appendUser(ctx, log, c)
+	if err != nil {
+		return userResult{}, err
+	}
+	if err := p.CatchUp(ctx); err != nil {
+		return userResult{}, err
+	}
+	res := userResult{Seq: seq, CommandID: c.ID, Name: c.Name}
+	if u, ok := p.User(c.Name); ok {
+		l := lineOf(u)
+		res.Exists, res.User = true, &l
+	}
+	return res, nil
+}
+
+// userResult is the outcome of a user command, as the server's API
+// answers it: the user now, or Exists false after a removal.
+type userResult struct {
+	Seq       uint64    `json:"seq"`
+	CommandID string    `json:"command_id"`
+	Name      string    `json:"name"`
+	Exists    bool      `json:"exists"`
+	User      *userLine `json:"user,omitempty"`
+}
+
+// describe says what the user now is: role and whom they see.
+func (r userResult) describe() string {
+	if !r.Exists || r.User == nil {
+		return fmt.Sprintf("user %q no longer exists (event %d)", r.Name, r.Seq)
+	}
+	return fmt.Sprintf("user %q (event %d): %s", r.Name, r.Seq, describeUser(*r.User))
+}
+
+// describeUser is a user's role and whom they see, in words.
+func describeUser(u userLine) string {
+	role := "viewer"
+	if u.Admin {
+		role = "admin"
+	}
+	return role + ", sees " + seesText(u)
+}
+
+func seesText(u userLine) string {
+	switch {
+	case u.Admin || !u.Restricted:
+		return "everybody"
+	case len(u.Sees) == 0:
+		return "own phones only"
+	}
+	return strings.Join(append([]string{"own phones"}, u.Sees...), ", ")
 }
 
 func appendUser(ctx context.Context, log events.Appender, c projections.UserCommand) (uint64, error) {
@@ -226,11 +277,7 @@ func listUsers(ctx context.Context, cfg userConfig, in *bufio.Reader, stdout, st
 		if u.Admin {
 			role = "admin"
 		}
-		sees := "everybody"
-		if u.Restricted {
-			sees = strings.Join(append([]string{"own phones"}, u.Sees...), ", ")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, role, sees)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, role, seesText(u))
 	}
 	return tw.Flush()
 }
@@ -257,10 +304,14 @@ func userThroughServer(ctx context.Context, base string, cfg userConfig, in *buf
 	if err := loginFor(req, cfg, in, stdin, stderr); err != nil {
 		return err
 	}
-	if err := doJSON(req, nil); err != nil {
+	var res userResult
+	if err := doJSON(req, &res); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "user %q: %s done by the server\n", c.Name, c.Action)
+	if res.Name == "" { // a server from before command results
+		return fmt.Errorf("user %s %q: the server recorded it as event %d but did not say the result; check with tracker user list", c.Action, c.Name, res.Seq)
+	}
+	fmt.Fprintln(stdout, res.describe())
 	return nil
 }
 

@@ -99,7 +99,8 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	if cfg.TLSListen != "" && cfg.TLS == nil {
 		return nil, fmt.Errorf("broker: TLS listener %s without a TLS configuration", cfg.TLSListen)
 	}
-	if len(cfg.Users) == 0 && (cfg.Accounts == nil || !cfg.Accounts.HasUsers()) {
+	open := len(cfg.Users) == 0 && (cfg.Accounts == nil || !cfg.Accounts.HasUsers())
+	if open {
 		for _, a := range []string{cfg.Listen, cfg.WSListen, cfg.TLSListen} {
 			if a != "" && !IsLoopback(a) {
 				return nil, fmt.Errorf("broker: %s is not a loopback address and no MQTT users are configured; anonymous access is only allowed on loopback", a)
@@ -112,7 +113,9 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	})
 	b := &Broker{srv: srv, log: log, logger: logger, ackers: map[*mqtt.Client]*acker{}}
 	b.relay = srv.NewClient(nil, "local", relayID, true)
-	if err := srv.AddHook(&hook{b: b, users: cfg.Users, accounts: cfg.Accounts}, nil); err != nil {
+	h := &hook{b: b, users: cfg.Users, accounts: cfg.Accounts}
+	h.open.Store(open) // decided here, at start, on loopback only
+	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	plainTLS := cfg.TLS // Listen and WSListen speak TLS only without a TLS listener of their own
@@ -255,11 +258,21 @@ type hook struct {
 	b        *Broker
 	users    map[string]string
 	accounts Accounts
+	open     atomic.Bool // anonymous access: no user at start, until one appears
 }
 
-// locked reports whether logins are required (some user exists).
+// locked reports whether logins are required: unless the broker started
+// open, always; once a user appears, for good (removing the last user
+// never opens a running broker).
 func (h *hook) locked() bool {
-	return len(h.users) > 0 || (h.accounts != nil && h.accounts.HasUsers())
+	if !h.open.Load() {
+		return true
+	}
+	if len(h.users) > 0 || (h.accounts != nil && h.accounts.HasUsers()) {
+		h.open.Store(false)
+		return true
+	}
+	return false
 }
 
 func (h *hook) ID() string { return "tracker-log" }

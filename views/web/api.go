@@ -242,11 +242,24 @@ func (s *Server) removeArea(w http.ResponseWriter, r *http.Request) {
 	s.httpError(w, r, http.StatusNotFound, fmt.Sprintf("no server area named %q", c.Name), nil)
 }
 
+// areaResult answers an area command with its outcome: the area as now
+// defined (its fields inline), or Exists false after a removal.
+type areaResult struct {
+	*projections.AreaView
+	Seq       uint64 `json:"seq"`
+	CommandID string `json:"command_id"`
+	Exists    bool   `json:"exists"`
+	// Removed names the area a removal took away (kept from earlier
+	// versions' answer).
+	Removed string `json:"removed,omitempty"`
+}
+
 func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projections.AreaCommand, code int) {
 	if err := c.Validate(); err != nil {
 		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
+	c.Issue = projections.NewIssue(issuer(ViewerFrom(r.Context())), s.now())
 	payload, _ := json.Marshal(c)
 	seq, err := s.Appender.Append(r.Context(), events.Event{
 		Topic: projections.AreaTopic, Payload: payload, QoS: 1,
@@ -262,16 +275,21 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 		s.httpError(w, r, http.StatusAccepted, fmt.Sprintf("area recorded as event %d; projections are catching up", seq), nil)
 		return
 	}
+	res := areaResult{Seq: seq, CommandID: c.ID}
 	for _, a := range s.proj(r).Areas() {
 		if a.ID == projections.ServerAreaID(c.Name) {
-			writeJSON(w, code, a)
-			return
+			res.AreaView, res.Exists = &a, true
+			break
 		}
 	}
-	writeJSON(w, code, struct {
-		Removed string `json:"removed"`
-		Seq     uint64 `json:"seq"`
-	}{strings.TrimSpace(c.Name), seq})
+	if !res.Exists {
+		res.Removed = strings.TrimSpace(c.Name)
+	}
+	if res.Exists != (c.Action == projections.AreaDefine) {
+		s.httpError(w, r, http.StatusInternalServerError, fmt.Sprintf("area %s recorded as event %d, but the projections do not show it", c.Action, seq), nil)
+		return
+	}
+	writeJSON(w, code, res)
 }
 
 // rebuild replays the log into fresh projections (the running server's

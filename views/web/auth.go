@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tracker/projections"
@@ -193,6 +194,12 @@ type Auth struct {
 	Users    Users
 	Sessions *Sessions
 	Logger   *slog.Logger
+	// Open is open mode (every request an anonymous admin), decided once
+	// at start by the caller: only when no user exists and every listener
+	// is on loopback. It ends for good when a user appears; removing users
+	// later never reopens a running server.
+	Open   bool
+	closed atomic.Bool // open mode has ended
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed (--trusted-proxy); empty: forwarded
 	// headers are ignored.
@@ -251,10 +258,23 @@ func (a *Auth) Check(name, password, ip string) (projections.User, error) {
 	return u, nil
 }
 
+// IsOpen reports whether the server is in open mode now: started open
+// and no user has existed since.
+func (a *Auth) IsOpen() bool {
+	if !a.Open || a.closed.Load() {
+		return false
+	}
+	if a.Users.HasUsers() {
+		a.closed.Store(true)
+		return false
+	}
+	return true
+}
+
 // viewer works out who is asking: open mode, a session cookie, or HTTP
 // Basic credentials (scripts, the CLI, phones in HTTP mode).
 func (a *Auth) viewer(r *http.Request) (Viewer, error) {
-	if !a.Users.HasUsers() {
+	if a.IsOpen() {
 		return Viewer{Name: "", Admin: true, Open: true}, nil
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {

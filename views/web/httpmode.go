@@ -118,7 +118,7 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 // mode with the identity the phone gives. It writes the 400, 401 or 429
 // and returns false when the request may not go on.
 func (s *Server) pubViewer(w http.ResponseWriter, r *http.Request) (Viewer, bool) {
-	if !s.Auth.Users.HasUsers() {
+	if s.Auth.IsOpen() {
 		name := firstSet(r.Header.Get("X-Limit-U"), r.URL.Query().Get("u"), pubDefaultUser)
 		if err := projections.ValidUserName(name); err != nil {
 			s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)

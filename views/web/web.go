@@ -65,7 +65,8 @@ type Server struct {
 	// (hostcheck.go).
 	AllowedHosts []string
 	streams      *streamCount
-	cmds         *cmdQueue // commands waiting for HTTP-mode phones (httpmode.go)
+	cmds         *cmdQueue   // commands waiting for HTTP-mode phones (httpmode.go)
+	usersMu      *sync.Mutex // one user command at a time (users.go)
 }
 
 func (s *Server) now() time.Time {
@@ -87,7 +88,7 @@ func (s *Server) Router() chi.Router {
 	if s.Auth == nil {
 		// No account source: nobody can log in, so nothing is locked (the
 		// open mode serve only allows on loopback).
-		s.Auth = &Auth{Users: noUsers{}, Logger: s.Logger}
+		s.Auth = &Auth{Users: noUsers{}, Logger: s.Logger, Open: true}
 	}
 	r := chi.NewRouter()
 	r.Use(s.instrument) // request durations by route (metrics.go)
@@ -130,7 +131,7 @@ func (s *Server) Router() chi.Router {
 				r.Post("/admin/import", s.importEvents)
 				r.Get("/export", s.exportLog)
 				r.Get("/users", s.listUsers)
-				r.Post("/users", s.changeUser)
+				r.Post("/users", s.changeUserHandler())
 			})
 		})
 		r.Group(func(r chi.Router) {
