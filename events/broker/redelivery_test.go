@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 
 	"tracker/events"
@@ -85,5 +86,48 @@ func TestRedeliveryLoggedOnceSentAgainApplied(t *testing.T) {
 			t.Errorf("event %d: duplicate_of %d client %q packet %d dup %v; want duplicate_of %d client phone-a packet %d dup %v",
 				e.Seq, e.DuplicateOf, e.Client, e.PacketID, e.Dup, s.dupOf, s.id, s.dup)
 		}
+	}
+}
+
+// changingAccounts are accounts whose single user can be removed while
+// the broker runs.
+type changingAccounts struct{ exists atomic.Bool }
+
+func (a *changingAccounts) HasUsers() bool { return a.exists.Load() }
+func (a *changingAccounts) Check(name, pw string) bool {
+	return a.exists.Load() && name == "solo" && pw == "pw"
+}
+func (a *changingAccounts) IsAdmin(name string) bool   { return name == "solo" }
+func (a *changingAccounts) MaySee(string, string) bool { return true }
+
+// TestOpenModeDecidedAtStart: a broker that started with a user refuses
+// anonymous clients after the last user is removed; one that started
+// open locks for good at its first user.
+func TestOpenModeDecidedAtStart(t *testing.T) {
+	acc := &changingAccounts{}
+	acc.exists.Store(true)
+	f := startBroker(t, broker.Config{Accounts: acc}, badgerlog.Options{})
+	acc.exists.Store(false) // the last user removed
+	if c, err := tryConnect(f.addr, "anon-after-removal"); err == nil {
+		c.Disconnect(50)
+		t.Error("anonymous client accepted after the last user was removed from a locked broker")
+	}
+
+	open := &changingAccounts{}
+	g := startBroker(t, broker.Config{Accounts: open}, badgerlog.Options{})
+	c, err := tryConnect(g.addr, "anon-open")
+	if err != nil {
+		t.Fatalf("broker started without users on loopback refused an anonymous client: %v", err)
+	}
+	c.Disconnect(50)
+	open.exists.Store(true)
+	if c, err := tryConnect(g.addr, "anon-after-first-user"); err == nil {
+		c.Disconnect(50)
+		t.Error("anonymous client accepted after the first user appeared")
+	}
+	open.exists.Store(false)
+	if c, err := tryConnect(g.addr, "anon-after-last-user"); err == nil {
+		c.Disconnect(50)
+		t.Error("anonymous client accepted after the only user was removed: open mode came back")
 	}
 }
