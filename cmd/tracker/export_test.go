@@ -108,13 +108,13 @@ func TestExportImport(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	loc := []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000,"tid":"al","acc":5}`)
 	c := connect(t, s.mqtt, "export-test")
-	publish(t, c, "owntracks/alice/phone", false, loc)
+	rawPublish(t, s.mqtt, "export-raw", "owntracks/alice/phone", 1, false, false, loc)
 	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":52.5`))
 	publish(t, c, "owntracks/alice/phone", false, binary)
 	publish(t, c, "owntracks/alice/phone", false, big)
 	publish(t, c, "owntracks/bob/tab/info", true, []byte(`{"_type":"card","tid":"bo","name":"Bob <&> \u2028"}`))
 	publish(t, c, "owntracks/bob/tab", true, []byte{})
-	publish(t, c, "owntracks/alice/phone", false, loc) // a redelivery: duplicate_of 1
+	rawPublish(t, s.mqtt, "export-raw", "owntracks/alice/phone", 1, true, false, loc) // a redelivery (DUP, same packet): duplicate_of 1
 	defineArea(t, base, "home", 52.52, 13.4, 300)
 	publish(t, c, "owntracks/bob/tab", false, []byte(`{"_type":"location","lat":52.5201,"lon":13.4001,"tst":1718000100,"tid":"bo"}`))
 	const total = 9
@@ -166,7 +166,8 @@ func TestExportImport(t *testing.T) {
 		for i, w := range orig {
 			g := got[i]
 			if g.Seq != w.Seq || !g.Received.Equal(w.Received) || g.Topic != w.Topic || g.Source != w.Source ||
-				g.QoS != w.QoS || g.Retained != w.Retained || g.Dup != w.Dup || g.DuplicateOf != w.DuplicateOf {
+				g.QoS != w.QoS || g.Retained != w.Retained || g.Dup != w.Dup || g.DuplicateOf != w.DuplicateOf ||
+				g.Client != w.Client || g.PacketID != w.PacketID {
 				t.Errorf("event %d = %+v\nwant %+v", w.Seq, brief(g), brief(w))
 			}
 			if !bytes.Equal(g.Payload, w.Payload) {
@@ -177,7 +178,7 @@ func TestExportImport(t *testing.T) {
 	// The inputs are all there, as sent.
 	if !bytes.Equal(orig[2].Payload, binary) || !bytes.Equal(orig[3].Payload, big) || len(orig[5].Payload) != 0 ||
 		!orig[5].Retained || orig[6].DuplicateOf != 1 || orig[7].Source != events.SourceAdmin {
-		t.Fatalf("the test log is not what the test meant to write: %+v", orig)
+		t.Fatalf("the test log is not what the test meant to write: %+v", briefs(orig))
 	}
 
 	for _, src := range []string{viaServer, direct} {
@@ -239,4 +240,13 @@ func TestExportImport(t *testing.T) {
 func brief(e events.Event) events.Event {
 	e.Payload = nil
 	return e
+}
+
+// briefs is events without their payloads, for messages.
+func briefs(es []events.Event) []events.Event {
+	out := make([]events.Event, len(es))
+	for i, e := range es {
+		out[i] = brief(e)
+	}
+	return out
 }
