@@ -29,8 +29,10 @@ const areaUsage = `Server areas are named circles or polygons that apply to ever
   tracker area remove NAME
   tracker area list [--json]
 
-A definition or removal is an event in the log (source admin), so a rebuild
-reproduces it. While a server runs on --data, the command goes through its API.`
+A definition or removal is an event in the log (source admin), with its own
+command id, so a rebuild reproduces it and a repeated command applies; the
+answer is the area as now defined. While a server runs on --data, the
+command goes through its API.`
 
 func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

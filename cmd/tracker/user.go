@@ -35,9 +35,12 @@ everything needs a login.
 
 Passwords are read from the terminal (not echoed), or from the first line of
 standard input with --password-stdin. Only bcrypt hashes are stored: each
-change is an event in the log. While a server runs on --data, the command
-goes through its API (log in with --login NAME; the password is asked for,
-or taken from TRACKER_LOGIN_PASSWORD).`
+change is an event in the log, with its own command id, time and issuer, so
+a repeated command always applies; the answer is the user as now defined.
+The last admin cannot be removed or re-added without --admin. While a
+server runs on --data, the command goes through its API (log in with
+--login NAME; the password is asked for, or taken from
+TRACKER_LOGIN_PASSWORD).`
 
 type userConfig struct {
 	data          string
