@@ -147,21 +147,25 @@ func logFromServer(ctx context.Context, cfg logConfig, print func(eventjson.Line
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("read events from server: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
+	// A decoder, not a line scanner: a line is one event, as large as the
+	// server accepted it (a scanner's fixed buffer refused big ones).
+	dec := json.NewDecoder(resp.Body)
+	for {
 		var l eventjson.Line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("server sent a bad line: %w", err)
+		err := dec.Decode(&l)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read events from server (the stream broke off or sent a bad line): %w", err)
 		}
 		if err := print(l); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("read events from server: %w", err)
-	}
-	return nil
 }
 
 // writeLine prints one event as JSON or as a readable line.

@@ -24,12 +24,56 @@ import (
 // import keys apply: an event imported before is not stored again.
 
 const (
-	// maxImportBody bounds one request, decompressed; the CLI sends
-	// batches of a few MB.
-	maxImportBody = 256 << 20
+	// maxImportBody bounds one request, compressed and decompressed
+	// (README, "Limits"): the CLI sends batches of at most 4 MB and one
+	// event, and a gzip bomb must not make the server hold gigabytes.
+	maxImportBody = 64 << 20
+	// maxImportLine bounds one line (one event), which is held whole
+	// while it is parsed.
+	maxImportLine = 16 << 20
 	// importWindow bounds appends in flight for one request.
 	importWindow = 4096
 )
+
+// errImportTooLarge stops a request whose body, decompressed, or one of
+// whose lines, is over the limits above.
+var errImportTooLarge = fmt.Errorf("import body over %d MB (decompressed) or a line over %d MB: send smaller batches", maxImportBody>>20, maxImportLine>>20)
+
+// capReader reads at most max bytes from r, then fails with
+// errImportTooLarge (io.LimitReader would end quietly, cutting the
+// import short as if it were complete).
+type capReader struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if room := c.max - c.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, errImportTooLarge
+	}
+	return n, err
+}
+
+// readLine reads up to and including the next newline, refusing lines
+// over max bytes before holding more than that.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(line)+len(frag) > max {
+			return nil, errImportTooLarge
+		}
+		line = append(line, frag...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
 
 // ImportResult is the answer to POST /api/v1/admin/import.
 type ImportResult struct {
@@ -60,7 +104,7 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, ImportResult{Error: "gzip: " + err.Error()})
 			return
 		}
-		in = io.LimitReader(gz, maxImportBody)
+		in = &capReader{r: gz, max: maxImportBody}
 	}
 
 	var (
@@ -100,7 +144,16 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
 		if stop {
 			break
 		}
-		b, rerr := lines.ReadBytes('\n')
+		b, rerr := readLine(lines, maxImportLine)
+		var tooBig *http.MaxBytesError
+		if errors.Is(rerr, errImportTooLarge) || errors.As(rerr, &tooBig) {
+			code, badLine = http.StatusRequestEntityTooLarge, fmt.Sprintf("line %d: %v", lineNo, errImportTooLarge)
+			break
+		}
+		if rerr != nil && rerr != io.EOF {
+			code, badLine = http.StatusBadRequest, fmt.Sprintf("line %d: %v", lineNo, rerr)
+			break
+		}
 		if len(bytes.TrimSpace(b)) > 0 {
 			e, err := importLine(b)
 			if err != nil {
@@ -113,10 +166,6 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
 			s.Appender.AppendAsync(e, done)
 		}
 		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			code, badLine = http.StatusBadRequest, fmt.Sprintf("line %d: %v", lineNo, rerr)
 			break
 		}
 	}
