@@ -82,6 +82,12 @@ func NeverRedelivered(source string) bool {
 // ErrClosed is returned by appends and reads after the log was closed.
 var ErrClosed = errors.New("events: log closed")
 
+// ErrDiskFull is returned by appends refused because the volume holding
+// the log is nearly full: nothing was stored, and the same append
+// succeeds once space is freed. Intake answers it by not acknowledging
+// (MQTT) or with 503 (HTTP), so senders retry.
+var ErrDiskFull = errors.New("events: disk nearly full, not accepting new events")
+
 // Appender adds events to the log. Append returns only once the event is
 // durably stored; it is safe for concurrent use.
 type Appender interface {

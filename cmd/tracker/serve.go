@@ -58,6 +58,8 @@ type serveConfig struct {
 
 	mirrorFlags // DynamoDB mirror of the log (mirror.go)
 
+	diskFlags // --min-free-disk (disk.go)
+
 	Areas string // JSON file of areas to define when the log is new
 
 	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
@@ -91,6 +93,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.secretFlags.flags(fs)
 	c.tlsFlags.flags(fs)
 	c.mirrorFlags.flags(fs)
+	c.diskFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
@@ -198,7 +201,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 			logger.Error("closing the database", "err", err)
 		}
 	}()
-	log, err := badgerlog.Open(db, badgerlog.Options{Logger: logger, OnBatch: metrics.Observe})
+	space := badgerlog.NewSpace(cfg.Data, uint64(cfg.MinFreeDisk), logger)
+	log, err := badgerlog.Open(db, badgerlog.Options{Logger: logger, OnBatch: metrics.Observe, Space: space})
 	if err != nil {
 		return err
 	}
@@ -232,6 +236,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 			logger.Error("closing the projections", "err", err)
 		}
 	}()
+	proj.Space = space
 	logger.Info("projections open", "checkpoint", proj.Checkpoint())
 	accounts := accounts{proj}
 	webOpen := webOpenMode(accounts.HasUsers(), append([]string{cfg.HTTP}, tlsOn.publicAddrs()...), logger)
@@ -317,6 +322,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
 		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies, Open: webOpen},
 		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow, AllowedHosts: cfg.allowedHosts(),
+		Disk: space,
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTP)

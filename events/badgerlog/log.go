@@ -48,7 +48,11 @@ type Options struct {
 	// OnBatch, when set, is called after each durable commit with its size
 	// and how long the commit took (metrics, benchmarks).
 	OnBatch func(events int, took time.Duration)
-	Logger  *slog.Logger
+	// Space, when set, refuses batches (events.ErrDiskFull, nothing
+	// stored) while the volume is nearly full; they succeed again once
+	// space is freed.
+	Space  *Space
+	Logger *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -380,6 +384,13 @@ func (l *Log) completeLoop() {
 	defer l.wg.Done()
 	for p := range l.inflight {
 		err := <-p.errc
+		if errors.Is(err, events.ErrDiskFull) {
+			// Refused before writing: not a failure of the log.
+			for _, r := range p.results {
+				r.done(0, err)
+			}
+			continue
+		}
 		if err != nil && len(p.keys) > 0 && l.failed.Load() == nil {
 			// One retry: a later batch may already be durable, and
 			// rewriting the same keys keeps the sequence dense.
@@ -441,16 +452,21 @@ func (l *Log) commit(batch []request) *pending {
 		p.errc <- *errp
 		return p
 	}
+	size := 0
+	for i := range batch {
+		size += binary.MaxVarintLen64 + recordSize(&batch[i].ev)
+	}
+	// Before anything is assigned: a refused batch changes nothing.
+	if err := l.opts.Space.Reserve(size); err != nil {
+		p.errc <- err
+		return p
+	}
 	imports, err := l.importIndex(batch)
 	if err != nil {
 		p.errc <- err
 		return p
 	}
 	defer imports.close()
-	size := 0
-	for i := range batch {
-		size += binary.MaxVarintLen64 + recordSize(&batch[i].ev)
-	}
 	recs := make([]byte, 0, size)
 	first, count := l.next, uint64(0)
 	for i := range batch {

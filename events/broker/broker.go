@@ -348,7 +348,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	case 0:
 		// No acknowledgement to hold back; deliver at once, log in order.
 		h.b.log.AppendAsync(ev, func(_ uint64, err error) {
-			if err != nil {
+			if err != nil && !errors.Is(err, events.ErrDiskFull) { // the log says that once
 				h.b.logger.Error("QoS 0 message not logged", "topic", ev.Topic, "client", cl.ID, "err", err)
 			}
 		})
@@ -365,7 +365,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := h.b.log.Append(ctx, ev); err != nil {
-			h.b.logger.Error("message not logged; disconnecting publisher so it sends again",
+			level := slog.LevelError
+			if errors.Is(err, events.ErrDiskFull) {
+				level = slog.LevelDebug // the log says that once, not per message
+			}
+			h.b.logger.Log(ctx, level, "message not logged; disconnecting publisher so it sends again",
 				"topic", ev.Topic, "client", cl.ID, "err", err)
 			cl.Stop(err)
 			return pk, packets.ErrRejectPacket
@@ -385,7 +389,11 @@ func (b *Broker) ackLogged(a *acker, pk packets.Packet, err error) {
 	if err != nil {
 		// No PUBACK: drop the connection so the client resends the message
 		// (MQTT clients resend unacknowledged QoS 1 messages on reconnect).
-		b.logger.Error("message not logged; disconnecting publisher so it sends again",
+		level := slog.LevelError
+		if errors.Is(err, events.ErrDiskFull) {
+			level = slog.LevelDebug // the log says that once, not per message
+		}
+		b.logger.Log(context.Background(), level, "message not logged; disconnecting publisher so it sends again",
 			"topic", pk.TopicName, "client", a.cl.ID, "err", err)
 		a.cl.Stop(err)
 		return

@@ -46,6 +46,10 @@ type Projector struct {
 	// OnChange, when set, is called after each save with what changed,
 	// while no other apply runs. It must not block.
 	OnChange func(*projections.Changes)
+	// Space, when set, is asked before each save of the live projections:
+	// it waits while the volume is nearly full, so the projections never
+	// run Badger out of space (badgerlog.Space).
+	Space interface{ WaitWritable(ctx context.Context) error }
 
 	rebuildMu sync.Mutex   // one rebuild at a time
 	applyMu   sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
@@ -266,6 +270,11 @@ func (p *Projector) catchUp(ctx context.Context) error {
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
+		}
+		if p.Space != nil {
+			if err := p.Space.WaitWritable(ctx); err != nil {
+				return err
+			}
 		}
 		p.mu.Lock()
 		for _, in := range batch {

@@ -124,14 +124,28 @@ var (
 		"Events appended but not yet applied by the projections (head - checkpoint).", nil, nil)
 	descClients = prometheus.NewDesc("tracker_live_clients",
 		"Connected live clients (websocket and SSE).", nil, nil)
+	descDiskFree = prometheus.NewDesc("tracker_disk_free_bytes",
+		"Free space on the data volume at the last check.", nil, nil)
+	descDiskMin = prometheus.NewDesc("tracker_disk_min_free_bytes",
+		"Free space kept on the data volume (--min-free-disk): below it new messages are refused.", nil, nil)
+	descDiskFull = prometheus.NewDesc("tracker_disk_full",
+		"1 while new messages are refused because the data volume is nearly full.", nil, nil)
 )
+
+// Disk is the free-space guard of the data volume (badgerlog.Space).
+type Disk interface {
+	Check() error // looks again (rate-limited), so freed space is noticed without appends
+	Low() bool
+	Free() uint64
+	Min() uint64
+}
 
 // stateCollector reads the server's dependencies at scrape time, so the
 // auditor's counts are exported as they are, without decoding again.
 type stateCollector struct{ m *Metrics }
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMessages, descInvalid, descDuplicates, descIngest, descHead, descCheckpoint, descLag, descClients} {
+	for _, d := range []*prometheus.Desc{descMessages, descInvalid, descDuplicates, descIngest, descHead, descCheckpoint, descLag, descClients, descDiskFree, descDiskMin, descDiskFull} {
 		ch <- d
 	}
 }
@@ -163,6 +177,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descCheckpoint, prometheus.GaugeValue, float64(cp))
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag(head, cp)))
 		}
+	}
+	if s.Disk != nil {
+		_ = s.Disk.Check()
+		ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(s.Disk.Free()))
+		ch <- prometheus.MustNewConstMetric(descDiskMin, prometheus.GaugeValue, float64(s.Disk.Min()))
+		ch <- prometheus.MustNewConstMetric(descDiskFull, prometheus.GaugeValue, b2f(s.Disk.Low()))
 	}
 	if s.Hub != nil {
 		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(s.Hub.Clients()))
@@ -251,6 +271,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			add("projections", out.Lag <= MaxReadyLag,
 				fmt.Sprintf("projections %d events behind the log (at most %d)", out.Lag, MaxReadyLag))
 		}
+	}
+	if s.Disk != nil {
+		_ = s.Disk.Check()
+		add("disk", !s.Disk.Low(), fmt.Sprintf("disk nearly full: %d MB free, %d MB kept (--min-free-disk); new messages are refused until space is freed",
+			s.Disk.Free()>>20, s.Disk.Min()>>20))
 	}
 	code := http.StatusOK
 	out.Status = "ready"

@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -64,9 +65,12 @@ type Server struct {
 	// besides loopback names and IP addresses; other Host headers get 421
 	// (hostcheck.go).
 	AllowedHosts []string
-	streams      *streamCount
-	cmds         *cmdQueue   // commands waiting for HTTP-mode phones (httpmode.go)
-	usersMu      *sync.Mutex // one user command at a time (users.go)
+	// Disk is the free-space guard of the data volume, shown by /readyz
+	// and /metrics (not watched when nil).
+	Disk    Disk
+	streams *streamCount
+	cmds    *cmdQueue   // commands waiting for HTTP-mode phones (httpmode.go)
+	usersMu *sync.Mutex // one user command at a time (users.go)
 }
 
 func (s *Server) now() time.Time {
@@ -228,7 +232,9 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 
 // httpError writes a plain-text error and logs server-side failures once.
 func (s *Server) httpError(w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
-	if code >= 500 {
+	if errors.Is(err, events.ErrDiskFull) {
+		msg = "disk nearly full: not accepting new messages; try again later" // the guard logged it once
+	} else if code >= 500 {
 		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
 	}
 	http.Error(w, msg, code)
