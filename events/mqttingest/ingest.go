@@ -53,7 +53,18 @@ type Ingest struct {
 	inflight appends
 	acks     ackQueue
 	failing  atomic.Bool // the last append failed; log only the first failure
+
+	// The log refused messages (disk nearly full): the broker resends
+	// them only on a new connection, and stops sending anything once its
+	// window of unacknowledged messages is full. serve reconnects after
+	// refusedRetry so they arrive again, until the log takes them.
+	refused  chan struct{} // capacity 1
+	retrying atomic.Bool   // the current connection was made for that: log it quietly
 }
+
+// refusedRetry is how long the ingest waits, after the log refused
+// messages, before reconnecting to have the broker send them again.
+const refusedRetry = time.Second
 
 // New validates cfg and prepares a client; nothing connects before Run.
 func New(cfg Config, log events.Appender, logger *slog.Logger) (*Ingest, error) {
@@ -73,6 +84,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Ingest, error) 
 		source:        events.SourceMQTT + ":" + redact(s.url),
 		subscribedFor: ^uint64(0),
 		onConnect:     make(chan struct{}, 1),
+		refused:       make(chan struct{}, 1),
 		inflight:      appends{idle: make(chan struct{})},
 		acks:          ackQueue{wake: make(chan struct{}, 1), stop: make(chan struct{})},
 	}
@@ -209,6 +221,22 @@ func (in *Ingest) serve(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-in.refused:
+			t := time.NewTimer(refusedRetry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			// A new connection makes the broker resend what we did not
+			// acknowledge (our session is persistent).
+			in.logger.Debug("reconnecting so the broker resends the messages the log refused")
+			in.retrying.Store(true)
+			in.client.Disconnect(disconnectQuiesce)
+			if !in.connect(ctx) {
+				return
+			}
 		case <-in.onConnect:
 			if in.subscribedFor != in.sessionsLost.Load() {
 				in.subscribe(ctx)
@@ -269,6 +297,8 @@ func (in *Ingest) sawConnack(sessionPresent bool) {
 func (in *Ingest) connected(mqtt.Client) {
 	session := in.hadSession.Load()
 	switch {
+	case in.retrying.Swap(false) && session:
+		in.logger.Debug("reconnected to MQTT broker for the messages the log refused")
 	case in.connects.Add(1) == 1:
 		in.logger.Info("connected to MQTT broker", "session_present", session)
 	case session:
@@ -325,6 +355,13 @@ func (in *Ingest) appended(m mqtt.Message, topic string, err error) {
 	if err != nil {
 		// Not acknowledged: the broker keeps the message and redelivers
 		// it on the next connection.
+		if errors.Is(err, events.ErrDiskFull) {
+			select {
+			case in.refused <- struct{}{}:
+			default:
+			}
+			return // the log says so once
+		}
 		if !in.failing.Swap(true) {
 			in.logger.Error("cannot append MQTT message to the event log; leaving it unacknowledged",
 				"topic", topic, "err", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -422,3 +423,51 @@ func TestRunStopsWhileUnreachable(t *testing.T) {
 }
 
 var _ events.Appender = (*badgerlog.Log)(nil)
+
+// diskFull refuses appends with events.ErrDiskFull while full is set, as
+// the Badger log does while the volume is nearly full.
+type diskFull struct {
+	events.Appender
+	full atomic.Bool
+}
+
+func (d *diskFull) AppendAsync(e events.Event, done func(uint64, error)) {
+	if d.full.Load() {
+		done(0, events.ErrDiskFull)
+		return
+	}
+	d.Appender.AppendAsync(e, done)
+}
+
+// TestDiskFullThenResume: messages the log refuses (disk full) are not
+// acknowledged, and arrive once space returns, although the broker only
+// resends on a new connection and stops sending once its window of
+// unacknowledged messages is full.
+func TestDiskFullThenResume(t *testing.T) {
+	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
+	l, _ := eventstest.OpenLog(t)
+	full := &diskFull{Appender: l}
+	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-full"}, full)
+	probe(t, broker.URL, l, "full")
+
+	full.full.Store(true)
+	head := l.Head()
+	c := connectClient(t, broker.URL, "pub-full", nil)
+	const n = 50 // more than Mosquitto's default window of 20
+	for i := range n {
+		publish(t, c, publisherTopic(0), counterPayload(0, i), false) // the broker acknowledges the publisher
+	}
+	time.Sleep(2 * refusedRetry)
+	if l.Head() != head {
+		t.Fatalf("log moved from %d to %d while full", head, l.Head())
+	}
+	full.full.Store(false)
+	start := time.Now()
+	waitUntil(t, 30*time.Second, "every refused message in the log", func() bool {
+		return len(checkCounters(t, allEvents(t, l), in.Source())[publisherTopic(0)]) == n
+	})
+	t.Logf("all %d refused messages logged %v after space returned", n, time.Since(start).Round(time.Millisecond))
+	if in.logs.contains("lost connection to MQTT broker") {
+		t.Error("the reconnects made to have refused messages resent were logged as lost connections")
+	}
+}
