@@ -85,7 +85,7 @@ func (p *phoneLog) counts() (acked, refused int, last time.Time) {
 func mqttPhone(t *testing.T, addr, name string, pad int, stop <-chan struct{}, log *phoneLog) {
 	var c paho.Client
 	dial := func() bool {
-		opts := paho.NewClientOptions().AddBroker("tcp://"+addr).SetClientID(name).
+		opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(name).
 			SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(2 * time.Second)
 		c = paho.NewClient(opts)
 		tok := c.Connect()

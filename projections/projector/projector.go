@@ -49,7 +49,9 @@ type Projector struct {
 	// Space, when set, is asked before each save of the live projections:
 	// it waits while the volume is nearly full, so the projections never
 	// run Badger out of space (badgerlog.Space).
-	Space interface{ WaitWritable(ctx context.Context) error }
+	Space interface {
+		WaitWritable(ctx context.Context) error
+	}
 
 	rebuildMu sync.Mutex   // one rebuild at a time
 	applyMu   sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
