@@ -63,6 +63,7 @@ type Projector struct {
 	checkpoint uint64
 	gen        int
 	applied    chan struct{} // closed and replaced whenever checkpoint moves
+	broken     chan string   // a read failed: why (Run rebuilds); capacity 1
 	recent     recentEvents  // newest enter/leave events, for feeds
 }
 
@@ -80,7 +81,7 @@ func New(root string, log events.Reader, d owntracks.Decoder, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{root: root, log: log, decoder: d, logger: logger, applied: make(chan struct{})}
+	return &Projector{root: root, log: log, decoder: d, logger: logger, applied: make(chan struct{}), broken: make(chan string, 1)}
 }
 
 // advance sets the checkpoint and wakes WaitFor; the caller holds p.mu.
@@ -108,56 +109,105 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 }
 
 // Open opens the current projections under root, rebuilding them from the
-// log when they were made by another schema version or are ahead of the log.
+// log when they were made by another schema version, are ahead of the log,
+// or cannot be opened or read (a missing table, garbled blocks, a broken
+// link or MANIFEST, a corrupted value): they are disposable, the log is
+// the truth. Only a database held by another process is an error.
 func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
 	p := New(root, log, d, logger)
-	gen, err := p.currentGen()
+	reason, err := p.openCurrent()
 	if err != nil {
 		return nil, err
+	}
+	if reason == "" {
+		return p, nil
+	}
+	if reason != reasonNone {
+		logger.Warn("rebuilding projections from the log", "why", reason)
+	}
+	p.removeStale(0)
+	if _, err := p.Rebuild(ctx, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// reasonNone: there are no projections yet (not worth a warning).
+const reasonNone = "no projections yet"
+
+// openCurrent loads the current projections; when they cannot be used it
+// returns why, with nothing open.
+func (p *Projector) openCurrent() (reason string, err error) {
+	gen, err := p.currentGen()
+	if err != nil {
+		return err.Error(), nil
 	}
 	p.removeStale(gen)
 	if gen == 0 {
-		if _, err := p.Rebuild(ctx, nil); err != nil {
-			return nil, err
-		}
-		return p, nil
+		return reasonNone, nil
 	}
-	st, err := store.Open(p.genDir(gen), logger)
+	dir := p.genDir(gen)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Sprintf("the projections link points at %s, which is missing", filepath.Base(dir)), nil
+	}
+	st, err := openStore(dir, p.logger)
+	if errors.Is(err, store.ErrLocked) {
+		return "", err
+	}
 	if err != nil {
-		return nil, err
+		return fmt.Sprintf("cannot open them: %v", err), nil
+	}
+	fail := func(why string) (string, error) {
+		_ = st.Close()
+		return why, nil
 	}
 	schema, cp, err := st.Meta()
-	if err != nil {
-		_ = st.Close()
-		return nil, fmt.Errorf("projector: read checkpoint: %w", err)
-	}
-	reason := ""
 	switch {
+	case err != nil:
+		return fail(fmt.Sprintf("cannot read their checkpoint: %v", err))
+	case schema == 0 && p.log.Head() > 0:
+		return fail("they hold nothing (no schema version), the log holds events (was their MANIFEST lost?)")
 	case schema != 0 && schema != projections.SchemaVersion:
-		reason = fmt.Sprintf("stored projections have schema version %d, this program uses %d", schema, projections.SchemaVersion)
-	case cp > log.Head():
-		reason = fmt.Sprintf("projections are at seq %d but the log ends at %d (was the log restored?)", cp, log.Head())
+		return fail(fmt.Sprintf("stored projections have schema version %d, this program uses %d", schema, projections.SchemaVersion))
+	case cp > p.log.Head():
+		return fail(fmt.Sprintf("projections are at seq %d but the log ends at %d (was the log restored?)", cp, p.log.Head()))
 	}
-	if reason != "" {
-		_ = st.Close()
-		logger.Info("rebuilding projections from the log", "why", reason)
-		if _, err := p.Rebuild(ctx, nil); err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
-	state, err := st.Load()
+	state, err := loadState(st)
 	if err != nil {
-		_ = st.Close()
-		return nil, fmt.Errorf("projector: %w", err)
+		return fail(fmt.Sprintf("cannot read them: %v", err))
 	}
 	p.store, p.state, p.gen = st, state, gen
 	p.advance(cp)
 	if err := p.loadRecent(); err != nil {
-		_ = st.Close()
-		return nil, fmt.Errorf("projector: load recent area events: %w", err)
+		p.store, p.state = nil, nil
+		return fail(fmt.Sprintf("cannot read their area events: %v", err))
 	}
-	return p, nil
+	return "", nil
+}
+
+// openStore and loadState turn corrupted files into an error, so the
+// projections are rebuilt instead of the server stopping: tables are
+// checked first (Badger panics on a broken footer in a goroutine of its
+// own, out of reach of recover), and a panic on this goroutine is caught.
+func openStore(dir string, logger *slog.Logger) (st *store.Store, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("projections: panic opening %s: %v", dir, r)
+		}
+	}()
+	if err := store.CheckTables(dir); err != nil {
+		return nil, err
+	}
+	return store.Open(dir, logger)
+}
+
+func loadState(st *store.Store) (state *projections.State, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("projections: panic loading: %v", r)
+		}
+	}()
+	return st.Load()
 }
 
 // Close closes the projection database.
@@ -249,7 +299,24 @@ func (p *Projector) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case why := <-p.broken:
+			p.logger.Warn("rebuilding projections from the log: a read failed", "why", why)
+			if _, err := p.Rebuild(ctx, nil); err != nil && ctx.Err() == nil {
+				p.logger.Error("rebuilding broken projections failed; reads may keep failing", "err", err)
+			}
 		}
+	}
+}
+
+// readFailed reports a failed read of the store (not one of fn's own
+// errors, nor a cancellation): the projections are rebuilt by Run.
+func (p *Projector) readFailed(err error) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	select {
+	case p.broken <- err.Error():
+	default: // a rebuild is already asked for
 	}
 }
 

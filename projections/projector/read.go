@@ -52,21 +52,45 @@ func (p *Projector) AreasFor(dev projections.DeviceID) []*projections.Area {
 func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
 	st, done := p.reading()
 	defer done()
-	return st.History(dev, from, to, fn)
+	var fnErr error
+	err := st.History(dev, from, to, func(pt projections.Point) error {
+		fnErr = fn(pt)
+		return fnErr
+	})
+	if fnErr == nil {
+		p.readFailed(err)
+	}
+	return err
 }
 
 // DeviceEvents calls fn for dev's enter/leave events with from <= tst < to.
 func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
 	st, done := p.reading()
 	defer done()
-	return st.DeviceEvents(dev, from, to, fn)
+	var fnErr error
+	err := st.DeviceEvents(dev, from, to, func(e projections.AreaEvent) error {
+		fnErr = fn(e)
+		return fnErr
+	})
+	if fnErr == nil {
+		p.readFailed(err)
+	}
+	return err
 }
 
 // AreaEvents calls fn for an area's enter/leave events with from <= tst < to.
 func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
 	st, done := p.reading()
 	defer done()
-	return st.AreaEvents(area, from, to, fn)
+	var fnErr error
+	err := st.AreaEvents(area, from, to, func(e projections.AreaEvent) error {
+		fnErr = fn(e)
+		return fnErr
+	})
+	if fnErr == nil {
+		p.readFailed(err)
+	}
+	return err
 }
 
 // Dump calls fn for every stored key and value (tests compare rebuilds).

@@ -68,7 +68,13 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 		WithValueThreshold(256 << 10). // must stay under a batch: 15% of the memtable
 		WithBaseTableSize(1 << 20).
 		WithBlockSize(64 << 10).
-		WithCompression(options.None))
+		WithCompression(options.None). // CheckTables verifies blocks as stored: it relies on this
+
+		// A garbled block is an error (the projector then rebuilds), not
+		// garbage served: Badger's iterators end silently at a bad block,
+		// so every table is verified once at open (a few ms per 10 MB),
+		// and each block again as it is read.
+		WithChecksumVerificationMode(options.OnBlockRead))
 	if errors.Is(err, badgerlog.ErrLocked) {
 		return nil, fmt.Errorf("projections: %w", ErrLocked)
 	}
