@@ -9,6 +9,8 @@ import (
 	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/y"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -84,24 +86,51 @@ func checkTable(name string) error {
 			return fmt.Errorf("block %d: no offset", i)
 		}
 		off, n := int64(bo.Offset()), int64(bo.Len())
-		if n < 8 || off+n > pos {
+		if n < 0 || off+n > pos {
 			return fmt.Errorf("block %d: %d bytes at %d, outside the data", i, n, off)
 		}
 		blk := make([]byte, n)
 		if _, err := f.ReadAt(blk, off); err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
-		chk := int64(binary.BigEndian.Uint32(blk[n-4:]))
-		if chk > n-4 {
-			return fmt.Errorf("block %d: checksum length %d of %d bytes", i, chk, n)
-		}
-		var bs pb.Checksum
-		if err := proto.Unmarshal(blk[n-4-chk:n-4], &bs); err != nil {
-			return fmt.Errorf("block %d checksum: %w", i, err)
-		}
-		if err := y.VerifyChecksum(blk[:n-4-chk], &bs); err != nil {
+		if err := checkBlock(blk); err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
 	}
 	return nil
+}
+
+// checkBlock verifies one block: stored plain (as the store writes them),
+// or compressed by a Badger with other options (then the checksum covers
+// the decompressed block).
+func checkBlock(blk []byte) error {
+	err := checkPlainBlock(blk)
+	if err == nil {
+		return nil
+	}
+	if d, derr := snappy.Decode(nil, blk); derr == nil && checkPlainBlock(d) == nil {
+		return nil
+	}
+	if d, derr := zstdDecoder.DecodeAll(blk, nil); derr == nil && checkPlainBlock(d) == nil {
+		return nil
+	}
+	return err
+}
+
+var zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+
+func checkPlainBlock(blk []byte) error {
+	n := int64(len(blk))
+	if n < 8 {
+		return fmt.Errorf("%d bytes", n)
+	}
+	chk := int64(binary.BigEndian.Uint32(blk[n-4:]))
+	if chk > n-4 {
+		return fmt.Errorf("checksum length %d of %d bytes", chk, n)
+	}
+	var sum pb.Checksum
+	if err := proto.Unmarshal(blk[n-4-chk:n-4], &sum); err != nil {
+		return fmt.Errorf("checksum: %w", err)
+	}
+	return y.VerifyChecksum(blk[:n-4-chk], &sum)
 }

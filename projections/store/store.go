@@ -68,7 +68,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 		WithValueThreshold(256 << 10). // must stay under a batch: 15% of the memtable
 		WithBaseTableSize(1 << 20).
 		WithBlockSize(64 << 10).
-		WithCompression(options.None). // CheckTables verifies blocks as stored: it relies on this
+		WithCompression(options.None). // CheckTables verifies blocks as stored, plain first
 
 		// A garbled block is an error (the projector then rebuilds), not
 		// garbage served: Badger's iterators end silently at a bad block,
