@@ -168,6 +168,32 @@
   }
   document.addEventListener("htmx:wsOpen", function () { status("live", true); });
   document.addEventListener("htmx:wsClose", function () { status("reconnecting…", false); });
+
+  // When the viewer's login ends (logout in another tab, a password
+  // change, removal), the server closes the stream with 4401: go to the
+  // login page. 4403: the friend this page follows is no longer shared;
+  // reload to find out. A close without a code (1006: the network, a
+  // server restart, or a reconnect refused with 401, which a browser does
+  // not tell a page) asks the server whether the login still holds, so a
+  // logged-out page does not retry forever. Only a 401 leaves the page.
+  function toLogin() {
+    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+  }
+  var checking = false;
+  function checkLogin() {
+    if (checking) return;
+    checking = true;
+    fetch("/live", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (r.status === 401) toLogin();
+    }).catch(function () { /* server away: the extension keeps retrying */ }).then(function () { checking = false; });
+  }
+  document.addEventListener("htmx:wsClose", function (ev) {
+    var code = ev.detail && ev.detail.event ? ev.detail.event.code : 0;
+    if (code === 4401) toLogin();
+    else if (code === 4403) location.reload();
+    else if (code === 1006) checkLogin();
+  });
+  document.addEventListener("htmx:sseError", checkLogin);
   document.addEventListener("htmx:wsAfterMessage", sync);
   // History page over a range that includes now: when the live stream
   // carries this friend's row, the track is fetched again.

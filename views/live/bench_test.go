@@ -85,7 +85,7 @@ func benchPublishToBrowser(b *testing.B, clients int) {
 	wg.Go(func() { _ = br.Run(ctx) })
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /live", hub.ServeWS)
+	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) { hub.ServeWSFor(w, r, live.Access{}) })
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
 	srv.Start()

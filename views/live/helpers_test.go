@@ -132,7 +132,8 @@ type hubServer struct {
 	failAll bool
 }
 
-// newHubServer serves hub.ServeWS on /live and hub.ServeSSE on /live/sse.
+// newHubServer serves the hub on /live (websocket) and /live/sse to a
+// viewer who sees everything (live.Access{}: no rights to check).
 func newHubServer(t *testing.T, src *fakeSource) *hubServer {
 	t.Helper()
 	assets := static.New()
@@ -149,8 +150,8 @@ func newHubServer(t *testing.T, src *fakeSource) *hubServer {
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	hs.hub = live.New(src, func() views.Page { return views.Page{Assets: assets, Now: clock} }, locate, logger)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /live", hs.hub.ServeWS)
-	mux.HandleFunc("GET /live/sse", hs.hub.ServeSSE)
+	mux.HandleFunc("GET /live", func(w http.ResponseWriter, r *http.Request) { hs.hub.ServeWSFor(w, r, live.Access{}) })
+	mux.HandleFunc("GET /live/sse", func(w http.ResponseWriter, r *http.Request) { hs.hub.ServeSSEFor(w, r, live.Access{}) })
 	ctx, cancel := context.WithCancel(context.Background())
 	hs.cancel = cancel
 	hs.srv = httptest.NewUnstartedServer(mux)

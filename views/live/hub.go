@@ -6,11 +6,19 @@
 // never slows ingest or other clients: the hub only marks and signals.
 // Each client's writer renders and sends at most MaxRate times a second;
 // a client whose writes stall is dropped and reconnects to a fresh state.
+//
+// What a client may see is decided again for every message from the
+// viewer's current rights (Access.Rights), never from a snapshot taken at
+// connect: a sharing change applies from the next message on, and a
+// change to the viewer's account (Notify) or an ended session (Recheck)
+// wakes the client at once, so a revoked viewer's stream closes within
+// MinInterval plus one render.
 package live
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -50,10 +58,18 @@ type Hub struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	mu      sync.Mutex
-	clients map[*client]struct{}
+	mu       sync.Mutex
+	clients  map[*client]struct{}
+	watchers map[*watcher]struct{}
 
 	rows rowCache
+}
+
+// watcher is a stream outside the hub (/ws/last) that wants to hear when
+// a user's rights may have changed.
+type watcher struct {
+	user string
+	wake func()
 }
 
 // rowCache shares rendered friend rows between clients within one
@@ -100,7 +116,8 @@ func (rc *rowCache) get(key string, render func() ([]byte, error)) ([]byte, erro
 // New returns a hub reading from src. page supplies the page settings
 // used when rendering (assets, clock); locate may be nil (no button).
 func New(src Source, page func() views.Page, locate Locator, logger *slog.Logger) *Hub {
-	return &Hub{src: src, page: page, locate: locate, logger: logger, now: time.Now, clients: map[*client]struct{}{}}
+	return &Hub{src: src, page: page, locate: locate, logger: logger, now: time.Now,
+		clients: map[*client]struct{}{}, watchers: map[*watcher]struct{}{}}
 }
 
 // Clients is the number of connected clients.
@@ -112,6 +129,9 @@ func (h *Hub) Clients() int {
 
 // Notify takes what one projection save changed (nil: everything, after
 // a rebuild). It never blocks: it marks each client dirty and signals it.
+// A client whose viewer's account changed (sharing, password, removal)
+// gets a full state under its current rights, or is closed when they
+// have ended.
 func (h *Hub) Notify(ch *projections.Changes) {
 	var friends []projections.DeviceID
 	var areas []string
@@ -136,8 +156,51 @@ func (h *Hub) Notify(ch *projections.Changes) {
 	h.rows.reset()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// Any change to accounts wakes every stream to ask its rights again
+	// (cheap: nothing is sent when nothing else is dirty); the viewer
+	// whose account changed gets a full state under the new rule, so a
+	// friend newly hidden leaves the page and one newly shared appears.
+	accounts := ch == nil || len(ch.Users) > 0
 	for c := range h.clients {
-		c.mark(ch == nil, friends, areas, feed)
+		c.mark(ch == nil || ch.Users[c.access.User], friends, areas, feed)
+	}
+	if accounts {
+		for w := range h.watchers {
+			w.wake()
+		}
+	}
+}
+
+// Recheck wakes every stream of user to ask its rights again now: a
+// session of that user has ended (logout), so the streams it opened must
+// close. Streams of the user's other sessions carry on. It never blocks.
+func (h *Hub) Recheck(user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		if c.access.User == user {
+			c.signal()
+		}
+	}
+	for w := range h.watchers {
+		if w.user == user {
+			w.wake()
+		}
+	}
+}
+
+// Watch calls wake whenever user's rights may have changed (a change to
+// the user's account, Recheck, a rebuild) until stop is called. wake must
+// not block. It serves streams that follow the log themselves (/ws/last).
+func (h *Hub) Watch(user string, wake func()) (stop func()) {
+	w := &watcher{user: user, wake: wake}
+	h.mu.Lock()
+	h.watchers[w] = struct{}{}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.watchers, w)
+		h.mu.Unlock()
 	}
 }
 
@@ -153,16 +216,69 @@ func (h *Hub) remove(c *client) {
 	h.mu.Unlock()
 }
 
-// Access is what one client may see and do.
-type Access struct {
+// Rights are what a viewer may see and do at one moment.
+type Rights struct {
 	May   func(projections.DeviceID) bool // nil: everything
 	Admin bool                            // may press "Locate now"
-	// RowsOnly sends friend rows only (a history page follows one friend
-	// and has no area cards or feed to update).
-	RowsOnly bool
 }
 
-func (a Access) may(dev projections.DeviceID) bool { return a.May == nil || a.May(dev) }
+func (r Rights) may(dev projections.DeviceID) bool { return r.May == nil || r.May(dev) }
+
+var (
+	// ErrRevoked is what Access.Rights returns once the viewer's access
+	// has ended (logout, password change, removal): the stream closes
+	// with CloseRevoked.
+	ErrRevoked = errors.New("live: access revoked")
+	// errHidden ends a stream that follows one friend once the viewer
+	// may no longer see that friend (CloseHidden).
+	errHidden = errors.New("live: the friend followed is no longer shared with the viewer")
+)
+
+// Websocket close codes (the application range) that tell the page why
+// the stream ended; the htmx ws extension does not reconnect after them.
+const (
+	// CloseRevoked: the viewer's session has ended; the page goes to the
+	// login page.
+	CloseRevoked = 4401
+	// CloseHidden: the friend the page follows is no longer shared with
+	// the viewer; the page reloads (and finds it gone).
+	CloseHidden = 4403
+)
+
+// Access is who one client is and how to learn, at each message, what
+// they may see and do.
+type Access struct {
+	// User is the viewer's account name: Notify with a change to it, or
+	// Recheck(User), asks Rights again at once.
+	User string
+	// Rights returns the viewer's rights now, or ErrRevoked once they
+	// have ended. Asked for every message. nil: everything, always (an
+	// admin whose login never ends).
+	Rights func() (Rights, error)
+	// Friend, when set, narrows the stream to that friend's row (a
+	// history page follows one friend and has no area cards or feed).
+	Friend projections.DeviceID
+}
+
+// rights returns what the client may see now; a stream that follows one
+// friend sees only that friend, and ends when it may no longer.
+func (a Access) rights() (Rights, error) {
+	r := Rights{Admin: true}
+	if a.Rights != nil {
+		var err error
+		if r, err = a.Rights(); err != nil {
+			return Rights{}, err
+		}
+	}
+	if a.Friend != "" {
+		if !r.may(a.Friend) {
+			return Rights{}, errHidden
+		}
+		only := a.Friend
+		r.May = func(d projections.DeviceID) bool { return d == only }
+	}
+	return r, nil
+}
 
 // client is one connected page: what it has been sent and what is dirty.
 type client struct {
@@ -220,6 +336,10 @@ func (c *client) note(n views.Note) {
 
 // next renders what is dirty into one message; nil when nothing is.
 func (h *Hub) next(c *client) ([]byte, error) {
+	rights, err := c.access.rights()
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	full, friends, areas, feed, notes := c.full, c.friends, c.areas, c.feed, c.notes
 	c.full, c.friends, c.areas, c.feed, c.notes = false, map[projections.DeviceID]bool{}, map[string]bool{}, nil, nil
@@ -228,7 +348,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	var buf bytes.Buffer
 	ctx := context.Background()
 	if full {
-		m := views.BuildDashboard(page, c.visibleFriends(h.src.Friends()), c.visibleAreas(h.src.Areas()), c.visibleEvents(h.src.RecentAreaEvents(FeedLines*4)))
+		m := views.BuildDashboard(page, visibleFriends(rights, h.src.Friends()), visibleAreas(rights, h.src.Areas()), visibleEvents(rights, h.src.RecentAreaEvents(FeedLines*4)))
 		clear(c.known)
 		for _, f := range m.Friends {
 			c.known[f.DOMID()] = true
@@ -237,7 +357,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 			c.known[a.DOMID()] = true
 		}
 		state := views.FullState(m)
-		if c.access.RowsOnly {
+		if c.access.Friend != "" {
 			state = views.FriendRows(m)
 		}
 		if err := state.Render(ctx, &buf); err != nil {
@@ -256,7 +376,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	names := map[projections.DeviceID]string{}
 	for id := range friends {
 		fv, ok := h.src.Friend(id)
-		if !ok || !c.access.may(id) {
+		if !ok || !rights.may(id) {
 			continue
 		}
 		row := views.FriendRow{FriendView: fv, Now: page.Now}
@@ -276,9 +396,9 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		}
 		buf.Write(b)
 	}
-	if (len(areas) > 0 || len(feed) > 0) && !c.access.RowsOnly {
-		all := c.visibleAreas(h.src.Areas())
-		nameOf := views.NamesOf(c.visibleFriends(h.src.Friends()))
+	if (len(areas) > 0 || len(feed) > 0) && c.access.Friend == "" {
+		all := visibleAreas(rights, h.src.Areas())
+		nameOf := views.NamesOf(visibleFriends(rights, h.src.Friends()))
 		for _, av := range all {
 			if !areas[av.ID] {
 				continue
@@ -300,7 +420,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 			}
 		}
 		for i := len(feed) - 1; i >= 0; i-- { // newest first, like the page
-			if c.access.may(feed[i].Device) {
+			if rights.may(feed[i].Device) {
 				u.Feed = append(u.Feed, views.FeedLine{AreaEvent: feed[i], Name: nameOf[feed[i].Device], Now: page.Now})
 			}
 		}
@@ -316,9 +436,9 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// serve runs one client's writer until ctx ends or a write fails: wait
-// for something dirty, keep MinInterval since the last message, render,
-// send.
+// serve runs one client's writer until ctx ends, a write fails or the
+// viewer's rights end (ErrRevoked, errHidden): wait for something dirty
+// or a recheck, keep MinInterval since the last message, render, send.
 func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) error {
 	h.add(c)
 	defer h.remove(c)
@@ -340,6 +460,9 @@ func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) err
 			}
 		}
 		msg, err := h.next(c)
+		if errors.Is(err, ErrRevoked) || errors.Is(err, errHidden) {
+			return err
+		}
 		if err != nil {
 			h.logger.Error("rendering a live update failed", "err", err)
 			continue
@@ -354,24 +477,25 @@ func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) err
 	}
 }
 
-// The visible* filters apply the client's Access with the shared sharing
-// rule, so a viewer never receives a fragment about a friend it may not see.
-func (c *client) visibleFriends(in []projections.FriendView) []projections.FriendView {
-	if c.access.May == nil {
+// The visible* filters apply the client's current rights with the shared
+// sharing rule, so a viewer never receives a fragment about a friend it
+// may not see.
+func visibleFriends(r Rights, in []projections.FriendView) []projections.FriendView {
+	if r.May == nil {
 		return in
 	}
-	return projections.VisibleFriends(in, c.access.May)
+	return projections.VisibleFriends(in, r.May)
 }
 
-func (c *client) visibleAreas(in []projections.AreaView) []projections.AreaView {
-	if c.access.May == nil {
+func visibleAreas(r Rights, in []projections.AreaView) []projections.AreaView {
+	if r.May == nil {
 		return in
 	}
-	return projections.VisibleAreas(in, c.access.May)
+	return projections.VisibleAreas(in, r.May)
 }
 
-func (c *client) visibleEvents(in []projections.AreaEvent) []projections.AreaEvent {
-	out := projections.VisibleEvents(in, c.access.may)
+func visibleEvents(r Rights, in []projections.AreaEvent) []projections.AreaEvent {
+	out := projections.VisibleEvents(in, r.may)
 	if len(out) > FeedLines {
 		out = out[len(out)-FeedLines:]
 	}

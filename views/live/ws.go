@@ -36,13 +36,10 @@ func SameOrigin(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
-// ServeWS upgrades to a websocket and streams updates; messages from the
-// page (the "Locate now" form, sent by htmx's ws-send) are handled here.
-func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request) {
-	h.ServeWSFor(w, r, Access{Admin: true})
-}
-
-// ServeWSFor is ServeWS for a viewer with limited access.
+// ServeWSFor upgrades to a websocket and streams updates to a viewer
+// with access a; messages from the page (the "Locate now" form, sent by
+// htmx's ws-send) are handled here. When the viewer's access ends the
+// socket closes with CloseRevoked (or CloseHidden).
 func (h *Hub) ServeWSFor(w http.ResponseWriter, r *http.Request, a Access) {
 	up := websocket.Upgrader{CheckOrigin: SameOrigin, ReadBufferSize: 1024, WriteBufferSize: 8192}
 	conn, err := up.Upgrade(w, r, nil)
@@ -97,9 +94,15 @@ func (h *Hub) ServeWSFor(w http.ResponseWriter, r *http.Request, a Access) {
 		_ = conn.SetWriteDeadline(time.Now().Add(WriteTimeout))
 		return conn.WriteMessage(websocket.TextMessage, msg)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRevoked):
+		h.logger.Info("closed a live connection: the viewer's session has ended", "user", a.User, "remote", r.RemoteAddr)
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseRevoked, "session ended"), time.Now().Add(time.Second))
+	case errors.Is(err, errHidden):
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseHidden, "no longer shared"), time.Now().Add(time.Second))
+	case err != nil:
 		h.logger.Info("dropped a live client that stopped reading; it will reconnect", "remote", r.RemoteAddr, "err", err)
-	} else {
+	default:
 		// 1012, not 1001: the htmx ws extension reconnects only after 1006, 1011, 1012 or 1013.
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "server restarting"), time.Now().Add(time.Second))
 	}
@@ -117,11 +120,16 @@ func (h *Hub) handleMessage(ctx context.Context, c *client, msg []byte) {
 		return
 	}
 	id := projections.DeviceID(m.Locate)
-	fv, ok := h.src.Friend(id)
-	if !ok || h.locate == nil || !c.access.may(id) {
+	rights, err := c.access.rights()
+	if err != nil {
+		c.signal() // the writer closes the stream
 		return
 	}
-	if !c.access.Admin {
+	fv, ok := h.src.Friend(id)
+	if !ok || h.locate == nil || !rights.may(id) {
+		return
+	}
+	if !rights.Admin {
 		c.note(views.Note{ID: views.FriendRow{FriendView: fv}.LocateStatusID(), Text: "only admins may ask a phone for its location"})
 		return
 	}
@@ -136,13 +144,11 @@ func (h *Hub) handleMessage(ctx context.Context, c *client, msg []byte) {
 
 var sseNewlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
-// ServeSSE streams the same updates as server-sent events, for clients
-// that cannot use websockets (htmx sse extension, event "message").
-func (h *Hub) ServeSSE(w http.ResponseWriter, r *http.Request) {
-	h.ServeSSEFor(w, r, Access{Admin: true})
-}
-
-// ServeSSEFor is ServeSSE for a viewer with limited access.
+// ServeSSEFor streams the same updates as server-sent events, for
+// clients that cannot use websockets (htmx sse extension, event
+// "message"). When the viewer's access ends it sends the event "revoked"
+// (or "hidden") and ends the response; a browser's EventSource then
+// reconnects, gets 401 and stops.
 func (h *Hub) ServeSSEFor(w http.ResponseWriter, r *http.Request, a Access) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -172,7 +178,15 @@ func (h *Hub) ServeSSEFor(w http.ResponseWriter, r *http.Request, a Access) {
 		flusher.Flush()
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRevoked):
+		h.logger.Info("closed a live SSE stream: the viewer's session has ended", "user", a.User, "remote", r.RemoteAddr)
+		_, _ = fmt.Fprint(w, "event: revoked\ndata: session ended\n\n")
+		flusher.Flush()
+	case errors.Is(err, errHidden):
+		_, _ = fmt.Fprint(w, "event: hidden\ndata: no longer shared\n\n")
+		flusher.Flush()
+	case err != nil:
 		h.logger.Info("dropped an SSE client that stopped reading", "remote", r.RemoteAddr, "err", err)
 	}
 }

@@ -35,6 +35,9 @@ type Viewer struct {
 	Admin bool
 	Open  bool
 	user  projections.User
+	// session is the token the viewer logged in with; empty for HTTP
+	// Basic credentials and open mode.
+	session string
 }
 
 // MaySee reports whether the viewer may see dev.
@@ -279,7 +282,7 @@ func (a *Auth) viewer(r *http.Request) (Viewer, error) {
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if u, ok := a.Sessions.Lookup(c.Value, a.Users); ok {
-			return Viewer{Name: u.Name, Admin: u.Admin, user: u}, nil
+			return Viewer{Name: u.Name, Admin: u.Admin, user: u, session: c.Value}, nil
 		}
 	}
 	if name, pw, ok := r.BasicAuth(); ok {
@@ -292,7 +295,37 @@ func (a *Auth) viewer(r *http.Request) (Viewer, error) {
 	return Viewer{}, errNoLogin
 }
 
-var errNoLogin = errors.New("login required")
+var (
+	errNoLogin = errors.New("login required")
+	errRevoked = errors.New("the login has ended: logged out, password changed or user removed")
+)
+
+// current is v as of now, for streams that outlive the request that
+// checked v: the same session, or the same user with the same password,
+// under the current sharing rule. errRevoked once the session has ended,
+// the password changed or the user was removed (or, in open mode, once a
+// user exists).
+func (a *Auth) current(v Viewer) (Viewer, error) {
+	switch {
+	case v.Open:
+		if a.Users.HasUsers() {
+			return Viewer{}, errRevoked
+		}
+		return v, nil
+	case v.session != "":
+		u, ok := a.Sessions.Lookup(v.session, a.Users)
+		if !ok {
+			return Viewer{}, errRevoked
+		}
+		return Viewer{Name: u.Name, Admin: u.Admin, user: u, session: v.session}, nil
+	default: // HTTP Basic: checked once at connect, valid while the password is
+		u, ok := a.Users.User(v.Name)
+		if !ok || u.PasswordSeq != v.user.PasswordSeq {
+			return Viewer{}, errRevoked
+		}
+		return Viewer{Name: u.Name, Admin: u.Admin, user: u}, nil
+	}
+}
 
 // Require lets only logged-in viewers through: pages redirect to the login
 // page, everything else (API, streams) gets 401.
@@ -381,9 +414,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := r.Cookie(sessionCookie); err == nil && s.Auth.Sessions != nil {
+		u, live := s.Auth.Sessions.Lookup(c.Value, s.Auth.Users)
 		if err := s.Auth.Sessions.End(c.Value); err != nil {
 			s.Logger.Error("ending a session", "err", err)
+		}
+		if live && s.Hub != nil {
+			s.Hub.Recheck(u.Name) // the streams this session opened close now
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,7 +24,10 @@ import (
 // location, from the moment the socket opened, is pushed as the phone sent
 // it plus topic, username, device and ghash. ?user= and ?device= (or
 // X-Limit-User/X-Limit-Device) narrow both to one user or device, and the
-// viewer's sharing rule applies to both.
+// viewer's sharing rule applies to both, as it stands at each message: a
+// sharing change applies from the next location on, and the socket closes
+// (live.CloseRevoked) as soon as the viewer's login ends (logout, password
+// change, removal).
 //
 // Each connection follows the log on its own goroutine and hands messages
 // to its writer through a bounded queue without waiting: a client that
@@ -35,10 +39,6 @@ const (
 	wsLastReadTimeout = 75 * time.Second // more than two pings
 	wsLastMaxMessage  = 4 << 10          // what a client may send ("LAST")
 	wsLastQueue       = 256              // messages waiting for the writer; more drops the client
-	// wsLastProjectionWait bounds how long a new location waits for the
-	// projections to include it (the Frontend re-reads /api/0/last when
-	// told of a location, so it should find it there).
-	wsLastProjectionWait = 5 * time.Second
 )
 
 // wsLastFields are the members of the answer to "LAST", as the Recorder's
@@ -50,10 +50,6 @@ var errSlowClient = errors.New("client is not reading; its queue is full")
 func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 	user, device := recorderParam(r, "user"), recorderParam(r, "device")
 	v := ViewerFrom(r.Context())
-	may := v.MaySee
-	if v.Open || v.Admin {
-		may = func(projections.DeviceID) bool { return true }
-	}
 	from := s.Log.Head() + 1 // what arrives from now on
 	up := websocket.Upgrader{CheckOrigin: live.SameOrigin, ReadBufferSize: 1024, WriteBufferSize: 8192}
 	conn, err := up.Upgrade(w, r, nil)
@@ -63,10 +59,42 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	out := make(chan []byte, wsLastQueue)
+	// now is the viewer as of this moment; once their login has ended it
+	// ends the connection and reports false.
+	var revoked atomic.Bool
+	now := func() (Viewer, bool) {
+		cur, err := s.Auth.current(v)
+		if err != nil {
+			revoked.Store(true)
+			cancel()
+			return Viewer{}, false
+		}
+		return cur, true
+	}
 
 	var wg sync.WaitGroup
+	if s.Hub != nil { // the hub hears account changes and logouts
+		wake := make(chan struct{}, 1)
+		stop := s.Hub.Watch(v.Name, func() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+		defer stop()
+		wg.Go(func() { // guard: closes the socket once the login ends, even when nothing else is sent
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-wake:
+					now()
+				}
+			}
+		})
+	}
 	wg.Go(func() { // reader: "LAST", echoes, pongs
-		if !s.wsLastRead(ctx, r, conn, out, user, device) {
+		if !s.wsLastRead(ctx, r, conn, out, now, user, device) {
 			cancel()
 		}
 	})
@@ -76,7 +104,7 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 	})
 	wg.Go(func() { // follower: new locations from the log
 		defer cancel()
-		err := s.wsLastFollow(ctx, from, out, may, user, device)
+		err := s.wsLastFollow(ctx, from, out, now, user, device)
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, errSlowClient):
@@ -86,7 +114,12 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	<-ctx.Done()
-	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+	code, reason := websocket.CloseGoingAway, ""
+	if revoked.Load() {
+		s.Logger.Info("closed a /ws/last connection: the viewer's session has ended", "user", v.Name, "remote", r.RemoteAddr)
+		code, reason = live.CloseRevoked, "session ended"
+	}
+	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 	_ = conn.Close() // ends the reader's ReadMessage
 	wg.Wait()
 }
@@ -94,7 +127,7 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 // wsLastRead answers what the client sends until it goes away (false) or
 // says "exit" (true: the writer closes the connection once it has sent
 // what is queued).
-func (s *Server) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.Conn, out chan<- []byte, user, device string) bool {
+func (s *Server) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.Conn, out chan<- []byte, now func() (Viewer, bool), user, device string) bool {
 	conn.SetReadLimit(wsLastMaxMessage)
 	_ = conn.SetReadDeadline(time.Now().Add(wsLastReadTimeout))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsLastReadTimeout)) })
@@ -117,7 +150,12 @@ func (s *Server) wsLastRead(ctx context.Context, r *http.Request, conn *websocke
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(wsLastReadTimeout))
 		if string(msg) == "LAST" {
-			for _, f := range s.recorderFriends(r, user, device) {
+			cur, ok := now()
+			if !ok {
+				return false
+			}
+			asNow := r.WithContext(context.WithValue(r.Context(), viewerKey{}, cur))
+			for _, f := range s.recorderFriends(asNow, user, device) {
 				if f.Hidden {
 					continue
 				}
@@ -154,7 +192,7 @@ func wsLastWrite(ctx context.Context, conn *websocket.Conn, out <-chan []byte) {
 				return
 			}
 		case msg := <-out:
-			if msg == nil {
+			if msg == nil || ctx.Err() != nil { // ended meanwhile (a revoked login): send nothing more
 				return
 			}
 			_ = conn.SetWriteDeadline(time.Now().Add(live.WriteTimeout))
@@ -165,18 +203,25 @@ func wsLastWrite(ctx context.Context, conn *websocket.Conn, out <-chan []byte) {
 	}
 }
 
-// wsLastFollow queues each new visible location from seq from onwards.
-func (s *Server) wsLastFollow(ctx context.Context, from uint64, out chan<- []byte, may func(projections.DeviceID) bool, user, device string) error {
+// wsLastFollow queues each new location from seq from onwards that the
+// viewer may see when it arrives. A location waits until the projections
+// include it: they hold the sharing rule in force at its place in the
+// log, so a change recorded before it always applies to it.
+func (s *Server) wsLastFollow(ctx context.Context, from uint64, out chan<- []byte, now func() (Viewer, bool), user, device string) error {
 	return events.Follow(ctx, s.Log, from, func(e events.Event) error {
-		msg, seq := s.wsLocation(e, may, user, device)
+		msg, dev := s.wsLocation(e, user, device)
 		if msg == nil {
 			return nil
 		}
-		wctx, cancel := context.WithTimeout(ctx, wsLastProjectionWait)
-		_ = s.Projections.WaitFor(wctx, seq) // late is better than never: send anyway
-		cancel()
-		if err := ctx.Err(); err != nil {
+		if err := s.Projections.WaitFor(ctx, e.Seq); err != nil {
 			return err
+		}
+		cur, ok := now()
+		if !ok {
+			return ctx.Err()
+		}
+		if !cur.MaySee(dev) {
+			return nil
 		}
 		select {
 		case out <- msg:
@@ -188,19 +233,20 @@ func (s *Server) wsLastFollow(ctx context.Context, from uint64, out chan<- []byt
 }
 
 // wsLocation is the message for a new location event, as the Recorder
-// pushes it (the payload plus topic, username, device and ghash), or nil
-// when e is no location the viewer may see.
-func (s *Server) wsLocation(e events.Event, may func(projections.DeviceID) bool, user, device string) ([]byte, uint64) {
+// pushes it (the payload plus topic, username, device and ghash), and
+// its device; nil when e is no location or not the user or device asked
+// for. Whether the viewer may see it is the caller's to decide.
+func (s *Server) wsLocation(e events.Event, user, device string) ([]byte, projections.DeviceID) {
 	if e.Redelivery() {
-		return nil, 0 // a redelivery: pushed the first time
+		return nil, "" // a redelivery: pushed the first time
 	}
 	m, err := s.decoder().DecodeAt(e.Topic, e.Payload, e.Received)
 	if err != nil || m.Location == nil {
-		return nil, 0
+		return nil, ""
 	}
 	u, d := m.Topic.User, m.Topic.Device
-	if !may(projections.MakeDeviceID(u, d)) || (user != "" && !strings.EqualFold(u, user)) || (device != "" && !strings.EqualFold(d, device)) {
-		return nil, 0
+	if (user != "" && !strings.EqualFold(u, user)) || (device != "" && !strings.EqualFold(d, device)) {
+		return nil, ""
 	}
 	payload := e.Payload
 	if m.Decrypted {
@@ -208,7 +254,7 @@ func (s *Server) wsLocation(e events.Event, may func(projections.DeviceID) bool,
 	}
 	o, err := parseObject(payload)
 	if err != nil {
-		return nil, 0
+		return nil, ""
 	}
 	o.normalize(m.Location)
 	o.set("topic", e.Topic)
@@ -217,7 +263,7 @@ func (s *Server) wsLocation(e events.Event, may func(projections.DeviceID) bool,
 	o.set("ghash", geohash(m.Location.Lat, m.Location.Lon, geohashPrecision))
 	b, err := o.MarshalJSON()
 	if err != nil {
-		return nil, 0
+		return nil, ""
 	}
-	return b, e.Seq
+	return b, projections.MakeDeviceID(u, d)
 }

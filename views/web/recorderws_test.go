@@ -10,7 +10,6 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventstest"
-	"tracker/projections"
 )
 
 // caughtUp is projections that always hold every event (the follower
@@ -35,7 +34,7 @@ func TestRecorderWSDropsSlowClient(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() {
-		done <- s.wsLastFollow(ctx, 1, out, func(projections.DeviceID) bool { return true }, "", "")
+		done <- s.wsLastFollow(ctx, 1, out, func() (Viewer, bool) { return Viewer{Open: true}, true }, "", "")
 	}()
 	select {
 	case err := <-done:

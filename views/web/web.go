@@ -240,20 +240,29 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, code int, msg
 	http.Error(w, msg, code)
 }
 
-// access is what the request's viewer may see and do on the live stream.
+// access is who the request's viewer is, for a live stream that decides
+// what it may send from the viewer's rights at each message (so a sharing
+// change, logout, password change or removal reaches open streams).
 // ?friend=user/device narrows the stream to that friend's row (history).
 func (s *Server) access(r *http.Request) live.Access {
 	v := ViewerFrom(r.Context())
-	a := live.Access{May: v.MaySee, Admin: v.Admin || v.Open}
-	if v.Open || v.Admin {
-		a.May = nil
+	return live.Access{
+		User:   v.Name,
+		Rights: func() (live.Rights, error) { return s.rights(v) },
+		Friend: projections.DeviceID(r.URL.Query().Get("friend")),
 	}
-	if only := projections.DeviceID(r.URL.Query().Get("friend")); only != "" {
-		may := a.May
-		a.May = func(d projections.DeviceID) bool { return d == only && (may == nil || may(d)) }
-		a.RowsOnly = true
+}
+
+// rights are v's live rights now; live.ErrRevoked once they have ended.
+func (s *Server) rights(v Viewer) (live.Rights, error) {
+	cur, err := s.Auth.current(v)
+	if err != nil {
+		return live.Rights{}, live.ErrRevoked
 	}
-	return a
+	if cur.Open || cur.Admin {
+		return live.Rights{Admin: true}, nil
+	}
+	return live.Rights{May: cur.MaySee}, nil
 }
 
 // streamCount counts open live connections per user.
