@@ -22,8 +22,6 @@ import (
 	"tracker/events"
 	"tracker/projections"
 	"tracker/static"
-	"tracker/views"
-	"tracker/views/live"
 	"tracker/views/web"
 )
 
@@ -71,7 +69,6 @@ func newAuthStack(t *testing.T) *authStack {
 	site.Auth = &web.Auth{Users: st.proj, Sessions: sessions, Logger: logger}
 	site.UserAdmin = st.proj
 	site.Assets = static.New()
-	site.Hub = live.New(st.proj, func() views.Page { return views.Page{Assets: site.Assets, Now: clockNow} }, nil, logger)
 	a := &authStack{stack: st, site: &site, sessions: sessions}
 	a.locked = httptest.NewServer(site.Routes())
 	t.Cleanup(a.locked.Close)

@@ -23,6 +23,9 @@ import (
 	"tracker/events/owntracks"
 	"tracker/projections/geo"
 	"tracker/projections/projector"
+	"tracker/static"
+	"tracker/views"
+	"tracker/views/live"
 	"tracker/views/web"
 )
 
@@ -172,6 +175,9 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	st := &stack{log: log, proj: p, audit: audit.New(log, dec, logger), ingest: &fakeIngest{}}
+	assets := static.New()
+	hub := live.New(p, func() views.Page { return views.Page{Assets: assets, Now: clockNow} }, nil, logger)
+	p.OnChange = hub.Notify // as serve wires it: before the projector runs
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := p.Run(ctx); err != nil {
@@ -185,7 +191,7 @@ func newStack(t *testing.T) *stack {
 	})
 	st.site = &web.Server{
 		Log: log, Appender: log, Decoder: dec, Ingest: st.ingest, Stats: st.audit,
-		Projections: p, Logger: logger, Now: func() time.Time { return clockNow },
+		Projections: p, Logger: logger, Now: func() time.Time { return clockNow }, Hub: hub,
 	}
 	st.srv = httptest.NewServer(st.site.Routes())
 	t.Cleanup(func() {
