@@ -494,3 +494,58 @@ func hasFullList(msgs []streamMsg) bool {
 	}
 	return false
 }
+
+// TestSharingWidenedShowsFriend: a friend newly shared with a viewer
+// appears on the open page (a full state with the friend's row), without
+// a reload.
+func TestSharingWidenedShowsFriend(t *testing.T) {
+	a := newAuthStack(t) // carol sees only bob
+	u := "ws" + strings.TrimPrefix(a.locked.URL, "http") + "/live"
+	s, _, err := dialWSStream(t, "carol", u, http.Header{"Cookie": {a.sessionCookie(t, "carol")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := s.next(t, 5*time.Second, "full state"); strings.Contains(m.data, "alice/phone") {
+		t.Fatal("carol's full state shows alice before she is shared")
+	}
+	a.userCommand(t, projections.UserCommand{Action: projections.UserShare, Name: "carol", Sees: []string{"alice", "bob"}})
+	got := s.waitFor(t, 2*time.Second, "alice/phone")
+	if !hasFullList(got) {
+		t.Errorf("alice's row came without a new friend list: %v", got)
+	}
+}
+
+// TestHistoryStreamEndsWhenFriendHidden: a history page follows one
+// friend (/live?friend=); when that friend is no longer shared with the
+// viewer the socket closes with CloseHidden (the page reloads and finds
+// the friend gone), and nothing about the friend is sent after the change.
+func TestHistoryStreamEndsWhenFriendHidden(t *testing.T) {
+	a := newAuthStack(t)
+	a.userCommand(t, projections.UserCommand{Action: projections.UserShare, Name: "carol", Sees: []string{"alice", "bob"}})
+	u := "ws" + strings.TrimPrefix(a.locked.URL, "http") + "/live?friend=alice%2Fphone"
+	s, _, err := dialWSStream(t, "carol's history of alice", u, http.Header{"Cookie": {a.sessionCookie(t, "carol")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := s.next(t, 5*time.Second, "friend row"); !strings.Contains(m.data, "alice/phone") {
+		t.Fatalf("the history stream lacks alice's row: %s", m.data)
+	}
+	changed := time.Now()
+	a.userCommand(t, projections.UserCommand{Action: projections.UserShare, Name: "carol", Sees: []string{"bob", "root"}})
+	a.appendAll(t, ev("owntracks/alice/phone", clockNow, string(locationPayload("al", park, clockNow.Unix()+120))))
+	select {
+	case <-s.done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the history stream of a friend no longer shared is still open 2 s after the change")
+	}
+	if end, at := s.ending(); end != fmt.Sprintf("close %d", live.CloseHidden) {
+		t.Errorf("ended with %q, want close %d", end, live.CloseHidden)
+	} else {
+		t.Logf("closed %v after the change", at.Sub(changed))
+	}
+	for _, m := range s.drain() {
+		if m.at.After(changed) {
+			t.Errorf("sent after alice was hidden: %.200s", m.data)
+		}
+	}
+}
