@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,18 +38,7 @@ func TestE2ESessionEndSendsDashboardToLogin(t *testing.T) {
 	t.Cleanup(func() { phone.Disconnect(100) })
 	publishLocation(t, phone, "vera/phone", location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Unix(), T: "u"})
 
-	login := func() {
-		t.Helper()
-		b.do(t, 15*time.Second,
-			chromedp.Navigate(base+"/login?next=%2F"),
-			chromedp.SendKeys(chromedp.CSS(`#login-user`), "vera"),
-			chromedp.SendKeys(chromedp.CSS(`#login-password`), vpw),
-			chromedp.Submit(chromedp.CSS(`#login-password`)),
-		)
-		waitThroughNavigation(t, b, 10*time.Second, "dashboard live after logging in", `location.pathname === "/" && `+liveJS)
-		b.mustWaitJS(t, 5*time.Second, "vera's row", friendRowJS("vera/phone")+` !== null`)
-	}
-	const onLogin = `location.pathname === "/login" && !!document.getElementById("login-password")`
+	login := func() { t.Helper(); loginInBrowser(t, b, base, "vera", vpw) }
 
 	// 1. Logout in another tab of the same browser (same cookie, same session).
 	login()
@@ -62,7 +52,7 @@ func TestE2ESessionEndSendsDashboardToLogin(t *testing.T) {
 	if _, err := chromedp.Run(tab, chromedp.Click(chromedp.CSS(`form[action="/logout"] button`))); err != nil {
 		t.Fatalf("log out in the second tab: %v", err)
 	}
-	waitThroughNavigation(t, b, 3*time.Second, "the first tab goes to the login page after a logout in another", onLogin)
+	waitThroughNavigation(t, b, 3*time.Second, "the first tab goes to the login page after a logout in another", onLoginJS)
 	t.Logf("logout in another tab: the dashboard was on the login page %v after the click (polled every 10 ms)", time.Since(ended).Round(time.Millisecond))
 	if next := eval[string](t, b, `document.querySelector('input[name="next"]').value`); next != "/" {
 		t.Errorf("login page's next = %q, want / (back to the dashboard after logging in)", next)
@@ -85,7 +75,7 @@ func TestE2ESessionEndSendsDashboardToLogin(t *testing.T) {
 	t.Setenv("TRACKER_LOGIN_PASSWORD", rootpw)
 	ended = time.Now()
 	user("vera's new password 2", "passwd", "vera")
-	waitThroughNavigation(t, b, 3*time.Second, "the dashboard goes to the login page after a password change", onLogin)
+	waitThroughNavigation(t, b, 3*time.Second, "the dashboard goes to the login page after a password change", onLoginJS)
 	t.Logf("password change: the dashboard was on the login page %v after the command returned", time.Since(ended).Round(time.Millisecond))
 }
 
@@ -101,4 +91,65 @@ func waitThroughNavigation(t *testing.T, b *browser, limit time.Duration, what, 
 		}
 	}
 	t.Fatalf("%s: not within %v (predicate %s)\npage text:\n%s", what, limit, predicate, b.pageText(t))
+}
+
+// onLoginJS is true on the login page.
+const onLoginJS = `location.pathname === "/login" && !!document.getElementById("login-password")`
+
+// loginInBrowser logs in on the login page and waits for the live dashboard.
+func loginInBrowser(t *testing.T, b *browser, base, name, password string) {
+	t.Helper()
+	b.do(t, 15*time.Second,
+		chromedp.Navigate(base+"/login?next=%2F"),
+		chromedp.SendKeys(chromedp.CSS(`#login-user`), name),
+		chromedp.SendKeys(chromedp.CSS(`#login-password`), password),
+		chromedp.Submit(chromedp.CSS(`#login-password`)),
+	)
+	waitThroughNavigation(t, b, 10*time.Second, "dashboard live after logging in", `location.pathname === "/" && `+liveJS)
+}
+
+// TestE2ERefusedReconnectGoesToLogin: a dashboard whose socket was closed
+// by a server restart reconnects; when its login ended meanwhile (the
+// password was changed while the server was down), the reconnect is
+// refused with 401, which a browser does not show a page: the page asks
+// the server, gets 401 and goes to the login page instead of retrying
+// forever.
+func TestE2ERefusedReconnectGoesToLogin(t *testing.T) {
+	b := newBrowser(t)
+	data := filepath.Join(t.TempDir(), "data")
+	const vpw = "vera's password 1"
+	user := func(password string, args ...string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := runUserWith(t.Context(), append(args, "--password-stdin", "--data", data), strings.NewReader(password+"\n"), &out, &errOut); err != nil {
+			t.Fatalf("tracker user %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+	}
+	user("root's password 1", "add", "root", "--admin")
+	user(vpw, "add", "vera")
+	s := startServer(t, data, "--tiles", "")
+	base := "http://" + s.http
+	loginInBrowser(t, b, base, "vera", vpw)
+	_ = eval[bool](t, b, `(window.__dashboard = true)`)
+	s.stop(t)
+	b.mustWaitJS(t, 5*time.Second, "the page notices the server is gone", `document.getElementById("live-status").textContent.trim() !== "live"`)
+	user("vera's new password 2", "passwd", "vera") // offline: the server is down
+	again := &server{data: data, http: s.http, mqtt: freeAddr(t), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	again.cancel = cancel
+	go func() {
+		again.done <- run(ctx, []string{"serve", "--data", data, "--http", again.http, "--mqtt-listen", again.mqtt, "--tiles", ""}, &bytes.Buffer{}, again.stderr)
+	}()
+	t.Cleanup(func() { again.stop(t) })
+	waitHealthy(t, base, again.done)
+	up := time.Now()
+	// The htmx ws extension retries with full-jitter backoff (random(0,
+	// 2^n s)); the first refused retry sends the page to the login page.
+	waitThroughNavigation(t, b, 20*time.Second, "the page goes to the login page once its reconnect is refused", onLoginJS)
+	t.Logf("on the login page %v after the server was back", time.Since(up).Round(time.Millisecond))
+	// Close the browser before the server stops: a socket Chromium opened
+	// ahead of a request it may never send holds up http.Server.Shutdown.
+	if err := chromedp.Cancel(b.ctx); err != nil {
+		t.Logf("closing Chromium: %v", err)
+	}
 }

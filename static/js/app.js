@@ -183,7 +183,9 @@
   function checkLogin() {
     if (checking) return;
     checking = true;
-    fetch("/live", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    // X-Requested-With: the 401 comes without a Basic challenge, which
+    // a browser would turn into a password dialog.
+    fetch("/live", { credentials: "same-origin", cache: "no-store", headers: { "X-Requested-With": "fetch" } }).then(function (r) {
       if (r.status === 401) toLogin();
     }).catch(function () { /* server away: the extension keeps retrying */ }).then(function () { checking = false; });
   }

@@ -341,7 +341,12 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 			case wantsHTML(r):
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			default:
-				w.Header().Set("WWW-Authenticate", `Basic realm="tracker", charset="UTF-8"`)
+				// No challenge for a page's own script (X-Requested-With, as the
+				// page's login check sends): a browser would answer it with a
+				// password dialog instead of letting the script go to /login.
+				if r.Header.Get("X-Requested-With") == "" {
+					w.Header().Set("WWW-Authenticate", `Basic realm="tracker", charset="UTF-8"`)
+				}
 				http.Error(w, "login required", http.StatusUnauthorized)
 			}
 			return

@@ -549,3 +549,26 @@ func TestHistoryStreamEndsWhenFriendHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginCheckGetsNoChallenge: the page script's login check (GET /live
+// with X-Requested-With) gets a plain 401, without the Basic challenge a
+// browser would answer with a password dialog; other clients still get it.
+func TestLoginCheckGetsNoChallenge(t *testing.T) {
+	a := newAuthStack(t)
+	for _, c := range []struct {
+		name      string
+		header    []string
+		challenge bool
+	}{
+		{"page script", []string{"X-Requested-With", "fetch"}, false},
+		{"other client", nil, true},
+	} {
+		res, _ := get(t, http.DefaultClient, a.locked.URL+"/live", c.header...)
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: %s, want 401", c.name, res.Status)
+		}
+		if got := res.Header.Get("WWW-Authenticate") != ""; got != c.challenge {
+			t.Errorf("%s: Basic challenge sent = %v, want %v", c.name, got, c.challenge)
+		}
+	}
+}
