@@ -303,12 +303,11 @@ var (
 // current is v as of now, for streams that outlive the request that
 // checked v: the same session, or the same user with the same password,
 // under the current sharing rule. errRevoked once the session has ended,
-// the password changed or the user was removed (or, in open mode, once a
-// user exists).
+// the password changed or the user was removed (or open mode has ended).
 func (a *Auth) current(v Viewer) (Viewer, error) {
 	switch {
 	case v.Open:
-		if a.Users.HasUsers() {
+		if !a.IsOpen() {
 			return Viewer{}, errRevoked
 		}
 		return v, nil
@@ -409,6 +408,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.httpError(w, r, http.StatusInternalServerError, "could not start a session", err)
 		return
+	}
+	if s.Hub != nil {
+		s.Hub.Recheck(u.Name) // a session pushed out by the per-user cap closes its streams
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
