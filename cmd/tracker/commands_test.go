@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -349,5 +350,29 @@ func TestImportOldExportMarks(t *testing.T) {
 	got := readLog(t, data)
 	if len(got) != 4 || got[1].DuplicateOf != 1 || got[3].DuplicateOf != 0 {
 		t.Errorf("imported %+v", briefs(got))
+	}
+}
+
+// TestWebOpenModeOnlyOnLoopbackWithoutUsers: the web side runs open only
+// when no user exists and every HTTP listener is on loopback.
+func TestWebOpenModeOnlyOnLoopbackWithoutUsers(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name      string
+		hasUsers  bool
+		listeners []string
+		want      bool
+	}{
+		{"no user, loopback", false, []string{"127.0.0.1:8080", "[::1]:8443"}, true},
+		{"a user, loopback", true, []string{"127.0.0.1:8080"}, false},
+		{"no user, all interfaces", false, []string{"127.0.0.1:8080", ":443"}, false},
+		{"no user, a public address", false, []string{"192.0.2.1:8080"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := webOpenMode(tc.hasUsers, tc.listeners, logger); got != tc.want {
+				t.Errorf("webOpenMode(%v, %v) = %v, want %v", tc.hasUsers, tc.listeners, got, tc.want)
+			}
+		})
 	}
 }

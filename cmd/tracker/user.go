@@ -359,6 +359,11 @@ func doJSON(req *http.Request, v any) error {
 		}
 		return fmt.Errorf("%s %s: %s: %s%s", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(b)), hint)
 	}
+	if resp.StatusCode == http.StatusAccepted {
+		// Recorded, but the answer is not the resulting state yet.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("%s %s: %s: %s (check the result with tracker user list)", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(b)))
+	}
 	if v == nil {
 		return nil
 	}
