@@ -44,3 +44,51 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpenWindow measures what a start costs for recognising
+// redeliveries: reading the newest DupWindow events back (each with a
+// client id and packet id) and the memory the window holds.
+func BenchmarkOpenWindow(b *testing.B) {
+	dir := b.TempDir()
+	db, err := OpenDB(dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const events = 100_000 // more than the default window of 65,536
+	var wg sync.WaitGroup
+	for i := range events {
+		wg.Add(1)
+		l.AppendAsync(eventsEvent(i), func(_ uint64, err error) {
+			if err != nil {
+				b.Error(err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	_ = l.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		l, err := Open(db, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(len(l.byPacket)), "packets")
+		b.ReportMetric(float64(len(l.byTopic)), "topics")
+		_ = l.Close()
+		b.StartTimer()
+	}
+}
+
+func eventsEvent(i int) events.Event {
+	return events.Event{
+		Topic: fmt.Sprintf("owntracks/user%d/phone", i%200), Payload: benchPayload, QoS: 1,
+		Source: events.SourceEmbedded, Client: fmt.Sprintf("phone-%d", i%200), PacketID: uint16(i%65535 + 1),
+	}
+}
