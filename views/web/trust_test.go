@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -370,4 +373,42 @@ func TestSessionsBoundedAndPruned(t *testing.T) {
 	if err := json.Unmarshal(b, &held); err != nil || len(held) != 0 {
 		t.Errorf("sessions file a month later holds %d sessions (%v), want 0", len(held), err)
 	}
+}
+
+// FuzzClientIP: whatever X-Forwarded-For a client or proxy sends, the
+// client address is an IP address (or the marker for garbage), and from
+// an untrusted peer it is the peer.
+func FuzzClientIP(f *testing.F) {
+	for _, seed := range []struct{ remote, xff string }{
+		{"127.0.0.1:1", "127.0.0.1, 198.51.100.1"},
+		{"127.0.0.1:1", "[2001:db8::5]:1234, 10.0.0.1"},
+		{"203.0.113.7:4000", "127.0.0.1"},
+		{"[::1]:9", ",,, ,"},
+		{"127.0.0.1:1", "unknown, 1.2.3.4%eth0, ::ffff:10.0.0.1"},
+	} {
+		f.Add(seed.remote, seed.xff)
+	}
+	proxies, _ := web.ParseTrustedProxies([]string{"127.0.0.0/8", "10.0.0.0/8", "::1"})
+	a := &web.Auth{TrustedProxies: proxies}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		req := httptest.NewRequest(http.MethodGet, "http://localhost/", nil)
+		req.RemoteAddr = remote
+		req.Header.Set("X-Forwarded-For", xff)
+		got := a.ClientIP(req)
+		peer := remote
+		if h, _, err := net.SplitHostPort(remote); err == nil {
+			peer = h
+		}
+		ip, err := netip.ParseAddr(peer)
+		trustedPeer := err == nil && slices.ContainsFunc(proxies, func(p netip.Prefix) bool { return p.Contains(ip.Unmap().WithZone("")) })
+		if !trustedPeer {
+			if got != peer {
+				t.Fatalf("untrusted peer %q with X-Forwarded-For %q: client %q, want the peer", remote, xff, got)
+			}
+			return
+		}
+		if _, err := netip.ParseAddr(got); err != nil && got != "invalid-x-forwarded-for" {
+			t.Fatalf("X-Forwarded-For %q via %q: client %q is not an address", xff, remote, got)
+		}
+	})
 }
