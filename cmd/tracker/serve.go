@@ -226,8 +226,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}
 
 	// Projections open first: they know the users, whom the broker and
-	// the web side ask. (A rebuild after an upgrade delays the start.)
-	proj, err := projector.Open(ctx, cfg.Data, log, *decoder, logger)
+	// the web side ask. A rebuild (after an upgrade, or of broken
+	// projections) folds only the users here and runs in proj.Run, so
+	// phones are served meanwhile.
+	proj, err := projector.OpenServing(ctx, cfg.Data, log, *decoder, logger)
 	if err != nil {
 		return err
 	}
@@ -283,8 +285,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		in = b
 	}
 
-	// Intake starts before the projections open, so phones are served
-	// while a long rebuild (after an upgrade) runs.
+	// Intake starts while proj.Run may still be rebuilding (see above).
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)

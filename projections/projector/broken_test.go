@@ -2,6 +2,8 @@ package projector
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -233,4 +235,56 @@ func TestReadFailureRebuilds(t *testing.T) {
 func userEvent(name string) events.Event {
 	return events.Event{Topic: projections.UserTopic, Source: events.SourceAdmin, Received: time.Unix(5000, 0),
 		Payload: []byte(`{"_type":"user","action":"add","name":"` + name + `","hash":"$2a$10$abcdefghijklmnopqrstuuJ1vDxB0n0XCsvOq1zQ3c0b1v1p7cX6a"}`)}
+}
+
+// OpenServing returns before the rebuild with the users folded from the
+// log (what logins need), serves no half-built data meanwhile, and Run
+// then rebuilds to the same state Open builds.
+func TestOpenServingRebuildsInRun(t *testing.T) {
+	log, _ := eventstest.OpenLog(t)
+	root := t.TempDir()
+	ctx := t.Context()
+	fillLog(t, log, 13, 6000)
+	appendAll(t, log, userEvent("ann"))
+	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dump(t, p)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setSchema(t, filepath.Join(root, linkTarget(t, root)), 1) // an older program's projections
+
+	var logs lockedBuffer
+	p, err = OpenServing(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, ok := p.User("ann"); !ok || !p.HasUsers() {
+		t.Fatal("users are not known before the rebuild")
+	}
+	if p.Checkpoint() != 0 || len(p.Friends()) != 0 {
+		t.Errorf("before the rebuild: checkpoint %d, %d friends; want 0, 0", p.Checkpoint(), len(p.Friends()))
+	}
+	if err := p.History("alice/phone", 0, 1<<40, func(projections.Point) error { return nil }); !errors.Is(err, ErrRebuilding) {
+		t.Errorf("history before the rebuild: %v, want ErrRebuilding", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	if err := p.WaitFor(ctx, log.Head()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, p); got != want {
+		t.Error("after the rebuild in Run the projections differ from Open's")
+	}
+	if !strings.Contains(logs.String(), "schema version 1") || !strings.Contains(logs.String(), "projections rebuilt from the log") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
 }

@@ -64,6 +64,7 @@ type Projector struct {
 	gen        int
 	applied    chan struct{} // closed and replaced whenever checkpoint moves
 	broken     chan string   // a read failed: why (Run rebuilds); capacity 1
+	pending    string        // OpenServing left a rebuild to Run: why
 	recent     recentEvents  // newest enter/leave events, for feeds
 }
 
@@ -129,6 +130,42 @@ func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decod
 	if _, err := p.Rebuild(ctx, nil); err != nil {
 		return nil, err
 	}
+	return p, nil
+}
+
+// ErrRebuilding is returned by range reads while OpenServing's rebuild
+// has not finished: there is no history to read yet.
+var ErrRebuilding = errors.New("projections are being rebuilt from the log; try again shortly")
+
+// OpenServing is Open for a server that takes phones' messages while the
+// projections are rebuilt: when they must be, it folds only the users
+// from the log (what broker and HTTP-mode logins need, a small fraction
+// of a rebuild's work) and returns; Run then rebuilds before following
+// the log. Until the rebuild is done, reads see the users and no
+// friends, areas or history (range reads fail with ErrRebuilding), and
+// the checkpoint stays 0, so readiness checks report the lag. Users
+// added meanwhile can log in once the rebuild is done.
+func OpenServing(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
+	p := New(root, log, d, logger)
+	reason, err := p.openCurrent()
+	if err != nil || reason == "" {
+		return p, err
+	}
+	if reason != reasonNone {
+		logger.Warn("rebuilding projections from the log; phones are served meanwhile", "why", reason)
+	}
+	state := projections.NewState()
+	ch := projections.NewChanges()
+	err = log.Scan(ctx, 1, func(e events.Event) error {
+		if e.Topic == projections.UserTopic {
+			projections.Apply(state, projections.Decode(p.decoder, e), ch)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("projector: read the users from the log: %w", err)
+	}
+	p.state, p.pending = state, reason
 	return p, nil
 }
 
@@ -285,8 +322,21 @@ func (p *Projector) Checkpoint() uint64 {
 	return p.checkpoint
 }
 
-// Run applies new events as they are appended until ctx ends.
+// Run applies new events as they are appended until ctx ends; first it
+// finishes what OpenServing left to do.
 func (p *Projector) Run(ctx context.Context) error {
+	if p.pending != "" {
+		start := time.Now()
+		p.removeStale(0)
+		if _, err := p.Rebuild(ctx, nil); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		p.pending = ""
+		p.logger.Info("projections rebuilt from the log", "took", time.Since(start).Round(time.Millisecond), "checkpoint", p.Checkpoint())
+	}
 	for {
 		changed := p.log.Changed()
 		if err := p.catchUp(ctx); err != nil {

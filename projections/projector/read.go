@@ -52,6 +52,9 @@ func (p *Projector) AreasFor(dev projections.DeviceID) []*projections.Area {
 func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
 	st, done := p.reading()
 	defer done()
+	if st == nil {
+		return ErrRebuilding
+	}
 	var fnErr error
 	err := st.History(dev, from, to, func(pt projections.Point) error {
 		fnErr = fn(pt)
@@ -67,6 +70,9 @@ func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(pr
 func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
 	st, done := p.reading()
 	defer done()
+	if st == nil {
+		return ErrRebuilding
+	}
 	var fnErr error
 	err := st.DeviceEvents(dev, from, to, func(e projections.AreaEvent) error {
 		fnErr = fn(e)
@@ -82,6 +88,9 @@ func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn fu
 func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
 	st, done := p.reading()
 	defer done()
+	if st == nil {
+		return ErrRebuilding
+	}
 	var fnErr error
 	err := st.AreaEvents(area, from, to, func(e projections.AreaEvent) error {
 		fnErr = fn(e)
@@ -97,6 +106,9 @@ func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.
 func (p *Projector) Dump(fn func(k, v []byte) error) error {
 	st, done := p.reading()
 	defer done()
+	if st == nil {
+		return ErrRebuilding
+	}
 	return st.Dump(fn)
 }
 
