@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -190,7 +191,14 @@ func BenchmarkPhonesDuringStartupRebuild(b *testing.B) {
 	fillLog(b, data, 1_000_000)
 	for range b.N {
 		staleProjections(b, data)
-		ack, ready, _, _ := startupTimes(b, data)
+		ack, ready, _, stderr := startupTimes(b, data)
+		for l := range strings.Lines(stderr) {
+			for _, m := range []string{"event log open", "rebuilding projections", "projections open", "tracker serving", "projections rebuilt"} {
+				if strings.Contains(l, `msg="`+m) {
+					b.Log(strings.TrimSpace(l))
+				}
+			}
+		}
 		b.ReportMetric(ack.Seconds(), "first-PUBACK-s")
 		b.ReportMetric(ready.Seconds(), "rebuilt-ready-s")
 	}

@@ -498,6 +498,12 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 		if applyErr != nil {
 			continue // drain so the scanner can finish
 		}
+		if p.Space != nil {
+			if applyErr = p.Space.WaitWritable(rctx); applyErr != nil {
+				cancel()
+				continue
+			}
+		}
 		for _, in := range c {
 			projections.Apply(state, in, ch)
 			stats.Events++

@@ -21,6 +21,7 @@ import (
 	"tracker/events/audit"
 	"tracker/events/owntracks"
 	"tracker/projections"
+	"tracker/projections/projector"
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
@@ -232,9 +233,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 
 // httpError writes a plain-text error and logs server-side failures once.
 func (s *Server) httpError(w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
-	if errors.Is(err, events.ErrDiskFull) {
+	switch {
+	case errors.Is(err, events.ErrDiskFull):
 		msg = "disk nearly full: not accepting new messages; try again later" // the guard logged it once
-	} else if code >= 500 {
+	case errors.Is(err, projector.ErrRebuilding):
+		code, msg = http.StatusServiceUnavailable, err.Error()
+	case code >= 500:
 		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
 	}
 	http.Error(w, msg, code)
