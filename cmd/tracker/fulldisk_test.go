@@ -15,6 +15,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"tracker/events/badgerlog"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
@@ -160,14 +162,23 @@ func TestFullDiskRefusesAndResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a tmpfs under a server process")
 	}
-	const (
-		volume  = 96 << 20
-		minFree = 48 << 20
-	)
+	for _, tc := range []struct {
+		name            string
+		volume, minFree int64
+		flag            []string
+	}{
+		{"min-free-disk 48MB", 96 << 20, 48 << 20, []string{"--min-free-disk", "48MB"}},
+		{"default", 192 << 20, badgerlog.DefaultMinFree, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) { fullDiskTrial(t, tc.volume, tc.minFree, tc.flag) })
+	}
+}
+
+func fullDiskTrial(t *testing.T, volume, minFree int64, flag []string) {
 	mnt := mountTmpfs(t, volume)
 	data := filepath.Join(mnt, "data")
 	httpAddr, mqttAddr := freeAddr(t), freeAddr(t)
-	srv := startChild(t, data, httpAddr, "--mqtt-listen", mqttAddr, "--min-free-disk", "48MB")
+	srv := startChild(t, data, httpAddr, append([]string{"--mqtt-listen", mqttAddr}, flag...)...)
 	base := "http://" + httpAddr
 
 	logs := map[string]*phoneLog{}
@@ -246,7 +257,7 @@ func TestFullDiskRefusesAndResumes(t *testing.T) {
 	// may take a few more messages before it refuses again.
 	srv.terminate(t)
 	firstStderr := srv.stderr.String()
-	srv = startChild(t, data, httpAddr, "--mqtt-listen", mqttAddr, "--min-free-disk", "48MB")
+	srv = startChild(t, data, httpAddr, append([]string{"--mqtt-listen", mqttAddr}, flag...)...)
 	for !srvDiskFull(t, base) {
 		if time.Now().After(deadline.Add(60 * time.Second)) {
 			t.Fatalf("after the restart the disk was not reported full again (%d MB free)", freeBytes(t, mnt)>>20)
