@@ -246,6 +246,13 @@ func TestPhoneMessagesSentAgainApply(t *testing.T) {
 	if !last.Dup || last.DuplicateOf != prev.Seq || prev.DuplicateOf != 0 || last.PacketID != 4242 || last.Client != "bob-phone-raw" {
 		t.Errorf("resend logged as %+v after %+v; want a redelivery of %d", last, prev, prev.Seq)
 	}
+	var text bytes.Buffer
+	if err := run(t.Context(), []string{"log", "--data", data, "--from", strconv.FormatUint(last.Seq, 10)}, &text, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`dup client="bob-phone-raw" packet=4242 duplicate-of=%d`, prev.Seq); !strings.Contains(text.String(), want) {
+		t.Errorf("tracker log printed %q, want it to show %q", text.String(), want)
+	}
 	dups := 0
 	for _, l := range lines {
 		if l.DuplicateOf != 0 {
