@@ -106,7 +106,16 @@ func TestRepeatedUserCommandsApply(t *testing.T) {
 		}
 		step(projections.UserCommand{Action: projections.UserAdd, Name: "carol"}, true, false, nil)
 	}
-	t.Logf("%d user commands in %d cycles, all applied", applied, n)
+	step(projections.UserCommand{Action: projections.UserRemove, Name: "carol"}, false, false, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, a.locked.URL+"/api/v1/admin/rebuild", nil)
+	req.SetBasicAuth("root", pw)
+	if res, body := send(t, req); res.StatusCode != http.StatusOK {
+		t.Fatalf("rebuild: %s %s", res.Status, body)
+	}
+	if _, ok := a.proj.User("carol"); ok {
+		t.Fatal("carol is back after a rebuild")
+	}
+	t.Logf("%d user commands in %d cycles, all applied, also after a rebuild", applied, n)
 }
 
 // areaAnswer is the API's answer to an area command.
