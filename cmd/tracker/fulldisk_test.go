@@ -247,6 +247,18 @@ func fullDiskTrial(t *testing.T, volume, minFree int64, flag []string) {
 		t.Fatalf("server died with the disk full: %v\n%s", err, tail(srv.stderr.String(), 3000))
 	default:
 	}
+	// An admin write is refused the same way (open mode on loopback: the
+	// test is admin).
+	area := `{"name":"Gym","center":{"lat":50,"lon":4},"radius":100}`
+	if resp, err := http.Post(base+"/api/v1/areas", "application/json", strings.NewReader(area)); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "disk nearly full") {
+			t.Errorf("defining an area with the disk full: %d %s, want 503 saying the disk is nearly full", resp.StatusCode, b)
+		}
+	}
 	metrics := getBody(t, base+"/metrics")
 	if !strings.Contains(metrics, "tracker_disk_full 1") {
 		t.Errorf("/metrics lacks tracker_disk_full 1:\n%s", grepLines(metrics, "tracker_disk"))
