@@ -9,9 +9,11 @@
 // reports it durable (AppendAsync's done callback, after the group commit
 // is synced). A failed append leaves the message unacknowledged; the
 // broker redelivers it on the next connection (MQTT 3.1.1 brokers resend
-// only on reconnect), and the log flags redeliveries it recognises
-// (DuplicateOf). Messages are appended in arrival order, so each
-// publisher's order is kept.
+// only on reconnect) with DUP and the same packet id on our session; each
+// event carries our client id and the packet id, so the log flags the
+// redelivery (DuplicateOf) when that packet's last event has the same
+// content. Messages are appended in arrival order, so each publisher's
+// order is kept.
 //
 // Subscriptions: re-subscribing makes the broker replay every retained
 // message, so on reconnects we subscribe only when the broker says it kept
