@@ -17,6 +17,7 @@ import (
 
 	"tracker/projections"
 	"tracker/views/live"
+	"tracker/views/web"
 )
 
 // Revoking access reaches what is already open (issue 11, section 2):
@@ -563,5 +564,36 @@ func TestLoginCheckGetsNoChallenge(t *testing.T) {
 		if got := res.Header.Get("WWW-Authenticate") != ""; got != c.challenge {
 			t.Errorf("%s: Basic challenge sent = %v, want %v", c.name, got, c.challenge)
 		}
+	}
+}
+
+// TestSessionPushedOutClosesItsStreams: a login beyond the per-user cap
+// ends the user's oldest session, and the streams that session opened
+// close at once.
+func TestSessionPushedOutClosesItsStreams(t *testing.T) {
+	a := newAuthStack(t)
+	u := "ws" + strings.TrimPrefix(a.locked.URL, "http") + "/live"
+	s, _, err := dialWSStream(t, "carol's oldest session", u, http.Header{"Cookie": {a.sessionCookie(t, "carol")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.next(t, 5*time.Second, "full state")
+	for range web.MaxSessionsPerUser - 1 {
+		a.sessionCookie(t, "carol")
+	}
+	if end, _ := s.ending(); end != "" {
+		t.Fatalf("closed (%s) while its session was within the cap", end)
+	}
+	pushed := time.Now()
+	a.sessionCookie(t, "carol") // one more: the oldest goes
+	select {
+	case <-s.done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the stream of a session pushed out is still open 2 s later")
+	}
+	if end, at := s.ending(); end != fmt.Sprintf("close %d", live.CloseRevoked) {
+		t.Errorf("ended with %q, want close %d", end, live.CloseRevoked)
+	} else {
+		t.Logf("closed %v after the login that pushed its session out", at.Sub(pushed))
 	}
 }
