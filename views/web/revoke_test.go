@@ -344,6 +344,7 @@ var revokeChanges = []revokeChange{
 // revokeResult is what one trial measured on one stream.
 type revokeResult struct {
 	closedAfter time.Duration // from the change being made until the stream ended; 0 when it stays open
+	listAfter   time.Duration // from the change until a new friend list arrived (sharing, /live)
 	leaked      int           // hidden messages delivered after the change
 }
 
@@ -356,6 +357,9 @@ func TestRevocationReachesOpenStreams(t *testing.T) {
 				for _, who := range []string{"A", "B", "basic"} {
 					r := res[who]
 					closed := "stays open"
+					if r.listAfter > 0 {
+						closed += fmt.Sprintf(", new friend list after %v", r.listAfter.Round(10*time.Microsecond))
+					}
 					if c.closes[who] {
 						closed = fmt.Sprintf("closed after %v", r.closedAfter.Round(10*time.Microsecond))
 						if r.closedAfter < 0 {
@@ -454,8 +458,16 @@ func runRevocation(t *testing.T, k streamKind, c revokeChange) map[string]revoke
 					t.Errorf("%s delivered alice after she was hidden: %.300s", s.name, m.data)
 				}
 			}
-			if c.hidesAlice && k.path != "/ws/last" && !hasFullList(got) {
-				t.Errorf("%s: no new friend list after the sharing change: alice's row stays on the page", s.name)
+			if c.hidesAlice && k.path != "/ws/last" {
+				if !hasFullList(got) {
+					t.Errorf("%s: no new friend list after the sharing change: alice's row stays on the page", s.name)
+				}
+				for _, m := range got {
+					if hasFullList([]streamMsg{m}) {
+						r.listAfter = m.at.Sub(changed)
+						break
+					}
+				}
 			}
 			if end, _ := s.ending(); end != "" {
 				t.Errorf("%s ended (%s); only the logged-out session's streams may", s.name, end)
