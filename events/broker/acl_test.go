@@ -1,7 +1,10 @@
 package broker_test
 
 import (
+	"net"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,19 +15,100 @@ import (
 )
 
 // testAccounts are the server's users as the broker sees them: alice and
-// bob see everybody, carol sees only bob, root is an admin.
-type testAccounts struct{}
+// bob see everybody, carol sees only bob (and herself), root is an admin.
+// Like the server's, logins are limited: after maxTestFails failures from
+// one address, logins from it are refused without a password check.
+type testAccounts struct {
+	mu        sync.Mutex
+	passwords map[string]string
+	versions  map[string]uint64
+	carolSees []string
+	fails     map[string]int // by host
+	remotes   []string       // every remote Check and Guard were given
+	checks    atomic.Int64   // password comparisons made
+}
+
+const maxTestFails = 5
 
 var accountPasswords = map[string]string{"alice": "pa", "bob": "pb", "carol": "pc", "root": "pr"}
 
-func (testAccounts) HasUsers() bool { return true }
-func (testAccounts) Check(name, pw string) bool {
-	want, ok := accountPasswords[name]
-	return ok && want == pw
+func newTestAccounts() *testAccounts {
+	a := &testAccounts{passwords: map[string]string{}, versions: map[string]uint64{}, carolSees: []string{"bob"}, fails: map[string]int{}}
+	for name, pw := range accountPasswords {
+		a.passwords[name], a.versions[name] = pw, 1
+	}
+	return a
 }
-func (testAccounts) IsAdmin(name string) bool { return name == "root" }
-func (testAccounts) MaySee(viewer, owner string) bool {
-	return viewer != "carol" || slices.Contains([]string{"carol", "bob"}, owner)
+
+func (a *testAccounts) HasUsers() bool { return true }
+
+func (a *testAccounts) Check(name, pw, remote string) (uint64, bool) {
+	ok := a.Guard(name, remote, func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		want, exists := a.passwords[name]
+		return exists && want == pw
+	})
+	v, _ := a.Version(name)
+	return v, ok
+}
+
+func (a *testAccounts) Guard(_, remote string, verify func() bool) bool {
+	host, _, _ := net.SplitHostPort(remote)
+	a.mu.Lock()
+	a.remotes = append(a.remotes, remote)
+	limited := a.fails[host] >= maxTestFails
+	a.mu.Unlock()
+	if limited {
+		return false
+	}
+	a.checks.Add(1)
+	ok := verify()
+	if !ok {
+		a.mu.Lock()
+		a.fails[host]++
+		a.mu.Unlock()
+	}
+	return ok
+}
+
+func (a *testAccounts) Version(name string) (uint64, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v, ok := a.versions[name]
+	return v, ok
+}
+
+func (a *testAccounts) IsAdmin(name string) bool { return name == "root" }
+
+func (a *testAccounts) MaySee(viewer, owner string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.versions[viewer]; !ok {
+		return false
+	}
+	return viewer != "carol" || owner == "carol" || slices.Contains(a.carolSees, owner)
+}
+
+// setPassword changes name's password (a new credential version).
+func (a *testAccounts) setPassword(name, pw string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.passwords[name] = pw
+	a.versions[name]++
+}
+
+func (a *testAccounts) remove(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.passwords, name)
+	delete(a.versions, name)
+}
+
+func (a *testAccounts) shareWithCarol(owners ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.carolSees = owners
 }
 
 func login(user string) func(*paho.ClientOptions) {
@@ -32,7 +116,7 @@ func login(user string) func(*paho.ClientOptions) {
 }
 
 func TestAccountsLoginAndACL(t *testing.T) {
-	f := startBroker(t, broker.Config{Listen: "127.0.0.1:0", Accounts: testAccounts{}}, badgerlog.Options{})
+	f := startBroker(t, broker.Config{Listen: "127.0.0.1:0", Accounts: newTestAccounts()}, badgerlog.Options{})
 
 	// Logins.
 	if _, err := tryConnect(f.addr, "anon"); err == nil {

@@ -64,7 +64,7 @@ func BenchmarkEmbeddedIngest(b *testing.B) {
 func benchIngest(b *testing.B, publishers, window int, raw bool) {
 	resetPeakRSS(b)
 	var batches, batched, commitNanos atomic.Int64
-	f := startBroker(b, broker.Config{}, badgerlog.Options{
+	f := startBroker(b, broker.Config{MaxConnsPerAddr: -1}, badgerlog.Options{
 		OnBatch: func(n int, took time.Duration) {
 			batches.Add(1)
 			batched.Add(int64(n))

@@ -13,14 +13,12 @@ package broker
 
 import (
 	"context"
-	"crypto/subtle"
-	"crypto/tls"
+		"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
-	"sync"
+		"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,15 +53,50 @@ type Config struct {
 	// account), anonymous clients are allowed, which New only permits on
 	// loopback listeners.
 	Accounts Accounts
+
+	// Limits (limits.go). Zero means the default named after each field;
+	// a negative value turns the limit off.
+
+	// MaxPacketSize is the largest MQTT packet accepted, in bytes (default
+	// DefaultMaxPacketSize: the OwnTracks decoder's payload cap plus room
+	// for the topic and headers). A bigger packet closes the connection;
+	// MQTT 5 clients get DISCONNECT "packet too large" first, and are told
+	// the limit in CONNACK.
+	MaxPacketSize int
+	// ConnectTimeout is how long a new connection has to send CONNECT
+	// (default DefaultConnectTimeout).
+	ConnectTimeout time.Duration
+	// MaxConnsPerAddr caps simultaneous connections from one address (an
+	// IPv4 address or an IPv6 /64; default DefaultMaxConnsPerAddr).
+	MaxConnsPerAddr int
+	// MaxQueued caps the QoS 1 and 2 messages held for one client: queued
+	// while its persistent session is offline, or sent and not yet
+	// acknowledged (default DefaultMaxQueued; off leaves mochi's 8192).
+	MaxQueued int
+	// SessionExpiry is how long a persistent session outlives its
+	// connection (default DefaultSessionExpiry); then its subscriptions
+	// and queued messages are dropped.
+	SessionExpiry time.Duration
 }
 
 // Accounts checks phone logins and decides what each may publish and
 // receive, with the usual OwnTracks rule: a user publishes only under
 // owntracks/<own name>/, receives the friends it may see, and admins may
-// also publish commands (…/cmd) to any phone.
+// also publish commands (…/cmd) to any phone. Commands addressed to other
+// people's phones are delivered to nobody but their owner.
 type Accounts interface {
 	HasUsers() bool
-	Check(name, password string) bool
+	// Check verifies a login from remote (the client's host:port), within
+	// the server's login limits (shared with HTTP logins). It returns the
+	// credential's version, which changes with the password.
+	Check(name, password, remote string) (version uint64, ok bool)
+	// Version returns name's current credential version; ok is false once
+	// the user is removed.
+	Version(name string) (version uint64, ok bool)
+	// Guard runs a login the broker verifies itself (a service account
+	// from Config.Users) through the same limits as Check: verify is
+	// called only when the limits allow a try, and its answer counts.
+	Guard(name, remote string, verify func() bool) bool
 	IsAdmin(name string) bool
 	MaySee(viewer, owner string) bool
 }
@@ -74,6 +107,8 @@ type Broker struct {
 	relay  *mqtt.Client
 	log    events.Appender
 	logger *slog.Logger
+	hook   *hook
+	limits limits
 	tcp    *listeners.TCP
 	ws     *listeners.Websocket
 	tls    *listeners.TCP // TLSListen; nil without
@@ -83,6 +118,10 @@ type Broker struct {
 	ackersMu sync.Mutex
 	ackers   map[*mqtt.Client]*acker // one per connected QoS 1 publisher
 	ackersWG sync.WaitGroup          // acker goroutines; Run waits for them
+
+	conns connCounter // open connections per address
+	bg    sync.WaitGroup
+	stats stats
 
 	closing atomic.Bool // set when Run starts shutting down
 }
@@ -107,15 +146,18 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 			}
 		}
 	}
+	lim := cfg.limits()
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient: true,
-		Logger:       logger.With("component", "mqtt-broker"),
+		Logger:       slog.New(packetRedactor{logger.With("component", "mqtt-broker").Handler()}),
+		Capabilities: lim.capabilities(),
 	})
-	b := &Broker{srv: srv, log: log, logger: logger, ackers: map[*mqtt.Client]*acker{}}
+	b := &Broker{srv: srv, log: log, logger: logger, limits: lim, ackers: map[*mqtt.Client]*acker{}}
+	b.conns.counts = map[string]*addrConns{}
 	b.relay = srv.NewClient(nil, "local", relayID, true)
-	h := &hook{b: b, users: cfg.Users, accounts: cfg.Accounts}
-	h.open.Store(open) // decided here, at start, on loopback only
-	if err := srv.AddHook(h, nil); err != nil {
+	b.hook = &hook{b: b, users: cfg.Users, accounts: cfg.Accounts, pending: map[string]*mqtt.Client{}}
+	b.hook.open.Store(open) // decided here, at start, on loopback only
+	if err := srv.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
 	plainTLS := cfg.TLS // Listen and WSListen speak TLS only without a TLS listener of their own
@@ -123,19 +165,19 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 		plainTLS = nil
 	}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen, TLSConfig: plainTLS})
-	if err := srv.AddListener(b.tcp); err != nil {
+	if err := srv.AddListener(b.guard(b.tcp)); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
 	}
 	if cfg.WSListen != "" {
 		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen, TLSConfig: plainTLS})
-		if err := srv.AddListener(b.ws); err != nil {
+		if err := srv.AddListener(b.guard(b.ws)); err != nil {
 			srv.Listeners.CloseAll(noClients) // free the ports already bound
 			return nil, fmt.Errorf("broker: websocket listen on %s: %w", cfg.WSListen, err)
 		}
 	}
 	if cfg.TLSListen != "" {
 		b.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLSListen, TLSConfig: cfg.TLS})
-		if err := srv.AddListener(b.tls); err != nil {
+		if err := srv.AddListener(b.guard(b.tls)); err != nil {
 			srv.Listeners.CloseAll(noClients) // free the ports already bound
 			return nil, fmt.Errorf("broker: TLS listen on %s: %w", cfg.TLSListen, err)
 		}
@@ -192,6 +234,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		err = <-closed
 	}
 	b.ackersWG.Wait() // every client is disconnected, so every acker has stopped
+	b.bg.Wait()       // disconnects started by Revoke
 	if err != nil {
 		return fmt.Errorf("broker: close: %w", err)
 	}
@@ -253,85 +296,13 @@ func (b *Broker) deliver(pk packets.Packet) {
 	}
 }
 
-type hook struct {
-	mqtt.HookBase
-	b        *Broker
-	users    map[string]string
-	accounts Accounts
-	open     atomic.Bool // anonymous access: no user at start, until one appears
-}
-
-// locked reports whether logins are required: unless the broker started
-// open, always; once a user appears, for good (removing the last user
-// never opens a running broker).
-func (h *hook) locked() bool {
-	if !h.open.Load() {
-		return true
-	}
-	if len(h.users) > 0 || (h.accounts != nil && h.accounts.HasUsers()) {
-		h.open.Store(false)
-		return true
-	}
-	return false
-}
-
-func (h *hook) ID() string { return "tracker-log" }
-
-func (h *hook) Provides(b byte) bool {
-	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnWillSent, mqtt.OnDisconnect:
-		return true
-	}
-	return false
-}
-
-func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	if !h.locked() {
-		return true // no user exists; New refused non-loopback listeners then
-	}
-	name, pw := string(pk.Connect.Username), pk.Connect.Password
-	if want, ok := h.users[name]; ok && subtle.ConstantTimeCompare([]byte(want), pw) == 1 {
-		return true
-	}
-	if _, service := h.users[name]; !service && h.accounts != nil && name != "" && h.accounts.Check(name, string(pw)) {
-		return true
-	}
-	h.b.logger.Warn("MQTT login refused", "user", name, "remote", cl.Net.Remote)
-	return false
-}
-
-// OnACLCheck applies the OwnTracks access rule to account users. Mochi
-// asks at SUBSCRIBE (with the filter) and again for every message it
-// delivers (with the topic), so filtering per friend happens per message.
-func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	name := string(cl.Properties.Username)
-	if !h.locked() {
-		return true
-	}
-	if _, service := h.users[name]; service || h.accounts == nil {
-		return true
-	}
-	parts := strings.Split(topic, "/")
-	if len(parts) < 2 || parts[0] != "owntracks" {
-		return false
-	}
-	owner := parts[1]
-	if write {
-		if owner == name {
-			return true
-		}
-		isCmd := len(parts) == 4 && parts[3] == "cmd"
-		return isCmd && h.accounts.IsAdmin(name)
-	}
-	if owner == "+" || owner == "#" || owner == name {
-		return true // a filter: each message is checked on delivery
-	}
-	return h.accounts.MaySee(name, owner)
-}
-
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil // the relay, or the server's own inline client: already logged
+	}
+	if reason := h.publishRefusal(cl, pk.TopicName); reason != "" {
+		h.refusePublish(cl, pk, reason)
+		return pk, packets.ErrRejectPacket
 	}
 	ev := events.Event{
 		Topic:    pk.TopicName,
@@ -418,7 +389,10 @@ func (b *Broker) ackerFor(cl *mqtt.Client) *acker {
 
 // OnDisconnect stops the client's acker; acknowledgements still pending
 // are dropped with the connection, and the client resends those messages.
-func (h *hook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+// It also forgets the client's login (access.go) and reports a packet
+// that was too large (limits.go).
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.ended(cl, err, expire)
 	h.b.ackersMu.Lock()
 	a := h.b.ackers[cl]
 	delete(h.b.ackers, cl)

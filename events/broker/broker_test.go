@@ -15,6 +15,7 @@ import (
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/owntracks"
 )
 
 // counterOf extracts the per-publisher counter "n" from a location payload.
@@ -367,7 +368,10 @@ func TestBadInputNeverBlocksIngest(t *testing.T) {
 	}{
 		{name: "malformed JSON", topic: "owntracks/alice/phone", payload: []byte(`{"_type":"location","lat":52.5,`)},
 		{name: "not UTF-8", topic: "owntracks/alice/phone", payload: []byte{0xff, 0xfe, 0x00, 0xc3, 0x28, 0x80}},
-		{name: "1 MB", topic: "owntracks/alice/phone", payload: bytes.Repeat([]byte(`{"x":1}`), 1<<20/7+1)},
+		// Over the decoder's cap but within the packet limit: logged, and
+		// the decoder says why it is not used. (Bigger packets are refused
+		// by the broker; see TestOversizePacketDisconnects.)
+		{name: "over the payload cap", topic: "owntracks/alice/phone", payload: bytes.Repeat([]byte{'x'}, owntracks.DefaultMaxPayload+1)},
 		{name: "empty retained", topic: "owntracks/alice/phone", payload: []byte{}, retain: true},
 		{name: "outside owntracks/", topic: "foo/bar", payload: []byte(`{"_type":"location"}`)},
 		{name: "two-level topic", topic: "owntracks/alice", payload: []byte(`{"_type":"location"}`)},
