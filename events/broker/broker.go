@@ -13,12 +13,12 @@ package broker
 
 import (
 	"context"
-		"crypto/tls"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
