@@ -118,7 +118,11 @@ func (h *hook) authenticate(name string, pw []byte, remote string) (version uint
 func (h *hook) refuseConnect(cl *mqtt.Client, reason string, attrs ...any) {
 	h.b.logger.Warn("MQTT connection refused: "+reason,
 		append([]any{"client", cl.ID, "remote", cl.Net.Remote}, attrs...)...)
-	_ = h.b.srv.SendConnack(cl, packets.ErrNotAuthorized, false, nil)
+	code := packets.ErrNotAuthorized
+	if cl.Properties.ProtocolVersion < 5 {
+		code = packets.Err3NotAuthorized // mochi maps only some codes to 3.1.1's
+	}
+	_ = h.b.srv.SendConnack(cl, code, false, nil)
 	cl.Stop(packets.ErrNotAuthorized)
 }
 

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,32 @@ type fixture struct {
 	addr   string
 	// stop ends Run and returns its error; cleanup calls it too.
 	stop func() error
+	// logs holds everything the broker logged at info level and above.
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Len()
 }
 
 // startBroker opens Badger in a temp dir, a log on it and the broker, and
@@ -56,7 +84,10 @@ func startBroker(tb testing.TB, cfg broker.Config, opts badgerlog.Options) *fixt
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
-	b, err := broker.New(cfg, l, testLogger(tb))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewMultiHandler(testLogger(tb).Handler(),
+		slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	b, err := broker.New(cfg, l, logger)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -73,7 +104,10 @@ func startBroker(tb testing.TB, cfg broker.Config, opts badgerlog.Options) *fixt
 			tb.Errorf("broker run: %v", err)
 		}
 	})
-	return &fixture{broker: b, log: l, addr: b.Addr(), stop: stop}
+	// Run's own start-up lines are logged; tests that measure the log
+	// start after them.
+	waitFor(tb, 5*time.Second, "the broker to serve", func() bool { return strings.Contains(logs.String(), "embedded MQTT broker listening") })
+	return &fixture{broker: b, log: l, addr: b.Addr(), stop: stop, logs: logs}
 }
 
 // testLogger routes warnings and errors into the test's output; benchmarks

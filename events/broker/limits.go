@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -219,6 +220,9 @@ type guardedConn struct {
 
 var past = time.Unix(1, 0)
 
+// drainMax bounds what finish reads from a client after its farewell.
+const drainMax = 16 << 20
+
 func (c *guardedConn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -269,8 +273,15 @@ func (c *guardedConn) finish() {
 	farewell := c.farewell
 	c.mu.Unlock()
 	if farewell != nil {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.Conn.Write(farewell)
+		_ = c.Conn.SetDeadline(time.Now().Add(time.Second))
+		if _, err := c.Conn.Write(farewell); err == nil {
+			// Closing with the rest of the big packet unread would reset
+			// the connection, and the client could lose the DISCONNECT:
+			// end our side, then read what is in flight (bounded).
+			if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(c.Conn, drainMax))
+			}
+		}
 	}
 	_ = c.Conn.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 )
 
 // rawClient is the least an MQTT 3.1.1 QoS 1 publisher can do: pre-encode,
@@ -45,6 +46,90 @@ func dialRaw(addr, id string) (*rawClient, error) {
 }
 
 func (c *rawClient) Close() error { return c.conn.Close() }
+
+// rawLogin is what dialRawAs puts in CONNECT.
+type rawLogin struct {
+	version        byte // protocol level: 4 (MQTT 3.1.1, the default) or 5
+	user, password string
+	persistent     bool // clean session off
+}
+
+// dialRawAs connects with l and returns the client and the CONNACK's
+// return (reason) code; the client is nil unless the code is 0.
+func dialRawAs(addr, id string, l rawLogin) (*rawClient, byte, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	c := &rawClient{conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}
+	if l.version == 0 {
+		l.version = 4
+	}
+	flags := byte(0x02)
+	if l.persistent {
+		flags = 0
+	}
+	if l.user != "" {
+		flags |= 0x80 | 0x40
+	}
+	body := appendString(nil, "MQTT")
+	body = append(body, l.version, flags, 0, 30) // keepalive 30 s
+	if l.version == 5 {
+		body = append(body, 0) // no properties
+	}
+	body = appendString(body, id)
+	if l.user != "" {
+		body = appendString(body, l.user)
+		body = appendString(body, l.password)
+	}
+	if err := c.writePacket(0x10, body); err != nil {
+		return nil, 0, err
+	}
+	if err := c.w.Flush(); err != nil {
+		return nil, 0, err
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	typ, ack, err := c.readPacket()
+	_ = conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		_ = conn.Close()
+		return nil, 0, fmt.Errorf("read CONNACK: %w", err)
+	}
+	if typ>>4 != 2 || len(ack) < 2 {
+		_ = conn.Close()
+		return nil, 0, fmt.Errorf("want CONNACK, got packet type %d", typ>>4)
+	}
+	if ack[1] != 0 {
+		_ = conn.Close()
+		return nil, ack[1], nil
+	}
+	return c, 0, nil
+}
+
+// readPacket reads one packet: its first header byte and its body.
+func (c *rawClient) readPacket() (byte, []byte, error) {
+	typ, err := c.r.ReadByte()
+	if err != nil {
+		return 0, nil, err
+	}
+	n, mult := 0, 1
+	for range 4 {
+		b, err := c.r.ReadByte()
+		if err != nil {
+			return 0, nil, err
+		}
+		n += int(b&0x7f) * mult
+		mult *= 128
+		if b&0x80 == 0 {
+			break
+		}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		return 0, nil, err
+	}
+	return typ, body, nil
+}
 
 func appendString(b []byte, s string) []byte {
 	return append(binary.BigEndian.AppendUint16(b, uint16(len(s))), s...)
