@@ -51,6 +51,7 @@ type serveConfig struct {
 	MQTTListen   string
 	MQTTWSListen string
 	MQTTUsers    listFlag // "name:password"
+	brokerLimits          // --mqtt-max-… (brokerlimits.go)
 
 	secretFlags
 
@@ -90,6 +91,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MQTTListen, "mqtt-listen", "127.0.0.1:1883", "embedded broker TCP listen `address`")
 	fs.StringVar(&c.MQTTWSListen, "mqtt-ws-listen", "", "embedded broker MQTT-over-websocket listen `address` (off when empty)")
 	fs.Var(&c.MQTTUsers, "mqtt-user", "embedded broker user as `name:password`, repeatable; without any, only loopback listeners are allowed")
+	c.brokerLimits.flags(fs)
 	c.secretFlags.flags(fs)
 	c.tlsFlags.flags(fs)
 	c.mirrorFlags.flags(fs)
@@ -240,8 +242,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}()
 	proj.Space = space
 	logger.Info("projections open", "checkpoint", proj.Checkpoint())
-	accounts := accounts{proj}
-	webOpen := webOpenMode(accounts.HasUsers(), append([]string{cfg.HTTP}, tlsOn.publicAddrs()...), logger)
+	// The login limiter is the web side's, shared by MQTT logins.
+	sessions, err := web.OpenSessions(filepath.Join(cfg.Data, "sessions.json"))
+	if err != nil {
+		return err
+	}
+	webOpen := webOpenMode(proj.HasUsers(), append([]string{cfg.HTTP}, tlsOn.publicAddrs()...), logger)
+	auth := &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies, Open: webOpen}
+	accounts := accounts{p: proj, auth: auth}
 	if !accounts.HasUsers() && len(users) == 0 {
 		for _, a := range append([]string{cfg.HTTP}, tlsOn.publicAddrs()...) {
 			if !broker.IsLoopback(a) {
@@ -271,11 +279,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 				}
 			}
 		}
-		b, err := broker.New(broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
-			TLSListen: cfg.MQTTTLSListen, TLS: tlsOn.mqttConfig(), Users: users, Accounts: accounts}, log, logger)
+		bcfg := broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
+			TLSListen: cfg.MQTTTLSListen, TLS: tlsOn.mqttConfig(), Users: users, Accounts: accounts}
+		cfg.brokerLimits.apply(&bcfg)
+		b, err := broker.New(bcfg, log, logger)
 		if err != nil {
 			return err
 		}
+		metrics.Registry().MustRegister(brokerCollector{b})
 		if err := restoreRetained(ctx, log, b); err != nil {
 			return err
 		}
@@ -312,16 +323,18 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
 	var site *web.Server // set below; the locator runs only once HTTP serves
 	hub := live.New(proj, pageFor, locator(in, func(dev projections.DeviceID, cmd []byte) { site.QueueCommand(dev, cmd); metrics.IncCommands() }, logger), logger)
-	proj.OnChange = hub.Notify
-	sessions, err := web.OpenSessions(filepath.Join(cfg.Data, "sessions.json"))
-	if err != nil {
-		cancel()
-		return errors.Join(err, g.Wait())
+	proj.OnChange = func(ch *projections.Changes) {
+		hub.Notify(ch)
+		if b, ok := in.(*broker.Broker); ok {
+			for name := range ch.Users {
+				b.Revoke(name) // ends MQTT connections of a removed or re-passworded user
+			}
+		}
 	}
 	site = &web.Server{
 		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
 		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
-		Auth:      &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies, Open: webOpen},
+		Auth:      auth,
 		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow, AllowedHosts: cfg.allowedHosts(),
 		Disk: space,
 	}
@@ -497,14 +510,29 @@ func locator(in intake, queue func(projections.DeviceID, []byte), logger *slog.L
 	}
 }
 
-// accounts lets the broker check phone logins against the server's users.
-type accounts struct{ p *projector.Projector }
+// accounts lets the broker check phone logins against the server's users,
+// within the web side's login limits.
+type accounts struct {
+	p    *projector.Projector
+	auth *web.Auth
+}
 
 func (a accounts) HasUsers() bool { return a.p.HasUsers() }
 
-func (a accounts) Check(name, password string) bool {
+func (a accounts) Check(name, password, remote string) (uint64, bool) {
+	u, err := a.auth.Check(name, password, remote)
+	return u.PasswordSeq, err == nil
+}
+
+func (a accounts) Guard(name, remote string, verify func() bool) bool {
+	return a.auth.Guard(name, remote, verify) == nil
+}
+
+// Version is the event that set the user's password: it changes with the
+// password, and the user's removal ends it.
+func (a accounts) Version(name string) (uint64, bool) {
 	u, ok := a.p.User(name)
-	return ok && u.CheckPassword(password)
+	return u.PasswordSeq, ok
 }
 
 func (a accounts) IsAdmin(name string) bool {

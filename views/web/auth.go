@@ -242,23 +242,39 @@ var dummyHash = projections.User{Hash: "$2a$10$KJ/ID.I9ewnIKZNHMvHzb.QFYO5EG7jT9
 // without a port), within the login limits (limiter.go). HTTP and MQTT
 // logins both come here, so they share one budget.
 func (a *Auth) Check(name, password, ip string) (projections.User, error) {
+	var u projections.User
+	err := a.Guard(name, ip, func() bool {
+		var exists bool
+		u, exists = a.Users.User(name)
+		if !exists {
+			u = dummyHash
+		}
+		return u.CheckPassword(password) && exists
+	})
+	if err != nil {
+		return projections.User{}, err
+	}
+	return u, nil
+}
+
+// Guard runs a login whose password is checked by verify (Check's, or
+// the embedded broker's for its service accounts, --mqtt-user) within the
+// login limits: verify runs only when the limits allow a try, and a false
+// answer counts as a failure.
+func (a *Auth) Guard(name, ip string, verify func() bool) error {
 	a.init()
 	ip = hostOnly(ip)
 	if wait := a.limits.wait(name, ip); wait > 0 {
 		a.Logger.Warn("login refused: too many failed logins", "user", name, "client", ip, "retry_in", wait.Round(time.Second))
-		return projections.User{}, errTooMany{wait}
+		return errTooMany{wait}
 	}
-	u, exists := a.Users.User(name)
-	if !exists {
-		u = dummyHash
-	}
-	if !u.CheckPassword(password) || !exists {
+	if !verify() {
 		a.limits.fail(name, ip)
 		a.Logger.Warn("login failed", "user", name, "client", ip)
-		return projections.User{}, errBadLogin
+		return errBadLogin
 	}
 	a.limits.ok(name, ip)
-	return u, nil
+	return nil
 }
 
 // IsOpen reports whether the server is in open mode now: started open
