@@ -103,7 +103,7 @@ func TestMQTTConnectionsEndOnPasswordChangeAndRemoval(t *testing.T) {
 
 	phone := func(password string) (paho.Client, <-chan time.Time) {
 		lost := make(chan time.Time, 1)
-		opts := paho.NewClientOptions().AddBroker("tcp://"+s.mqtt).SetClientID("alice-phone").
+		opts := paho.NewClientOptions().AddBroker("tcp://" + s.mqtt).SetClientID("alice-phone").
 			SetCleanSession(false).SetAutoReconnect(false).SetProtocolVersion(4).
 			SetUsername("alice").SetPassword(password).
 			SetConnectionLostHandler(func(paho.Client, error) { lost <- time.Now() })
