@@ -185,3 +185,54 @@ func procStatusMB(b *testing.B, field string) float64 {
 	b.Fatalf("%s not in /proc/self/status", field)
 	return 0
 }
+
+// BenchmarkAbandonedSessions measures what 100 abandoned persistent
+// sessions cost: each subscribes to owntracks/# at QoS 1 and goes away,
+// then 10,000 locations are published, which the broker queues for every
+// session up to its limit. RSS-growth-MB is VmRSS after GC and
+// FreeOSMemory, minus the same before the sessions were made.
+//
+//	go test -run '^$' -bench AbandonedSessions -benchtime 1x ./events/broker/
+//
+// max-queued=off is the broker before the limit (mochi's 8192 per client).
+func BenchmarkAbandonedSessions(b *testing.B) {
+	const sessions, messages = 100, 10000
+	for _, tc := range []struct {
+		name      string
+		maxQueued int
+	}{{"max-queued=default", 0}, {"max-queued=1000", 1000}, {"max-queued=off", -1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				f := startBroker(b, broker.Config{MaxQueued: tc.maxQueued, MaxConnsPerAddr: -1}, badgerlog.Options{})
+				runtime.GC()
+				debug.FreeOSMemory()
+				before := procStatusMB(b, "VmRSS")
+				for i := range sessions {
+					c, code, err := dialRawAs(f.addr, fmt.Sprintf("abandoned-%d", i), rawLogin{persistent: true})
+					if err != nil || code != 0 {
+						b.Fatalf("session %d: %#x %v", i, code, err)
+					}
+					if err := c.subscribeQoS("owntracks/#", 1); err != nil {
+						b.Fatal(err)
+					}
+					_ = c.Close()
+				}
+				pub, err := dialRaw(f.addr, "publisher")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := pub.publishWindow("owntracks/friend/phone", 1, messages, 10); err != nil {
+					b.Fatal(err)
+				}
+				_ = pub.Close()
+				runtime.GC()
+				debug.FreeOSMemory()
+				b.ReportMetric(procStatusMB(b, "VmRSS")-before, "RSS-growth-MB")
+				b.ReportMetric(float64(f.broker.Stats().QueuedDropped), "not-queued")
+				if err := f.stop(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -34,9 +34,13 @@ const (
 	// DefaultMaxConnsPerAddr leaves room for a household or an office
 	// behind one NAT address.
 	DefaultMaxConnsPerAddr = 32
-	// DefaultMaxQueued holds a night's worth of friends' locations for a
-	// phone that is offline (Mosquitto's max_queued_messages default).
-	DefaultMaxQueued = 1000
+	// DefaultMaxQueued holds the last hundred messages for a phone that is
+	// offline. A message queued in mochi costs 2–3 KB (a 800-byte packet
+	// struct, its payload, map overhead): 100 abandoned sessions holding
+	// mochi's own 8192 each grew the process by 1.5 GB. A phone that comes
+	// back after more also gets each friend's latest location as the
+	// retained message when it subscribes.
+	DefaultMaxQueued = 100
 	// DefaultSessionExpiry keeps an offline phone's session for a week.
 	DefaultSessionExpiry = 7 * 24 * time.Hour
 )

@@ -197,10 +197,13 @@ func (c *rawClient) publishWindow(topic string, p, count, window int) error {
 }
 
 // subscribe sends SUBSCRIBE for filter at QoS 0 and reads the SUBACK.
-func (c *rawClient) subscribe(filter string) error {
+func (c *rawClient) subscribe(filter string) error { return c.subscribeQoS(filter, 0) }
+
+// subscribeQoS sends SUBSCRIBE for filter at qos and reads the SUBACK.
+func (c *rawClient) subscribeQoS(filter string, qos byte) error {
 	body := binary.BigEndian.AppendUint16(nil, 1)
 	body = appendString(body, filter)
-	body = append(body, 0)
+	body = append(body, qos)
 	if err := c.writePacket(0x82, body); err != nil {
 		return err
 	}
