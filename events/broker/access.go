@@ -177,11 +177,15 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 // OnSessionEstablished: mochi has the client in its list now.
 func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) { h.unclaim(cl) }
 
-// ended forgets a client whose connection ended (from OnDisconnect).
-func (h *hook) ended(cl *mqtt.Client, err error, _ bool) {
+// ended forgets a client whose connection ended (from OnDisconnect) and
+// cuts the queue of a session that stays.
+func (h *hook) ended(cl *mqtt.Client, err error, expire bool) {
 	h.unclaim(cl)
 	h.logins.Delete(cl)
 	h.b.reportTooLarge(cl, err)
+	if !expire {
+		h.b.trimQueue(cl)
+	}
 }
 
 // OnClientExpired drops what mochi leaves behind of an expired session
@@ -203,8 +207,7 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if !h.mayReceive(cl, topic) {
 		return false
 	}
-	// A full offline session takes no more; online clients are held to
-	// the same number by mochi's in-flight limit (limits.go).
+	// A full offline session takes no more (limits.go).
 	if h.b.limits.maxQueued > 0 && cl.Closed() && cl.State.Inflight.Len() >= h.b.limits.maxQueued {
 		h.b.stats.queuedDropped.Add(1)
 		return false

@@ -69,9 +69,10 @@ type Config struct {
 	// MaxConnsPerAddr caps simultaneous connections from one address (an
 	// IPv4 address or an IPv6 /64; default DefaultMaxConnsPerAddr).
 	MaxConnsPerAddr int
-	// MaxQueued caps the QoS 1 and 2 messages held for one client: queued
-	// while its persistent session is offline, or sent and not yet
-	// acknowledged (default DefaultMaxQueued; off leaves mochi's 8192).
+	// MaxQueued caps the QoS 1 and 2 messages an offline persistent
+	// session holds: those queued while it is offline, and those its
+	// connection left unacknowledged, oldest dropped first (default
+	// DefaultMaxQueued; off leaves mochi's 8192 per client).
 	MaxQueued int
 	// SessionExpiry is how long a persistent session outlives its
 	// connection (default DefaultSessionExpiry); then its subscriptions

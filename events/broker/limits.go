@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,9 +22,13 @@ import (
 	"tracker/events/owntracks"
 )
 
-// What one client may cost the broker. Mochi enforces the packet size, the
-// in-flight limit and the session expiry; the listeners are wrapped (guard)
-// for the CONNECT deadline and the per-address cap.
+// What one client may cost the broker. Mochi enforces the packet size and
+// the session expiry; the hook caps offline sessions' queues; the
+// listeners are wrapped (guard) for the CONNECT deadline and the
+// per-address cap. A connected client's unacknowledged messages stay
+// under mochi's own limit (8192), so a subscriber catching up on a burst
+// loses nothing; what is left of them when it goes offline is cut to
+// MaxQueued.
 const (
 	// DefaultMaxPacketSize lets through the largest payload the OwnTracks
 	// decoder accepts, with room for the topic and the MQTT headers.
@@ -78,9 +83,6 @@ func (c Config) limits() limits {
 func (l limits) capabilities() *mqtt.Capabilities {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = uint32(l.maxPacketSize)
-	if l.maxQueued > 0 {
-		caps.MaximumInflight = uint16(l.maxQueued)
-	}
 	if l.sessionExpiry > 0 {
 		// Mochi counts in whole seconds; at least one.
 		caps.MaximumSessionExpiryInterval = uint32(max(1, (l.sessionExpiry+time.Second-1)/time.Second))
@@ -399,4 +401,26 @@ func redact(a slog.Attr) slog.Attr {
 		return slog.Int(a.Key+"_bytes", len(v))
 	}
 	return a
+}
+
+// trimQueue cuts an offline session's queue to maxQueued messages,
+// dropping the oldest.
+func (b *Broker) trimQueue(cl *mqtt.Client) {
+	excess := cl.State.Inflight.Len() - b.limits.maxQueued
+	if b.limits.maxQueued <= 0 || excess <= 0 {
+		return
+	}
+	msgs := cl.State.Inflight.GetAll(false)
+	slices.SortFunc(msgs, func(x, y packets.Packet) int {
+		if x.Created != y.Created {
+			return int(x.Created - y.Created)
+		}
+		return int(x.PacketID) - int(y.PacketID)
+	})
+	for _, m := range msgs[:min(excess, len(msgs))] {
+		if cl.State.Inflight.Delete(m.PacketID) {
+			atomic.AddInt64(&b.srv.Info.Inflight, -1)
+			b.stats.queuedDropped.Add(1)
+		}
+	}
 }

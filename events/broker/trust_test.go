@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +310,36 @@ func TestOfflineQueueCappedAndSessionsExpire(t *testing.T) {
 	time.Sleep(time.Second) // the rest of the queue
 	if n := 1 + len(got); n != 5 {
 		t.Errorf("reconnected session got %d queued messages, want 5 (MaxQueued)", n)
+	}
+
+	// A phone that received but never acknowledged (a dead network) keeps
+	// only the newest MaxQueued of those when its connection ends.
+	stuck, code, err := dialRawAs(f.addr, "stuck-phone", rawLogin{user: "alice", password: "pa", persistent: true})
+	if err != nil || code != 0 {
+		t.Fatalf("connect: %#x %v", code, err)
+	}
+	if err := stuck.subscribeQoS("owntracks/bob/#", 1); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 20 {
+		publish(t, bob, "owntracks/bob/phone", 1, false, location(5, n))
+	}
+	_ = stuck.Close()
+	time.Sleep(200 * time.Millisecond)
+	got = make(chan received, 64)
+	connect(t, f.addr, "stuck-phone", login("alice"), persistent, onMessage(got))
+	kept := []received{next(t, got, 5*time.Second)}
+	time.Sleep(time.Second)
+	for len(got) > 0 {
+		kept = append(kept, <-got)
+	}
+	if len(kept) != 5 {
+		t.Errorf("reconnected stuck session got %d messages, want 5 (MaxQueued)", len(kept))
+	}
+	for _, m := range kept {
+		if !slices.ContainsFunc([]int{15, 16, 17, 18, 19}, func(n int) bool { return bytes.Equal(m.payload, location(5, n)) }) {
+			t.Errorf("kept %q, want only the newest 5", m.payload)
+		}
 	}
 
 	// Abandoned: after the expiry the session is gone.
