@@ -94,9 +94,13 @@ func TestRedeliveryLoggedOnceSentAgainApplied(t *testing.T) {
 type changingAccounts struct{ exists atomic.Bool }
 
 func (a *changingAccounts) HasUsers() bool { return a.exists.Load() }
-func (a *changingAccounts) Check(name, pw string) bool {
-	return a.exists.Load() && name == "solo" && pw == "pw"
+func (a *changingAccounts) Check(name, pw, _ string) (uint64, bool) {
+	return 1, a.exists.Load() && name == "solo" && pw == "pw"
 }
+func (a *changingAccounts) Version(name string) (uint64, bool) {
+	return 1, a.exists.Load() && name == "solo"
+}
+func (a *changingAccounts) Guard(_, _ string, verify func() bool) bool { return verify() }
 func (a *changingAccounts) IsAdmin(name string) bool   { return name == "solo" }
 func (a *changingAccounts) MaySee(string, string) bool { return true }
 
