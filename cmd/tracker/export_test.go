@@ -105,7 +105,7 @@ func TestExportImport(t *testing.T) {
 	base := "http://" + s.http
 
 	binary := []byte{0x00, 0xff, 0xfe, '{', 0x80, '"', '\n', 0xc3}
-	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<15) // 512 KiB, the most the broker takes
 	loc := []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000,"tid":"al","acc":5}`)
 	c := connect(t, s.mqtt, "export-test")
 	rawPublish(t, s.mqtt, "export-raw", "owntracks/alice/phone", 1, false, false, loc)

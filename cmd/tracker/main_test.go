@@ -19,6 +19,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"tracker/events/eventjson"
+	"tracker/events/owntracks"
 )
 
 // TestMain lets the test binary stand in for the tracker binary, so crash
@@ -176,7 +177,9 @@ var badInputs = []struct {
 	{"lat out of range", "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":91.2,"lon":2,"tst":1718000000}`), "location", "lat out of range: 91.2"},
 	{"tst as string", "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":"1718000001"}`), "location", ""},
 	{"tst in milliseconds", "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000000}`), "location", "milliseconds"},
-	{"1 MB payload", "owntracks/alice/phone", false, bytes.Repeat([]byte("x"), 1<<20), "", "limit"},
+	// Over the decoder's cap, within the broker's packet limit (bigger
+	// packets are refused by the broker: events/broker).
+	{"payload over the cap", "owntracks/alice/phone", false, bytes.Repeat([]byte("x"), owntracks.DefaultMaxPayload+1), "", "limit"},
 	{"empty retained", "owntracks/alice/phone", true, []byte{}, "clear", ""},
 	{"hostile name", "owntracks/<b>x</b>/phone/info", true, []byte(`{"_type":"card","tid":"xx","name":"<script>alert(1)</script>"}`), "card", ""},
 	{"valid after all that", "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":52.53,"lon":13.41,"tst":1718000060,"tid":"al"}`), "location", ""},
