@@ -101,8 +101,8 @@ func (a *changingAccounts) Version(name string) (uint64, bool) {
 	return 1, a.exists.Load() && name == "solo"
 }
 func (a *changingAccounts) Guard(_, _ string, verify func() bool) bool { return verify() }
-func (a *changingAccounts) IsAdmin(name string) bool   { return name == "solo" }
-func (a *changingAccounts) MaySee(string, string) bool { return true }
+func (a *changingAccounts) IsAdmin(name string) bool                   { return name == "solo" }
+func (a *changingAccounts) MaySee(string, string) bool                 { return true }
 
 // TestOpenModeDecidedAtStart: a broker that started with a user refuses
 // anonymous clients after the last user is removed; one that started
