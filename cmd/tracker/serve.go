@@ -325,7 +325,12 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	hub := live.New(proj, pageFor, locator(in, func(dev projections.DeviceID, cmd []byte) { site.QueueCommand(dev, cmd); metrics.IncCommands() }, logger), logger)
 	proj.OnChange = func(ch *projections.Changes) {
 		hub.Notify(ch)
-		if b, ok := in.(*broker.Broker); ok {
+		b, ok := in.(*broker.Broker)
+		switch {
+		case !ok:
+		case ch == nil: // a rebuild: any user may have changed
+			b.RevokeAll()
+		default:
 			for name := range ch.Users {
 				b.Revoke(name) // ends MQTT connections of a removed or re-passworded user
 			}

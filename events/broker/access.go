@@ -352,6 +352,20 @@ func (b *Broker) Revoke(user string) int {
 	return n
 }
 
+// RevokeAll applies Revoke to every user with a session (after a rebuild
+// of the users, when what changed is not known).
+func (b *Broker) RevokeAll() int {
+	users := map[string]bool{}
+	for _, cl := range b.srv.Clients.GetAll() {
+		users[string(cl.Properties.Username)] = true
+	}
+	n := 0
+	for u := range users {
+		n += b.Revoke(u)
+	}
+	return n
+}
+
 // dropSession forgets cl's session: subscriptions, queued messages, and
 // its place in mochi's client list.
 func (b *Broker) dropSession(cl *mqtt.Client) {

@@ -394,9 +394,11 @@ func TestRevokeDisconnectsChangedUsers(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		change func(*testAccounts)
+		all    bool // RevokeAll (after a rebuild) instead of Revoke("alice")
 	}{
-		{"removed", func(a *testAccounts) { a.remove("alice") }},
-		{"password changed", func(a *testAccounts) { a.setPassword("alice", "new") }},
+		{"removed", func(a *testAccounts) { a.remove("alice") }, false},
+		{"password changed", func(a *testAccounts) { a.setPassword("alice", "new") }, false},
+		{"removed, after a rebuild", func(a *testAccounts) { a.remove("alice") }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			acc := newTestAccounts()
@@ -436,9 +438,14 @@ func TestRevokeDisconnectsChangedUsers(t *testing.T) {
 				o.SetConnectionLostHandler(func(paho.Client, error) { lost2 <- time.Now() })
 			})
 			tc.change(acc2)
+			connect(t, f2.addr, "bob-phone", login("bob"))
 			start := time.Now()
-			if n := f2.broker.Revoke("alice"); n != 1 {
-				t.Errorf("Revoke ended %d connections, want 1", n)
+			revoke := func() int { return f2.broker.Revoke("alice") }
+			if tc.all {
+				revoke = f2.broker.RevokeAll
+			}
+			if n := revoke(); n != 1 {
+				t.Errorf("Revoke ended %d connections, want 1 (alice's, not bob's)", n)
 			}
 			select {
 			case at := <-lost2:
