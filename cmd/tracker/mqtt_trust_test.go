@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,6 +93,33 @@ func TestMQTTLoginsShareTheWebLimiter(t *testing.T) {
 	}
 	if err := mqttGuess(s.mqtt, "bridge-client", "bridge", "bridge-pass-1"); err == nil {
 		t.Error("service account logged in from an address over the limit")
+	}
+
+	// A packet over --mqtt-max-packet-size (here a CONNECT announcing
+	// 1 MB) closes the connection and is counted on /metrics, like the
+	// refused logins.
+	conn, err := net.Dial("tcp", s.mqtt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte{0x10, 0x80, 0x80, 0x40}); err != nil { // remaining length 1 MiB
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("connection open after an oversize CONNECT: %v", err)
+	}
+	res, err = http.Get("http://" + s.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`tracker_mqtt_refused_total{reason="login"} 201`, `tracker_mqtt_refused_total{reason="packet_too_large"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
