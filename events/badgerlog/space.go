@@ -67,8 +67,9 @@ func statfs(dir string) (uint64, error) {
 
 // Reserve reports whether n more bytes may be written while keeping the
 // minimum free, and counts them: events.ErrDiskFull when not. The file
-// system is asked at most every 100 ms; the first refusal and the return
-// of space are logged once each.
+// system is asked at most every 100 ms (every 10 ms near the threshold);
+// in between, the bytes let through count. The first refusal and the
+// return of space are logged once each. A minimum of 0 allows everything.
 func (s *Space) Reserve(n int) error {
 	if s == nil {
 		return nil
