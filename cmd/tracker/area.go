@@ -80,7 +80,7 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cmd.Validate(); err != nil {
 		return err
 	}
-	db, log, err := openLog(data)
+	log, err := openLog(data)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		base, err := serverFor(data, stderr)
 		if err != nil {
@@ -91,7 +91,6 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	defer log.Close()
 	cmd.Issue = projections.NewIssue(projections.CLIIssuer(), time.Now())
 	res, err := areaOffline(ctx, data, log, cmd)
@@ -241,7 +240,7 @@ func areaThroughServer(ctx context.Context, base string, c projections.AreaComma
 
 func listAreas(ctx context.Context, data string, asJSON bool, stdout, stderr io.Writer) error {
 	var areas []projections.AreaView
-	db, log, err := openLog(data)
+	log, err := openLog(data)
 	switch {
 	case errors.Is(err, badgerlog.ErrLocked):
 		base, err := serverFor(data, stderr)
@@ -254,7 +253,6 @@ func listAreas(ctx context.Context, data string, asJSON bool, stdout, stderr io.
 	case err != nil:
 		return err
 	default:
-		defer db.Close()
 		defer log.Close()
 		p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
 		if err != nil {

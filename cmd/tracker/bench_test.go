@@ -37,11 +37,7 @@ func procStatusMB(pid int, field string) float64 {
 // prefill appends n location events for 200 devices straight into a log.
 func prefill(b *testing.B, data string, n int) {
 	b.Helper()
-	db, err := badgerlog.OpenDB(logDir(data), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	l, err := badgerlog.Open(db, badgerlog.Options{})
+	l, err := badgerlog.Open(logDir(data), badgerlog.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,7 +66,6 @@ func prefill(b *testing.B, data string, n int) {
 	}
 	wg.Wait()
 	_ = l.Close()
-	_ = db.Close()
 }
 
 // BenchmarkServeMemoryAndIngest runs `tracker serve` as its own process on

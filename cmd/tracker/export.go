@@ -50,12 +50,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var (
 		write func(w io.Writer) (events uint64, err error)
-		db    interface{ Close() error }
 		log   *badgerlog.Log
 	)
 	server := cfg.Server
 	if server == "" {
-		bdb, blog, err := openLog(cfg.Data)
+		blog, err := openLog(cfg.Data)
 		switch {
 		case errors.Is(err, badgerlog.ErrLocked):
 			info, ierr := readServerInfo(cfg.Data)
@@ -67,11 +66,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		case err != nil:
 			return err
 		default:
-			db, log = bdb, blog
+			log = blog
 		}
 	}
 	if log != nil {
-		defer db.Close()
 		defer log.Close()
 		write = func(w io.Writer) (uint64, error) {
 			gz := gzip.NewWriter(w)
@@ -265,14 +263,13 @@ func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		br = bufio.NewReaderSize(gz, 256<<10)
 	}
 
-	db, log, err := createLog(data)
+	log, err := createLog(data, badgerlog.Options{})
 	if errors.Is(err, badgerlog.ErrLocked) {
 		return fmt.Errorf("import log: %s is in use by a running server; stop it (import only goes into an empty data directory)", data)
 	}
 	if err != nil {
 		return fmt.Errorf("import log: %w", err)
 	}
-	defer db.Close()
 	if h := log.Head(); h != 0 {
 		log.Close()
 		return fmt.Errorf("import log: the event log in %s already holds %d events; import only into an empty data directory", data, h)

@@ -20,11 +20,10 @@ import (
 // readLog returns every event of data's log (the server must be stopped).
 func readLog(t *testing.T, data string) []events.Event {
 	t.Helper()
-	db, log, err := openLog(data)
+	log, err := openLog(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	defer log.Close()
 	var evs []events.Event
 	if err := log.Scan(t.Context(), 1, func(e events.Event) error {
@@ -73,17 +72,16 @@ func runFails(t *testing.T, want string, args ...string) {
 // directory is free again for the commands a test runs next.
 func openProjections(t *testing.T, data string) (*projector.Projector, func()) {
 	t.Helper()
-	db, log, err := openLog(data)
+	log, err := openLog(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, err := projector.Open(t.Context(), data, log, owntracks.Decoder{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		log.Close()
-		db.Close()
 		t.Fatal(err)
 	}
-	return p, func() { p.Close(); log.Close(); db.Close() }
+	return p, func() { p.Close(); log.Close() }
 }
 
 // projectionState is what the friends and areas API would answer.

@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/views/web"
@@ -88,10 +86,10 @@ func (c *importCounts) problem(reason, where string) {
 func runImportJob(ctx context.Context, target importTarget, job importJob, stdout, stderr io.Writer) error {
 	counts := &importCounts{}
 	var sink importSink
-	var closeDB func()
+	var closeLog func()
 	server := target.Server
 	if server == "" {
-		db, log, err := createImportLog(target.Data)
+		log, err := createLog(target.Data, importLogOptions)
 		switch {
 		case errors.Is(err, badgerlog.ErrLocked):
 			info, ierr := readServerInfo(target.Data)
@@ -104,10 +102,7 @@ func runImportJob(ctx context.Context, target importTarget, job importJob, stdou
 			return err
 		default:
 			sink = newLogSink(log, counts)
-			closeDB = func() {
-				_ = log.Close()
-				_ = db.Close()
-			}
+			closeLog = func() { _ = log.Close() }
 		}
 	}
 	if sink == nil {
@@ -124,8 +119,8 @@ func runImportJob(ctx context.Context, target importTarget, job importJob, stdou
 		},
 		counts.problem)
 	closeErr := sink.close(context.WithoutCancel(ctx)) // what was sent is waited for, even when interrupted
-	if closeDB != nil {
-		closeDB()
+	if closeLog != nil {
+		closeLog()
 	}
 	bar.done()
 	took := time.Since(start)
@@ -188,23 +183,6 @@ const importWindow = 16384
 // gives the log larger group commits than a server's (the log caps them at
 // what one Badger transaction holds); each sync then covers more events.
 var importLogOptions = badgerlog.Options{QueueLen: importWindow, MaxBatch: 8192, MaxBatchBytes: 4 << 20}
-
-// createImportLog opens (creating) the log of data for an import.
-func createImportLog(data string) (*badger.DB, *badgerlog.Log, error) {
-	if err := os.MkdirAll(data, 0o750); err != nil {
-		return nil, nil, err
-	}
-	db, err := badgerlog.OpenDB(logDir(data), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	log, err := badgerlog.Open(db, importLogOptions)
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	return db, log, nil
-}
 
 // logSink appends to the log directly, many events in flight, so the log
 // writes them in large group commits.

@@ -63,7 +63,7 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := os.Stat(cfg.Data); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no event log in %s (start one with tracker serve --data %s)", cfg.Data, cfg.Data)
 	}
-	db, err := badgerlog.OpenDB(logDir(cfg.Data), nil)
+	log, err := badgerlog.Open(logDir(cfg.Data), badgerlog.Options{})
 	if errors.Is(err, badgerlog.ErrLocked) {
 		info, ierr := readServerInfo(cfg.Data)
 		if ierr != nil {
@@ -73,11 +73,6 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); reading through %s\n", cfg.Data, info.PID, info.HTTP)
 		return logFromServer(ctx, cfg, print)
 	}
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	log, err := badgerlog.Open(db, badgerlog.Options{})
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"tracker/events/badgerlog"
 	"tracker/events/owntracks"
 	"tracker/projections/projector"
@@ -34,7 +32,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	tuneGC()
 	limitBatchMemory()
-	db, log, err := openLog(data)
+	log, err := openLog(data)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		if info, ierr := readServerInfo(data); ierr == nil {
 			return fmt.Errorf("%s is in use by a running server (pid %d); rebuild through it instead:\n  curl -X POST %s/api/v1/admin/rebuild", data, info.PID, info.HTTP)
@@ -44,7 +42,6 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	defer log.Close()
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -69,25 +66,11 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // openLog opens the event log of a data directory for a command.
-func openLog(data string) (*badger.DB, *badgerlog.Log, error) {
+func openLog(data string) (*badgerlog.Log, error) {
 	if _, err := os.Stat(logDir(data)); errors.Is(err, os.ErrNotExist) {
-		return nil, nil, fmt.Errorf("%w in %s (start one with tracker serve --data %s)", errNoLog, data, data)
+		return nil, fmt.Errorf("%w in %s (start one with tracker serve --data %s)", errNoLog, data, data)
 	}
-	return openLogDB(data)
-}
-
-// openLogDB opens (creating) the log's database in data.
-func openLogDB(data string) (*badger.DB, *badgerlog.Log, error) {
-	db, err := badgerlog.OpenDB(logDir(data), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	log, err := badgerlog.Open(db, badgerlog.Options{})
-	if err != nil {
-		_ = db.Close()
-		return nil, nil, err
-	}
-	return db, log, nil
+	return badgerlog.Open(logDir(data), badgerlog.Options{})
 }
 
 // progress shows how far a long job got: a redrawn bar on a terminal,
@@ -156,9 +139,9 @@ var errNoLog = errors.New("no event log")
 
 // createLog opens the log of data, creating the directory (the first user
 // may be added before the server ever ran).
-func createLog(data string) (*badger.DB, *badgerlog.Log, error) {
+func createLog(data string, opts badgerlog.Options) (*badgerlog.Log, error) {
 	if err := os.MkdirAll(data, 0o750); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return openLogDB(data)
+	return badgerlog.Open(logDir(data), opts)
 }

@@ -25,11 +25,7 @@ import (
 // large group commits.
 func fillLog(t testing.TB, data string, n int) {
 	t.Helper()
-	db, err := badgerlog.OpenDB(logDir(data), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := badgerlog.Open(db, badgerlog.Options{})
+	l, err := badgerlog.Open(logDir(data), badgerlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +48,6 @@ func fillLog(t testing.TB, data string, n int) {
 		})
 	}
 	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -191,20 +191,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	db, err := badgerlog.OpenDB(logDir(cfg.Data), logger)
+	space := badgerlog.NewSpace(cfg.Data, uint64(cfg.MinFreeDisk), logger)
+	log, err := badgerlog.Open(logDir(cfg.Data), badgerlog.Options{Logger: logger, OnBatch: metrics.Observe, Space: space})
 	if errors.Is(err, badgerlog.ErrLocked) {
 		return fmt.Errorf("%w: is another tracker serve running on %s?", err, cfg.Data)
 	}
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := db.Close(); err != nil {
-			logger.Error("closing the database", "err", err)
-		}
-	}()
-	space := badgerlog.NewSpace(cfg.Data, uint64(cfg.MinFreeDisk), logger)
-	log, err := badgerlog.Open(db, badgerlog.Options{Logger: logger, OnBatch: metrics.Observe, Space: space})
 	if err != nil {
 		return err
 	}
@@ -379,7 +370,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		return errors.Join(err, g.Wait())
 	}
 	g.Go(func() error { return proj.Run(gctx) })
-	g.Go(func() error { badgerlog.RunGC(gctx, db, 10*time.Minute); return nil })
+	g.Go(func() error { log.RunGC(gctx, 10*time.Minute); return nil })
 	g.Go(func() error { trimWhenIdle(gctx, log.Head, 10*time.Second); return nil })
 	if mirror != nil {
 		g.Go(func() error { return mirror.Run(gctx) }) // only reads the log

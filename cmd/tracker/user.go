@@ -117,7 +117,7 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := cmd.Validate(); err != nil {
 		return err
 	}
-	db, log, err := openLog(cfg.data)
+	log, err := openLog(cfg.data)
 	if errors.Is(err, badgerlog.ErrLocked) {
 		base, err := serverFor(cfg.data, stderr)
 		if err != nil {
@@ -126,12 +126,11 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return userThroughServer(ctx, base, cfg, in, stdin, cmd, stdout, stderr)
 	}
 	if errors.Is(err, errNoLog) {
-		db, log, err = createLog(cfg.data)
+		log, err = createLog(cfg.data, badgerlog.Options{})
 	}
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	defer log.Close()
 	cmd.Issue = projections.NewIssue(projections.CLIIssuer(), time.Now())
 	res, err := userOffline(ctx, cfg.data, log, cmd)
@@ -242,7 +241,7 @@ func readPassword(in *bufio.Reader, stdin io.Reader, fromStdin bool, stderr io.W
 
 func listUsers(ctx context.Context, cfg userConfig, in *bufio.Reader, stdout, stderr io.Writer) error {
 	var users []userLine
-	db, log, err := openLog(cfg.data)
+	log, err := openLog(cfg.data)
 	switch {
 	case errors.Is(err, badgerlog.ErrLocked):
 		base, err := serverFor(cfg.data, stderr)
@@ -259,7 +258,6 @@ func listUsers(ctx context.Context, cfg userConfig, in *bufio.Reader, stdout, st
 	case err != nil:
 		return err
 	default:
-		defer db.Close()
 		defer log.Close()
 		p, err := projector.Open(ctx, cfg.data, log, owntracks.Decoder{}, nil)
 		if err != nil {

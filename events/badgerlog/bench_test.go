@@ -18,7 +18,7 @@ var benchPayload = []byte(`{"_type":"location","tid":"am","lat":52.52009,"lon":1
 func BenchmarkAppend(b *testing.B) {
 	for _, appenders := range []int{1, 4, 64, 256} {
 		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
-			_, l := openTest(b, b.TempDir())
+			l := openTest(b, b.TempDir())
 			var batches, batched atomic.Int64
 			l.opts.OnBatch = func(n int, _ time.Duration) { batches.Add(1); batched.Add(int64(n)) }
 			var next atomic.Int64
@@ -50,12 +50,7 @@ func BenchmarkAppend(b *testing.B) {
 // client id and packet id) and the memory the window holds.
 func BenchmarkOpenWindow(b *testing.B) {
 	dir := b.TempDir()
-	db, err := OpenDB(dir, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	l, err := Open(db, Options{})
+	l, err := Open(dir, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,7 +69,7 @@ func BenchmarkOpenWindow(b *testing.B) {
 	_ = l.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		l, err := Open(db, Options{})
+		l, err := Open(dir, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 // good, every later append is answered with that failure (and the log's
 // goroutines keep running).
 func TestAppendAfterFailedCommitReportsTheFailure(t *testing.T) {
-	_, l := openTest(t, t.TempDir())
+	l := openTest(t, t.TempDir())
 	broken := errors.New("disk gone")
 	l.failed.Store(&broken)
 	for _, src := range []string{events.SourceEmbedded, events.SourceRecorder} {

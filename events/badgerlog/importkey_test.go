@@ -54,7 +54,7 @@ func TestImportKeysMakeImportsIdempotent(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, l := openTest(t, t.TempDir())
+			l := openTest(t, t.TempDir())
 			s1, err := l.Append(t.Context(), tc.first)
 			if err != nil || s1 != 1 {
 				t.Fatalf("first append = %d, %v", s1, err)
@@ -76,7 +76,7 @@ func TestImportKeysMakeImportsIdempotent(t *testing.T) {
 
 func TestImportKeysSurviveReopen(t *testing.T) {
 	dir := t.TempDir()
-	db, l := openTest(t, dir)
+	l := openTest(t, dir)
 	a := importEvent(1700000000, `{"_type":"location","lat":1,"lon":2,"tst":1700000000}`)
 	b := importEvent(1700000060, `{"_type":"location","lat":1,"lon":2.1,"tst":1700000060}`)
 	for _, e := range []events.Event{a, b} {
@@ -85,9 +85,8 @@ func TestImportKeysSurviveReopen(t *testing.T) {
 		}
 	}
 	_ = l.Close()
-	_ = db.Close()
 
-	_, l = openTest(t, dir)
+	l = openTest(t, dir)
 	if seq, err := l.Append(t.Context(), b); !errors.Is(err, ErrAlreadyLogged) || seq != 2 {
 		t.Fatalf("after reopen: %d, %v; want 2, ErrAlreadyLogged", seq, err)
 	}
@@ -100,7 +99,7 @@ func TestImportKeysSurviveReopen(t *testing.T) {
 // TestImportKeysWithinOneBatch: the same import queued twice in one group
 // commit is stored once, and both appends learn the one seq.
 func TestImportKeysWithinOneBatch(t *testing.T) {
-	_, l := openTest(t, t.TempDir())
+	l := openTest(t, t.TempDir())
 	e := importEvent(1700000000, `{"_type":"location","lat":1,"lon":2,"tst":1700000000}`)
 	other := importEvent(1700000001, `{"_type":"location","lat":1,"lon":2,"tst":1700000001}`)
 	type res struct {
@@ -130,7 +129,7 @@ func TestImportKeysWithinOneBatch(t *testing.T) {
 // empty log (what tracker import log does) indexes the imports, so a
 // second import into the restored log stores nothing.
 func TestRestoreRebuildsImportIndex(t *testing.T) {
-	_, orig := openTest(t, t.TempDir())
+	orig := openTest(t, t.TempDir())
 	ctx := t.Context()
 	imp := importEvent(1700000000, `{"_type":"location","lat":1,"lon":2,"tst":1700000000}`)
 	for _, e := range []events.Event{
@@ -141,7 +140,7 @@ func TestRestoreRebuildsImportIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, restored := openTest(t, t.TempDir())
+	restored := openTest(t, t.TempDir())
 	err := orig.Scan(ctx, 1, func(e events.Event) error {
 		seq, err := restored.Append(ctx, e)
 		if err == nil && seq != e.Seq {

@@ -23,6 +23,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"tracker/events"
+	"tracker/events/badgerdb"
 )
 
 const (
@@ -84,8 +85,12 @@ type result struct {
 	err  error // this event's own outcome (ErrAlreadyLogged), when the batch commits
 }
 
+// ErrLocked is returned by Open when another process (usually a running
+// server) holds the log's database.
+var ErrLocked = badgerdb.ErrLocked
+
 // Log is the Badger-backed event log. It implements events.Appender and
-// events.Reader. Close it before closing the Badger database.
+// events.Reader. It owns its Badger database: Close closes both.
 type Log struct {
 	db   *badger.DB
 	opts Options
@@ -119,10 +124,15 @@ type retainedMark struct{ seq, hash uint64 }
 // registered under (packet 0 when it has no delivery identity).
 type recentMark struct{ seq, packet, topic uint64 }
 
-// Open starts a log on db. It reads the head and the recent events needed
-// to recognise redeliveries.
-func Open(db *badger.DB, opts Options) (*Log, error) {
+// Open opens (creating) the log's database in dir and starts the log on
+// it. It reads the head and the recent events needed to recognise
+// redeliveries.
+func Open(dir string, opts Options) (*Log, error) {
 	opts.defaults()
+	db, err := openDB(dir, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
 	// A batch writes one block and up to two entries per event (retained
 	// mark, import key): stay within what one Badger transaction may hold.
 	opts.MaxBatch = max(1, min(opts.MaxBatch, int(db.MaxBatchCount())/2-1))
@@ -138,13 +148,30 @@ func Open(db *badger.DB, opts Options) (*Log, error) {
 		retained: make(map[string]retainedMark),
 	}
 	if err := l.load(); err != nil {
-		return nil, err
+		return nil, errors.Join(err, db.Close())
 	}
 	l.next = l.head.Load() + 1
 	l.wg.Add(2)
 	go l.commitLoop()
 	go l.completeLoop()
 	return l, nil
+}
+
+// openDB opens the log's database in dir. The log is read sequentially
+// (catch-up, rebuild, follow), so a block cache buys little; small caches
+// keep the server small. The log syncs after each group commit itself.
+func openDB(dir string, logger *slog.Logger) (*badger.DB, error) {
+	return badgerdb.Open(badgerdb.Options(dir, logger.With("component", "badger")).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(4 << 20).
+		WithValueThreshold(32 << 10)) // big payloads (card faces) go to the value log
+}
+
+// RunGC reclaims value-log space every interval until ctx ends. The log
+// only appends, so there is rarely anything to collect; the projections
+// live in a database of their own.
+func (l *Log) RunGC(ctx context.Context, interval time.Duration) {
+	badgerdb.RunGC(ctx, l.db, interval)
 }
 
 func (l *Log) load() error {
@@ -332,6 +359,9 @@ func (l *Log) Close() error {
 	close(l.queue)
 	l.mu.Unlock()
 	l.wg.Wait()
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("badgerlog: close: %w", err)
+	}
 	return nil
 }
 

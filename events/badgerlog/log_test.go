@@ -8,31 +8,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"tracker/events"
 )
 
-func openTest(t testing.TB, dir string) (*badger.DB, *Log) {
+func openTest(t testing.TB, dir string) *Log {
 	t.Helper()
-	db, err := OpenDB(dir, nil)
+	l, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := Open(db, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = l.Close()
-		_ = db.Close()
-	})
-	return db, l
+	t.Cleanup(func() { _ = l.Close() })
+	return l
 }
 
 func TestAppendScanReopen(t *testing.T) {
 	dir := t.TempDir()
-	db, l := openTest(t, dir)
+	l := openTest(t, dir)
 	ctx := t.Context()
 	want := []events.Event{
 		{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location"}`), QoS: 1, Source: events.SourceEmbedded, Received: time.Unix(100, 5)},
@@ -69,8 +60,7 @@ func TestAppendScanReopen(t *testing.T) {
 	}
 	check(l)
 	_ = l.Close()
-	_ = db.Close()
-	_, l2 := openTest(t, dir)
+	l2 := openTest(t, dir)
 	if l2.Head() != 4 {
 		t.Fatalf("head after reopen = %d, want 4", l2.Head())
 	}
@@ -119,7 +109,7 @@ func TestRedeliveryDecidedByTransport(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, l := openTest(t, t.TempDir())
+			l := openTest(t, t.TempDir())
 			for i, e := range tc.seq {
 				seq, err := l.Append(t.Context(), e)
 				if err != nil {
@@ -141,7 +131,7 @@ func TestRedeliveryDecidedByTransport(t *testing.T) {
 // crashed before its PUBACK; the window is read back at start.
 func TestRedeliveryRecognisedAfterRestart(t *testing.T) {
 	dir := t.TempDir()
-	db, l := openTest(t, dir)
+	l := openTest(t, dir)
 	ctx := t.Context()
 	e := events.Event{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location","tst":1}`), QoS: 1,
 		Source: events.SourceEmbedded, Client: "phone-a", PacketID: 42}
@@ -149,8 +139,7 @@ func TestRedeliveryRecognisedAfterRestart(t *testing.T) {
 	l.Append(ctx, events.Event{Topic: "owntracks/a/p", Payload: []byte(`{"_type":"location","tst":2}`), QoS: 1,
 		Source: events.SourceEmbedded, Client: "phone-a", PacketID: 43})
 	_ = l.Close()
-	_ = db.Close()
-	_, l = openTest(t, dir)
+	l = openTest(t, dir)
 	e.Dup = true
 	s3, _ := l.Append(ctx, e)
 	got, err := l.Get(s3)
@@ -166,12 +155,7 @@ func TestRedeliveryRecognisedAfterRestart(t *testing.T) {
 // forgotten (memory stays bounded), also when read back at start.
 func TestRedeliveryWindowBounded(t *testing.T) {
 	dir := t.TempDir()
-	db, err := OpenDB(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l, err := Open(db, Options{DupWindow: 4})
+	l, err := Open(dir, Options{DupWindow: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +173,7 @@ func TestRedeliveryWindowBounded(t *testing.T) {
 	}
 	recent := events.Event{Topic: "t/9", Payload: []byte("x"), Source: events.SourceEmbedded, Client: "c", PacketID: 10, Dup: true}
 	_ = l.Close()
-	if l, err = Open(db, Options{DupWindow: 4}); err != nil {
+	if l, err = Open(dir, Options{DupWindow: 4}); err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
@@ -203,7 +187,7 @@ func TestRedeliveryWindowBounded(t *testing.T) {
 }
 
 func TestRetainedReplayFromExternalBrokerStoredOnce(t *testing.T) {
-	_, l := openTest(t, t.TempDir())
+	l := openTest(t, t.TempDir())
 	ctx := t.Context()
 	card := events.Event{Topic: "owntracks/a/p/info", Payload: []byte(`{"_type":"card"}`), Retained: true, Source: "mqtt:tcp://b:1883"}
 	s1, _ := l.Append(ctx, card)
@@ -225,7 +209,7 @@ func TestRetainedReplayFromExternalBrokerStoredOnce(t *testing.T) {
 }
 
 func TestConcurrentAppendsDenseAndOrdered(t *testing.T) {
-	_, l := openTest(t, t.TempDir())
+	l := openTest(t, t.TempDir())
 	const writers, per = 16, 200
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -263,7 +247,7 @@ func TestConcurrentAppendsDenseAndOrdered(t *testing.T) {
 }
 
 func TestFollowSeesNewEventsWithoutPolling(t *testing.T) {
-	_, l := openTest(t, t.TempDir())
+	l := openTest(t, t.TempDir())
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	l.Append(ctx, events.Event{Topic: "a", Payload: []byte("1")})
@@ -286,7 +270,7 @@ func TestFollowSeesNewEventsWithoutPolling(t *testing.T) {
 }
 
 func TestAppendAfterCloseFails(t *testing.T) {
-	_, l := openTest(t, t.TempDir())
+	l := openTest(t, t.TempDir())
 	_ = l.Close()
 	if _, err := l.Append(t.Context(), events.Event{Topic: "a"}); err != events.ErrClosed {
 		t.Fatalf("err = %v, want ErrClosed", err)

@@ -15,7 +15,7 @@ import (
 // DefaultMinFree is the free space below which the log refuses appends.
 // Badger writes through memory-mapped files, so running out of space is a
 // SIGBUS, not an error. Each of the two databases on the volume (log and
-// projections, SmallOptions) may still need, after the last accepted
+// projections, badgerdb.Options) may still need, after the last accepted
 // append: its memtable filled to 8 MB and flushed as a table (8 MB), a
 // value log file (16 MB) and a level-0 compaction rewriting its 3 level-0
 // tables (24 MB) before the old ones go: 56 MB each, 112 MB together,

@@ -15,19 +15,16 @@ import (
 // once space is freed (the real file system is tested in cmd/tracker on a
 // tmpfs).
 func TestAppendRefusedWhileDiskLow(t *testing.T) {
-	db, err := OpenDB(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
 	var free atomic.Uint64
 	free.Store(1 << 30)
-	space := NewSpace(db.Opts().Dir, 64<<20, nil)
+	space := NewSpace(dir, 64<<20, nil)
 	space.statfs = func(string) (uint64, error) { return free.Load(), nil }
-	l, err := Open(db, Options{Space: space})
+	l, err := Open(dir, Options{Space: space})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = l.Close(); _ = db.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	ctx := t.Context()
 	ev := func(i int) events.Event {
 		return events.Event{Topic: "owntracks/a/p", Payload: fmt.Appendf(nil, `{"_type":"location","tst":%d}`, i), QoS: 1, Source: events.SourceEmbedded}

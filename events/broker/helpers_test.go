@@ -59,20 +59,11 @@ func (s *syncBuffer) Len() int {
 	return s.buf.Len()
 }
 
-// startBroker opens Badger in a temp dir, a log on it and the broker, and
+// startBroker opens a log in a temp dir and the broker on it, and
 // runs the broker until the test ends.
 func startBroker(tb testing.TB, cfg broker.Config, opts badgerlog.Options) *fixture {
 	tb.Helper()
-	db, err := badgerlog.OpenDB(tb.TempDir(), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close db: %v", err)
-		}
-	})
-	l, err := badgerlog.Open(db, opts)
+	l, err := badgerlog.Open(tb.TempDir(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -210,7 +210,7 @@ func TestDemoRunThroughEmbeddedBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a broker for several seconds")
 	}
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b, err := broker.New(broker.Config{Listen: "127.0.0.1:0"}, log, logger)
 	if err != nil {

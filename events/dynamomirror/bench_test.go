@@ -142,7 +142,7 @@ func median(xs []float64) float64 {
 // its done called once they are over.
 func appendRate(b *testing.B, appenders int, with func(*badgerlog.Log) (done func())) float64 {
 	b.Helper()
-	l, _ := eventstest.OpenLog(b)
+	l := eventstest.OpenLog(b)
 	var done func()
 	if with != nil {
 		done = with(l)

@@ -54,7 +54,7 @@ type fixture struct {
 func newFixture(t *testing.T, persistent bool) *fixture {
 	t.Helper()
 	dyn := dynamotest.Start(t, persistent)
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	return &fixture{log: l, dyn: dyn, client: dyn.Client(t), table: "tracker-events",
 		cpFile: filepath.Join(t.TempDir(), "mirror-dynamodb.json"), logs: &logBuffer{}}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func TestOpenLog(t *testing.T) {
-	l, _ := OpenLog(t)
+	l := OpenLog(t)
 	seq, err := l.Append(t.Context(), events.Event{Topic: "owntracks/a/b", Payload: []byte("{}")})
 	if err != nil || seq != 1 {
 		t.Fatalf("Append = %d, %v; want 1, nil", seq, err)

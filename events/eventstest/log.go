@@ -6,39 +6,28 @@ package eventstest
 import (
 	"testing"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"tracker/events/badgerlog"
 )
 
-// OpenLog opens a Badger database in t.TempDir() and an event log on it.
-// Both are closed in t.Cleanup, the log first. Closing the log earlier
-// (to make appends fail) is fine.
-func OpenLog(t testing.TB) (*badgerlog.Log, *badger.DB) {
+// OpenLog opens an event log in t.TempDir(), closed in t.Cleanup.
+// Closing the log earlier (to make appends fail) is fine.
+func OpenLog(t testing.TB) *badgerlog.Log {
 	t.Helper()
 	return OpenLogWith(t, badgerlog.Options{})
 }
 
 // OpenLogWith is OpenLog with log options (OnBatch for benchmarks, small
 // queues, ...).
-func OpenLogWith(t testing.TB, opts badgerlog.Options) (*badgerlog.Log, *badger.DB) {
+func OpenLogWith(t testing.TB, opts badgerlog.Options) *badgerlog.Log {
 	t.Helper()
-	db, err := badgerlog.OpenDB(t.TempDir(), nil)
+	l, err := badgerlog.Open(t.TempDir(), opts)
 	if err != nil {
-		t.Fatalf("eventstest: %v", err)
-	}
-	l, err := badgerlog.Open(db, opts)
-	if err != nil {
-		_ = db.Close()
 		t.Fatalf("eventstest: open log: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := l.Close(); err != nil {
 			t.Errorf("eventstest: close log: %v", err)
 		}
-		if err := db.Close(); err != nil {
-			t.Errorf("eventstest: close badger: %v", err)
-		}
 	})
-	return l, db
+	return l
 }

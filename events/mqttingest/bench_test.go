@@ -50,7 +50,7 @@ func benchIngest(b *testing.B, opts eventstest.MosquittoOptions, lossOK bool) {
 	broker := eventstest.StartMosquitto(b, opts)
 	var batches, batched atomic.Int64
 	var commitTime atomic.Int64
-	l, _ := eventstest.OpenLogWith(b, badgerlog.Options{OnBatch: func(n int, took time.Duration) {
+	l := eventstest.OpenLogWith(b, badgerlog.Options{OnBatch: func(n int, took time.Duration) {
 		batches.Add(1)
 		batched.Add(int64(n))
 		commitTime.Add(int64(took))

@@ -14,7 +14,7 @@ import (
 )
 
 func TestNewValidatesConfig(t *testing.T) {
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	pki := eventstest.NewPKI(t)
 	garbage := filepath.Join(t.TempDir(), "garbage.pem")
 	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {

@@ -78,7 +78,7 @@ func TestManyPublishers(t *testing.T) {
 		perPublisher = 50
 	}
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-many"}, l)
 	probe(t, broker.URL, l, "many")
 
@@ -135,7 +135,7 @@ func TestManyPublishers(t *testing.T) {
 func TestBrokerRestart(t *testing.T) {
 	const publishers = 4
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	rec := newRecorder(l)
 
 	card := connectClient(t, broker.URL, "card", nil)
@@ -230,7 +230,7 @@ func TestBrokerRestart(t *testing.T) {
 // (restarted without persistence), the ingest subscribes again.
 func TestBrokerLostSession(t *testing.T) {
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-lost", MaxReconnectInterval: 200 * time.Millisecond}, l)
 	probe(t, broker.URL, l, "before")
 	broker.Stop(t)
@@ -252,7 +252,7 @@ func TestRetainedOnce(t *testing.T) {
 	c := connectClient(t, broker.URL, "card", nil)
 	publish(t, c, topic, cardPayload, true)
 
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	cfg := Config{Broker: broker.URL, ClientID: "tracker-retained"}
 	isCard := func(e events.Event) bool { return e.Topic == topic }
 
@@ -292,7 +292,7 @@ func TestNoAckBeforeDurable(t *testing.T) {
 	cfg := Config{Broker: broker.URL, ClientID: "tracker-noack"}
 	pub := connectClient(t, broker.URL, "noack-pub", nil)
 
-	l1, _ := eventstest.OpenLog(t)
+	l1 := eventstest.OpenLog(t)
 	rec := newRecorder(l1)
 	first := startIngest(t, cfg, rec)
 	probe(t, broker.URL, l1, "noack") // acknowledged: must not come back
@@ -309,7 +309,7 @@ func TestNoAckBeforeDurable(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the failure in the log", func() bool { return first.logs.contains("leaving it unacknowledged") })
 	first.stop(t)
 
-	l2, _ := eventstest.OpenLog(t)
+	l2 := eventstest.OpenLog(t)
 	startIngest(t, cfg, l2)
 	e := waitLog(t, l2, 10*time.Second, "the redelivered message", func(e events.Event) bool { return e.Topic == topic })
 	if !bytes.Equal(e.Payload, payload) || !e.Dup || e.QoS != 1 {
@@ -351,7 +351,7 @@ func TestTransports(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, _ := eventstest.OpenLog(t)
+			l := eventstest.OpenLog(t)
 			cfg := tt.cfg
 			cfg.ClientID = "tracker-" + strings.ReplaceAll(tt.name, " ", "-")
 			cfg.MaxReconnectInterval = 200 * time.Millisecond
@@ -398,7 +398,7 @@ func withBroker(c Config, url string) Config {
 func TestConnectLater(t *testing.T) {
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
 	broker.Stop(t)
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-later", MaxReconnectInterval: 200 * time.Millisecond}, l)
 	waitUntil(t, 5*time.Second, "a failed attempt", func() bool { return in.logs.contains("cannot connect to MQTT broker") })
 	if err := in.Publish(t.Context(), "owntracks/x/y/cmd", []byte("{}"), 1, false); err == nil {
@@ -412,7 +412,7 @@ func TestConnectLater(t *testing.T) {
 // reached returns promptly.
 func TestRunStopsWhileUnreachable(t *testing.T) {
 	eventstest.RequireMosquitto(t)
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	in := startIngest(t, Config{Broker: "tcp://127.0.0.1:1", ClientID: "tracker-unreachable"}, l)
 	waitUntil(t, 5*time.Second, "a failed attempt", func() bool { return in.logs.contains("cannot connect to MQTT broker") })
 	start := time.Now()
@@ -445,7 +445,7 @@ func (d *diskFull) AppendAsync(e events.Event, done func(uint64, error)) {
 // unacknowledged messages is full.
 func TestDiskFullThenResume(t *testing.T) {
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	full := &diskFull{Appender: l}
 	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-full"}, full)
 	probe(t, broker.URL, l, "full")

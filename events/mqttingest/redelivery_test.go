@@ -36,7 +36,7 @@ func TestRedeliveryAfterLostPubackLoggedOnce(t *testing.T) {
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
 	cfg := Config{Broker: broker.URL, ClientID: "tracker-redeliver"}
 	pub := connectClient(t, broker.URL, "redeliver-pub", nil)
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 
 	const topic = "owntracks/bob/phone/info"
 	card := []byte(`{"_type":"card","name":"Bob"}`)

@@ -181,19 +181,17 @@ func dirMB(dir string) float64 {
 
 func rebuildLog(b *testing.B) *badgerlog.Log {
 	b.Helper()
-	log, db := eventstest.OpenLog(b)
-	if dir := os.Getenv("REBUILD_KEEPLOG"); dir != "" {
+	dir := b.TempDir()
+	if data := os.Getenv("REBUILD_KEEPLOG"); data != "" {
 		// Build the log in a data directory of tracker's to measure
 		// `tracker rebuild --data DIR` as its own process.
-		var err error
-		if db, err = badgerlog.OpenDB(filepath.Join(dir, "log"), nil); err != nil {
-			b.Fatal(err)
-		}
-		if log, err = badgerlog.Open(db, badgerlog.Options{}); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = log.Close(); _ = db.Close() })
+		dir = filepath.Join(data, "log")
 	}
+	log, err := badgerlog.Open(dir, badgerlog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = log.Close() })
 	start := time.Now()
 	topics := make([]string, rebuildDevices)
 	for d := range topics {
@@ -215,7 +213,7 @@ func rebuildLog(b *testing.B) *badgerlog.Log {
 	t0 := time.Now()
 	settle()
 	b.Logf("log of %d events (%.0f payload bytes/event, %.0f MB on disk) built in %v (%.0f events/s), settled in %v",
-		log.Head(), float64(payload)/rebuildEvents, dirMB(db.Opts().Dir), took.Round(time.Millisecond), rebuildEvents/took.Seconds(), time.Since(t0).Round(time.Millisecond))
+		log.Head(), float64(payload)/rebuildEvents, dirMB(dir), took.Round(time.Millisecond), rebuildEvents/took.Seconds(), time.Since(t0).Round(time.Millisecond))
 	return log
 }
 
@@ -470,7 +468,7 @@ func BenchmarkLiveLag(b *testing.B) {
 		n        = rate * int(duration/time.Second)
 		devices  = 200
 	)
-	log, _ := eventstest.OpenLog(b)
+	log := eventstest.OpenLog(b)
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	p, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, nil)
@@ -596,7 +594,7 @@ func BenchmarkHistoryRange(b *testing.B) {
 		otherN  = 3_000 // per other device over three days
 		aroundN = 2_000 // target device, day before and day after
 	)
-	log, _ := eventstest.OpenLog(b)
+	log := eventstest.OpenLog(b)
 	const target = "owntracks/bench/target"
 	// Neighbouring device ids sort right next to the target's keys.
 	otherTopic := func(d int) string {

@@ -135,7 +135,7 @@ func TestOpenRebuildsBrokenProjections(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			log, _ := eventstest.OpenLog(t)
+			log := eventstest.OpenLog(t)
 			root := t.TempDir()
 			ctx := t.Context()
 			fillLog(t, log, 11, 6000)
@@ -173,7 +173,7 @@ func TestOpenRebuildsBrokenProjections(t *testing.T) {
 // A history block that cannot be read fails that read (no broken data
 // served) and has Run rebuild the projections, after which it reads.
 func TestReadFailureRebuilds(t *testing.T) {
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	root := t.TempDir()
 	ctx := t.Context()
 	fillLog(t, log, 12, 6000)
@@ -241,7 +241,7 @@ func userEvent(name string) events.Event {
 // log (what logins need), serves no half-built data meanwhile, and Run
 // then rebuilds to the same state Open builds.
 func TestOpenServingRebuildsInRun(t *testing.T) {
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	root := t.TempDir()
 	ctx := t.Context()
 	fillLog(t, log, 13, 6000)

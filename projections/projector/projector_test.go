@@ -42,7 +42,7 @@ func dump(t testing.TB, p *Projector) string {
 }
 
 func TestLiveEqualsRebuild(t *testing.T) {
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	root := t.TempDir()
 	ctx := t.Context()
 	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)

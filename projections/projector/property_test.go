@@ -306,7 +306,7 @@ func TestLiveRestartRebuildAgree(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			log, _ := eventstest.OpenLog(t)
+			log := eventstest.OpenLog(t)
 			g := newStreamGen(seed)
 			rootLive, rootChunks := t.TempDir(), t.TempDir()
 
@@ -393,7 +393,7 @@ func diffLines(want, got string) string {
 // TestReadsDuringApply: readers (the web pages) run beside the applier.
 func TestReadsDuringApply(t *testing.T) {
 	ctx := t.Context()
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	root := t.TempDir()
 	g := newStreamGen(99)
 	evs := make([]events.Event, 300)

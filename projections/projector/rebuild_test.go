@@ -80,7 +80,7 @@ func TestRebuildInterrupted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			log, _ := eventstest.OpenLog(t)
+			log := eventstest.OpenLog(t)
 			fillLog(t, log, 7, tt.events)
 			root := t.TempDir()
 			p := openProjector(t, ctx, root, log) // builds generation 1
@@ -156,7 +156,7 @@ func TestRebuildInterrupted(t *testing.T) {
 func TestCrashDuringRebuild(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	fillLog(t, log, 3, 500)
 	root := t.TempDir()
 	p := openProjector(t, ctx, root, log)
@@ -259,7 +259,7 @@ func TestOpenRebuildsWhenStale(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			log, _ := eventstest.OpenLog(t)
+			log := eventstest.OpenLog(t)
 			fillLog(t, log, 11, 300)
 			root := t.TempDir()
 			p := openProjector(t, ctx, root, log)

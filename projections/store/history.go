@@ -195,7 +195,7 @@ type histWriter struct {
 }
 
 // txnBudget keeps a transaction well under Badger's limit (15% of the
-// memtable, ~1.2 MB with SmallOptions' 8 MB memtables).
+// memtable, ~1.2 MB with badgerdb.Options' 8 MB memtables).
 const txnBudget = 256 << 10
 
 func (w *histWriter) room(n int) error {

@@ -20,7 +20,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 
-	"tracker/events/badgerlog"
+	"tracker/events/badgerdb"
 	"tracker/projections"
 )
 
@@ -64,7 +64,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	// Badger compression, whose per-block buffers cost as much again.
 	// History blocks, nearly all the bytes, are s2-compressed by the
 	// store itself.
-	db, err := badgerlog.OpenWith(badgerlog.SmallOptions(dir, logger.With("component", "badger-projections")).
+	db, err := badgerdb.Open(badgerdb.Options(dir, logger.With("component", "badger-projections")).
 		WithValueThreshold(256 << 10). // must stay under a batch: 15% of the memtable
 		WithBaseTableSize(1 << 20).
 		WithBlockSize(64 << 10).
@@ -75,7 +75,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 		// so every table is verified once at open (a few ms per 10 MB),
 		// and each block again as it is read.
 		WithChecksumVerificationMode(options.OnBlockRead))
-	if errors.Is(err, badgerlog.ErrLocked) {
+	if errors.Is(err, badgerdb.ErrLocked) {
 		return nil, fmt.Errorf("projections: %w", ErrLocked)
 	}
 	if err != nil {

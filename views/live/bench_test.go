@@ -60,7 +60,7 @@ func BenchmarkPublishToBrowser(b *testing.B) {
 
 func benchPublishToBrowser(b *testing.B, clients int) {
 	logger := slog.New(slog.DiscardHandler)
-	log, _ := eventstest.OpenLog(b)
+	log := eventstest.OpenLog(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	b.Cleanup(func() {

@@ -283,7 +283,7 @@ func TestExportChunks(t *testing.T) {
 // second from the fixture day's midnight.
 func benchStack(b *testing.B, n int) http.Handler {
 	b.Helper()
-	log, _ := eventstest.OpenLog(b)
+	log := eventstest.OpenLog(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.DiscardHandler)
 	p, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, logger)

@@ -21,7 +21,7 @@ func (caughtUp) WaitFor(context.Context, uint64) error { return nil }
 // A /ws/last client whose queue is full is dropped at once: following the
 // log never waits for it.
 func TestRecorderWSDropsSlowClient(t *testing.T) {
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	s := &Server{Log: log, Projections: caughtUp{}, Logger: slog.New(slog.DiscardHandler)}
 	for i := range 3 {
 		payload := fmt.Sprintf(`{"_type":"location","lat":51.5,"lon":-0.1,"tst":%d}`, 1_700_000_000+i)

@@ -165,7 +165,7 @@ type stack struct {
 // stopped in t.Cleanup.
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	log, _ := eventstest.OpenLog(t)
+	log := eventstest.OpenLog(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
 	dec := &owntracks.Decoder{}

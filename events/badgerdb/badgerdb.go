@@ -1,4 +1,9 @@
-package badgerlog
+// Package badgerdb opens Badger databases the way this server runs them:
+// sized for a small machine, logging into slog, and reporting a database
+// held by another process as ErrLocked. The event log (events/badgerlog)
+// and the projection store (projections/store) each open their own
+// database through it and tune it on top.
+package badgerdb
 
 import (
 	"context"
@@ -12,33 +17,21 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 )
 
-// ErrLocked is returned by OpenDB when another process (usually a running
+// ErrLocked is returned by Open when another process (usually a running
 // server) holds the database.
 var ErrLocked = errors.New("database is in use by another process")
 
-// OpenDB opens the Badger database in dir, sized for a small server:
-// Badger's defaults take most of a gigabyte while writing; these keep the
-// process well under 100 MB at rest. The log calls Sync itself after each
-// group commit; other writers (projections) may rely on that or call Sync.
-func OpenDB(dir string, logger *slog.Logger) (*badger.DB, error) {
+// Options are Badger options for a small server: small memtables and
+// caches, two compactors, no conflict detection (one writer), no sync on
+// commit (writers that need durability sync themselves). Badger's
+// defaults take most of a gigabyte while writing; these keep the process
+// well under 100 MB at rest.
+func Options(dir string, logger *slog.Logger) badger.Options {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// The log is read sequentially (catch-up, rebuild, follow), so a block
-	// cache buys little; small caches keep the server small.
-	opts := SmallOptions(dir, logger.With("component", "badger")).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(4 << 20).
-		WithValueThreshold(32 << 10) // big payloads (card faces) go to the value log
-	return OpenWith(opts)
-}
-
-// SmallOptions are Badger options for a small server: small memtables and
-// caches, two compactors, no conflict detection (one writer), no sync on
-// commit (the log syncs per group commit itself).
-func SmallOptions(dir string, logger *slog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
-		WithLogger(BadgerLogger(logger)).
+		WithLogger(Logger(logger)).
 		WithSyncWrites(false).
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
@@ -54,9 +47,9 @@ func SmallOptions(dir string, logger *slog.Logger) badger.Options {
 		WithMetricsEnabled(false)
 }
 
-// OpenWith opens a Badger database, reporting a directory held by another
+// Open opens a Badger database, reporting a directory held by another
 // process as ErrLocked.
-func OpenWith(opts badger.Options) (*badger.DB, error) {
+func Open(opts badger.Options) (*badger.DB, error) {
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -67,8 +60,7 @@ func OpenWith(opts badger.Options) (*badger.DB, error) {
 	return db, nil
 }
 
-// RunGC reclaims value-log space every interval until ctx ends. The log is
-// append-only, so there is rarely much to collect; projections rewrite.
+// RunGC reclaims value-log space of db every interval until ctx ends.
 func RunGC(ctx context.Context, db *badger.DB, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -83,9 +75,9 @@ func RunGC(ctx context.Context, db *badger.DB, interval time.Duration) {
 	}
 }
 
-// BadgerLogger routes Badger's printf-style logger into slog. Badger's
-// INFO chatter goes to Debug.
-func BadgerLogger(l *slog.Logger) badger.Logger { return slogAdapter{l} }
+// Logger routes Badger's printf-style logger into slog. Badger's INFO
+// chatter goes to Debug.
+func Logger(l *slog.Logger) badger.Logger { return slogAdapter{l} }
 
 type slogAdapter struct{ l *slog.Logger }
 
