@@ -97,9 +97,9 @@ func (a *Auditor) observe(e events.Event) {
 	if e.Redelivery() {
 		c.Duplicates++
 	}
-	if reason != "" {
+	if err != nil {
 		c.Invalid++
-		c.ByReason[Category(reason)]++
+		c.ByReason[owntracks.Category(err)]++
 	}
 }
 
@@ -142,16 +142,4 @@ func SourceLabel(source string) string {
 		return events.SourceMQTT
 	}
 	return "other"
-}
-
-// Category shortens a reason to its kind of problem, without the values
-// ("lat out of range: 91.2" -> "lat out of range"), so counts stay few.
-func Category(reason string) string {
-	if i := strings.IndexByte(reason, ':'); i > 0 {
-		reason = reason[:i]
-	}
-	if i := strings.IndexAny(reason, "\"0123456789"); i > 0 {
-		reason = reason[:i]
-	}
-	return strings.TrimSpace(reason)
 }

@@ -35,6 +35,30 @@ type Invalid struct {
 // event rather than passed up a call chain.
 func (e *Invalid) Error() string { return e.Reason }
 
+// Category is the kind of problem without its values ("lat out of
+// range: 91.2" -> "lat out of range"), so counts by category stay few.
+func (e *Invalid) Category() string { return category(e.Reason) }
+
+// Category is err's kind of problem: an *Invalid's Category, or for any
+// other error (an admin command the projections refuse) its message
+// shortened the same way.
+func Category(err error) string {
+	if inv, ok := errors.AsType[*Invalid](err); ok {
+		return inv.Category()
+	}
+	return category(err.Error())
+}
+
+func category(reason string) string {
+	if i := strings.IndexByte(reason, ':'); i > 0 {
+		reason = reason[:i]
+	}
+	if i := strings.IndexAny(reason, "\"0123456789"); i > 0 {
+		reason = reason[:i]
+	}
+	return strings.TrimSpace(reason)
+}
+
 func invalid(kind Kind, format string, args ...any) *Invalid {
 	return &Invalid{Kind: kind, Reason: fmt.Sprintf(format, args...)}
 }

@@ -367,3 +367,35 @@ func TestKeyFromSecret(t *testing.T) {
 		t.Errorf("long secret: %v", err)
 	}
 }
+
+// TestInvalidCategory: an invalid message says its kind of problem
+// itself, without the values, so counters group by it without parsing
+// the reason; other errors are shortened the same way.
+func TestInvalidCategory(t *testing.T) {
+	tests := []struct {
+		name, topic, payload, want string
+	}{
+		{"out of range", "owntracks/alice/phone", `{"_type":"location","lat":91.2,"lon":4,"tst":1700000000}`, "lat out of range"},
+		{"unknown type", "owntracks/alice/phone", `{"_type":"weather"}`, "unknown _type"},
+		{"oversize", "owntracks/alice/phone", `{"_type":"location","pad":"` + strings.Repeat("x", DefaultMaxPayload) + `"}`, "payload is"},
+		{"topic", "owntracks/alice", `{}`, "topic has"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decoder{}.DecodeAt(tt.topic, []byte(tt.payload), time.Unix(1700000000, 0))
+			inv, ok := errors.AsType[*Invalid](err)
+			if !ok {
+				t.Fatalf("error %v is not an *Invalid", err)
+			}
+			if got := inv.Category(); got != tt.want {
+				t.Errorf("Category() = %q, want %q (reason %q)", got, tt.want, inv.Reason)
+			}
+			if got := Category(err); got != tt.want {
+				t.Errorf("Category(err) = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := Category(fmt.Errorf("user command: name %q taken", "bob")); got != "user command" {
+		t.Errorf("Category(other error) = %q, want %q", got, "user command")
+	}
+}

@@ -307,7 +307,7 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		load := loadAvg()
 		t0, c0 := time.Now(), cpuTime()
-		var stats projector.Stats
+		var stats projections.RebuildStats
 		var err error
 		pprof.Do(ctx, pprof.Labels("phase", "rebuild"), func(ctx context.Context) {
 			stats, err = p.Rebuild(ctx, heapAt(os.Getenv("REBUILD_HEAPPROFILE")))
@@ -367,7 +367,7 @@ func BenchmarkRebuild(b *testing.B) {
 // heapAt returns a rebuild progress callback that writes a heap profile
 // (live objects at the last GC) to file when the rebuild is 95% done;
 // nil when file is empty.
-func heapAt(file string) projector.Progress {
+func heapAt(file string) projections.Progress {
 	if file == "" {
 		return nil
 	}

@@ -268,7 +268,7 @@ func TestOpenServingRebuildsInRun(t *testing.T) {
 	if p.Checkpoint() != 0 || len(p.Friends()) != 0 {
 		t.Errorf("before the rebuild: checkpoint %d, %d friends; want 0, 0", p.Checkpoint(), len(p.Friends()))
 	}
-	if err := p.History("alice/phone", 0, 1<<40, func(projections.Point) error { return nil }); !errors.Is(err, ErrRebuilding) {
+	if err := p.History("alice/phone", 0, 1<<40, func(projections.Point) error { return nil }); !errors.Is(err, projections.ErrRebuilding) {
 		t.Errorf("history before the rebuild: %v, want ErrRebuilding", err)
 	}
 	runCtx, cancel := context.WithCancel(ctx)

@@ -11,14 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"tracker/events"
-	"tracker/events/audit"
 	"tracker/events/owntracks"
 	"tracker/projections"
 	"tracker/projections/store"
@@ -66,14 +64,6 @@ type Projector struct {
 	broken     chan string   // a read failed: why (Run rebuilds); capacity 1
 	pending    string        // OpenServing left a rebuild to Run: why
 	recent     recentEvents  // newest enter/leave events, for feeds
-}
-
-// Stats summarises a rebuild.
-type Stats struct {
-	Events   uint64            `json:"events"`
-	Invalid  uint64            `json:"invalid"`
-	ByReason map[string]uint64 `json:"invalid_by_reason"`
-	Took     time.Duration     `json:"took_ns"`
 }
 
 // New returns a projector that has loaded nothing yet: call Rebuild (as
@@ -133,18 +123,15 @@ func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decod
 	return p, nil
 }
 
-// ErrRebuilding is returned by range reads while OpenServing's rebuild
-// has not finished: there is no history to read yet.
-var ErrRebuilding = errors.New("projections are being rebuilt from the log; try again shortly")
-
 // OpenServing is Open for a server that takes phones' messages while the
 // projections are rebuilt: when they must be, it folds only the users
 // from the log (what broker and HTTP-mode logins need, a small fraction
 // of a rebuild's work) and returns; Run then rebuilds before following
 // the log. Until the rebuild is done, reads see the users and no
-// friends, areas or history (range reads fail with ErrRebuilding), and
-// the checkpoint stays 0, so readiness checks report the lag. Users
-// added meanwhile can log in once the rebuild is done.
+// friends, areas or history (range reads fail with
+// projections.ErrRebuilding), and the checkpoint stays 0, so readiness
+// checks report the lag. Users added meanwhile can log in once the
+// rebuild is done.
 func OpenServing(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
 	p := New(root, log, d, logger)
 	reason, err := p.openCurrent()
@@ -429,18 +416,15 @@ func (p *Projector) catchUp(ctx context.Context) error {
 	return flush()
 }
 
-// Progress is told how far a rebuild got: events done out of total.
-type Progress func(done, total uint64)
-
 // Rebuild replays the whole log into a new projections database and
 // switches to it. Until the switch the current projections stay as they
 // are and keep serving; if ctx ends first, the new database is removed
 // and nothing changes.
-func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, error) {
+func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) (projections.RebuildStats, error) {
 	p.rebuildMu.Lock() // a second rebuild waits for the first
 	defer p.rebuildMu.Unlock()
 	start := time.Now()
-	stats := Stats{ByReason: map[string]uint64{}}
+	stats := projections.RebuildStats{ByReason: map[string]uint64{}}
 	p.mu.RLock()
 	gen := p.gen
 	p.mu.RUnlock()
@@ -454,7 +438,7 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 	if err != nil {
 		return stats, err
 	}
-	fail := func(err error) (Stats, error) {
+	fail := func(err error) (projections.RebuildStats, error) {
 		_ = st.Close()
 		_ = os.RemoveAll(dir)
 		return stats, err
@@ -509,7 +493,7 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 			stats.Events++
 			if in.Err != nil {
 				stats.Invalid++
-				stats.ByReason[audit.Category(in.Err.Error())]++
+				stats.ByReason[owntracks.Category(in.Err)]++
 			}
 		}
 		last = c[len(c)-1].Event.Seq
@@ -575,19 +559,4 @@ func (p *Projector) Rebuild(ctx context.Context, progress Progress) (Stats, erro
 	}
 	stats.Took = time.Since(start)
 	return stats, nil
-}
-
-// SortedReasons lists reasons by count, for summaries.
-func (s Stats) SortedReasons() []string {
-	out := make([]string, 0, len(s.ByReason))
-	for r := range s.ByReason {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if s.ByReason[out[i]] != s.ByReason[out[j]] {
-			return s.ByReason[out[i]] > s.ByReason[out[j]]
-		}
-		return out[i] < out[j]
-	})
-	return out
 }

@@ -53,7 +53,7 @@ func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(pr
 	st, done := p.reading()
 	defer done()
 	if st == nil {
-		return ErrRebuilding
+		return projections.ErrRebuilding
 	}
 	var fnErr error
 	err := st.History(dev, from, to, func(pt projections.Point) error {
@@ -71,7 +71,7 @@ func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn fu
 	st, done := p.reading()
 	defer done()
 	if st == nil {
-		return ErrRebuilding
+		return projections.ErrRebuilding
 	}
 	var fnErr error
 	err := st.DeviceEvents(dev, from, to, func(e projections.AreaEvent) error {
@@ -89,7 +89,7 @@ func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.
 	st, done := p.reading()
 	defer done()
 	if st == nil {
-		return ErrRebuilding
+		return projections.ErrRebuilding
 	}
 	var fnErr error
 	err := st.AreaEvents(area, from, to, func(e projections.AreaEvent) error {
@@ -107,7 +107,7 @@ func (p *Projector) Dump(fn func(k, v []byte) error) error {
 	st, done := p.reading()
 	defer done()
 	if st == nil {
-		return ErrRebuilding
+		return projections.ErrRebuilding
 	}
 	return st.Dump(fn)
 }

@@ -15,7 +15,6 @@ import (
 
 	"tracker/events"
 	"tracker/projections"
-	"tracker/projections/projector"
 )
 
 // Projections is what the read API needs of the projector.
@@ -29,7 +28,7 @@ type Projections interface {
 	DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error
 	AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error
 	WaitFor(ctx context.Context, seq uint64) error
-	Rebuild(ctx context.Context, progress projector.Progress) (projector.Stats, error)
+	Rebuild(ctx context.Context, progress projections.Progress) (projections.RebuildStats, error)
 }
 
 // Read limits (README, "Limits of the read API"): maxRange bounds one

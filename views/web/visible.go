@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"tracker/projections"
-	"tracker/projections/projector"
 )
 
 // visible is the one place that decides what a viewer may see: every
@@ -72,6 +71,6 @@ func (p visible) AreaEvents(area string, from, to int64, fn func(projections.Are
 }
 
 // Rebuild is an admin action; routes keep viewers away from it.
-func (p visible) Rebuild(ctx context.Context, progress projector.Progress) (projector.Stats, error) {
+func (p visible) Rebuild(ctx context.Context, progress projections.Progress) (projections.RebuildStats, error) {
 	return p.Projections.Rebuild(ctx, progress)
 }

@@ -21,7 +21,6 @@ import (
 	"tracker/events/audit"
 	"tracker/events/owntracks"
 	"tracker/projections"
-	"tracker/projections/projector"
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
@@ -236,7 +235,7 @@ func (s *Server) httpError(w http.ResponseWriter, r *http.Request, code int, msg
 	switch {
 	case errors.Is(err, events.ErrDiskFull):
 		msg = "disk nearly full: not accepting new messages; try again later" // the guard logged it once
-	case errors.Is(err, projector.ErrRebuilding):
+	case errors.Is(err, projections.ErrRebuilding):
 		code, msg = http.StatusServiceUnavailable, err.Error()
 	case code >= 500:
 		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
