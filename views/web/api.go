@@ -15,6 +15,7 @@ import (
 
 	"tracker/events"
 	"tracker/projections"
+	"tracker/views/web/internal/httpx"
 )
 
 // Projections is what the read API needs of the projector.
@@ -31,20 +32,16 @@ type Projections interface {
 	Rebuild(ctx context.Context, progress projections.Progress) (projections.RebuildStats, error)
 }
 
-// Read limits (README, "Limits of the read API"): maxRange bounds one
-// history request's range (points are streamed, so memory stays flat);
-// maxAreaEvents bounds the area events one answer holds in memory.
-const (
-	maxRange      = 366 * 24 * time.Hour
-	maxAreaEvents = 100_000
-)
+// maxAreaEvents bounds the area events one answer holds in memory (README,
+// "Limits of the read API"; httpx.MaxRange bounds a history's range).
+const maxAreaEvents = 100_000
 
 func (s *Server) listFriends(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.proj(r).Friends())
+	httpx.WriteJSON(w, http.StatusOK, s.proj(r).Friends())
 }
 
 func (s *Server) listAreas(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.proj(r).Areas())
+	httpx.WriteJSON(w, http.StatusOK, s.proj(r).Areas())
 }
 
 // friendParam finds the friend named in the path; it writes a 404 and
@@ -104,17 +101,17 @@ func timeRange(q url.Values, now time.Time) (from, to time.Time, err error) {
 			return from, to, fmt.Errorf("to: %w", err)
 		}
 	}
-	if err := checkTime("from", from); err != nil {
+	if err := httpx.CheckTime("from", from); err != nil {
 		return from, to, err
 	}
-	if err := checkTime("to", to); err != nil {
+	if err := httpx.CheckTime("to", to); err != nil {
 		return from, to, err
 	}
 	switch {
 	case !from.Before(to):
 		return from, to, fmt.Errorf("from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
-	case to.Sub(from) > maxRange:
-		return from, to, fmt.Errorf("range is %s long; at most %d days per request", to.Sub(from).Round(time.Hour), int(maxRange.Hours()/24))
+	case to.Sub(from) > httpx.MaxRange:
+		return from, to, fmt.Errorf("range is %s long; at most %d days per request", to.Sub(from).Round(time.Hour), int(httpx.MaxRange.Hours()/24))
 	}
 	return from, to, nil
 }
@@ -148,11 +145,11 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 		From   time.Time            `json:"from"`
 		To     time.Time            `json:"to"`
 	}{id, from.UTC(), to.UTC()})
-	cw := &countWriter{w: w}
-	bw := newBufWriter(cw)
+	cw := &httpx.CountWriter{W: w}
+	bw := httpx.NewBufWriter(cw)
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"points":[`)
-	err := s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
+	err := httpx.EachPoint(r.Context(), s.proj(r), id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		if stats.Points() > 0 {
 			bw.Byte(',')
 		}
@@ -162,11 +159,11 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		bw.Write(b)
-		return bw.err
+		return bw.Err()
 	})
 	if err != nil {
-		if bw.err == nil { // else the client went away
-			s.failMidResponse(w, r, cw.n, "the history of "+string(id), err)
+		if bw.Err() == nil { // else the client went away
+			httpx.FailMid(s.Logger, w, r, cw.N, "the history of "+string(id), err)
 		}
 		return
 	}
@@ -210,7 +207,7 @@ func (s *Server) friendAreaEvents(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, http.StatusInternalServerError, "could not read area events", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpx.WriteJSON(w, http.StatusOK, struct {
 		Device projections.DeviceID    `json:"device"`
 		From   time.Time               `json:"from"`
 		To     time.Time               `json:"to"`
@@ -288,7 +285,7 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 		s.httpError(w, r, http.StatusInternalServerError, fmt.Sprintf("area %s recorded as event %d, but the projections do not show it", c.Action, seq), nil)
 		return
 	}
-	writeJSON(w, code, res)
+	httpx.WriteJSON(w, code, res)
 }
 
 // rebuild replays the log into fresh projections (the running server's
@@ -303,5 +300,5 @@ func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("projections rebuilt", "events", stats.Events, "invalid", stats.Invalid, "took", stats.Took)
-	writeJSON(w, http.StatusOK, stats)
+	httpx.WriteJSON(w, http.StatusOK, stats)
 }

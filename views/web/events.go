@@ -10,6 +10,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventjson"
+	"tracker/views/web/internal/httpx"
 )
 
 // errLimit stops a scan once enough events were written.
@@ -35,7 +36,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("X-Log-Head", strconv.FormatUint(s.Log.Head(), 10))
 	flusher, _ := w.(http.Flusher)
-	cw := &countWriter{w: w}
+	cw := &httpx.CountWriter{W: w}
 	enc := json.NewEncoder(cw)
 	var sent uint64
 	emit := func(e events.Event) error {
@@ -67,11 +68,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		err = s.Log.Scan(r.Context(), from, emit)
 	}
 	if err != nil && !errors.Is(err, errLimit) && !errors.Is(err, context.Canceled) {
-		sent := cw.n
+		sent := cw.N
 		if follow {
 			sent++ // the headers went out: too late for an error status
 		}
-		s.failMidResponse(w, r, sent, "the event log", err)
+		httpx.FailMid(s.Logger, w, r, sent, "the event log", err)
 	}
 }
 

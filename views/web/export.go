@@ -2,9 +2,7 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/xml"
-	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"tracker/projections"
+	"tracker/views/web/internal/httpx"
 )
 
 // The downloads of a history range. Each is written while the range is
@@ -34,9 +33,9 @@ func (s *Server) exportCSV(w http.ResponseWriter, r *http.Request) {
 type trackFormat interface {
 	ext() string
 	contentType() string
-	begin(b *bufWriter, t trackInfo)
-	point(b *bufWriter, p projections.Point)
-	end(b *bufWriter)
+	begin(b *httpx.BufWriter, t trackInfo)
+	point(b *httpx.BufWriter, p projections.Point)
+	end(b *httpx.BufWriter)
 }
 
 // trackInfo describes the track for the file's header.
@@ -68,77 +67,21 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, f trackFormat) {
 		"filename": exportFilename(fv.User, fv.Device, from.In(info.Created.Location()), to.In(info.Created.Location()), f.ext()),
 	}))
 	h.Set("X-Content-Type-Options", "nosniff")
-	cw := &countWriter{w: w}
-	bw := newBufWriter(cw)
+	cw := &httpx.CountWriter{W: w}
+	bw := httpx.NewBufWriter(cw)
 	f.begin(bw, info)
-	err = s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
+	err = httpx.EachPoint(r.Context(), s.proj(r), id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		f.point(bw, p)
-		return bw.err
+		return bw.Err()
 	})
 	if err != nil {
-		if bw.err == nil { // else the client went away
-			s.failMidResponse(w, r, cw.n, "the history of "+string(id), err)
+		if bw.Err() == nil { // else the client went away
+			httpx.FailMid(s.Logger, w, r, cw.N, "the history of "+string(id), err)
 		}
 		return
 	}
 	f.end(bw)
 	_ = bw.Flush() // an error here means the client went away
-}
-
-// historyChunk is how many points are read under the projector's lock at
-// once; they are written out after it is released, so a slow client never
-// holds up the projections.
-const historyChunk = 1024
-
-var errChunkFull = errors.New("chunk full")
-
-// eachPoint calls fn for dev's points with from <= tst < to, in tst order,
-// reading them historyChunk at a time. fn runs outside the projector's
-// read lock. Points sharing a tst across a chunk boundary are passed on
-// once each: the next chunk starts at that tst and skips those already
-// passed on.
-func (s *Server) eachPoint(ctx context.Context, dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
-	buf := make([]projections.Point, 0, historyChunk)
-	skip := 0 // points with tst == from already passed on
-	for {
-		buf = buf[:0]
-		skipped := 0
-		err := s.Projections.History(dev, from, to, func(p projections.Point) error {
-			if p.Tst == from && skipped < skip {
-				skipped++
-				return nil
-			}
-			buf = append(buf, p)
-			if len(buf) == cap(buf) {
-				return errChunkFull
-			}
-			return nil
-		})
-		full := errors.Is(err, errChunkFull)
-		if err != nil && !full {
-			return err
-		}
-		for _, p := range buf {
-			if err := fn(p); err != nil {
-				return err
-			}
-		}
-		if !full {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		last, same := buf[len(buf)-1].Tst, 0
-		for i := len(buf) - 1; i >= 0 && buf[i].Tst == last; i-- {
-			same++
-		}
-		if last == from {
-			skip += same
-		} else {
-			from, skip = last, same
-		}
-	}
 }
 
 func exportFilename(user, device string, from, to time.Time, ext string) string {
@@ -176,12 +119,12 @@ func safeName(s, fallback string) string {
 }
 
 // GPX 1.1: one track, one segment, a trkpt per point.
-type gpxTrack struct{ buf []byte }
+type gpxTrack struct{ httpx.GPXPoints }
 
 func (*gpxTrack) ext() string         { return "gpx" }
 func (*gpxTrack) contentType() string { return "application/gpx+xml" }
 
-func (g *gpxTrack) begin(b *bufWriter, t trackInfo) {
+func (g *gpxTrack) begin(b *httpx.BufWriter, t trackInfo) {
 	name := xmlText(t.Name + " (" + t.User + "/" + t.Device + ")")
 	b.WriteString(xml.Header)
 	b.WriteString(`<gpx version="1.1" creator="tracker" xmlns="http://www.topografix.com/GPX/1/1">` + "\n")
@@ -191,25 +134,9 @@ func (g *gpxTrack) begin(b *bufWriter, t trackInfo) {
 	b.WriteString("<trk><name>" + name + "</name><trkseg>\n")
 }
 
-func (g *gpxTrack) point(b *bufWriter, p projections.Point) {
-	o := append(g.buf[:0], `<trkpt lat="`...)
-	o = strconv.AppendFloat(o, p.Lat, 'f', -1, 64)
-	o = append(o, `" lon="`...)
-	o = strconv.AppendFloat(o, p.Lon, 'f', -1, 64)
-	o = append(o, `">`...)
-	if p.Alt != 0 {
-		o = append(o, "<ele>"...)
-		o = strconv.AppendInt(o, int64(p.Alt), 10)
-		o = append(o, "</ele>"...)
-	}
-	o = append(o, "<time>"...)
-	o = p.Time().AppendFormat(o, time.RFC3339)
-	o = append(o, "</time></trkpt>\n"...)
-	b.Write(o)
-	g.buf = o
-}
+func (g *gpxTrack) point(b *httpx.BufWriter, p projections.Point) { g.Point(b, p) }
 
-func (g *gpxTrack) end(b *bufWriter) { b.WriteString("</trkseg></trk>\n</gpx>\n") }
+func (g *gpxTrack) end(b *httpx.BufWriter) { g.End(b) }
 
 // xmlText escapes s for XML character data and attributes; characters XML
 // does not allow become U+FFFD.
@@ -228,11 +155,11 @@ type geoJSONTrack struct {
 func (*geoJSONTrack) ext() string         { return "geojson" }
 func (*geoJSONTrack) contentType() string { return "application/geo+json" }
 
-func (g *geoJSONTrack) begin(b *bufWriter, t trackInfo) {
+func (g *geoJSONTrack) begin(b *httpx.BufWriter, t trackInfo) {
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
 }
 
-func (g *geoJSONTrack) point(b *bufWriter, p projections.Point) {
+func (g *geoJSONTrack) point(b *httpx.BufWriter, p projections.Point) {
 	o := g.buf[:0]
 	if g.n > 0 {
 		o = append(o, ',')
@@ -259,7 +186,7 @@ func (g *geoJSONTrack) point(b *bufWriter, p projections.Point) {
 	g.buf = o
 }
 
-func (g *geoJSONTrack) end(b *bufWriter) { b.WriteString("\n]}\n") }
+func (g *geoJSONTrack) end(b *httpx.BufWriter) { b.WriteString("\n]}\n") }
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json
 // does (HTML-sensitive characters too); invalid UTF-8 becomes U+FFFD.
@@ -302,11 +229,11 @@ type csvTrack struct{ buf []byte }
 func (*csvTrack) ext() string         { return "csv" }
 func (*csvTrack) contentType() string { return "text/csv; charset=utf-8" }
 
-func (c *csvTrack) begin(b *bufWriter, t trackInfo) {
+func (c *csvTrack) begin(b *httpx.BufWriter, t trackInfo) {
 	b.WriteString("time,tst,lat,lon,acc,alt,vel,cog,batt,conn,trigger,seq\n")
 }
 
-func (c *csvTrack) point(b *bufWriter, p projections.Point) {
+func (c *csvTrack) point(b *httpx.BufWriter, p projections.Point) {
 	o := p.Time().AppendFormat(c.buf[:0], time.RFC3339)
 	o = append(o, ',')
 	o = strconv.AppendInt(o, p.Tst, 10)
@@ -329,7 +256,7 @@ func (c *csvTrack) point(b *bufWriter, p projections.Point) {
 	c.buf = o
 }
 
-func (c *csvTrack) end(b *bufWriter) {}
+func (c *csvTrack) end(b *httpx.BufWriter) {}
 
 // appendCSVText appends a text field: a leading character a spreadsheet
 // would read as a formula gets a "'" in front, and the field is quoted when

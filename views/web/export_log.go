@@ -13,6 +13,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventjson"
+	"tracker/views/web/internal/httpx"
 )
 
 // The whole event log as a backup: gzip-compressed JSON lines, one event
@@ -28,11 +29,11 @@ func (s *Server) exportLog(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/gzip")
 	h.Set("Content-Disposition", `attachment; filename="tracker-log-`+s.now().UTC().Format("20060102-150405")+`.jsonl.gz"`)
 	h.Set("X-Log-Head", strconv.FormatUint(s.Log.Head(), 10))
-	cw := &countWriter{w: w}
+	cw := &httpx.CountWriter{W: w}
 	gz := gzip.NewWriter(cw)
 	n, err := WriteLogLines(r.Context(), gz, s.Log)
 	if err != nil {
-		s.failMidResponse(w, r, cw.n, fmt.Sprintf("the event log (after %d events)", n), err)
+		httpx.FailMid(s.Logger, w, r, cw.N, fmt.Sprintf("the event log (after %d events)", n), err)
 		return
 	}
 	if err := gz.Close(); err != nil && r.Context().Err() == nil {

@@ -11,6 +11,7 @@ import (
 
 	"tracker/projections"
 	"tracker/views"
+	"tracker/views/web/internal/httpx"
 )
 
 // historyRoutes: the per-friend history page and its downloads.
@@ -50,7 +51,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	m := views.BuildHistory(s.pageFor(r, f.DisplayName()+" · history", "dashboard"), f, from, to)
 	m.PageNo = pageNo
 	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
-	err = s.eachPoint(r.Context(), id, from.Unix(), to.Unix(), func(p projections.Point) error {
+	err = httpx.EachPoint(r.Context(), s.proj(r), id, from.Unix(), to.Unix(), func(p projections.Point) error {
 		stats.Add(p)
 		m.AddPoint(p)
 		return nil

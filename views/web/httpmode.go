@@ -15,6 +15,7 @@ import (
 	"tracker/events"
 	"tracker/events/owntracks"
 	"tracker/projections"
+	"tracker/views/web/internal/httpx"
 )
 
 // OwnTracks HTTP mode (protocol §3, §4): the phone POSTs each message to
@@ -78,7 +79,7 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 
 	now := s.now()
 	dec := s.decoder()
-	base := pubRoot(dec) + "/" + v.Name + "/" + device
+	base := httpx.PubRoot(dec) + "/" + v.Name + "/" + device
 	m, decErr := dec.DecodeAt(base, body, now)
 	kind := messageKind(m, decErr)
 	topic := base + topicSuffix(kind)
@@ -97,7 +98,7 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 
 	if len(body) == 0 || decErr != nil {
 		// A cleared or unusable message: nothing to show for it.
-		writeJSON(w, http.StatusOK, []json.RawMessage{})
+		httpx.WriteJSON(w, http.StatusOK, []json.RawMessage{})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pubWait)
@@ -107,9 +108,9 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Debug("owntracks http answer without the post just made: projections are catching up", "seq", seq)
 	}
 	r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, v))
-	answer := s.friendsAnswer(s.proj(r).Friends(), pubRoot(dec))
+	answer := s.friendsAnswer(s.proj(r).Friends(), httpx.PubRoot(dec))
 	answer = append(answer, s.cmds.take(projections.MakeDeviceID(v.Name, device), now)...)
-	writeJSON(w, http.StatusOK, answer)
+	httpx.WriteJSON(w, http.StatusOK, answer)
 }
 
 // pubViewer works out who is posting, like the auth middleware does for
@@ -172,15 +173,6 @@ func (s *Server) decoder() *owntracks.Decoder {
 		return &owntracks.Decoder{}
 	}
 	return s.Decoder
-}
-
-// pubRoot is the first topic level HTTP-mode messages are filed under: the
-// decoder's root, so they read like the phone had published them.
-func pubRoot(d *owntracks.Decoder) string {
-	if d.Root == "" || d.Root == owntracks.AnyRoot {
-		return owntracks.DefaultRoot
-	}
-	return d.Root
 }
 
 // messageKind is what the message turned out to be, as far as decoding

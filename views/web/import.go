@@ -14,6 +14,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventjson"
+	"tracker/views/web/internal/httpx"
 )
 
 // Imports into a running server: `tracker import recorder|gpx` sends its
@@ -101,7 +102,7 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, ImportResult{Error: "gzip: " + err.Error()})
+			httpx.WriteJSON(w, http.StatusBadRequest, ImportResult{Error: "gzip: " + err.Error()})
 			return
 		}
 		in = &capReader{r: gz, max: maxImportBody}
@@ -182,7 +183,7 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Info("events imported", "stored", res.Stored, "already_present", res.AlreadyPresent,
 			"first_seq", res.FirstSeq, "last_seq", res.LastSeq)
 	}
-	writeJSON(w, code, res)
+	httpx.WriteJSON(w, code, res)
 }
 
 // importLine turns one posted line into the event to append.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"tracker/views/web/internal/httpx"
 )
 
 // MaxReadyLag is how many events the projections may trail the log head
@@ -283,7 +284,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		code, out.Status = http.StatusServiceUnavailable, "not ready: "+strings.Join(out.Failed, ", ")
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, code, out)
+	httpx.WriteJSON(w, code, out)
 }
 
 // metricsAccess lets clients on loopback or in MetricsAllow through

@@ -9,6 +9,7 @@ import (
 
 	"tracker/events"
 	"tracker/projections"
+	"tracker/views/web/internal/httpx"
 )
 
 // UserAdmin is what user management needs beyond Users.
@@ -29,7 +30,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	for _, u := range s.UserAdmin.Users() {
 		out = append(out, userLine{Name: u.Name, Admin: u.Admin, Restricted: u.Restricted, Sees: u.Sees})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 // userResult answers a user command with its outcome: the user as the
@@ -107,5 +108,5 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 		res.Exists = true
 		res.User = &userLine{Name: u.Name, Admin: u.Admin, Restricted: u.Restricted, Sees: u.Sees}
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpx.WriteJSON(w, http.StatusOK, res)
 }

@@ -17,7 +17,11 @@ type visible struct {
 
 // proj returns the projections as the request's viewer may see them.
 func (s *Server) proj(r *http.Request) Projections {
-	v := ViewerFrom(r.Context())
+	return s.projAs(ViewerFrom(r.Context()))
+}
+
+// projAs returns the projections as v may see them.
+func (s *Server) projAs(v Viewer) Projections {
 	if v.Open || v.Admin {
 		return s.Projections
 	}

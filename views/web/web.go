@@ -5,7 +5,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
+	"tracker/views/web/internal/httpx"
 )
 
 // Ingest is what the health check asks of the message intake.
@@ -119,7 +119,7 @@ func (s *Server) Router() chi.Router {
 		r.Get("/faces/{seq}", s.face)
 		s.historyRoutes(r)
 		s.areaPageRoutes(r)
-		s.recorderRoutes(r) // OwnTracks Recorder-compatible /api/0 and /ws/last (recorderapi.go)
+		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
 			r.Get("/friends/{user}/{device}/locations", s.friendLocations)
@@ -223,24 +223,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if !h.Connected {
 		h.Status, code = "ingest disconnected", http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, h)
+	httpx.WriteJSON(w, code, h)
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Stats.Counts())
+	httpx.WriteJSON(w, http.StatusOK, s.Stats.Counts())
 }
 
 // httpError writes a plain-text error and logs server-side failures once.
 func (s *Server) httpError(w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
-	switch {
-	case errors.Is(err, events.ErrDiskFull):
-		msg = "disk nearly full: not accepting new messages; try again later" // the guard logged it once
-	case errors.Is(err, projections.ErrRebuilding):
-		code, msg = http.StatusServiceUnavailable, err.Error()
-	case code >= 500:
-		s.Logger.Error("request failed", "method", r.Method, "uri", r.URL.RequestURI(), "status", code, "err", err)
-	}
-	http.Error(w, msg, code)
+	httpx.Error(s.Logger, w, r, code, msg, err)
 }
 
 // access is who the request's viewer is, for a live stream that decides

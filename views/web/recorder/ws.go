@@ -1,4 +1,4 @@
-package web
+package recorder
 
 import (
 	"context"
@@ -47,10 +47,10 @@ var wsLastFields = []string{"_type", "lat", "lon", "tst", "tid", "addr", "topic"
 
 var errSlowClient = errors.New("client is not reading; its queue is full")
 
-func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
+func (a *API) recorderWS(w http.ResponseWriter, r *http.Request) {
 	user, device := recorderParam(r, "user"), recorderParam(r, "device")
-	v := ViewerFrom(r.Context())
-	from := s.Log.Head() + 1 // what arrives from now on
+	name, current := a.Current(r)
+	from := a.Log.Head() + 1 // what arrives from now on
 	up := websocket.Upgrader{CheckOrigin: live.SameOrigin, ReadBufferSize: 1024, WriteBufferSize: 8192}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
@@ -62,20 +62,20 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 	// now is the viewer as of this moment; once their login has ended it
 	// ends the connection and reports false.
 	var revoked atomic.Bool
-	now := func() (Viewer, bool) {
-		cur, err := s.Auth.current(v)
-		if err != nil {
+	now := func() (Reader, bool) {
+		cur, ok := current()
+		if !ok {
 			revoked.Store(true)
 			cancel()
-			return Viewer{}, false
+			return nil, false
 		}
 		return cur, true
 	}
 
 	var wg sync.WaitGroup
-	if s.Hub != nil { // the hub hears account changes and logouts
+	if a.Watch != nil {
 		wake := make(chan struct{}, 1)
-		stop := s.Hub.Watch(v.Name, func() {
+		stop := a.Watch(name, func() {
 			select {
 			case wake <- struct{}{}:
 			default:
@@ -94,7 +94,7 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	wg.Go(func() { // reader: "LAST", echoes, pongs
-		if !s.wsLastRead(ctx, r, conn, out, now, user, device) {
+		if !a.wsLastRead(ctx, r, conn, out, now, user, device) {
 			cancel()
 		}
 	})
@@ -104,19 +104,19 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 	})
 	wg.Go(func() { // follower: new locations from the log
 		defer cancel()
-		err := s.wsLastFollow(ctx, from, out, now, user, device)
+		err := a.wsLastFollow(ctx, from, out, now, user, device)
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, errSlowClient):
-			s.Logger.Info("dropped a /ws/last client that stopped reading; it will reconnect", "remote", r.RemoteAddr)
+			a.Logger.Info("dropped a /ws/last client that stopped reading; it will reconnect", "remote", r.RemoteAddr)
 		case err != nil:
-			s.Logger.Error("/ws/last: following the log failed", "err", err)
+			a.Logger.Error("/ws/last: following the log failed", "err", err)
 		}
 	})
 	<-ctx.Done()
 	code, reason := websocket.CloseGoingAway, ""
 	if revoked.Load() {
-		s.Logger.Info("closed a /ws/last connection: the viewer's session has ended", "user", v.Name, "remote", r.RemoteAddr)
+		a.Logger.Info("closed a /ws/last connection: the viewer's session has ended", "user", name, "remote", r.RemoteAddr)
 		code, reason = live.CloseRevoked, "session ended"
 	}
 	_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
@@ -127,7 +127,7 @@ func (s *Server) recorderWS(w http.ResponseWriter, r *http.Request) {
 // wsLastRead answers what the client sends until it goes away (false) or
 // says "exit" (true: the writer closes the connection once it has sent
 // what is queued).
-func (s *Server) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.Conn, out chan<- []byte, now func() (Viewer, bool), user, device string) bool {
+func (a *API) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.Conn, out chan<- []byte, now func() (Reader, bool), user, device string) bool {
 	conn.SetReadLimit(wsLastMaxMessage)
 	_ = conn.SetReadDeadline(time.Now().Add(wsLastReadTimeout))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsLastReadTimeout)) })
@@ -144,7 +144,7 @@ func (s *Server) wsLastRead(ctx context.Context, r *http.Request, conn *websocke
 		if err != nil {
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) && ctx.Err() == nil &&
 				!errors.Is(err, net.ErrClosed) {
-				s.Logger.Debug("/ws/last socket closed", "err", err)
+				a.Logger.Debug("/ws/last socket closed", "err", err)
 			}
 			return false
 		}
@@ -154,12 +154,11 @@ func (s *Server) wsLastRead(ctx context.Context, r *http.Request, conn *websocke
 			if !ok {
 				return false
 			}
-			asNow := r.WithContext(context.WithValue(r.Context(), viewerKey{}, cur))
-			for _, f := range s.recorderFriends(asNow, user, device) {
+			for _, f := range recorderFriends(cur, user, device) {
 				if f.Hidden {
 					continue
 				}
-				b, err := s.lastObject(f).pick(wsLastFields).MarshalJSON()
+				b, err := a.lastObject(f).pick(wsLastFields).MarshalJSON()
 				if err != nil {
 					continue
 				}
@@ -207,13 +206,13 @@ func wsLastWrite(ctx context.Context, conn *websocket.Conn, out <-chan []byte) {
 // viewer may see when it arrives. A location waits until the projections
 // include it: they hold the sharing rule in force at its place in the
 // log, so a change recorded before it always applies to it.
-func (s *Server) wsLastFollow(ctx context.Context, from uint64, out chan<- []byte, now func() (Viewer, bool), user, device string) error {
-	return events.Follow(ctx, s.Log, from, func(e events.Event) error {
-		msg, dev := s.wsLocation(e, user, device)
+func (a *API) wsLastFollow(ctx context.Context, from uint64, out chan<- []byte, now func() (Reader, bool), user, device string) error {
+	return events.Follow(ctx, a.Log, from, func(e events.Event) error {
+		msg, dev := a.wsLocation(e, user, device)
 		if msg == nil {
 			return nil
 		}
-		if err := s.Projections.WaitFor(ctx, e.Seq); err != nil {
+		if err := a.WaitFor(ctx, e.Seq); err != nil {
 			return err
 		}
 		cur, ok := now()
@@ -236,11 +235,11 @@ func (s *Server) wsLastFollow(ctx context.Context, from uint64, out chan<- []byt
 // pushes it (the payload plus topic, username, device and ghash), and
 // its device; nil when e is no location or not the user or device asked
 // for. Whether the viewer may see it is the caller's to decide.
-func (s *Server) wsLocation(e events.Event, user, device string) ([]byte, projections.DeviceID) {
+func (a *API) wsLocation(e events.Event, user, device string) ([]byte, projections.DeviceID) {
 	if e.Redelivery() {
 		return nil, "" // a redelivery: pushed the first time
 	}
-	m, err := s.decoder().DecodeAt(e.Topic, e.Payload, e.Received)
+	m, err := a.decoder().DecodeAt(e.Topic, e.Payload, e.Received)
 	if err != nil || m.Location == nil {
 		return nil, ""
 	}

@@ -1,4 +1,4 @@
-package web
+package recorder
 
 import (
 	"context"
@@ -10,19 +10,21 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventstest"
+	"tracker/projections"
 )
 
-// caughtUp is projections that always hold every event (the follower
-// only asks WaitFor).
-type caughtUp struct{ Projections }
+// seesAll is a viewer who may see every device (the follower only asks
+// MaySee).
+type seesAll struct{ Reader }
 
-func (caughtUp) WaitFor(context.Context, uint64) error { return nil }
+func (seesAll) MaySee(projections.DeviceID) bool { return true }
 
 // A /ws/last client whose queue is full is dropped at once: following the
 // log never waits for it.
 func TestRecorderWSDropsSlowClient(t *testing.T) {
 	log := eventstest.OpenLog(t)
-	s := &Server{Log: log, Projections: caughtUp{}, Logger: slog.New(slog.DiscardHandler)}
+	caughtUp := func(context.Context, uint64) error { return nil } // the projections hold every event
+	s := &API{Log: log, WaitFor: caughtUp, Logger: slog.New(slog.DiscardHandler)}
 	for i := range 3 {
 		payload := fmt.Sprintf(`{"_type":"location","lat":51.5,"lon":-0.1,"tst":%d}`, 1_700_000_000+i)
 		if _, err := log.Append(t.Context(), events.Event{Topic: "owntracks/ann/phone", Payload: []byte(payload), Received: time.Unix(1_700_000_100, 0)}); err != nil {
@@ -34,7 +36,7 @@ func TestRecorderWSDropsSlowClient(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() {
-		done <- s.wsLastFollow(ctx, 1, out, func() (Viewer, bool) { return Viewer{Open: true}, true }, "", "")
+		done <- s.wsLastFollow(ctx, 1, out, func() (Reader, bool) { return seesAll{}, true }, "", "")
 	}()
 	select {
 	case err := <-done:

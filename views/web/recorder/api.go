@@ -1,13 +1,12 @@
-package web
-
-// The OwnTracks Recorder's HTTP API, so that the OwnTracks Frontend and
-// scripts written for the Recorder work against this server: /api/0/version,
-// /api/0/list, /api/0/last, /api/0/locations (here) and the /ws/last
-// websocket (recorderws.go). The shapes follow the Recorder's README, API.md
+// Package recorder is the OwnTracks Recorder's HTTP API, so that the
+// OwnTracks Frontend and scripts written for the Recorder work against this
+// server: /api/0/version, /api/0/list, /api/0/last, /api/0/locations (here)
+// and the /ws/last websocket (ws.go). The shapes follow the Recorder's README, API.md
 // and http.c/storage.c (github.com/owntracks/recorder); README.md lists what
 // differs. Everything goes through the same login and the same sharing rule
 // as the rest: a viewer never learns of a friend it may not see, not even
 // that it exists.
+package recorder
 
 import (
 	"bytes"
@@ -16,6 +15,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -25,23 +25,73 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"tracker/events"
 	"tracker/events/owntracks"
 	"tracker/projections"
+	"tracker/views/web/internal/httpx"
 )
 
-// recorderRoutes registers the Recorder-compatible API. The Recorder
+// API serves the Recorder-compatible routes. It never holds the
+// projections themselves: every handler reads them through Read or
+// Current, as the request's viewer may see them.
+type API struct {
+	// Read returns the projections as the request's viewer may see them.
+	Read func(r *http.Request) Reader
+	// Current returns the request's viewer's name and their view as of
+	// each call, for the websocket, which outlives the login check: false
+	// once the login has ended (logout, password change, removal).
+	Current func(r *http.Request) (name string, now func() (Reader, bool))
+	// Watch calls wake when user's account changes or they log out; stop
+	// ends it. Nil when nothing announces such changes.
+	Watch   func(user string, wake func()) (stop func())
+	Log     events.Reader                               // followed by /ws/last
+	Events  EventGetter                                 // the stored payloads; nil: locations are rebuilt from points
+	WaitFor func(ctx context.Context, seq uint64) error // until the projections include seq
+	Decoder *owntracks.Decoder
+	Logger  *slog.Logger
+	Now     func() time.Time // clock for default ranges; time.Now when nil
+}
+
+// Reader is the projections as one viewer may see them.
+type Reader interface {
+	Friends() []projections.FriendView
+	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
+	MaySee(dev projections.DeviceID) bool
+}
+
+// EventGetter reads one event of the log.
+type EventGetter interface {
+	Get(seq uint64) (events.Event, error)
+}
+
+// Routes registers the Recorder-compatible API; stream wraps the
+// websocket (the server caps live connections per user). The Recorder
 // takes its parameters from the query, a form body (curl -d) or
 // X-Limit-* headers, so every verb answers GET and POST alike.
-func (s *Server) recorderRoutes(r chi.Router) {
+func (a *API) Routes(r chi.Router, stream func(http.HandlerFunc) http.HandlerFunc) {
 	r.Route("/api/0", func(r chi.Router) {
 		for _, m := range []string{http.MethodGet, http.MethodPost} {
-			r.MethodFunc(m, "/version", s.recorderVersion)
-			r.MethodFunc(m, "/list", s.recorderList)
-			r.MethodFunc(m, "/last", s.recorderLast)
-			r.MethodFunc(m, "/locations", s.recorderLocations)
+			r.MethodFunc(m, "/version", a.recorderVersion)
+			r.MethodFunc(m, "/list", a.recorderList)
+			r.MethodFunc(m, "/last", a.recorderLast)
+			r.MethodFunc(m, "/locations", a.recorderLocations)
 		}
 	})
-	r.Get("/ws/last", s.capStreams(s.recorderWS))
+	r.Get("/ws/last", stream(a.recorderWS))
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *API) decoder() *owntracks.Decoder {
+	if a.Decoder == nil {
+		return &owntracks.Decoder{}
+	}
+	return a.Decoder
 }
 
 const (
@@ -73,7 +123,7 @@ func limitBody(w http.ResponseWriter, r *http.Request) {
 
 // recorderVersion answers {"version": ..., "git": ...} like the Recorder,
 // with this server's build.
-func (s *Server) recorderVersion(w http.ResponseWriter, r *http.Request) {
+func (a *API) recorderVersion(w http.ResponseWriter, r *http.Request) {
 	v := struct {
 		Version string `json:"version"`
 		Git     string `json:"git,omitempty"`
@@ -88,16 +138,16 @@ func (s *Server) recorderVersion(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
 // recorderFriends returns the friends the viewer may see that have a
 // location, ordered by user and device, narrowed to user and device when
 // given. A name matches exactly or, when nothing matches exactly, without
 // regard to case (the Recorder lower-cases names; topics keep theirs).
-func (s *Server) recorderFriends(r *http.Request, user, device string) []projections.FriendView {
+func recorderFriends(view Reader, user, device string) []projections.FriendView {
 	var all []projections.FriendView
-	for _, f := range s.proj(r).Friends() {
+	for _, f := range view.Friends() {
 		if f.Location != nil {
 			all = append(all, f)
 		}
@@ -135,31 +185,32 @@ func matchNames(in []projections.FriendView, want string, name func(projections.
 // ?user=&device= the device's month files, named as the Recorder's
 // storage would name them (rec/<user>/<device>/YYYY-MM.rec), for the
 // months that hold points up to ?to= (default now).
-func (s *Server) recorderList(w http.ResponseWriter, r *http.Request) {
+func (a *API) recorderList(w http.ResponseWriter, r *http.Request) {
 	limitBody(w, r)
 	user, device := recorderParam(r, "user"), recorderParam(r, "device")
+	view := a.Read(r)
 	results := []string{}
 	switch {
 	case user == "":
-		for _, f := range s.recorderFriends(r, "", "") {
+		for _, f := range recorderFriends(view, "", "") {
 			if len(results) == 0 || results[len(results)-1] != f.User {
 				results = append(results, f.User)
 			}
 		}
 	case device == "":
-		for _, f := range s.recorderFriends(r, user, "") {
+		for _, f := range recorderFriends(view, user, "") {
 			results = append(results, f.Device)
 		}
 	default:
-		_, to, err := s.recorderRange(r)
+		_, to, err := a.recorderRange(r)
 		if err != nil {
 			recorderRangeError(w, err)
 			return
 		}
-		for _, f := range s.recorderFriends(r, user, device) {
-			months, err := s.recMonths(f.ID, to.Unix())
+		for _, f := range recorderFriends(view, user, device) {
+			months, err := recMonths(view, f.ID, to.Unix())
 			if err != nil {
-				s.httpError(w, r, http.StatusInternalServerError, "could not read the history", err)
+				httpx.Error(a.Logger, w, r, http.StatusInternalServerError, "could not read the history", err)
 				return
 			}
 			for _, m := range months {
@@ -167,7 +218,7 @@ func (s *Server) recorderList(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, struct {
+	httpx.WriteJSON(w, http.StatusOK, struct {
 		Results []string `json:"results"`
 	}{results})
 }
@@ -176,12 +227,12 @@ var errFoundFirst = errors.New("stop")
 
 // recMonths returns the months (YYYY-MM, UTC) in which dev has points
 // before to: one short read per month that has any.
-func (s *Server) recMonths(dev projections.DeviceID, to int64) ([]string, error) {
+func recMonths(view Reader, dev projections.DeviceID, to int64) ([]string, error) {
 	var out []string
 	from := int64(0)
 	for from < to {
 		var first *projections.Point
-		err := s.Projections.History(dev, from, to, func(p projections.Point) error {
+		err := view.History(dev, from, to, func(p projections.Point) error {
 			first = &p
 			return errFoundFirst
 		})
@@ -201,21 +252,21 @@ func (s *Server) recMonths(dev projections.DeviceID, to int64) ([]string, error)
 // recorderLast answers an array of the newest location of each device
 // (?user=, ?device= narrow it; ?fields=a,b keeps only those members):
 // the phone's payload as it sent it, plus the members the Recorder adds.
-func (s *Server) recorderLast(w http.ResponseWriter, r *http.Request) {
+func (a *API) recorderLast(w http.ResponseWriter, r *http.Request) {
 	limitBody(w, r)
 	fields := fieldList(recorderParam(r, "fields"))
 	out := []jsonObject{}
-	for _, f := range s.recorderFriends(r, recorderParam(r, "user"), recorderParam(r, "device")) {
+	for _, f := range recorderFriends(a.Read(r), recorderParam(r, "user"), recorderParam(r, "device")) {
 		if f.Hidden {
 			continue // the phone cleared its location
 		}
-		o := s.lastObject(f)
+		o := a.lastObject(f)
 		if fields != nil {
 			o = o.pick(fields)
 		}
 		out = append(out, o)
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
 func fieldList(v string) []string {
@@ -234,8 +285,8 @@ func fieldList(v string) []string {
 // lastObject is a friend's newest location as the Recorder's last/ file
 // holds it (payload, topic, username, device, ghash), with the members
 // it adds when answering (isotst, disptst and the card's name and face).
-func (s *Server) lastObject(f projections.FriendView) jsonObject {
-	loc := s.storedLocation(f.ID, *f.Location)
+func (a *API) lastObject(f projections.FriendView) jsonObject {
+	loc := a.storedLocation(f.ID, *f.Location)
 	o := loc.obj
 	o.set("topic", loc.topic)
 	o.set("username", f.User)
@@ -250,22 +301,22 @@ func (s *Server) lastObject(f projections.FriendView) jsonObject {
 	if f.Name != "" {
 		o.setDefault("name", f.Name)
 	}
-	if face := s.cardFace(f.FaceSeq); face != "" {
+	if face := a.cardFace(f.FaceSeq); face != "" {
 		o.setDefault("face", face)
 	}
 	return o
 }
 
 // cardFace returns the base64 face of the card event seq, "" when none.
-func (s *Server) cardFace(seq uint64) string {
-	if seq == 0 || s.Events == nil {
+func (a *API) cardFace(seq uint64) string {
+	if seq == 0 || a.Events == nil {
 		return ""
 	}
-	e, err := s.Events.Get(seq)
+	e, err := a.Events.Get(seq)
 	if err != nil {
 		return ""
 	}
-	m, err := s.decoder().DecodeAt(e.Topic, e.Payload, time.Time{})
+	m, err := a.decoder().DecodeAt(e.Topic, e.Payload, time.Time{})
 	if err != nil || m.Card == nil {
 		return ""
 	}
@@ -283,10 +334,10 @@ type storedLocation struct {
 // plaintext, for an encrypted one) with lat, lon and tst as numbers, as
 // the Recorder stores them. When the event cannot be read it is rebuilt
 // from the point.
-func (s *Server) storedLocation(dev projections.DeviceID, p projections.Point) storedLocation {
-	if s.Events != nil {
-		if e, err := s.Events.Get(p.Seq); err == nil {
-			if m, err := s.decoder().DecodeAt(e.Topic, e.Payload, time.Time{}); err == nil && m.Location != nil {
+func (a *API) storedLocation(dev projections.DeviceID, p projections.Point) storedLocation {
+	if a.Events != nil {
+		if e, err := a.Events.Get(p.Seq); err == nil {
+			if m, err := a.decoder().DecodeAt(e.Topic, e.Payload, time.Time{}); err == nil && m.Location != nil {
 				payload := e.Payload
 				if m.Decrypted {
 					payload = m.Plaintext
@@ -299,7 +350,7 @@ func (s *Server) storedLocation(dev projections.DeviceID, p projections.Point) s
 		}
 	}
 	user, device := dev.Split()
-	return storedLocation{obj: pointObject(p), topic: pubRoot(s.decoder()) + "/" + user + "/" + device, received: p.Time()}
+	return storedLocation{obj: pointObject(p), topic: httpx.PubRoot(a.decoder()) + "/" + user + "/" + device, received: p.Time()}
 }
 
 // pointObject is a location payload made from a history point.
@@ -333,8 +384,8 @@ func floatJSON(v float64) json.RawMessage {
 // recorderRange reads ?from=&to= as the Recorder does (UTC, YYYY-MM-DD
 // with optional THH, THH:MM, THH:MM:SS, or YYYY-MM), also RFC 3339 and
 // Unix seconds; the default is the last 6 hours.
-func (s *Server) recorderRange(r *http.Request) (from, to time.Time, err error) {
-	now := s.now().UTC()
+func (a *API) recorderRange(r *http.Request) (from, to time.Time, err error) {
+	now := a.now().UTC()
 	from, to = now.Add(-recorderHistory), now
 	if v := recorderParam(r, "from"); v != "" {
 		if from, err = recorderTime(v); err != nil {
@@ -346,10 +397,10 @@ func (s *Server) recorderRange(r *http.Request) (from, to time.Time, err error) 
 			return from, to, err
 		}
 	}
-	if err := checkTime("from", from); err != nil {
+	if err := httpx.CheckTime("from", from); err != nil {
 		return from, to, err
 	}
-	if err := checkTime("to", to); err != nil {
+	if err := httpx.CheckTime("to", to); err != nil {
 		return from, to, err
 	}
 	if from.After(to) {
@@ -362,14 +413,14 @@ func (s *Server) recorderRange(r *http.Request) (from, to time.Time, err error) 
 // reason for a time beyond what the API accepts or a range too long,
 // else the Recorder's 416.
 func recorderRangeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, errTimeBounds) || errors.Is(err, errRangeTooLong) {
+	if errors.Is(err, httpx.ErrTimeBounds) || errors.Is(err, errRangeTooLong) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	http.Error(w, "impossible date/time ranges", http.StatusRequestedRangeNotSatisfiable)
 }
 
-var errRangeTooLong = fmt.Errorf("range longer than %d days; ask for a shorter one (or use ?limit=N)", int(maxRange.Hours()/24))
+var errRangeTooLong = fmt.Errorf("range longer than %d days; ask for a shorter one (or use ?limit=N)", int(httpx.MaxRange.Hours()/24))
 
 var recorderLayouts = []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02T15", "2006-01-02", "2006-01"}
 
@@ -399,9 +450,9 @@ func recorderTime(v string) (time.Time, error) {
 // recorderFormat writes one output format of /api/0/locations.
 type recorderFormat interface {
 	contentType() string
-	begin(b *bufWriter)
-	item(b *bufWriter, o jsonObject, p projections.Point)
-	end(b *bufWriter, count int)
+	begin(b *httpx.BufWriter)
+	item(b *httpx.BufWriter, o jsonObject, p projections.Point)
+	end(b *httpx.BufWriter, count int)
 	chronological() bool // needs the points oldest first
 }
 
@@ -409,7 +460,7 @@ type recorderFormat interface {
 // ?device= are required; ?from=&to= (default the last 6 hours),
 // ?limit=N (the newest N before ?to=, newest first, ignoring ?from=),
 // ?fields=, ?format=json|geojson|linestring|gpx.
-func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
+func (a *API) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	limitBody(w, r)
 	user, device := recorderParam(r, "user"), recorderParam(r, "device")
 	if user == "" || device == "" {
@@ -433,10 +484,10 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unrecognized format", http.StatusBadRequest)
 		return
 	}
-	from, to, err := s.recorderRange(r)
+	from, to, err := a.recorderRange(r)
 	limit, _ := strconv.Atoi(recorderParam(r, "limit")) // the Recorder's atoi: junk is 0
 	limit = min(max(limit, 0), maxRecorderLimit)
-	if err == nil && limit == 0 && to.Sub(from) > maxRange {
+	if err == nil && limit == 0 && to.Sub(from) > httpx.MaxRange {
 		err = errRangeTooLong // with ?limit=, from is ignored and limit bounds the answer
 	}
 	if err != nil {
@@ -446,14 +497,15 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	fields := fieldList(recorderParam(r, "fields"))
 
 	// Unknown and hidden friends answer alike: no points.
+	view := a.Read(r)
 	var dev projections.DeviceID
-	if fs := s.recorderFriends(r, user, device); len(fs) > 0 {
+	if fs := recorderFriends(view, user, device); len(fs) > 0 {
 		dev = fs[0].ID
 	}
 	var points []projections.Point
 	if dev != "" && limit > 0 {
-		if points, err = s.lastPoints(r.Context(), dev, to.Unix(), limit); err != nil {
-			s.httpError(w, r, http.StatusInternalServerError, "could not read the history", err)
+		if points, err = lastPoints(r.Context(), view, dev, to.Unix(), limit); err != nil {
+			httpx.Error(a.Logger, w, r, http.StatusInternalServerError, "could not read the history", err)
 			return
 		}
 		if f.chronological() {
@@ -462,12 +514,12 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	}
 
 	w.Header().Set("Content-Type", f.contentType())
-	cw := &countWriter{w: w}
-	bw := newBufWriter(cw)
+	cw := &httpx.CountWriter{W: w}
+	bw := httpx.NewBufWriter(cw)
 	f.begin(bw)
 	count := 0
 	emit := func(p projections.Point) error {
-		loc := s.storedLocation(dev, p)
+		loc := a.storedLocation(dev, p)
 		o := loc.obj
 		o.set("ghash", geohash(p.Lat, p.Lon, geohashPrecision))
 		o.set("isorcv", loc.received.Format(isoLayout))
@@ -478,7 +530,7 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 		}
 		f.item(bw, o, p)
 		count++
-		return bw.err
+		return bw.Err()
 	}
 	switch {
 	case dev == "":
@@ -489,11 +541,11 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	default:
-		err = s.eachPoint(r.Context(), dev, from.Unix(), to.Unix(), emit)
+		err = httpx.EachPoint(r.Context(), view, dev, from.Unix(), to.Unix(), emit)
 	}
 	if err != nil {
-		if bw.err == nil { // else the client went away
-			s.failMidResponse(w, r, cw.n, "the history of "+string(dev), err)
+		if bw.Err() == nil { // else the client went away
+			httpx.FailMid(a.Logger, w, r, cw.N, "the history of "+string(dev), err)
 		}
 		return
 	}
@@ -504,7 +556,7 @@ func (s *Server) recorderLocations(w http.ResponseWriter, r *http.Request) {
 // lastPoints returns dev's newest n points with tst < to, newest first. It
 // reads growing windows back from to (a day, a month, a year, then all)
 // until one holds n points.
-func (s *Server) lastPoints(ctx context.Context, dev projections.DeviceID, to int64, n int) ([]projections.Point, error) {
+func lastPoints(ctx context.Context, view Reader, dev projections.DeviceID, to int64, n int) ([]projections.Point, error) {
 	var ring []projections.Point
 	next := 0
 	for _, span := range []int64{86400, 31 * 86400, 366 * 86400, 0} {
@@ -513,7 +565,7 @@ func (s *Server) lastPoints(ctx context.Context, dev projections.DeviceID, to in
 			from = max(to-span, 0)
 		}
 		ring, next = ring[:0], 0
-		err := s.eachPoint(ctx, dev, from, to, func(p projections.Point) error {
+		err := httpx.EachPoint(ctx, view, dev, from, to, func(p projections.Point) error {
 			if len(ring) < n {
 				ring = append(ring, p)
 			} else {
@@ -538,10 +590,10 @@ func (s *Server) lastPoints(ctx context.Context, dev projections.DeviceID, to in
 // members in another order: JSON objects have none).
 type recJSON struct{ n int }
 
-func (*recJSON) contentType() string { return "application/json" }
-func (*recJSON) chronological() bool { return false }
-func (*recJSON) begin(b *bufWriter)  { b.WriteString(`{"data":[`) }
-func (j *recJSON) item(b *bufWriter, o jsonObject, _ projections.Point) {
+func (*recJSON) contentType() string      { return "application/json" }
+func (*recJSON) chronological() bool      { return false }
+func (*recJSON) begin(b *httpx.BufWriter) { b.WriteString(`{"data":[`) }
+func (j *recJSON) item(b *httpx.BufWriter, o jsonObject, _ projections.Point) {
 	if j.n > 0 {
 		b.Byte(',')
 	}
@@ -549,7 +601,7 @@ func (j *recJSON) item(b *bufWriter, o jsonObject, _ projections.Point) {
 	v, _ := o.MarshalJSON()
 	b.Write(v)
 }
-func (*recJSON) end(b *bufWriter, count int) {
+func (*recJSON) end(b *httpx.BufWriter, count int) {
 	b.WriteString(`],"count":` + strconv.Itoa(count) + `,"status":200}` + "\n")
 }
 
@@ -560,10 +612,10 @@ type recGeoJSON struct{ n int }
 
 func (*recGeoJSON) contentType() string { return "application/json" }
 func (*recGeoJSON) chronological() bool { return false }
-func (*recGeoJSON) begin(b *bufWriter) {
+func (*recGeoJSON) begin(b *httpx.BufWriter) {
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
 }
-func (g *recGeoJSON) item(b *bufWriter, o jsonObject, _ projections.Point) {
+func (g *recGeoJSON) item(b *httpx.BufWriter, o jsonObject, _ projections.Point) {
 	if g.n > 0 {
 		b.Byte(',')
 	}
@@ -589,17 +641,17 @@ func (g *recGeoJSON) item(b *bufWriter, o jsonObject, _ projections.Point) {
 	v, _ := json.Marshal(feature)
 	b.Write(v)
 }
-func (*recGeoJSON) end(b *bufWriter, _ int) { b.WriteString("]}\n") }
+func (*recGeoJSON) end(b *httpx.BufWriter, _ int) { b.WriteString("]}\n") }
 
 // One Feature with a LineString through the points, oldest first.
 type recLineString struct{ n int }
 
 func (*recLineString) contentType() string { return "application/json" }
 func (*recLineString) chronological() bool { return true }
-func (*recLineString) begin(b *bufWriter) {
+func (*recLineString) begin(b *httpx.BufWriter) {
 	b.WriteString(`{"type":"Feature","geometry":{"coordinates":[`)
 }
-func (l *recLineString) item(b *bufWriter, o jsonObject, _ projections.Point) {
+func (l *recLineString) item(b *httpx.BufWriter, o jsonObject, _ projections.Point) {
 	lat, okLat := o.float("lat")
 	lon, okLon := o.float("lon")
 	if !okLat || !okLon {
@@ -611,19 +663,19 @@ func (l *recLineString) item(b *bufWriter, o jsonObject, _ projections.Point) {
 	l.n++
 	b.WriteString("[" + string(floatJSON(lon)) + "," + string(floatJSON(lat)) + "]")
 }
-func (*recLineString) end(b *bufWriter, _ int) { b.WriteString(`],"type":"LineString"}}` + "\n") }
+func (*recLineString) end(b *httpx.BufWriter, _ int) { b.WriteString(`],"type":"LineString"}}` + "\n") }
 
 // GPX 1.1, one track, written by the history export's point writer.
-type recGPX struct{ t gpxTrack }
+type recGPX struct{ t httpx.GPXPoints }
 
 func (*recGPX) contentType() string { return "application/gpx+xml" }
 func (*recGPX) chronological() bool { return true }
-func (*recGPX) begin(b *bufWriter) {
+func (*recGPX) begin(b *httpx.BufWriter) {
 	b.WriteString(xml.Header)
 	b.WriteString(`<gpx version="1.1" creator="tracker" xmlns="http://www.topografix.com/GPX/1/1">` + "\n<trk><trkseg>\n")
 }
-func (g *recGPX) item(b *bufWriter, _ jsonObject, p projections.Point) { g.t.point(b, p) }
-func (g *recGPX) end(b *bufWriter, _ int)                              { g.t.end(b) }
+func (g *recGPX) item(b *httpx.BufWriter, _ jsonObject, p projections.Point) { g.t.Point(b, p) }
+func (g *recGPX) end(b *httpx.BufWriter, _ int)                              { g.t.End(b) }
 
 // jsonObject is a JSON object that keeps its members in order, so a
 // phone's payload goes out as it came, with the Recorder's members after.

@@ -1,0 +1,48 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"tracker/projections"
+	"tracker/views/web/recorder"
+)
+
+// recorderAPI is the OwnTracks Recorder-compatible /api/0 and /ws/last
+// (views/web/recorder), reading the projections as each viewer may see
+// them.
+func (s *Server) recorderAPI() *recorder.API {
+	a := &recorder.API{
+		Read: func(r *http.Request) recorder.Reader {
+			v := ViewerFrom(r.Context())
+			return recorderView{s.projAs(v), v.MaySee}
+		},
+		Current: func(r *http.Request) (string, func() (recorder.Reader, bool)) {
+			v := ViewerFrom(r.Context())
+			return v.Name, func() (recorder.Reader, bool) {
+				cur, err := s.Auth.current(v)
+				if err != nil {
+					return nil, false
+				}
+				return recorderView{s.projAs(cur), cur.MaySee}, true
+			}
+		},
+		Log:     s.Log,
+		Events:  s.Events,
+		WaitFor: func(ctx context.Context, seq uint64) error { return s.Projections.WaitFor(ctx, seq) },
+		Decoder: s.decoder(),
+		Logger:  s.Logger,
+		Now:     s.now,
+	}
+	if s.Hub != nil { // the hub hears account changes and logouts
+		a.Watch = s.Hub.Watch
+	}
+	return a
+}
+
+type recorderView struct {
+	Projections
+	may func(projections.DeviceID) bool
+}
+
+func (v recorderView) MaySee(dev projections.DeviceID) bool { return v.may(dev) }
