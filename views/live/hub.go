@@ -4,7 +4,7 @@
 // dirty, so a burst of changes costs a client one message, memory per
 // client is bounded by the number of friends and areas, and a slow client
 // never slows ingest or other clients: the hub only marks and signals.
-// Each client's writer renders and sends at most MaxRate times a second;
+// Each client's writer sends at most one message per MinInterval;
 // a client whose writes stall is dropped and reconnects to a fresh state.
 //
 // What a client may see is decided again for every message from the
@@ -25,6 +25,7 @@ import (
 
 	"tracker/projections"
 	"tracker/views"
+	"tracker/views/visible"
 )
 
 // Source is what the hub reads to render.
@@ -56,7 +57,6 @@ type Hub struct {
 	locate Locator
 	page   func() views.Page
 	logger *slog.Logger
-	now    func() time.Time
 
 	mu       sync.Mutex
 	clients  map[*client]struct{}
@@ -116,7 +116,7 @@ func (rc *rowCache) get(key string, render func() ([]byte, error)) ([]byte, erro
 // New returns a hub reading from src. page supplies the page settings
 // used when rendering (assets, clock); locate may be nil (no button).
 func New(src Source, page func() views.Page, locate Locator, logger *slog.Logger) *Hub {
-	return &Hub{src: src, page: page, locate: locate, logger: logger, now: time.Now,
+	return &Hub{src: src, page: page, locate: locate, logger: logger,
 		clients: map[*client]struct{}{}, watchers: map[*watcher]struct{}{}}
 }
 
@@ -218,11 +218,11 @@ func (h *Hub) remove(c *client) {
 
 // Rights are what a viewer may see and do at one moment.
 type Rights struct {
-	May   func(projections.DeviceID) bool // nil: everything
-	Admin bool                            // may press "Locate now"
+	May   visible.Rule // the sharing rule; nil: everything
+	Admin bool         // may press "Locate now"
 }
 
-func (r Rights) may(dev projections.DeviceID) bool { return r.May == nil || r.May(dev) }
+func (r Rights) may(dev projections.DeviceID) bool { return r.May.MaySee(dev) }
 
 var (
 	// ErrRevoked is what Access.Rights returns once the viewer's access
@@ -348,7 +348,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	var buf bytes.Buffer
 	ctx := context.Background()
 	if full {
-		m := views.BuildDashboard(page, visibleFriends(rights, h.src.Friends()), visibleAreas(rights, h.src.Areas()), visibleEvents(rights, h.src.RecentAreaEvents(FeedLines*4)))
+		m := views.BuildDashboard(page, rights.May.Friends(h.src.Friends()), rights.May.Areas(h.src.Areas()), recentEvents(rights, h.src.RecentAreaEvents(FeedLines*4)))
 		clear(c.known)
 		for _, f := range m.Friends {
 			c.known[f.DOMID()] = true
@@ -373,14 +373,12 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		return nil, nil
 	}
 	u := views.Update{Notes: notes}
-	names := map[projections.DeviceID]string{}
 	for id := range friends {
 		fv, ok := h.src.Friend(id)
 		if !ok || !rights.may(id) {
 			continue
 		}
 		row := views.FriendRow{FriendView: fv, Now: page.Now}
-		names[id] = row.DisplayName()
 		swap := "true"
 		if !c.known[row.DOMID()] {
 			swap = "beforeend:#friends"
@@ -397,8 +395,8 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		buf.Write(b)
 	}
 	if (len(areas) > 0 || len(feed) > 0) && c.access.Friend == "" {
-		all := visibleAreas(rights, h.src.Areas())
-		nameOf := views.NamesOf(visibleFriends(rights, h.src.Friends()))
+		all := rights.May.Areas(h.src.Areas())
+		nameOf := views.NamesOf(rights.May.Friends(h.src.Friends()))
 		for _, av := range all {
 			if !areas[av.ID] {
 				continue
@@ -477,25 +475,10 @@ func (h *Hub) serve(ctx context.Context, c *client, send func([]byte) error) err
 	}
 }
 
-// The visible* filters apply the client's current rights with the shared
-// sharing rule, so a viewer never receives a fragment about a friend it
-// may not see.
-func visibleFriends(r Rights, in []projections.FriendView) []projections.FriendView {
-	if r.May == nil {
-		return in
-	}
-	return projections.VisibleFriends(in, r.May)
-}
-
-func visibleAreas(r Rights, in []projections.AreaView) []projections.AreaView {
-	if r.May == nil {
-		return in
-	}
-	return projections.VisibleAreas(in, r.May)
-}
-
-func visibleEvents(r Rights, in []projections.AreaEvent) []projections.AreaEvent {
-	out := projections.VisibleEvents(in, r.may)
+// recentEvents are the newest FeedLines events the client may see, so a
+// viewer never receives a fragment about a friend it may not see.
+func recentEvents(r Rights, in []projections.AreaEvent) []projections.AreaEvent {
+	out := r.May.Events(in)
 	if len(out) > FeedLines {
 		out = out[len(out)-FeedLines:]
 	}

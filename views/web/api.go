@@ -15,19 +15,19 @@ import (
 
 	"tracker/events"
 	"tracker/projections"
+	"tracker/views/visible"
 	"tracker/views/web/internal/httpx"
 )
 
-// Projections is what the read API needs of the projector.
+// Projections is what the server needs of the projector: its reads,
+// which handlers reach only through a visible.Gate, and its controls.
 type Projections interface {
-	Friends() []projections.FriendView
-	Friend(id projections.DeviceID) (projections.FriendView, bool)
-	Areas() []projections.AreaView
-	RecentAreaEvents(n int) []projections.AreaEvent
-	AreasFor(dev projections.DeviceID) []*projections.Area
-	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
-	DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error
-	AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error
+	visible.Source
+	projector
+}
+
+// projector is the projector's controls, which read no friend's data.
+type projector interface {
 	WaitFor(ctx context.Context, seq uint64) error
 	Rebuild(ctx context.Context, progress projections.Progress) (projections.RebuildStats, error)
 }
@@ -267,7 +267,7 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if err := s.Projections.WaitFor(ctx, seq); err != nil {
+	if err := s.projector.WaitFor(ctx, seq); err != nil {
 		s.httpError(w, r, http.StatusAccepted, fmt.Sprintf("area recorded as event %d; projections are catching up", seq), nil)
 		return
 	}
@@ -291,7 +291,7 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 // rebuild replays the log into fresh projections (the running server's
 // answer to `tracker rebuild`) and reports the summary.
 func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
-	stats, err := s.Projections.Rebuild(r.Context(), nil)
+	stats, err := s.projector.Rebuild(r.Context(), nil)
 	if errors.Is(err, context.Canceled) {
 		return
 	}

@@ -40,14 +40,6 @@ type Viewer struct {
 	session string
 }
 
-// MaySee reports whether the viewer may see dev.
-func (v Viewer) MaySee(dev projections.DeviceID) bool {
-	if v.Open {
-		return true
-	}
-	return v.user.MaySee(dev)
-}
-
 type viewerKey struct{}
 
 // ViewerFrom returns the request's viewer (set by the auth middleware).

@@ -58,7 +58,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, f trackFormat) {
 		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
 		return
 	}
-	fv, _ := s.Projections.Friend(id)
+	fv, _ := s.proj(r).Friend(id)
 	info := trackInfo{Name: fv.DisplayName(), User: fv.User, Device: fv.Device, From: from, To: to, Created: s.now()}
 
 	h := w.Header()

@@ -102,7 +102,7 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pubWait)
-	err = s.Projections.WaitFor(ctx, seq)
+	err = s.projector.WaitFor(ctx, seq)
 	cancel()
 	if err != nil && r.Context().Err() == nil {
 		s.Logger.Debug("owntracks http answer without the post just made: projections are catching up", "seq", seq)

@@ -206,7 +206,7 @@ func lag(head, cp uint64) uint64 {
 
 // checkpoint is the projections' checkpoint, when they report one.
 func (s *Server) checkpoint() (uint64, bool) {
-	p, ok := s.Projections.(interface{ Checkpoint() uint64 })
+	p, ok := s.projector.(interface{ Checkpoint() uint64 })
 	if !ok || p == nil {
 		return 0, false
 	}

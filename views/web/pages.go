@@ -59,7 +59,7 @@ func (s *Server) face(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := s.Decoder.DecodeAt(e.Topic, e.Payload, e.Received)
 	if err != nil || m.Card == nil || m.Card.Face == "" ||
-		!ViewerFrom(r.Context()).MaySee(projections.MakeDeviceID(m.Topic.User, m.Topic.Device)) {
+		!s.proj(r).MaySee(projections.MakeDeviceID(m.Topic.User, m.Topic.Device)) {
 		http.NotFound(w, r)
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"tracker/projections"
 	"tracker/views/web/recorder"
 )
 
@@ -13,10 +12,7 @@ import (
 // them.
 func (s *Server) recorderAPI() *recorder.API {
 	a := &recorder.API{
-		Read: func(r *http.Request) recorder.Reader {
-			v := ViewerFrom(r.Context())
-			return recorderView{s.projAs(v), v.MaySee}
-		},
+		Read: func(r *http.Request) recorder.Reader { return s.proj(r) },
 		Current: func(r *http.Request) (string, func() (recorder.Reader, bool)) {
 			v := ViewerFrom(r.Context())
 			return v.Name, func() (recorder.Reader, bool) {
@@ -24,12 +20,12 @@ func (s *Server) recorderAPI() *recorder.API {
 				if err != nil {
 					return nil, false
 				}
-				return recorderView{s.projAs(cur), cur.MaySee}, true
+				return s.projAs(cur), true
 			}
 		},
 		Log:     s.Log,
 		Events:  s.Events,
-		WaitFor: func(ctx context.Context, seq uint64) error { return s.Projections.WaitFor(ctx, seq) },
+		WaitFor: func(ctx context.Context, seq uint64) error { return s.projector.WaitFor(ctx, seq) },
 		Decoder: s.decoder(),
 		Logger:  s.Logger,
 		Now:     s.now,
@@ -39,10 +35,3 @@ func (s *Server) recorderAPI() *recorder.API {
 	}
 	return a
 }
-
-type recorderView struct {
-	Projections
-	may func(projections.DeviceID) bool
-}
-
-func (v recorderView) MaySee(dev projections.DeviceID) bool { return v.may(dev) }

@@ -98,7 +98,7 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, http.StatusServiceUnavailable, "could not record the change; try again", err)
 		return
 	}
-	if err := s.Projections.WaitFor(r.Context(), seq); err != nil {
+	if err := s.projector.WaitFor(r.Context(), seq); err != nil {
 		s.httpError(w, r, http.StatusAccepted, "recorded; projections are catching up", nil)
 		return
 	}

@@ -1,6 +1,8 @@
-// Package web serves the HTTP side: health, the event log API and (later)
-// the pages. Handlers are methods on Server, which holds only what they
-// need.
+// Package web serves the HTTP side: health and metrics, the pages, the
+// read and admin APIs, OwnTracks HTTP mode and (in views/web/recorder) the
+// Recorder-compatible API. Handlers are methods on Server, which holds
+// only what they need; they read the projections only as the request's
+// viewer may see them (visible.go).
 package web
 
 import (
@@ -23,6 +25,7 @@ import (
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
+	"tracker/views/visible"
 	"tracker/views/web/internal/httpx"
 )
 
@@ -39,12 +42,14 @@ type Stats interface {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	Log         events.Reader
-	Events      EventGetter
-	Appender    events.Appender // admin events (areas)
-	Decoder     *owntracks.Decoder
-	Ingest      Ingest
-	Stats       Stats
+	Log      events.Reader
+	Events   EventGetter
+	Appender events.Appender // admin events (areas)
+	Decoder  *owntracks.Decoder
+	Ingest   Ingest
+	Stats    Stats
+	// Projections are handed to a visible.Gate by Router: handlers read
+	// them only as their viewer may see them (s.proj), never from here.
 	Projections Projections
 	Logger      *slog.Logger
 	Now         func() time.Time // clock for default ranges; time.Now when nil
@@ -67,10 +72,12 @@ type Server struct {
 	AllowedHosts []string
 	// Disk is the free-space guard of the data volume, shown by /readyz
 	// and /metrics (not watched when nil).
-	Disk    Disk
-	streams *streamCount
-	cmds    *cmdQueue   // commands waiting for HTTP-mode phones (httpmode.go)
-	usersMu *sync.Mutex // one user command at a time (users.go)
+	Disk      Disk
+	reads     *visible.Gate // the projections' reads, scoped per viewer (visible.go)
+	projector projector     // the projections' controls: waiting and rebuilding
+	streams   *streamCount
+	cmds      *cmdQueue   // commands waiting for HTTP-mode phones (httpmode.go)
+	usersMu   *sync.Mutex // one user command at a time (users.go)
 }
 
 func (s *Server) now() time.Time {
@@ -94,6 +101,7 @@ func (s *Server) Router() chi.Router {
 		// open mode serve only allows on loopback).
 		s.Auth = &Auth{Users: noUsers{}, Logger: s.Logger, Open: true}
 	}
+	s.reads, s.projector = visible.New(s.Projections), s.Projections
 	r := chi.NewRouter()
 	r.Use(s.instrument) // request durations by route (metrics.go)
 	r.Use(middleware.Recoverer)
@@ -254,10 +262,7 @@ func (s *Server) rights(v Viewer) (live.Rights, error) {
 	if err != nil {
 		return live.Rights{}, live.ErrRevoked
 	}
-	if cur.Open || cur.Admin {
-		return live.Rights{Admin: true}, nil
-	}
-	return live.Rights{May: cur.MaySee}, nil
+	return live.Rights{May: cur.rule(), Admin: cur.Open || cur.Admin}, nil
 }
 
 // streamCount counts open live connections per user.

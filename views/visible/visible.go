@@ -1,0 +1,132 @@
+// Package visible applies the sharing rule (projections.User.MaySee) to
+// every read of the projections. A Gate holds the projections and hands
+// out only Readers scoped to one viewer's rights, so code that is given a
+// Gate cannot read a friend the viewer may not see: there is no unscoped
+// read to forget the rule on. The live hub filters its fan-out with the
+// same Rule.
+package visible
+
+import (
+	"tracker/projections"
+)
+
+// Rule says which devices a viewer may see; nil: every device (an admin,
+// or open mode).
+type Rule func(projections.DeviceID) bool
+
+// MaySee reports whether the rule lets the viewer see dev.
+func (r Rule) MaySee(dev projections.DeviceID) bool { return r == nil || r(dev) }
+
+// Friends keeps the friends the rule lets the viewer see.
+func (r Rule) Friends(in []projections.FriendView) []projections.FriendView {
+	if r == nil {
+		return in
+	}
+	return projections.VisibleFriends(in, r)
+}
+
+// Areas drops the regions of phones the rule hides and, from every area,
+// the members it hides.
+func (r Rule) Areas(in []projections.AreaView) []projections.AreaView {
+	if r == nil {
+		return in
+	}
+	return projections.VisibleAreas(in, r)
+}
+
+// Events keeps the area events of devices the rule lets the viewer see.
+func (r Rule) Events(in []projections.AreaEvent) []projections.AreaEvent {
+	if r == nil {
+		return in
+	}
+	return projections.VisibleEvents(in, r)
+}
+
+// Source is what the rule filters: the projections' reads.
+type Source interface {
+	Friends() []projections.FriendView
+	Friend(id projections.DeviceID) (projections.FriendView, bool)
+	Areas() []projections.AreaView
+	RecentAreaEvents(n int) []projections.AreaEvent
+	AreasFor(dev projections.DeviceID) []*projections.Area
+	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
+	DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error
+	AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error
+}
+
+// Gate holds the projections and gives them out only through a Rule.
+type Gate struct{ src Source }
+
+// New is the gate to src.
+func New(src Source) *Gate { return &Gate{src: src} }
+
+// For returns the projections as a viewer with rule may see them.
+func (g *Gate) For(rule Rule) Reader { return Reader{src: g.src, rule: rule} }
+
+// Reader is the projections as one viewer may see them: a friend hidden
+// from the viewer is absent from every answer, as if it did not exist.
+type Reader struct {
+	src  Source
+	rule Rule
+}
+
+// MaySee reports whether the viewer may see dev.
+func (p Reader) MaySee(dev projections.DeviceID) bool { return p.rule.MaySee(dev) }
+
+func (p Reader) Friends() []projections.FriendView { return p.rule.Friends(p.src.Friends()) }
+
+func (p Reader) Friend(id projections.DeviceID) (projections.FriendView, bool) {
+	if !p.rule.MaySee(id) {
+		return projections.FriendView{}, false
+	}
+	return p.src.Friend(id)
+}
+
+func (p Reader) Areas() []projections.AreaView { return p.rule.Areas(p.src.Areas()) }
+
+// RecentAreaEvents returns the viewer's newest n area events, looking
+// through four times as many of everybody's.
+func (p Reader) RecentAreaEvents(n int) []projections.AreaEvent {
+	if p.rule == nil {
+		return p.src.RecentAreaEvents(n)
+	}
+	out := p.rule.Events(p.src.RecentAreaEvents(n * 4))
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
+}
+
+// AreasFor returns the areas that concern dev, none when dev is hidden.
+func (p Reader) AreasFor(dev projections.DeviceID) []*projections.Area {
+	if !p.rule.MaySee(dev) {
+		return nil
+	}
+	return p.src.AreasFor(dev)
+}
+
+func (p Reader) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	if !p.rule.MaySee(dev) {
+		return nil
+	}
+	return p.src.History(dev, from, to, fn)
+}
+
+func (p Reader) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
+	if !p.rule.MaySee(dev) {
+		return nil
+	}
+	return p.src.DeviceEvents(dev, from, to, fn)
+}
+
+func (p Reader) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
+	if p.rule == nil {
+		return p.src.AreaEvents(area, from, to, fn)
+	}
+	return p.src.AreaEvents(area, from, to, func(e projections.AreaEvent) error {
+		if !p.rule(e.Device) {
+			return nil
+		}
+		return fn(e)
+	})
+}
