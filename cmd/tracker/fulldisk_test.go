@@ -185,12 +185,16 @@ func fullDiskTrial(t *testing.T, volume, minFree int64, flag []string) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	codes := &sync.Map{}
+	// Each phone gets its own log before it starts: the goroutines never
+	// touch the map, which the test reads while they run.
 	for _, name := range []string{"ann", "bob"} {
-		logs[name] = &phoneLog{acked: map[string]bool{}}
-		wg.Go(func() { mqttPhone(t, mqttAddr, name, 2000, stop, logs[name]) })
+		pl := &phoneLog{acked: map[string]bool{}}
+		logs[name] = pl
+		wg.Go(func() { mqttPhone(t, mqttAddr, name, 2000, stop, pl) })
 	}
-	logs["hugo"] = &phoneLog{acked: map[string]bool{}}
-	wg.Go(func() { httpPhone(base, "hugo", 2000, stop, logs["hugo"], codes) })
+	hugo := &phoneLog{acked: map[string]bool{}}
+	logs["hugo"] = hugo
+	wg.Go(func() { httpPhone(base, "hugo", 2000, stop, hugo, codes) })
 	totals := func() (acked, refused int, last time.Time) {
 		for _, l := range logs {
 			a, r, at := l.counts()

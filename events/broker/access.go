@@ -325,6 +325,10 @@ func (b *Broker) disconnect(cl *mqtt.Client, code packets.Code) {
 // never waits on a client: the disconnects run in the background.
 func (b *Broker) Revoke(user string) int {
 	h := b.hook
+	// A user changed, so one exists or did: open mode ends here for good,
+	// not only when the next client happens to ask (a user added and
+	// removed with no MQTT client in between must not leave it open).
+	h.locked()
 	if h.accounts == nil || h.service(user) || user == "" {
 		return 0
 	}
@@ -355,6 +359,7 @@ func (b *Broker) Revoke(user string) int {
 // RevokeAll applies Revoke to every user with a session (after a rebuild
 // of the users, when what changed is not known).
 func (b *Broker) RevokeAll() int {
+	b.hook.locked() // as in Revoke
 	users := map[string]bool{}
 	for _, cl := range b.srv.Clients.GetAll() {
 		users[string(cl.Properties.Username)] = true

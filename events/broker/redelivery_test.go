@@ -134,4 +134,17 @@ func TestOpenModeDecidedAtStart(t *testing.T) {
 		c.Disconnect(50)
 		t.Error("anonymous client accepted after the only user was removed: open mode came back")
 	}
+
+	// A user added and removed while no client asked: the change itself
+	// (Revoke, called by serve for every changed user) ends open mode.
+	quiet := &changingAccounts{}
+	q := startBroker(t, broker.Config{Accounts: quiet}, badgerlog.Options{})
+	quiet.exists.Store(true)
+	q.broker.Revoke("solo")
+	quiet.exists.Store(false)
+	q.broker.Revoke("solo")
+	if c, err := tryConnect(q.addr, "anon-after-quiet-add-remove"); err == nil {
+		c.Disconnect(50)
+		t.Error("anonymous client accepted after a user was added and removed with no client in between")
+	}
 }
