@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tracker/events/eventstest"
 )
 
 // biggestTable is the largest .sst file of the current projections.
@@ -86,14 +87,13 @@ func TestServeRebuildsBrokenProjections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
 			s := startServer(t, data)
-			c := connect(t, s.mqtt, "phone")
+			c := eventstest.Connect(t, s.mqtt, "phone")
 			for i := range 300 {
 				for _, u := range []string{"ann", "bob", "cyd"} {
-					publish(t, c, "owntracks/"+u+"/phone", false,
-						fmt.Appendf(nil, `{"_type":"location","lat":%.4f,"lon":4.3,"tst":%d,"tid":"%s","batt":%d}`, 50+float64(i)/1000, 1700000000+i*60, u[:2], i%100))
+					eventstest.Publish(t, c, "owntracks/"+u+"/phone", 1, false, fmt.Appendf(nil, `{"_type":"location","lat":%.4f,"lon":4.3,"tst":%d,"tid":"%s","batt":%d}`, 50+float64(i)/1000, 1700000000+i*60, u[:2], i%100))
 				}
 			}
-			publish(t, c, "owntracks/ann/phone/info", true, []byte(`{"_type":"card","name":"Ann"}`))
+			eventstest.Publish(t, c, "owntracks/ann/phone/info", 1, true, []byte(`{"_type":"card","name":"Ann"}`))
 			c.Disconnect(100)
 			waitCaughtUp(t, "http://"+s.http)
 			before := getBody(t, "http://"+s.http+"/api/v1/friends")

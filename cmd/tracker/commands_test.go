@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tracker/events/eventstest"
 	"tracker/projections"
 )
 
@@ -212,21 +213,21 @@ func TestPhoneMessagesSentAgainApply(t *testing.T) {
 		defined  = `{"_type":"waypoints","waypoints":[{"_type":"waypoint","desc":"Home","lat":52.5,"lon":13.4,"rad":100,"tst":1718000000,"rid":"r1"}]}`
 		noRegion = `{"_type":"waypoints","waypoints":[]}`
 	)
-	publish(t, phone, "owntracks/bob/phone", false, []byte(`{"_type":"location","lat":52.5,"lon":13.4,"tst":1718000000,"tid":"bo"}`))
+	eventstest.Publish(t, phone, "owntracks/bob/phone", 1, false, []byte(`{"_type":"location","lat":52.5,"lon":13.4,"tst":1718000000,"tid":"bo"}`))
 	n := commandCycles(t)
 	for i := range n {
-		publish(t, phone, info, true, []byte(card))
+		eventstest.Publish(t, phone, info, 1, true, []byte(card))
 		eventually(fmt.Sprintf("cycle %d: the card", i), func() bool { f := friend(); return f != nil && f["name"] == "Bob" })
-		publish(t, phone, info, true, nil)
+		eventstest.Publish(t, phone, info, 1, true, nil)
 		eventually(fmt.Sprintf("cycle %d: the card cleared", i), func() bool { f := friend(); return f != nil && f["name"] == nil })
-		publish(t, phone, info, true, []byte(card))
+		eventstest.Publish(t, phone, info, 1, true, []byte(card))
 		eventually(fmt.Sprintf("cycle %d: the same card again", i), func() bool { f := friend(); return f != nil && f["name"] == "Bob" })
 
-		publish(t, phone, wpTopic, false, []byte(defined))
+		eventstest.Publish(t, phone, wpTopic, 1, false, []byte(defined))
 		eventually(fmt.Sprintf("cycle %d: the region", i), region)
-		publish(t, phone, wpTopic, false, []byte(noRegion))
+		eventstest.Publish(t, phone, wpTopic, 1, false, []byte(noRegion))
 		eventually(fmt.Sprintf("cycle %d: the region deleted", i), func() bool { return !region() })
-		publish(t, phone, wpTopic, false, []byte(defined))
+		eventstest.Publish(t, phone, wpTopic, 1, false, []byte(defined))
 		eventually(fmt.Sprintf("cycle %d: the same region again", i), region)
 	}
 	t.Logf("%d cycles of card/clear/card and region defined/deleted/defined: %d messages, all applied", n, 6*n)

@@ -257,15 +257,15 @@ func TestBrokerRestartDuringIngest(t *testing.T) {
 	s := startServer(t, data, "--broker", mq.URL, "--broker-client-id", "tracker-restart-test")
 	waitConnected(t, "http://"+s.http)
 
-	pub := connect(t, mq.Addr, "restart-pub")
+	pub := eventstest.Connect(t, mq.Addr, "restart-pub")
 	for i := range 50 {
-		publish(t, pub, "owntracks/r/phone", false, fmt.Appendf(nil, `{"_type":"location","lat":1,"lon":2,"tst":%d}`, 1700000000+i))
+		eventstest.Publish(t, pub, "owntracks/r/phone", 1, false, fmt.Appendf(nil, `{"_type":"location","lat":1,"lon":2,"tst":%d}`, 1700000000+i))
 	}
 	mq.Stop(t)
 	mq.Start(t)
-	pub = connect(t, mq.Addr, "restart-pub-2")
+	pub = eventstest.Connect(t, mq.Addr, "restart-pub-2")
 	for i := 50; i < 100; i++ {
-		publish(t, pub, "owntracks/r/phone", false, fmt.Appendf(nil, `{"_type":"location","lat":1,"lon":2,"tst":%d}`, 1700000000+i))
+		eventstest.Publish(t, pub, "owntracks/r/phone", 1, false, fmt.Appendf(nil, `{"_type":"location","lat":1,"lon":2,"tst":%d}`, 1700000000+i))
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"tracker/events/eventstest"
 )
 
 // requireChromium returns the path of a Chromium binary. Without one the
@@ -264,7 +265,7 @@ func publishLocation(t *testing.T, c paho.Client, id string, l location) {
 	t.Helper()
 	l.Type = "location"
 	b, _ := json.Marshal(l)
-	publish(t, c, "owntracks/"+id, false, b)
+	eventstest.Publish(t, c, "owntracks/"+id, 1, false, b)
 }
 
 // defineArea defines a server area through the API.
@@ -292,22 +293,6 @@ func getStatus(t *testing.T, url string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// subscribe collects the messages on a topic filter.
-func subscribe(t *testing.T, c paho.Client, filter string) <-chan paho.Message {
-	t.Helper()
-	ch := make(chan paho.Message, 16)
-	tok := c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {
-		select {
-		case ch <- m:
-		default:
-		}
-	})
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe %s: %v", filter, tok.Error())
-	}
-	return ch
 }
 
 // httpClient is for the tests' own requests.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"tracker/events/eventstest"
 )
 
 // Names a phone (or an admin) might give, each trying to become markup:
@@ -33,14 +34,14 @@ func TestE2EHostileNamesAreText(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
 	base := "http://" + s.http
 	defineArea(t, base, hostileArea, officeLat, officeLon, 250)
-	c := connect(t, s.mqtt, "e2e-hostile")
+	c := eventstest.Connect(t, s.mqtt, "e2e-hostile")
 	pub := func(topic string, v any) {
 		t.Helper()
 		payload, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		publish(t, c, topic, false, payload)
+		eventstest.Publish(t, c, topic, 1, false, payload)
 	}
 	now := time.Now().Unix()
 	pub("owntracks/bob/phone/info", map[string]any{"_type": "card", "name": hostileCard, "tid": hostileTID})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"tracker/events/eventstest"
 )
 
 // The fixture's places: the server area "Office" (r = 200 m), a desk
@@ -41,7 +42,7 @@ func TestE2EDashboardShowsNewFriendLive(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
 	base := "http://" + s.http
 	defineArea(t, base, "Office", officeLat, officeLon, 200)
-	phone := connect(t, s.mqtt, "e2e-erin")
+	phone := eventstest.Connect(t, s.mqtt, "e2e-erin")
 
 	b.open(t, base+"/")
 	_ = eval[bool](t, b, `(window.__sameDocument = true)`)
@@ -95,8 +96,8 @@ func TestE2ELocateNow(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
 	base := "http://" + s.http
 	const id = "gil/phone"
-	phone := connect(t, s.mqtt, "e2e-gil")
-	cmds := subscribe(t, phone, "owntracks/+/+/cmd")
+	phone := eventstest.Connect(t, s.mqtt, "e2e-gil")
+	cmds := eventstest.Subscribe(t, phone, "owntracks/+/+/cmd", 1)
 	publishLocation(t, phone, id, location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Add(-10 * time.Minute).Unix(), Batt: 50, T: "p"})
 	waitFriend(t, base, id)
 
@@ -113,11 +114,11 @@ func TestE2ELocateNow(t *testing.T) {
 			Type   string `json:"_type"`
 			Action string `json:"action"`
 		}
-		if err := json.Unmarshal(m.Payload(), &cmd); err != nil || cmd.Type != "cmd" || cmd.Action != "reportLocation" {
-			t.Errorf("command payload = %s (%v), want {\"_type\":\"cmd\",\"action\":\"reportLocation\"}", m.Payload(), err)
+		if err := json.Unmarshal(m.Payload, &cmd); err != nil || cmd.Type != "cmd" || cmd.Action != "reportLocation" {
+			t.Errorf("command payload = %s (%v), want {\"_type\":\"cmd\",\"action\":\"reportLocation\"}", m.Payload, err)
 		}
-		if m.Topic() != "owntracks/gil/phone/cmd" {
-			t.Errorf("command went to %q, want owntracks/gil/phone/cmd", m.Topic())
+		if m.Topic != "owntracks/gil/phone/cmd" {
+			t.Errorf("command went to %q, want owntracks/gil/phone/cmd", m.Topic)
 		}
 		t.Logf("click → command on the broker: %v", time.Since(clicked).Round(time.Millisecond))
 	case <-time.After(3 * time.Second):
@@ -171,7 +172,7 @@ func TestE2EHistoryPage(t *testing.T) {
 	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
 	base := "http://" + s.http
 	const id, n = "hana/phone", 12
-	phone := connect(t, s.mqtt, "e2e-hana")
+	phone := eventstest.Connect(t, s.mqtt, "e2e-hana")
 	now := time.Now().Truncate(time.Second)
 	for i := range n {
 		tst := now.Add(time.Duration(i-n) * 5 * time.Minute).Unix()
@@ -231,7 +232,7 @@ func TestE2EReconnectsAfterServerRestart(t *testing.T) {
 	srv := startChild(t, data, httpAddr, args...)
 	base := "http://" + httpAddr
 	const id = "ivo/phone"
-	publishLocation(t, connect(t, mqttAddr, "e2e-ivo-1"), id, location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Unix() - 60, T: "p"})
+	publishLocation(t, eventstest.Connect(t, mqttAddr, "e2e-ivo-1"), id, location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Unix() - 60, T: "p"})
 	waitFriend(t, base, id)
 
 	b.open(t, base+"/")
@@ -254,7 +255,7 @@ func TestE2EReconnectsAfterServerRestart(t *testing.T) {
 		restart := time.Now()
 		srv = startChild(t, data, httpAddr, args...)
 		t.Logf("%s: server back after %v", st.name, time.Since(restart).Round(time.Millisecond))
-		publishLocation(t, connect(t, mqttAddr, fmt.Sprintf("e2e-ivo-%d", i+2)), id,
+		publishLocation(t, eventstest.Connect(t, mqttAddr, fmt.Sprintf("e2e-ivo-%d", i+2)), id,
 			location{Lat: st.lat, Lon: st.lon, Tst: time.Now().Unix(), T: "u"})
 		up := time.Now()
 		// The htmx ws extension retries with full-jitter backoff:
@@ -384,7 +385,7 @@ const overflowJS = `(function(){
 // phone, and a friend with a long name.
 func seedScreenshotFixture(t *testing.T, mqttAddr string) {
 	t.Helper()
-	c := connect(t, mqttAddr, "e2e-fixture")
+	c := eventstest.Connect(t, mqttAddr, "e2e-fixture")
 	now := time.Now()
 	pub := func(topic string, v any) {
 		t.Helper()
@@ -392,7 +393,7 @@ func seedScreenshotFixture(t *testing.T, mqttAddr string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		publish(t, c, topic, false, b)
+		eventstest.Publish(t, c, topic, 1, false, b)
 	}
 	card := func(id, name, tid string) {
 		pub("owntracks/"+id+"/info", map[string]any{"_type": "card", "name": name, "tid": tid})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tracker/events"
+	"tracker/events/eventstest"
 	"tracker/events/owntracks"
 	"tracker/projections/projector"
 )
@@ -105,16 +106,16 @@ func TestExportImport(t *testing.T) {
 	binary := []byte{0x00, 0xff, 0xfe, '{', 0x80, '"', '\n', 0xc3}
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<15) // 512 KiB, the most the broker takes
 	loc := []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000,"tid":"al","acc":5}`)
-	c := connect(t, s.mqtt, "export-test")
+	c := eventstest.Connect(t, s.mqtt, "export-test")
 	rawPublish(t, s.mqtt, "export-raw", "owntracks/alice/phone", 1, false, false, loc)
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":52.5`))
-	publish(t, c, "owntracks/alice/phone", false, binary)
-	publish(t, c, "owntracks/alice/phone", false, big)
-	publish(t, c, "owntracks/bob/tab/info", true, []byte(`{"_type":"card","tid":"bo","name":"Bob <&> \u2028"}`))
-	publish(t, c, "owntracks/bob/tab", true, []byte{})
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":52.5`))
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, binary)
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, big)
+	eventstest.Publish(t, c, "owntracks/bob/tab/info", 1, true, []byte(`{"_type":"card","tid":"bo","name":"Bob <&> \u2028"}`))
+	eventstest.Publish(t, c, "owntracks/bob/tab", 1, true, []byte{})
 	rawPublish(t, s.mqtt, "export-raw", "owntracks/alice/phone", 1, true, false, loc) // a redelivery (DUP, same packet): duplicate_of 1
 	defineArea(t, base, "home", 52.52, 13.4, 300)
-	publish(t, c, "owntracks/bob/tab", false, []byte(`{"_type":"location","lat":52.5201,"lon":13.4001,"tst":1718000100,"tid":"bo"}`))
+	eventstest.Publish(t, c, "owntracks/bob/tab", 1, false, []byte(`{"_type":"location","lat":52.5201,"lon":13.4001,"tst":1718000100,"tid":"bo"}`))
 	const total = 9
 
 	deadline := time.Now().Add(10 * time.Second)

@@ -20,6 +20,7 @@ import (
 	"tracker/events"
 	"tracker/events/recorder"
 	"tracker/projections"
+	"tracker/views/htmltest"
 )
 
 // recorderFixture describes the Recorder directory writeRecorderDir makes.
@@ -270,8 +271,8 @@ func TestImportRecorderShowsOnPages(t *testing.T) {
 
 	doc := parseHTML(t, get("/"))
 	rows := map[string]string{}
-	for _, n := range byTestID(doc, "friend") {
-		rows[attr(n, "data-friend")] = textOf(n)
+	for _, n := range htmltest.ByTestID(doc, "friend") {
+		rows[htmltest.Attr(n, "data-friend")] = htmltest.Text(n)
 	}
 	for id, name := range map[string]string{"jane/phone": "Jane Doe", "bob/car": "Bob Builder", "jane/tablet": "tablet"} {
 		if !strings.Contains(rows[id], name) {
@@ -282,8 +283,8 @@ func TestImportRecorderShowsOnPages(t *testing.T) {
 	q := url.Values{"from": {fmt.Sprint(fx.janePoints[0])}, "to": {fmt.Sprint(fx.janePoints[len(fx.janePoints)-1] + 1)}}
 	hist := parseHTML(t, get("/friends/jane/phone?"+q.Encode()))
 	var tsts []string
-	for _, n := range byTestID(hist, "point-row") {
-		tsts = append(tsts, attr(n, "data-tst"))
+	for _, n := range htmltest.ByTestID(hist, "point-row") {
+		tsts = append(tsts, htmltest.Attr(n, "data-tst"))
 	}
 	want := make([]string, len(fx.janePoints))
 	for i, p := range fx.janePoints {
@@ -292,7 +293,7 @@ func TestImportRecorderShowsOnPages(t *testing.T) {
 	if strings.Join(tsts, " ") != strings.Join(want, " ") {
 		t.Errorf("history page rows %v, want the imported points %v", tsts, want)
 	}
-	if names := byTestID(hist, "friend-name"); len(names) == 0 || !strings.Contains(textOf(names[0]), "Jane Doe") {
+	if names := htmltest.ByTestID(hist, "friend-name"); len(names) == 0 || !strings.Contains(htmltest.Text(names[0]), "Jane Doe") {
 		t.Errorf("history page does not name Jane Doe")
 	}
 
@@ -382,36 +383,6 @@ func parseHTML(t *testing.T, b []byte) *html.Node {
 		t.Fatal(err)
 	}
 	return doc
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func byTestID(n *html.Node, id string) []*html.Node {
-	var out []*html.Node
-	for c := range n.Descendants() {
-		if c.Type == html.ElementNode && attr(c, "data-testid") == id {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func textOf(n *html.Node) string {
-	var b strings.Builder
-	for c := range n.Descendants() {
-		if c.Type == html.TextNode {
-			b.WriteString(c.Data)
-			b.WriteByte(' ')
-		}
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // The import reads only files inside the directory it is given: a link to

@@ -19,6 +19,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"tracker/events/eventjson"
+	"tracker/events/eventstest"
 	"tracker/events/owntracks"
 )
 
@@ -118,26 +119,6 @@ func waitHealthy(t testing.TB, base string, done <-chan error) {
 	t.Fatalf("%s/healthz not OK within 120s", base)
 }
 
-func connect(t testing.TB, addr, id string) paho.Client {
-	t.Helper()
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).
-		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second)
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect %s: %v", addr, tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
-
-func publish(t testing.TB, c paho.Client, topic string, retain bool, payload []byte) {
-	t.Helper()
-	tok := c.Publish(topic, 1, retain, payload)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publish %s: no PUBACK (%v)", topic, tok.Error())
-	}
-}
-
 // logLines runs `tracker log --json` and parses its output.
 func logLines(t *testing.T, args ...string) ([]eventjson.Line, string) {
 	t.Helper()
@@ -188,9 +169,9 @@ var badInputs = []struct {
 func TestServeKeepsBadInputWithReasons(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data)
-	c := connect(t, s.mqtt, "bad-input")
+	c := eventstest.Connect(t, s.mqtt, "bad-input")
 	for _, in := range badInputs {
-		publish(t, c, in.topic, in.retain, in.payload)
+		eventstest.Publish(t, c, in.topic, 1, in.retain, in.payload)
 	}
 
 	check := func(lines []eventjson.Line) {

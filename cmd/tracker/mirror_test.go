@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"tracker/events/dynamomirror/dynamotest"
+	"tracker/events/eventstest"
 )
 
 // TestServeMirrorsToDynamoDB runs the server with the mirror on (table
@@ -29,9 +30,9 @@ func TestServeMirrorsToDynamoDB(t *testing.T) {
 	args := []string{"--mirror-dynamodb-endpoint", dyn.Endpoint, "--mirror-dynamodb-create"}
 
 	s := startServer(t, data, args...)
-	c := connect(t, s.mqtt, "mirror-test")
+	c := eventstest.Connect(t, s.mqtt, "mirror-test")
 	for _, in := range badInputs {
-		publish(t, c, in.topic, in.retain, in.payload)
+		eventstest.Publish(t, c, in.topic, 1, in.retain, in.payload)
 	}
 	items := waitItems(t, dyn, "tracker-mirror", len(badInputs), s.stderr)
 	bySeq := map[uint64]int{}
@@ -71,8 +72,8 @@ func TestServeMirrorsToDynamoDB(t *testing.T) {
 
 	// A restart resumes from the checkpoint: one new event, one write.
 	s = startServer(t, data, args...)
-	c = connect(t, s.mqtt, "mirror-test-2")
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":52.54,"lon":13.42,"tst":1718000120}`))
+	c = eventstest.Connect(t, s.mqtt, "mirror-test-2")
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":52.54,"lon":13.42,"tst":1718000120}`))
 	waitItems(t, dyn, "tracker-mirror", len(badInputs)+1, s.stderr)
 	time.Sleep(100 * time.Millisecond)
 	if m := scrape(t, "http://"+s.http+"/metrics"); !strings.Contains(m, "tracker_mirror_dynamodb_items_written_total 1\n") {

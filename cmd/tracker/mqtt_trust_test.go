@@ -13,6 +13,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"tracker/events/eventstest"
 )
 
 // addUsers creates users (name -> password; "root" is an admin) before
@@ -171,7 +172,7 @@ func TestMQTTConnectionsEndOnPasswordChangeAndRemoval(t *testing.T) {
 	}
 
 	c, lost := phone("alice-pass-1")
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
 	waitLost("password changed", lost, user("alice-pass-2\n", "passwd", "alice", "--password-stdin"))
 	if err := mqttGuess(s.mqtt, "alice-phone", "alice", "alice-pass-1"); err == nil {
 		t.Error("the old password still logs in over MQTT")

@@ -5,14 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tracker/events/eventstest"
 )
 
 func TestRebuildAndAreasThroughAndWithoutServer(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServer(t, data)
-	c := connect(t, s.mqtt, "rebuild-test")
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":51.5072,"lon":-0.1276,"tst":1718000000,"tid":"al"}`))
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":91,"lon":0,"tst":1718000001}`))
+	c := eventstest.Connect(t, s.mqtt, "rebuild-test")
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":51.5072,"lon":-0.1276,"tst":1718000000,"tid":"al"}`))
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":91,"lon":0,"tst":1718000001}`))
 
 	var out, errOut bytes.Buffer
 	// While the server runs, rebuild refuses and says how to do it instead.

@@ -243,10 +243,10 @@ func TestServeTLSEmbeddedBroker(t *testing.T) {
 		t.Fatalf("MQTT over TLS to %s: %v\n%s", mqttTLS, tok.Error(), s.stderr)
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000}`))
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000}`))
 
 	// The plain listener still serves, beside the TLS one.
-	publish(t, connect(t, s.mqtt, "phone-plain"), "owntracks/bob/phone", false, []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000}`))
+	eventstest.Publish(t, eventstest.Connect(t, s.mqtt, "phone-plain"), "owntracks/bob/phone", 1, false, []byte(`{"_type":"location","lat":52.52,"lon":13.4,"tst":1718000000}`))
 
 	if plain, err := tryConnectMQTT(mqttTLS, "phone-no-tls", "", ""); err == nil {
 		plain.Disconnect(0)

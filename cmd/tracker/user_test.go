@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"tracker/events/eventstest"
 )
 
 // TestUsersLockTheServer: once a user exists, pages and API need a login,
@@ -57,7 +58,7 @@ func TestUsersLockTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("alice's phone: %v", err)
 	}
-	publish(t, c, "owntracks/alice/phone", false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
+	eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
 	c.Disconnect(50)
 	// The CLI reads the log through the server with the login.
 	lines, _ := logLines(t, "--data", data)

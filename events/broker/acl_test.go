@@ -12,6 +12,7 @@ import (
 
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/eventstest"
 )
 
 // testAccounts are the server's users as the broker sees them: alice and
@@ -119,24 +120,24 @@ func TestAccountsLoginAndACL(t *testing.T) {
 	f := startBroker(t, broker.Config{Listen: "127.0.0.1:0", Accounts: newTestAccounts()}, badgerlog.Options{})
 
 	// Logins.
-	if _, err := tryConnect(f.addr, "anon"); err == nil {
+	if _, err := eventstest.TryConnect(f.addr, "anon"); err == nil {
 		t.Error("anonymous client accepted while users exist")
 	}
-	if _, err := tryConnect(f.addr, "bad", func(o *paho.ClientOptions) { o.SetUsername("alice").SetPassword("wrong") }); err == nil {
+	if _, err := eventstest.TryConnect(f.addr, "bad", func(o *paho.ClientOptions) { o.SetUsername("alice").SetPassword("wrong") }); err == nil {
 		t.Error("wrong password accepted")
 	}
-	alice := connect(t, f.addr, "alice-phone", login("alice"))
-	carol := connect(t, f.addr, "carol-phone", login("carol"))
-	bob := connect(t, f.addr, "bob-phone", login("bob"))
-	root := connect(t, f.addr, "root-console", login("root"))
-	carolGets := subscribe(t, carol, "owntracks/+/+", 1)
+	alice := eventstest.Connect(t, f.addr, "alice-phone", login("alice"))
+	carol := eventstest.Connect(t, f.addr, "carol-phone", login("carol"))
+	bob := eventstest.Connect(t, f.addr, "bob-phone", login("bob"))
+	root := eventstest.Connect(t, f.addr, "root-console", login("root"))
+	carolGets := eventstest.Subscribe(t, carol, "owntracks/+/+", 1)
 
 	// Own topic: fine, and delivered to carol only when she may see it.
-	publish(t, bob, "owntracks/bob/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1}`))
-	if m := next(t, carolGets, 5*time.Second); m.topic != "owntracks/bob/phone" {
-		t.Errorf("carol got %s, want bob's location", m.topic)
+	eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1}`))
+	if m := next(t, carolGets, 5*time.Second); m.Topic != "owntracks/bob/phone" {
+		t.Errorf("carol got %s, want bob's location", m.Topic)
 	}
-	publish(t, alice, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":2}`))
+	eventstest.Publish(t, alice, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":2}`))
 	expectNothing(t, carolGets, 500*time.Millisecond)
 
 	// Someone else's topic: refused (MQTT 3.1.1 has no negative PUBACK,
@@ -152,7 +153,7 @@ func TestAccountsLoginAndACL(t *testing.T) {
 	}
 
 	// Commands: admins may send them to any phone, others may not.
-	publish(t, root, "owntracks/bob/phone/cmd", 1, false, []byte(`{"_type":"cmd","action":"reportLocation"}`))
+	eventstest.Publish(t, root, "owntracks/bob/phone/cmd", 1, false, []byte(`{"_type":"cmd","action":"reportLocation"}`))
 	tok = bob.Publish("owntracks/carol/phone/cmd", 1, false, []byte(`{"_type":"cmd","action":"reportLocation"}`))
 	if tok.WaitTimeout(3*time.Second) && tok.Error() == nil {
 		t.Error("a viewer could send a command to another phone")

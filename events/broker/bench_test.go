@@ -17,6 +17,7 @@ import (
 
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/eventstest"
 )
 
 // BenchmarkEmbeddedIngest measures QoS 1 ingest through the embedded
@@ -83,7 +84,7 @@ func benchIngest(b *testing.B, publishers, window int, raw bool) {
 			pubs[p] = func(topic string, p, count int) error { return rc.publishWindow(topic, p, count, window) }
 			continue
 		}
-		c := connect(b, f.addr, id)
+		c := eventstest.Connect(b, f.addr, id)
 		pubs[p] = func(topic string, p, count int) error { return pahoWindow(c, topic, p, count, window) }
 	}
 

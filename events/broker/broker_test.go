@@ -15,6 +15,7 @@ import (
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/eventstest"
 	"tracker/events/owntracks"
 )
 
@@ -58,11 +59,11 @@ func TestConcurrentQoS1IngestAndDelivery(t *testing.T) {
 	const publishers, perPublisher, window = 20, 500, 10
 	const total = publishers * perPublisher
 	f := startBroker(t, broker.Config{}, badgerlog.Options{})
-	sub := subscribe(t, connect(t, f.addr, "subscriber"), "owntracks/#", 1)
+	sub := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "subscriber"), "owntracks/#", 1)
 
 	clients := make([]paho.Client, publishers)
 	for p := range clients {
-		clients[p] = connect(t, f.addr, fmt.Sprintf("publisher-%d", p))
+		clients[p] = eventstest.Connect(t, f.addr, fmt.Sprintf("publisher-%d", p))
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -104,16 +105,16 @@ func TestConcurrentQoS1IngestAndDelivery(t *testing.T) {
 	for len(seen) < total {
 		select {
 		case m := <-sub:
-			key := fmt.Sprintf("%s#%d", m.topic, counterOf(t, m.payload))
+			key := fmt.Sprintf("%s#%d", m.Topic, counterOf(t, m.Payload))
 			if seen[key] {
 				t.Errorf("subscriber got %s twice", key)
 			}
 			seen[key] = true
-			if m.qos != 1 {
-				t.Errorf("subscriber got %s with QoS %d, want 1", key, m.qos)
+			if m.QoS != 1 {
+				t.Errorf("subscriber got %s with QoS %d, want 1", key, m.QoS)
 			}
 		case <-deadline:
-			t.Fatalf("subscriber received %d of %d messages", len(seen), total)
+			t.Fatalf("subscriber eventstest.Received %d of %d messages", len(seen), total)
 		}
 	}
 }
@@ -154,7 +155,7 @@ func TestPubackOnlyWhenDurable(t *testing.T) {
 			}
 			clients := make([]paho.Client, tc.publishers)
 			for p := range clients {
-				clients[p] = connect(t, f.addr, fmt.Sprintf("publisher-%d", p), withAckSpy(onPuback))
+				clients[p] = eventstest.Connect(t, f.addr, fmt.Sprintf("publisher-%d", p), withAckSpy(onPuback))
 			}
 			var wg sync.WaitGroup
 			for p, c := range clients {
@@ -177,9 +178,9 @@ func TestNoAckWhenLogFails(t *testing.T) {
 	for _, qos := range []byte{1, 2} {
 		t.Run(fmt.Sprintf("QoS%d", qos), func(t *testing.T) {
 			f := startBroker(t, broker.Config{}, badgerlog.Options{})
-			sub := subscribe(t, connect(t, f.addr, "subscriber"), "owntracks/#", 2)
-			pub := connect(t, f.addr, "publisher")
-			publish(t, pub, "owntracks/alice/phone", qos, false, location(0, 0))
+			sub := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "subscriber"), "owntracks/#", 2)
+			pub := eventstest.Connect(t, f.addr, "publisher")
+			eventstest.Publish(t, pub, "owntracks/alice/phone", qos, false, location(0, 0))
 			next(t, sub, 5*time.Second)
 
 			if err := f.log.Close(); err != nil { // appends now fail with events.ErrClosed
@@ -202,25 +203,25 @@ func TestNoAckWhenLogFails(t *testing.T) {
 func TestRetained(t *testing.T) {
 	const topic = "owntracks/alice/phone"
 	f := startBroker(t, broker.Config{}, badgerlog.Options{})
-	pub := connect(t, f.addr, "publisher")
+	pub := eventstest.Connect(t, f.addr, "publisher")
 	payload := location(0, 0)
-	publish(t, pub, topic, 1, true, payload)
+	eventstest.Publish(t, pub, topic, 1, true, payload)
 
 	got := readLog(t, f.log)
 	if len(got) != 1 || got[0].Topic != topic || !got[0].Retained || got[0].QoS != 1 || !bytes.Equal(got[0].Payload, payload) {
 		t.Fatalf("log = %+v, want one retained QoS 1 event on %s", got, topic)
 	}
-	m := next(t, subscribe(t, connect(t, f.addr, "late-subscriber"), "owntracks/#", 1), 5*time.Second)
-	if m.topic != topic || !m.retained || !bytes.Equal(m.payload, payload) {
-		t.Errorf("new subscriber got %s %q retained=%v, want the retained location", m.topic, m.payload, m.retained)
+	m := next(t, eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "late-subscriber"), "owntracks/#", 1), 5*time.Second)
+	if m.Topic != topic || !m.Retained || !bytes.Equal(m.Payload, payload) {
+		t.Errorf("new subscriber got %s %q retained=%v, want the retained location", m.Topic, m.Payload, m.Retained)
 	}
 
-	publish(t, pub, topic, 1, true, []byte{})
+	eventstest.Publish(t, pub, topic, 1, true, []byte{})
 	got = readLog(t, f.log)
 	if len(got) != 2 || got[1].Topic != topic || !got[1].Retained || len(got[1].Payload) != 0 {
 		t.Fatalf("log = %+v, want a second, empty retained event", got)
 	}
-	expectNothing(t, subscribe(t, connect(t, f.addr, "later-subscriber"), "owntracks/#", 1), 300*time.Millisecond)
+	expectNothing(t, eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "later-subscriber"), "owntracks/#", 1), 300*time.Millisecond)
 }
 
 // A client's last will is logged when its connection drops without
@@ -238,9 +239,9 @@ func TestLastWillLogged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := startBroker(t, broker.Config{}, badgerlog.Options{})
-			sub := subscribe(t, connect(t, f.addr, "subscriber"), "owntracks/#", 1)
+			sub := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "subscriber"), "owntracks/#", 1)
 			var g connGrabber
-			c := connect(t, f.addr, "phone", g.option, func(o *paho.ClientOptions) {
+			c := eventstest.Connect(t, f.addr, "phone", g.option, func(o *paho.ClientOptions) {
 				o.SetBinaryWill(topic, will, 1, false)
 			})
 			if tc.drop {
@@ -257,13 +258,13 @@ func TestLastWillLogged(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 5*time.Second, "the will in the log", func() bool { return f.log.Head() >= 1 })
+			eventstest.WaitFor(t, 5*time.Second, "the will in the log", func() bool { return f.log.Head() >= 1 })
 			got := readLog(t, f.log)
 			if len(got) != 1 || got[0].Topic != topic || !bytes.Equal(got[0].Payload, will) || got[0].Source != events.SourceEmbedded {
 				t.Fatalf("log = %+v, want the will on %s", got, topic)
 			}
-			if m := next(t, sub, 5*time.Second); m.topic != topic || !bytes.Equal(m.payload, will) {
-				t.Errorf("subscriber got %s %q, want the will", m.topic, m.payload)
+			if m := next(t, sub, 5*time.Second); m.Topic != topic || !bytes.Equal(m.Payload, will) {
+				t.Errorf("subscriber got %s %q, want the will", m.Topic, m.Payload)
 			}
 		})
 	}
@@ -274,21 +275,21 @@ func TestQoS0AndQoS2Logged(t *testing.T) {
 	for _, qos := range []byte{0, 2} {
 		t.Run(fmt.Sprintf("QoS%d", qos), func(t *testing.T) {
 			f := startBroker(t, broker.Config{}, badgerlog.Options{})
-			sub := subscribe(t, connect(t, f.addr, "subscriber"), "owntracks/#", 2)
-			pub := connect(t, f.addr, "publisher")
+			sub := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "subscriber"), "owntracks/#", 2)
+			pub := eventstest.Connect(t, f.addr, "publisher")
 			payload := location(1, int(qos))
-			publish(t, pub, "owntracks/bob/phone", qos, false, payload)
+			eventstest.Publish(t, pub, "owntracks/bob/phone", qos, false, payload)
 			if qos == 2 && f.log.Head() != 1 {
 				// QoS 2 blocks the publisher's reader until durable, before PUBREC.
 				t.Errorf("log head at PUBCOMP = %d, want 1", f.log.Head())
 			}
-			waitFor(t, 5*time.Second, "the event in the log", func() bool { return f.log.Head() >= 1 })
+			eventstest.WaitFor(t, 5*time.Second, "the event in the log", func() bool { return f.log.Head() >= 1 })
 			got := readLog(t, f.log)
 			if len(got) != 1 || got[0].QoS != qos || !bytes.Equal(got[0].Payload, payload) {
 				t.Fatalf("log = %+v, want one QoS %d event", got, qos)
 			}
-			if m := next(t, sub, 5*time.Second); !bytes.Equal(m.payload, payload) || m.qos != qos {
-				t.Errorf("subscriber got %q QoS %d, want the QoS %d message", m.payload, m.qos, qos)
+			if m := next(t, sub, 5*time.Second); !bytes.Equal(m.Payload, payload) || m.QoS != qos {
+				t.Errorf("subscriber got %q QoS %d, want the QoS %d message", m.Payload, m.QoS, qos)
 			}
 		})
 	}
@@ -332,7 +333,7 @@ func TestLogin(t *testing.T) {
 		{name: "right password", user: "alice", password: "s3cret", wantOK: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := tryConnect(addr, "phone-"+tc.user, func(o *paho.ClientOptions) {
+			c, err := eventstest.TryConnect(addr, "phone-"+tc.user, func(o *paho.ClientOptions) {
 				o.SetUsername(tc.user).SetPassword(tc.password)
 			})
 			if !tc.wantOK {
@@ -346,7 +347,7 @@ func TestLogin(t *testing.T) {
 				t.Fatalf("login refused: %v", err)
 			}
 			defer c.Disconnect(50)
-			publish(t, c, "owntracks/alice/phone", 1, false, location(0, 0))
+			eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, location(0, 0))
 			if h := f.log.Head(); h != 1 {
 				t.Errorf("log head = %d, want 1", h)
 			}
@@ -359,7 +360,7 @@ func TestLogin(t *testing.T) {
 // order.
 func TestBadInputNeverBlocksIngest(t *testing.T) {
 	f := startBroker(t, broker.Config{}, badgerlog.Options{})
-	pub := connect(t, f.addr, "publisher")
+	pub := eventstest.Connect(t, f.addr, "publisher")
 	msgs := []struct {
 		name    string
 		topic   string
@@ -408,17 +409,17 @@ func TestRestoreRetained(t *testing.T) {
 	}
 	f.broker.RestoreRetained(restored)
 
-	sub := subscribe(t, connect(t, f.addr, "subscriber"), "owntracks/#", 1)
+	sub := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "subscriber"), "owntracks/#", 1)
 	want := map[string][]byte{}
 	for _, e := range restored[:3] {
 		want[e.Topic] = e.Payload
 	}
 	for range len(want) {
 		m := next(t, sub, 5*time.Second)
-		if w, ok := want[m.topic]; !ok || !bytes.Equal(m.payload, w) || !m.retained {
-			t.Errorf("got %s %q retained=%v, want a restored retained message", m.topic, m.payload, m.retained)
+		if w, ok := want[m.Topic]; !ok || !bytes.Equal(m.Payload, w) || !m.Retained {
+			t.Errorf("got %s %q retained=%v, want a restored retained message", m.Topic, m.Payload, m.Retained)
 		}
-		delete(want, m.topic)
+		delete(want, m.Topic)
 	}
 	expectNothing(t, sub, 300*time.Millisecond)
 	if h := f.log.Head(); h != 0 {
@@ -439,7 +440,7 @@ func TestServerPublish(t *testing.T) {
 			const topic = "owntracks/alice/phone/cmd"
 			payload := []byte(`{"_type":"cmd","action":"reportLocation"}`)
 			f := startBroker(t, broker.Config{}, badgerlog.Options{})
-			sub := subscribe(t, connect(t, f.addr, "phone"), "owntracks/alice/phone/cmd", 2)
+			sub := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "phone"), "owntracks/alice/phone/cmd", 2)
 			if err := f.broker.Publish(t.Context(), topic, payload, tc.qos, tc.retain); err != nil {
 				t.Fatal(err)
 			}
@@ -448,13 +449,13 @@ func TestServerPublish(t *testing.T) {
 				!bytes.Equal(got[0].Payload, payload) || got[0].QoS != tc.qos || got[0].Retained != tc.retain {
 				t.Fatalf("log = %+v, want the command from %q", got, events.SourceServer)
 			}
-			if m := next(t, sub, 5*time.Second); m.topic != topic || !bytes.Equal(m.payload, payload) || m.qos != tc.qos {
-				t.Errorf("subscriber got %s %q QoS %d, want the command at QoS %d", m.topic, m.payload, m.qos, tc.qos)
+			if m := next(t, sub, 5*time.Second); m.Topic != topic || !bytes.Equal(m.Payload, payload) || m.QoS != tc.qos {
+				t.Errorf("subscriber got %s %q QoS %d, want the command at QoS %d", m.Topic, m.Payload, m.QoS, tc.qos)
 			}
 			if tc.retain {
-				m := next(t, subscribe(t, connect(t, f.addr, "late"), topic, 1), 5*time.Second)
-				if !m.retained || !bytes.Equal(m.payload, payload) {
-					t.Errorf("late subscriber got %q retained=%v, want the retained command", m.payload, m.retained)
+				m := next(t, eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "late"), topic, 1), 5*time.Second)
+				if !m.Retained || !bytes.Equal(m.Payload, payload) {
+					t.Errorf("late subscriber got %q retained=%v, want the retained command", m.Payload, m.Retained)
 				}
 			}
 		})
@@ -478,17 +479,17 @@ func TestStalledClientDoesNotStallIngest(t *testing.T) {
 	}
 	// From here on the stalled client never reads. Fill its socket buffers
 	// with deliveries until the broker's writes to it block.
-	pub := connect(t, f.addr, "publisher")
+	pub := eventstest.Connect(t, f.addr, "publisher")
 	big := bytes.Repeat([]byte("x"), 256<<10)
 	for range 96 {
-		publish(t, pub, "owntracks/flood/phone", 1, false, big)
+		eventstest.Publish(t, pub, "owntracks/flood/phone", 1, false, big)
 	}
 	time.Sleep(200 * time.Millisecond) // let the broker's writer block on the full socket
 	// The stalled client publishes; its PUBACK cannot be written.
 	if err := stalled.publish1("owntracks/stalled/phone", 1, location(9, 0)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the stalled client's message in the log", func() bool { return f.log.Head() >= 97 })
+	eventstest.WaitFor(t, 5*time.Second, "the stalled client's message in the log", func() bool { return f.log.Head() >= 97 })
 
 	for n := range 3 {
 		tok := pub.Publish("owntracks/alice/phone", 1, false, location(0, n))
@@ -514,7 +515,7 @@ func TestStalledClientDoesNotStallIngest(t *testing.T) {
 // would mark everybody offline at each restart).
 func TestShutdownDoesNotLogWills(t *testing.T) {
 	f := startBroker(t, broker.Config{}, badgerlog.Options{})
-	connect(t, f.addr, "phone-with-will", func(o *paho.ClientOptions) {
+	eventstest.Connect(t, f.addr, "phone-with-will", func(o *paho.ClientOptions) {
 		o.SetBinaryWill("owntracks/anna/phone", []byte(`{"_type":"lwt","tst":1718000000}`), 1, false)
 	})
 	if err := f.stop(); err != nil {

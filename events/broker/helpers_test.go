@@ -3,7 +3,6 @@ package broker_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/eventstest"
 )
 
 // fixture is a running embedded broker on a loopback port, backed by a real
@@ -97,7 +96,7 @@ func startBroker(tb testing.TB, cfg broker.Config, opts badgerlog.Options) *fixt
 	})
 	// Run's own start-up lines are logged; tests that measure the log
 	// start after them.
-	waitFor(tb, 5*time.Second, "the broker to serve", func() bool { return strings.Contains(logs.String(), "embedded MQTT broker listening") })
+	eventstest.WaitFor(tb, 5*time.Second, "the broker to serve", func() bool { return strings.Contains(logs.String(), "embedded MQTT broker listening") })
 	return &fixture{broker: b, log: l, addr: b.Addr(), stop: stop, logs: logs}
 }
 
@@ -110,108 +109,25 @@ func testLogger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// connect dials the broker with a paho client that never reconnects, so a
-// dropped connection is visible to the test. Extra options are applied last.
-func connect(tb testing.TB, addr, id string, opts ...func(*paho.ClientOptions)) paho.Client {
-	tb.Helper()
-	c, err := tryConnect(addr, id, opts...)
-	if err != nil {
-		tb.Fatalf("connect %s: %v", id, err)
-	}
-	tb.Cleanup(func() { c.Disconnect(50) })
-	return c
-}
-
-func tryConnect(addr, id string, opts ...func(*paho.ClientOptions)) (paho.Client, error) {
-	o := paho.NewClientOptions().
-		AddBroker("tcp://" + addr).
-		SetClientID(id).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetKeepAlive(30 * time.Second).
-		SetConnectTimeout(5 * time.Second).
-		SetWriteTimeout(10 * time.Second)
-	for _, f := range opts {
-		f(o)
-	}
-	c := paho.NewClient(o)
-	tok := c.Connect()
-	if !tok.WaitTimeout(10 * time.Second) {
-		return nil, errors.New("connect timed out")
-	}
-	if err := tok.Error(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// received is one message a test subscriber got.
-type received struct {
-	topic    string
-	payload  []byte
-	qos      byte
-	retained bool
-}
-
-// subscribe subscribes c to filter and returns the channel messages arrive
-// on. The buffer is large enough for every test; a full buffer fails the
-// test rather than stalling the client.
-func subscribe(tb testing.TB, c paho.Client, filter string, qos byte) <-chan received {
-	tb.Helper()
-	ch := make(chan received, 1<<15)
-	var overflow atomic.Bool
-	tok := c.Subscribe(filter, qos, func(_ paho.Client, m paho.Message) {
-		r := received{topic: m.Topic(), payload: append([]byte(nil), m.Payload()...), qos: m.Qos(), retained: m.Retained()}
-		select {
-		case ch <- r:
-		default:
-			overflow.Store(true)
-		}
-	})
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		tb.Fatalf("subscribe %s: %v", filter, tok.Error())
-	}
-	tb.Cleanup(func() {
-		if overflow.Load() {
-			tb.Errorf("subscriber on %s dropped messages: test buffer full", filter)
-		}
-	})
-	return ch
-}
-
 // expectNothing fails if a message arrives on ch within d.
-func expectNothing(tb testing.TB, ch <-chan received, d time.Duration) {
+func expectNothing(tb testing.TB, ch <-chan eventstest.Received, d time.Duration) {
 	tb.Helper()
 	select {
 	case m := <-ch:
-		tb.Errorf("unexpected message on %s: %q (retained %v)", m.topic, m.payload, m.retained)
+		tb.Errorf("unexpected message on %s: %q (retained %v)", m.Topic, m.Payload, m.Retained)
 	case <-time.After(d):
 	}
 }
 
 // next returns the next message on ch or fails after d.
-func next(tb testing.TB, ch <-chan received, d time.Duration) received {
+func next(tb testing.TB, ch <-chan eventstest.Received, d time.Duration) eventstest.Received {
 	tb.Helper()
 	select {
 	case m := <-ch:
 		return m
 	case <-time.After(d):
 		tb.Fatalf("no message within %v", d)
-		return received{}
-	}
-}
-
-// publish sends one message and waits for the broker's acknowledgement
-// (PUBACK for QoS 1, PUBCOMP for QoS 2, the write for QoS 0).
-func publish(tb testing.TB, c paho.Client, topic string, qos byte, retain bool, payload []byte) {
-	tb.Helper()
-	tok := c.Publish(topic, qos, retain, payload)
-	if !tok.WaitTimeout(10 * time.Second) {
-		tb.Fatalf("publish %s (QoS %d): no acknowledgement within 10s", topic, qos)
-	}
-	if err := tok.Error(); err != nil {
-		tb.Fatalf("publish %s (QoS %d): %v", topic, qos, err)
+		return eventstest.Received{}
 	}
 }
 
@@ -226,18 +142,6 @@ func readLog(tb testing.TB, l events.Reader) []events.Event {
 		tb.Fatalf("scan log: %v", err)
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // location is a realistic OwnTracks location payload (~250 bytes) that

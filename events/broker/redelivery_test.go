@@ -10,6 +10,7 @@ import (
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/eventstest"
 )
 
 // publishQoS1 sends one QoS 1 PUBLISH with the given packet id and flags
@@ -112,25 +113,25 @@ func TestOpenModeDecidedAtStart(t *testing.T) {
 	acc.exists.Store(true)
 	f := startBroker(t, broker.Config{Accounts: acc}, badgerlog.Options{})
 	acc.exists.Store(false) // the last user removed
-	if c, err := tryConnect(f.addr, "anon-after-removal"); err == nil {
+	if c, err := eventstest.TryConnect(f.addr, "anon-after-removal"); err == nil {
 		c.Disconnect(50)
 		t.Error("anonymous client accepted after the last user was removed from a locked broker")
 	}
 
 	open := &changingAccounts{}
 	g := startBroker(t, broker.Config{Accounts: open}, badgerlog.Options{})
-	c, err := tryConnect(g.addr, "anon-open")
+	c, err := eventstest.TryConnect(g.addr, "anon-open")
 	if err != nil {
 		t.Fatalf("broker started without users on loopback refused an anonymous client: %v", err)
 	}
 	c.Disconnect(50)
 	open.exists.Store(true)
-	if c, err := tryConnect(g.addr, "anon-after-first-user"); err == nil {
+	if c, err := eventstest.TryConnect(g.addr, "anon-after-first-user"); err == nil {
 		c.Disconnect(50)
 		t.Error("anonymous client accepted after the first user appeared")
 	}
 	open.exists.Store(false)
-	if c, err := tryConnect(g.addr, "anon-after-last-user"); err == nil {
+	if c, err := eventstest.TryConnect(g.addr, "anon-after-last-user"); err == nil {
 		c.Disconnect(50)
 		t.Error("anonymous client accepted after the only user was removed: open mode came back")
 	}

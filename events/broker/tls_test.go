@@ -50,28 +50,28 @@ func TestTLSListener(t *testing.T) {
 
 	t.Run("publish over TLS", func(t *testing.T) {
 		head := f.log.Head()
-		c := connect(t, tlsAddr, "phone-tls", func(o *paho.ClientOptions) {
+		c := eventstest.Connect(t, tlsAddr, "phone-tls", func(o *paho.ClientOptions) {
 			o.Servers = nil
 			o.AddBroker("ssl://" + tlsAddr).SetTLSConfig(trusting(t, pki.CAFile))
 		})
-		publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
+		eventstest.Publish(t, c, "owntracks/alice/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
 		if h := f.log.Head(); h != head+1 {
 			t.Errorf("log head %d after the PUBACK, want %d", h, head+1)
 		}
 	})
 	t.Run("plain listener stays plain", func(t *testing.T) {
-		c := connect(t, f.addr, "phone-plain")
-		publish(t, c, "owntracks/bob/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
+		c := eventstest.Connect(t, f.addr, "phone-plain")
+		eventstest.Publish(t, c, "owntracks/bob/phone", 1, false, []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`))
 	})
 	t.Run("plain MQTT to the TLS port fails", func(t *testing.T) {
-		c, err := tryConnect(tlsAddr, "phone-no-tls")
+		c, err := eventstest.TryConnect(tlsAddr, "phone-no-tls")
 		if err == nil {
 			c.Disconnect(0)
 			t.Fatal("plain MQTT connected to the TLS listener")
 		}
 	})
 	t.Run("untrusted CA fails", func(t *testing.T) {
-		c, err := tryConnect(tlsAddr, "phone-other-ca", func(o *paho.ClientOptions) {
+		c, err := eventstest.TryConnect(tlsAddr, "phone-other-ca", func(o *paho.ClientOptions) {
 			o.Servers = nil
 			o.AddBroker("ssl://" + tlsAddr).SetTLSConfig(trusting(t, pki.OtherCAFile))
 		})

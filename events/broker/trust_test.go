@@ -15,6 +15,7 @@ import (
 
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
+	"tracker/events/eventstest"
 )
 
 // persistent keeps the client's session (and what is queued in it) on the
@@ -23,11 +24,11 @@ func persistent(o *paho.ClientOptions) { o.SetCleanSession(false) }
 
 // onMessage sends every message paho delivers outside a subscription
 // callback (a session's queued messages after a reconnect) to ch.
-func onMessage(ch chan<- received) func(*paho.ClientOptions) {
+func onMessage(ch chan<- eventstest.Received) func(*paho.ClientOptions) {
 	return func(o *paho.ClientOptions) {
 		o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 			select {
-			case ch <- received{topic: m.Topic(), payload: append([]byte(nil), m.Payload()...), qos: m.Qos(), retained: m.Retained()}:
+			case ch <- eventstest.Received{Topic: m.Topic(), Payload: append([]byte(nil), m.Payload()...), QoS: m.Qos(), Retained: m.Retained()}:
 			default:
 			}
 		})
@@ -41,16 +42,16 @@ func TestClientIDTakeoverByAnotherUserRefused(t *testing.T) {
 	acc := newTestAccounts()
 	f := startBroker(t, broker.Config{Accounts: acc}, badgerlog.Options{})
 
-	alice := connect(t, f.addr, "alice-phone", login("alice"), persistent)
-	subscribe(t, alice, "owntracks/#", 1)
+	alice := eventstest.Connect(t, f.addr, "alice-phone", login("alice"), persistent)
+	eventstest.Subscribe(t, alice, "owntracks/#", 1)
 	alice.Disconnect(50) // offline; the session stays
-	root := connect(t, f.addr, "root-console", login("root"))
+	root := eventstest.Connect(t, f.addr, "root-console", login("root"))
 	hidden := location(1, 1) // carol may not see root
-	publish(t, root, "owntracks/root/phone", 1, false, hidden)
+	eventstest.Publish(t, root, "owntracks/root/phone", 1, false, hidden)
 
 	// Offline session: carol presents alice's phone's client id.
-	intruder := make(chan received, 16)
-	if c, err := tryConnect(f.addr, "alice-phone", login("carol"), persistent, onMessage(intruder)); err == nil {
+	intruder := make(chan eventstest.Received, 16)
+	if c, err := eventstest.TryConnect(f.addr, "alice-phone", login("carol"), persistent, onMessage(intruder)); err == nil {
 		c.Disconnect(0)
 		t.Fatal("carol took over alice's offline session")
 	} else if !strings.Contains(err.Error(), "not Authorized") {
@@ -64,14 +65,14 @@ func TestClientIDTakeoverByAnotherUserRefused(t *testing.T) {
 
 	// The owner reconnects (a phone back on the network): session and
 	// queued message are there.
-	own := make(chan received, 16)
-	alice = connect(t, f.addr, "alice-phone", login("alice"), persistent, onMessage(own))
-	if m := next(t, own, 5*time.Second); m.topic != "owntracks/root/phone" || !bytes.Equal(m.payload, hidden) {
-		t.Errorf("alice's queued message: got %s %q", m.topic, m.payload)
+	own := make(chan eventstest.Received, 16)
+	alice = eventstest.Connect(t, f.addr, "alice-phone", login("alice"), persistent, onMessage(own))
+	if m := next(t, own, 5*time.Second); m.Topic != "owntracks/root/phone" || !bytes.Equal(m.Payload, hidden) {
+		t.Errorf("alice's queued message: got %s %q", m.Topic, m.Payload)
 	}
 
 	// Online session: refused too, and alice is not kicked off.
-	if c, err := tryConnect(f.addr, "alice-phone", login("carol"), persistent, onMessage(intruder)); err == nil {
+	if c, err := eventstest.TryConnect(f.addr, "alice-phone", login("carol"), persistent, onMessage(intruder)); err == nil {
 		c.Disconnect(0)
 		t.Fatal("carol took over alice's live session")
 	}
@@ -79,7 +80,7 @@ func TestClientIDTakeoverByAnotherUserRefused(t *testing.T) {
 	if !alice.IsConnectionOpen() {
 		t.Error("alice's phone was disconnected by someone else's takeover attempt")
 	}
-	publish(t, root, "owntracks/root/phone", 1, false, location(1, 2))
+	eventstest.Publish(t, root, "owntracks/root/phone", 1, false, location(1, 2))
 	next(t, own, 5*time.Second)
 	expectNothing(t, intruder, 300*time.Millisecond)
 	// (paho tries MQTT 3.1.1, then 3.1: two refusals per paho attempt)
@@ -89,8 +90,8 @@ func TestClientIDTakeoverByAnotherUserRefused(t *testing.T) {
 
 	// The same user taking over her own live session (a phone that
 	// reconnects before the broker noticed the old connection died) works.
-	again := connect(t, f.addr, "alice-phone", login("alice"), persistent)
-	waitFor(t, 2*time.Second, "the old connection to be replaced", func() bool { return !alice.IsConnectionOpen() })
+	again := eventstest.Connect(t, f.addr, "alice-phone", login("alice"), persistent)
+	eventstest.WaitFor(t, 2*time.Second, "the old connection to be replaced", func() bool { return !alice.IsConnectionOpen() })
 	if !again.IsConnectionOpen() {
 		t.Error("alice could not take over her own session")
 	}
@@ -101,22 +102,22 @@ func TestClientIDTakeoverByAnotherUserRefused(t *testing.T) {
 func TestQueuedMessagesFollowCurrentSharing(t *testing.T) {
 	acc := newTestAccounts()
 	f := startBroker(t, broker.Config{Accounts: acc}, badgerlog.Options{})
-	carol := connect(t, f.addr, "carol-phone", login("carol"), persistent)
-	subscribe(t, carol, "owntracks/+/+", 1)
+	carol := eventstest.Connect(t, f.addr, "carol-phone", login("carol"), persistent)
+	eventstest.Subscribe(t, carol, "owntracks/+/+", 1)
 	carol.Disconnect(50)
 
-	bob := connect(t, f.addr, "bob-phone", login("bob"))
-	publish(t, bob, "owntracks/bob/phone", 1, false, location(2, 1)) // queued for carol
-	acc.shareWithCarol()                                             // bob stops sharing with carol
+	bob := eventstest.Connect(t, f.addr, "bob-phone", login("bob"))
+	eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, location(2, 1)) // queued for carol
+	acc.shareWithCarol()                                                        // bob stops sharing with carol
 
-	got := make(chan received, 16)
-	carol = connect(t, f.addr, "carol-phone", login("carol"), persistent, onMessage(got))
+	got := make(chan eventstest.Received, 16)
+	carol = eventstest.Connect(t, f.addr, "carol-phone", login("carol"), persistent, onMessage(got))
 	expectNothing(t, got, 500*time.Millisecond)
 
 	acc.shareWithCarol("bob") // and shares again: from the next message on
-	publish(t, bob, "owntracks/bob/phone", 1, false, location(2, 2))
-	if m := next(t, got, 5*time.Second); !bytes.Equal(m.payload, location(2, 2)) {
-		t.Errorf("carol got %q, want bob's new location", m.payload)
+	eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, location(2, 2))
+	if m := next(t, got, 5*time.Second); !bytes.Equal(m.Payload, location(2, 2)) {
+		t.Errorf("carol got %q, want bob's new location", m.Payload)
 	}
 	_ = carol
 }
@@ -125,14 +126,14 @@ func TestQueuedMessagesFollowCurrentSharing(t *testing.T) {
 // receives them, whatever it may otherwise see.
 func TestCommandsReachOnlyTheirPhone(t *testing.T) {
 	f := startBroker(t, broker.Config{Accounts: newTestAccounts()}, badgerlog.Options{})
-	bob := subscribe(t, connect(t, f.addr, "bob-phone", login("bob")), "owntracks/bob/#", 1)
-	carol := subscribe(t, connect(t, f.addr, "carol-phone", login("carol")), "owntracks/#", 1)
-	alice := subscribe(t, connect(t, f.addr, "alice-phone", login("alice")), "owntracks/+/+/cmd", 1)
-	root := connect(t, f.addr, "root-console", login("root"))
+	bob := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "bob-phone", login("bob")), "owntracks/bob/#", 1)
+	carol := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "carol-phone", login("carol")), "owntracks/#", 1)
+	alice := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "alice-phone", login("alice")), "owntracks/+/+/cmd", 1)
+	root := eventstest.Connect(t, f.addr, "root-console", login("root"))
 
-	publish(t, root, "owntracks/bob/phone/cmd", 1, false, []byte(`{"_type":"cmd","action":"reportLocation"}`))
-	if m := next(t, bob, 5*time.Second); m.topic != "owntracks/bob/phone/cmd" {
-		t.Errorf("bob got %s, want his command", m.topic)
+	eventstest.Publish(t, root, "owntracks/bob/phone/cmd", 1, false, []byte(`{"_type":"cmd","action":"reportLocation"}`))
+	if m := next(t, bob, 5*time.Second); m.Topic != "owntracks/bob/phone/cmd" {
+		t.Errorf("bob got %s, want his command", m.Topic)
 	}
 	expectNothing(t, carol, 300*time.Millisecond)
 	expectNothing(t, alice, 100*time.Millisecond)
@@ -216,7 +217,7 @@ func TestOversizePacketDisconnects(t *testing.T) {
 			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("connection still open after an oversize packet (%v)", err)
 			}
-			waitFor(t, 2*time.Second, "the counter", func() bool { return f.broker.Stats().TooLarge == 1 })
+			eventstest.WaitFor(t, 2*time.Second, "the counter", func() bool { return f.broker.Stats().TooLarge == 1 })
 			if n := strings.Count(f.logs.String(), "packet too large"); n != 1 {
 				t.Errorf("%d log lines about the packet, want 1:\n%s", n, f.logs.String())
 			}
@@ -239,7 +240,7 @@ func TestConnectRequiredInTime(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
 		t.Fatalf("read on a silent connection: %v, want it closed by the broker", err)
 	}
-	waitFor(t, time.Second, "the counter", func() bool { return f.broker.Stats().ConnectTimeouts == 1 })
+	eventstest.WaitFor(t, time.Second, "the counter", func() bool { return f.broker.Stats().ConnectTimeouts == 1 })
 	// A client that does connect keeps its connection past the deadline.
 	c, code, err := dialRawAs(f.addr, "prompt", rawLogin{})
 	if err != nil || code != 0 {
@@ -276,7 +277,7 @@ func TestConnectionsPerAddressCapped(t *testing.T) {
 		t.Errorf("refused = %d, want 1", got)
 	}
 	_ = open[0].Close()
-	waitFor(t, 2*time.Second, "a slot to free", func() bool {
+	eventstest.WaitFor(t, 2*time.Second, "a slot to free", func() bool {
 		c, code, err := dialRawAs(f.addr, "fourth", rawLogin{})
 		if err != nil || code != 0 {
 			return false
@@ -295,24 +296,24 @@ func TestOfflineQueueCappedAndSessionsExpire(t *testing.T) {
 	acc := newTestAccounts()
 	f := startBroker(t, broker.Config{Accounts: acc, MaxQueued: 5, SessionExpiry: time.Second}, badgerlog.Options{})
 	sub := func(id string) {
-		c := connect(t, f.addr, id, login("alice"), persistent)
-		subscribe(t, c, "owntracks/bob/#", 1)
+		c := eventstest.Connect(t, f.addr, id, login("alice"), persistent)
+		eventstest.Subscribe(t, c, "owntracks/bob/#", 1)
 		c.Disconnect(50)
 	}
 	sub("alice-phone")
-	bob := connect(t, f.addr, "bob-phone", login("bob"))
+	bob := eventstest.Connect(t, f.addr, "bob-phone", login("bob"))
 	for n := range 20 {
-		publish(t, bob, "owntracks/bob/phone", 1, false, location(3, n))
+		eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, location(3, n))
 	}
-	got := make(chan received, 64)
-	connect(t, f.addr, "alice-phone", login("alice"), persistent, onMessage(got))
+	got := make(chan eventstest.Received, 64)
+	eventstest.Connect(t, f.addr, "alice-phone", login("alice"), persistent, onMessage(got))
 	next(t, got, 5*time.Second)
 	time.Sleep(time.Second) // the rest of the queue
 	if n := 1 + len(got); n != 5 {
 		t.Errorf("reconnected session got %d queued messages, want 5 (MaxQueued)", n)
 	}
 
-	// A phone that received but never acknowledged (a dead network) keeps
+	// A phone that eventstest.Received but never acknowledged (a dead network) keeps
 	// only the newest MaxQueued of those when its connection ends.
 	stuck, code, err := dialRawAs(f.addr, "stuck-phone", rawLogin{user: "alice", password: "pa", persistent: true})
 	if err != nil || code != 0 {
@@ -322,13 +323,13 @@ func TestOfflineQueueCappedAndSessionsExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := range 20 {
-		publish(t, bob, "owntracks/bob/phone", 1, false, location(5, n))
+		eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, location(5, n))
 	}
 	_ = stuck.Close()
 	time.Sleep(200 * time.Millisecond)
-	got = make(chan received, 64)
-	connect(t, f.addr, "stuck-phone", login("alice"), persistent, onMessage(got))
-	kept := []received{next(t, got, 5*time.Second)}
+	got = make(chan eventstest.Received, 64)
+	eventstest.Connect(t, f.addr, "stuck-phone", login("alice"), persistent, onMessage(got))
+	kept := []eventstest.Received{next(t, got, 5*time.Second)}
 	time.Sleep(time.Second)
 	for len(got) > 0 {
 		kept = append(kept, <-got)
@@ -337,17 +338,17 @@ func TestOfflineQueueCappedAndSessionsExpire(t *testing.T) {
 		t.Errorf("reconnected stuck session got %d messages, want 5 (MaxQueued)", len(kept))
 	}
 	for _, m := range kept {
-		if !slices.ContainsFunc([]int{15, 16, 17, 18, 19}, func(n int) bool { return bytes.Equal(m.payload, location(5, n)) }) {
-			t.Errorf("kept %q, want only the newest 5", m.payload)
+		if !slices.ContainsFunc([]int{15, 16, 17, 18, 19}, func(n int) bool { return bytes.Equal(m.Payload, location(5, n)) }) {
+			t.Errorf("kept %q, want only the newest 5", m.Payload)
 		}
 	}
 
 	// Abandoned: after the expiry the session is gone.
 	sub("abandoned-phone")
-	waitFor(t, 5*time.Second, "the session to expire", func() bool { return f.broker.Stats().SessionsExpired >= 1 })
-	publish(t, bob, "owntracks/bob/phone", 1, false, location(3, 99))
-	got = make(chan received, 64)
-	connect(t, f.addr, "abandoned-phone", login("alice"), persistent, onMessage(got))
+	eventstest.WaitFor(t, 5*time.Second, "the session to expire", func() bool { return f.broker.Stats().SessionsExpired >= 1 })
+	eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, location(3, 99))
+	got = make(chan eventstest.Received, 64)
+	eventstest.Connect(t, f.addr, "abandoned-phone", login("alice"), persistent, onMessage(got))
 	expectNothing(t, got, 500*time.Millisecond)
 }
 
@@ -376,7 +377,7 @@ func TestRefusedPublishLogsOneLineWithoutPayload(t *testing.T) {
 			if _, _, err := c.readPacket(); err == nil {
 				t.Fatal("refused publish answered")
 			}
-			waitFor(t, 2*time.Second, "the log line", func() bool { return strings.Contains(f.logs.String(), tc.want) })
+			eventstest.WaitFor(t, 2*time.Second, "the log line", func() bool { return strings.Contains(f.logs.String(), tc.want) })
 			time.Sleep(100 * time.Millisecond)
 			logged := f.logs.String()[before:]
 			t.Logf("%d-byte publish refused; log: %d bytes", len(payload), len(logged))
@@ -404,16 +405,16 @@ func TestRevokeDisconnectsChangedUsers(t *testing.T) {
 			acc := newTestAccounts()
 			f := startBroker(t, broker.Config{Accounts: acc}, badgerlog.Options{})
 			lost := make(chan time.Time, 1)
-			alice := connect(t, f.addr, "alice-phone", login("alice"), persistent, func(o *paho.ClientOptions) {
+			alice := eventstest.Connect(t, f.addr, "alice-phone", login("alice"), persistent, func(o *paho.ClientOptions) {
 				o.SetConnectionLostHandler(func(paho.Client, error) { lost <- time.Now() })
 			})
-			got := subscribe(t, alice, "owntracks/bob/#", 1)
-			bystander := subscribe(t, connect(t, f.addr, "bob-phone", login("bob")), "owntracks/#", 1)
-			bob := connect(t, f.addr, "bob-console", login("bob"))
+			got := eventstest.Subscribe(t, alice, "owntracks/bob/#", 1)
+			bystander := eventstest.Subscribe(t, eventstest.Connect(t, f.addr, "bob-phone", login("bob")), "owntracks/#", 1)
+			bob := eventstest.Connect(t, f.addr, "bob-console", login("bob"))
 
 			tc.change(acc)
 			// Before Revoke runs: deliveries stop and publishes are refused.
-			publish(t, bob, "owntracks/bob/phone", 1, false, location(4, 1))
+			eventstest.Publish(t, bob, "owntracks/bob/phone", 1, false, location(4, 1))
 			next(t, bystander, 5*time.Second)
 			expectNothing(t, got, 300*time.Millisecond)
 			head := f.log.Head()
@@ -434,11 +435,11 @@ func TestRevokeDisconnectsChangedUsers(t *testing.T) {
 			acc2 := newTestAccounts()
 			f2 := startBroker(t, broker.Config{Accounts: acc2}, badgerlog.Options{})
 			lost2 := make(chan time.Time, 1)
-			connect(t, f2.addr, "alice-phone", login("alice"), persistent, func(o *paho.ClientOptions) {
+			eventstest.Connect(t, f2.addr, "alice-phone", login("alice"), persistent, func(o *paho.ClientOptions) {
 				o.SetConnectionLostHandler(func(paho.Client, error) { lost2 <- time.Now() })
 			})
 			tc.change(acc2)
-			connect(t, f2.addr, "bob-phone", login("bob"))
+			eventstest.Connect(t, f2.addr, "bob-phone", login("bob"))
 			start := time.Now()
 			revoke := func() int { return f2.broker.Revoke("alice") }
 			if tc.all {
@@ -459,7 +460,7 @@ func TestRevokeDisconnectsChangedUsers(t *testing.T) {
 			if n := f2.broker.Revoke("bob"); n != 0 {
 				t.Errorf("Revoke of an unchanged user ended %d connections", n)
 			}
-			if _, err := tryConnect(f2.addr, "alice-phone", login("alice")); err == nil {
+			if _, err := eventstest.TryConnect(f2.addr, "alice-phone", login("alice")); err == nil {
 				t.Error("old password still logs in")
 			}
 		})

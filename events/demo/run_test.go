@@ -82,17 +82,6 @@ func (b *fakeBroker) snapshot() map[string][]fakeConn {
 	return out
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestDemoRunReconnectsAfterOutagesAndStops(t *testing.T) {
 	fb := &fakeBroker{sessions: map[string][]*fakeConn{}, failNext: 3}
 	sim := &demo.Simulator{Dial: fb.dial, Seed: 3, Interval: 2 * time.Millisecond, Speed: 20}
@@ -101,7 +90,7 @@ func TestDemoRunReconnectsAfterOutagesAndStops(t *testing.T) {
 	go func() { done <- sim.Run(ctx) }()
 
 	// Every phone loses its network at least once and comes back.
-	waitFor(t, "every phone to reconnect after an outage", 20*time.Second, func() bool {
+	eventstest.WaitFor(t, 20*time.Second, "every phone to reconnect after an outage", func() bool {
 		s := fb.snapshot()
 		if len(s) != demo.Friends {
 			return false
@@ -122,7 +111,7 @@ func TestDemoRunReconnectsAfterOutagesAndStops(t *testing.T) {
 			break
 		}
 	}
-	waitFor(t, "an answer to reportLocation", 10*time.Second, func() bool {
+	eventstest.WaitFor(t, 10*time.Second, "an answer to reportLocation", func() bool {
 		for _, conns := range fb.snapshot() {
 			for _, c := range conns {
 				for _, m := range c.msgs {
@@ -239,7 +228,7 @@ func TestDemoRunThroughEmbeddedBroker(t *testing.T) {
 		return out
 	}
 	// A phone vanishes (lwt) and comes back (a location after it).
-	waitFor(t, "an lwt followed by the phone's return", 30*time.Second, func() bool {
+	eventstest.WaitFor(t, 30*time.Second, "an lwt followed by the phone's return", func() bool {
 		lwt := map[string]bool{}
 		for _, e := range all() {
 			m, err := owntracks.Decode(e.Topic, e.Payload, nil)
@@ -261,7 +250,7 @@ func TestDemoRunThroughEmbeddedBroker(t *testing.T) {
 	// Locate now: the server's command reaches the phone, which answers
 	// (asked again each second: an offline phone misses it).
 	var asked time.Time
-	waitFor(t, "the answer to reportLocation", 30*time.Second, func() bool {
+	eventstest.WaitFor(t, 30*time.Second, "the answer to reportLocation", func() bool {
 		if time.Since(asked) > time.Second {
 			asked = time.Now()
 			if err := b.Publish(ctx, "owntracks/dev/iphone/cmd", []byte(`{"_type":"cmd","action":"reportLocation"}`), 1, false); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/badgerlog"
+	"tracker/events/eventstest"
 )
 
 func TestMain(m *testing.M) {
@@ -100,33 +101,17 @@ func (r *running) stop(t testing.TB) {
 	}
 }
 
-// connectClient connects a paho client (publisher or plain subscriber).
+// connectClient connects a paho client (publisher or plain subscriber)
+// as the phones' apps do: MQTT 3.1.1, reconnecting; tune is applied last.
 func connectClient(t testing.TB, url, id string, tune func(*mqtt.ClientOptions)) mqtt.Client {
 	t.Helper()
-	o := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetProtocolVersion(4).
-		SetConnectTimeout(5 * time.Second).
-		SetStore(newOutboundStore()) // the memory store warns on each clean connect
-	if tune != nil {
-		tune(o)
-	}
-	c := mqtt.NewClient(o)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect %s to %s: %v", id, url, tok.Error())
-	}
-	t.Cleanup(func() {
-		if c.IsConnected() {
-			c.Disconnect(100)
+	return eventstest.Connect(t, url, id, func(o *mqtt.ClientOptions) {
+		o.SetProtocolVersion(4).SetAutoReconnect(true).SetWriteTimeout(0).
+			SetStore(newOutboundStore()) // the memory store warns on each clean connect
+		if tune != nil {
+			tune(o)
 		}
 	})
-	return c
-}
-
-func publish(t testing.TB, c mqtt.Client, topic string, payload []byte, retain bool) {
-	t.Helper()
-	tok := c.Publish(topic, 1, retain, payload)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
 }
 
 // waitLog waits until the log holds an event matching pred and returns it.
@@ -171,7 +156,7 @@ func probe(t testing.TB, brokerURL string, l *badgerlog.Log, name string) {
 	topic := "owntracks/probe/" + name
 	isProbe := func(e events.Event) bool { return e.Topic == topic }
 	for range 15 {
-		publish(t, c, topic, []byte(`{"_type":"location","probe":true}`), false)
+		eventstest.Publish(t, c, topic, 1, false, []byte(`{"_type":"location","probe":true}`))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		errFound := errors.New("found")
 		err := events.Follow(ctx, l, 1, func(e events.Event) error {

@@ -145,7 +145,7 @@ func TestBrokerRestart(t *testing.T) {
 	rec := newRecorder(l)
 
 	card := connectClient(t, broker.URL, "card", nil)
-	publish(t, card, "owntracks/alice/phone/info", []byte(`{"_type":"card","tid":"al","name":"Alice"}`), true)
+	eventstest.Publish(t, card, "owntracks/alice/phone/info", 1, true, []byte(`{"_type":"card","tid":"al","name":"Alice"}`))
 	card.Disconnect(100)
 
 	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-restart", MaxReconnectInterval: time.Second}, rec)
@@ -256,7 +256,7 @@ func TestRetainedOnce(t *testing.T) {
 	cardPayload := []byte(`{"_type":"card","tid":"al","name":"Alice"}`)
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
 	c := connectClient(t, broker.URL, "card", nil)
-	publish(t, c, topic, cardPayload, true)
+	eventstest.Publish(t, c, topic, 1, true, cardPayload)
 
 	l := eventstest.OpenLog(t)
 	cfg := Config{Broker: broker.URL, ClientID: "tracker-retained"}
@@ -307,7 +307,7 @@ func TestNoAckBeforeDurable(t *testing.T) {
 	}
 	const topic = "owntracks/bob/phone"
 	payload := []byte(`{"_type":"location","lat":1,"lon":2,"tst":1718000000}`)
-	publish(t, pub, topic, payload, false)
+	eventstest.Publish(t, pub, topic, 1, false, payload)
 	failed := rec.wait(t, 10*time.Second, "the failed append", func(r appendResult) bool { return r.ev.Topic == topic })
 	if !errors.Is(failed.err, events.ErrClosed) {
 		t.Fatalf("append error = %v, want ErrClosed", failed.err)
@@ -461,7 +461,7 @@ func TestDiskFullThenResume(t *testing.T) {
 	c := connectClient(t, broker.URL, "pub-full", nil)
 	const n = 50 // more than Mosquitto's default window of 20
 	for i := range n {
-		publish(t, c, publisherTopic(0), counterPayload(0, i), false) // the broker acknowledges the publisher
+		eventstest.Publish(t, c, publisherTopic(0), 1, false, counterPayload(0, i)) // the broker acknowledges the publisher
 	}
 	time.Sleep(2 * refusedRetry)
 	if l.Head() != head {

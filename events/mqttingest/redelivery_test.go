@@ -43,7 +43,7 @@ func TestRedeliveryAfterLostPubackLoggedOnce(t *testing.T) {
 	lossy := &ackLost{Appender: l, topic: topic}
 	first := startIngest(t, cfg, lossy)
 	probe(t, broker.URL, l, "before")
-	publish(t, pub, topic, card, false)
+	eventstest.Publish(t, pub, topic, 1, false, card)
 	orig := waitLog(t, l, 10*time.Second, "the first delivery", func(e events.Event) bool { return e.Topic == topic })
 	waitUntil(t, 5*time.Second, "the lost PUBACK", func() bool { return first.logs.contains("leaving it unacknowledged") })
 	first.stop(t)
@@ -54,7 +54,7 @@ func TestRedeliveryAfterLostPubackLoggedOnce(t *testing.T) {
 		t.Errorf("redelivery = seq %d dup %v duplicate_of %d packet %d client %q; want dup of %d, packet %d, client %s",
 			again.Seq, again.Dup, again.DuplicateOf, again.PacketID, again.Client, orig.Seq, orig.PacketID, cfg.ClientID)
 	}
-	publish(t, pub, topic, card, false) // sent again on purpose
+	eventstest.Publish(t, pub, topic, 1, false, card) // sent again on purpose
 	third := waitLog(t, l, 10*time.Second, "the card sent again", func(e events.Event) bool { return e.Topic == topic && e.Seq > again.Seq })
 	if third.DuplicateOf != 0 || !bytes.Equal(third.Payload, card) {
 		t.Errorf("card sent again = %+v, want a new event", third)

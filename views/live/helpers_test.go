@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -18,9 +17,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tracker/events/eventstest"
 	"tracker/projections"
 	"tracker/static"
 	"tracker/views"
+	"tracker/views/htmltest"
 	"tracker/views/live"
 )
 
@@ -160,7 +161,7 @@ func newHubServer(t *testing.T, src *fakeSource) *hubServer {
 	t.Cleanup(func() {
 		cancel() // hijacked websocket handlers outlive srv.Close otherwise
 		hs.srv.Close()
-		waitFor(t, 5*time.Second, "every live client gone", func() bool { return hs.hub.Clients() == 0 })
+		eventstest.WaitFor(t, 5*time.Second, "every live client gone", func() bool { return hs.hub.Clients() == 0 })
 	})
 	return hs
 }
@@ -353,51 +354,15 @@ func (c *sseClient) next(t *testing.T, d time.Duration, what string) message {
 	panic("unreachable")
 }
 
-// element is one start tag of a fragment.
-type element struct {
-	tag   string
-	attrs map[string]string
-}
-
-var (
-	startTag = regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9]*)((?:\s+[^\s"'>/=]+(?:="[^"]*")?)*)\s*/?>`)
-	attr     = regexp.MustCompile(`([^\s"'>/=]+)(?:="([^"]*)")?`)
-)
-
-// elements lists the start tags of an HTML fragment as templ writes it
-// (attribute values always double-quoted), in document order.
-func elements(html string) []element {
-	var out []element
-	for _, m := range startTag.FindAllStringSubmatch(html, -1) {
-		e := element{tag: strings.ToLower(m[1]), attrs: map[string]string{}}
-		for _, a := range attr.FindAllStringSubmatch(m[2], -1) {
-			e.attrs[a[1]] = a[2]
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// find returns the elements whose attribute name has value.
-func find(html, name, value string) []element {
-	var out []element
-	for _, e := range elements(html) {
-		if v, ok := e.attrs[name]; ok && v == value {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // oobSwaps lists the out-of-band swaps of a message as "id=swap" (or
 // "tag=swap" for elements without id), in order.
 func oobSwaps(html string) []string {
 	var out []string
-	for _, e := range elements(html) {
-		if swap, ok := e.attrs["hx-swap-oob"]; ok {
-			name := e.attrs["id"]
+	for _, e := range htmltest.Elements(html) {
+		if swap, ok := e.Attrs["hx-swap-oob"]; ok {
+			name := e.Attrs["id"]
 			if name == "" {
-				name = e.tag
+				name = e.Tag
 			}
 			out = append(out, name+"="+swap)
 		}
@@ -408,22 +373,10 @@ func oobSwaps(html string) []string {
 // friendsIn lists the data-friend of every friend row in a message.
 func friendsIn(html string) []string {
 	var out []string
-	for _, e := range find(html, "data-testid", "friend") {
-		out = append(out, e.attrs["data-friend"])
+	for _, e := range htmltest.FindElements(html, "data-testid", "friend") {
+		out = append(out, e.Attrs["data-friend"])
 	}
 	return out
-}
-
-// waitFor polls cond every 10 ms until it holds, failing after d.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // checkGoroutines fails the test if, after everything registered later

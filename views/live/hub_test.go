@@ -15,8 +15,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tracker/events/eventstest"
 	"tracker/projections"
 	"tracker/views"
+	"tracker/views/htmltest"
 	"tracker/views/live"
 )
 
@@ -35,10 +37,10 @@ func TestFullStateOnConnect(t *testing.T) {
 	if got := friendsIn(m.data); !slices.Equal(got, []string{"alice/phone", "bob/tablet"}) {
 		t.Errorf("full state rows %v, want alice/phone, bob/tablet", got)
 	}
-	if got := find(m.data, "data-testid", "area"); len(got) != 1 || got[0].attrs["data-area"] != "s:hq" {
+	if got := htmltest.FindElements(m.data, "data-testid", "area"); len(got) != 1 || got[0].Attrs["data-area"] != "s:hq" {
 		t.Errorf("full state area cards %v, want s:hq", got)
 	}
-	if got := find(m.data, "data-testid", "feed-item"); len(got) != 1 {
+	if got := htmltest.FindElements(m.data, "data-testid", "feed-item"); len(got) != 1 {
 		t.Errorf("full state has %d feed lines, want 1", len(got))
 	}
 	if hs.hub.Clients() != 1 {
@@ -73,10 +75,10 @@ func TestOneChangedFriendOneRow(t *testing.T) {
 			t.Errorf("the update carries %s; want only the changed row", gone)
 		}
 	}
-	row := find(m.data, "data-testid", "friend")[0]
+	row := htmltest.FindElements(m.data, "data-testid", "friend")[0]
 	var marker struct{ Lat, Lon float64 }
-	if err := json.Unmarshal([]byte(unescape(row.attrs["data-marker"])), &marker); err != nil || marker.Lat != 51.501 {
-		t.Errorf("row's data-marker %q (%v), want the new position", row.attrs["data-marker"], err)
+	if err := json.Unmarshal([]byte(row.Attrs["data-marker"]), &marker); err != nil || marker.Lat != 51.501 {
+		t.Errorf("row's data-marker %q (%v), want the new position", row.Attrs["data-marker"], err)
 	}
 	c.quiet(t, 3*live.MinInterval, "one change, one message")
 }
@@ -171,9 +173,9 @@ func TestNewFriendIsAppended(t *testing.T) {
 	if got := friendsIn(m.data); !slices.Equal(got, []string{string(carol)}) {
 		t.Fatalf("rows %v, want carol/phone", got)
 	}
-	var appended []element
-	for _, e := range elements(m.data) {
-		if e.attrs["hx-swap-oob"] == "beforeend:#friends" {
+	var appended []htmltest.Element
+	for _, e := range htmltest.Elements(m.data) {
+		if e.Attrs["hx-swap-oob"] == "beforeend:#friends" {
 			appended = append(appended, e)
 		}
 	}
@@ -185,8 +187,8 @@ func TestNewFriendIsAppended(t *testing.T) {
 	// beforeend:#friends; on the row itself, the <li> (its id,
 	// data-friend and data-marker) is dropped and only its contents land
 	// in the list.
-	if appended[0].attrs["data-testid"] == "friend" {
-		t.Errorf("hx-swap-oob=\"beforeend:#friends\" is on the row <%s> itself: htmx would append the row's children, not the row; wrap the row in a <ul hx-swap-oob=\"beforeend:#friends\">", appended[0].tag)
+	if appended[0].Attrs["data-testid"] == "friend" {
+		t.Errorf("hx-swap-oob=\"beforeend:#friends\" is on the row <%s> itself: htmx would append the row's children, not the row; wrap the row in a <ul hx-swap-oob=\"beforeend:#friends\">", appended[0].Tag)
 	}
 
 	time.Sleep(live.MinInterval)
@@ -205,7 +207,7 @@ func TestRemovedAreaIsDeleted(t *testing.T) {
 	hs := newHubServer(t, fixtureSource())
 	c := dial(t, hs)
 	full := c.next(t, time.Second, "full state")
-	card := find(full.data, "data-area", "s:hq")
+	card := htmltest.FindElements(full.data, "data-area", "s:hq")
 	if len(card) != 1 {
 		t.Fatal("no HQ card in the full state")
 	}
@@ -216,7 +218,7 @@ func TestRemovedAreaIsDeleted(t *testing.T) {
 	ch.Areas["s:hq"] = true
 	hs.hub.Notify(ch)
 	m := c.next(t, time.Second, "area removed")
-	if got, want := oobSwaps(m.data), []string{card[0].attrs["id"] + "=delete"}; !slices.Equal(got, want) {
+	if got, want := oobSwaps(m.data), []string{card[0].Attrs["id"] + "=delete"}; !slices.Equal(got, want) {
 		t.Errorf("swaps %v, want %v", got, want)
 	}
 }
@@ -240,10 +242,10 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	}
 	hs := newHubServer(t, src)
 	stuck := rawStuckClient(t, hs)
-	waitFor(t, 2*time.Second, "stuck client registered", func() bool { return hs.hub.Clients() == 1 })
+	eventstest.WaitFor(t, 2*time.Second, "stuck client registered", func() bool { return hs.hub.Clients() == 1 })
 	c := dial(t, hs)
 	c.next(t, 2*time.Second, "full state")
-	waitFor(t, 2*time.Second, "both clients registered", func() bool { return hs.hub.Clients() == 2 })
+	eventstest.WaitFor(t, 2*time.Second, "both clients registered", func() bool { return hs.hub.Clients() == 2 })
 
 	start := time.Now()
 	var worstNotify, worstDelivery time.Duration
@@ -353,7 +355,7 @@ func TestForeignOriginRefused(t *testing.T) {
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
 		})
 	}
-	waitFor(t, 2*time.Second, "clients gone", func() bool { return hs.hub.Clients() == 0 })
+	eventstest.WaitFor(t, 2*time.Second, "clients gone", func() bool { return hs.hub.Clients() == 0 })
 }
 
 // TestSSEDeliversTheSameFragments: /live/sse sends the same fragments as
@@ -368,7 +370,7 @@ func TestSSEDeliversTheSameFragments(t *testing.T) {
 	if sseFull.data != wsFull.data {
 		t.Errorf("SSE full state differs from the websocket's:\nSSE: %s\nWS:  %s", sseFull.data, wsFull.data)
 	}
-	waitFor(t, time.Second, "both clients registered", func() bool { return hs.hub.Clients() == 2 })
+	eventstest.WaitFor(t, time.Second, "both clients registered", func() bool { return hs.hub.Clients() == 2 })
 	time.Sleep(live.MinInterval)
 
 	// A name with line breaks makes a fragment of several lines: SSE
@@ -476,7 +478,7 @@ func TestClientsLeaveNoGoroutines(t *testing.T) {
 		c.next(t, time.Second, "full state")
 		clients = append(clients, c)
 	}
-	waitFor(t, 2*time.Second, "20 clients", func() bool { return hs.hub.Clients() == 20 })
+	eventstest.WaitFor(t, 2*time.Second, "20 clients", func() bool { return hs.hub.Clients() == 20 })
 	time.Sleep(live.MinInterval)
 	hs.notifyFriends(alice)
 	for i, c := range clients {
@@ -488,6 +490,6 @@ func TestClientsLeaveNoGoroutines(t *testing.T) {
 			<-c.done
 		}
 	}
-	waitFor(t, 5*time.Second, "every client forgotten", func() bool { return hs.hub.Clients() == 0 })
+	eventstest.WaitFor(t, 5*time.Second, "every client forgotten", func() bool { return hs.hub.Clients() == 0 })
 	hs.notifyFriends(alice) // nobody to mark
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"tracker/events/eventstest"
 	"tracker/projections"
 	"tracker/static"
 	"tracker/views"
@@ -91,7 +92,7 @@ func TestRightsDecidedPerMessage(t *testing.T) {
 		t.Fatalf("after Recheck: %v, want close %d", err, live.CloseRevoked)
 	}
 	t.Logf("closed %v after Recheck", time.Since(start))
-	waitFor(t, 2*time.Second, "client gone", func() bool { return hub.Clients() == 0 })
+	eventstest.WaitFor(t, 2*time.Second, "client gone", func() bool { return hub.Clients() == 0 })
 }
 
 // TestWatchHearsAccountChanges: Watch wakes on a change to any account

@@ -26,6 +26,7 @@ import (
 	"tracker/projections/geo"
 	"tracker/projections/projector"
 	"tracker/static"
+	"tracker/views/htmltest"
 	"tracker/views/web"
 )
 
@@ -274,7 +275,7 @@ func TestExportChunks(t *testing.T) {
 		}
 	}
 	doc, _ := ps.page(t, historyPath("many", "phone"), http.StatusOK)
-	if got := text(one(t, doc, "stat-points")); got != strconv.Itoa(n) {
+	if got := htmltest.Text(htmltest.One(t, doc, "stat-points")); got != strconv.Itoa(n) {
 		t.Errorf("history page counts %s points, want %d", got, n)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"tracker/projections/geo"
 	"tracker/static"
 	"tracker/views"
+	"tracker/views/htmltest"
 )
 
 // pageStack is the fixture stack with a second HTTP server that can render
@@ -72,83 +73,18 @@ func historyPath(user, device string, kv ...string) string {
 	return withQuery(p, kv...)
 }
 
-// find returns every element under n for which ok holds, in document order.
-func find(n *html.Node, ok func(*html.Node) bool) []*html.Node {
-	var out []*html.Node
-	for d := range n.Descendants() {
-		if d.Type == html.ElementNode && ok(d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func byTestID(n *html.Node, id string) []*html.Node {
-	return find(n, func(d *html.Node) bool { return attr(d, "data-testid") == id })
-}
-
-// one returns the only element with the test id.
-func one(t *testing.T, n *html.Node, id string) *html.Node {
-	t.Helper()
-	got := byTestID(n, id)
-	if len(got) != 1 {
-		t.Fatalf("%d elements with data-testid=%q, want 1", len(got), id)
-	}
-	return got[0]
-}
-
-func byID(n *html.Node, id string) *html.Node {
-	if got := find(n, func(d *html.Node) bool { return attr(d, "id") == id }); len(got) > 0 {
-		return got[0]
-	}
-	return nil
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func hasAttr(n *html.Node, key string) bool {
-	return slices.ContainsFunc(n.Attr, func(a html.Attribute) bool { return a.Key == key })
-}
-
-// text is the node's text with runs of white space made one space.
-func text(n *html.Node) string {
-	var b strings.Builder
-	for d := range n.Descendants() {
-		if d.Type == html.TextNode {
-			b.WriteString(d.Data)
-			b.WriteByte(' ')
-		}
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-func texts(ns []*html.Node) []string {
-	out := []string{}
-	for _, n := range ns {
-		out = append(out, text(n))
-	}
-	return out
-}
-
 // checkNoInjectedMarkup fails when data made it into the page as markup:
 // every script is one of ours (a /static/ src, no inline code), no element
 // has an event handler attribute or an inline style, and the raw bytes
 // hold none of the fixtures' tags.
 func checkNoInjectedMarkup(t *testing.T, what string, doc *html.Node, body []byte) {
 	t.Helper()
-	for _, s := range find(doc, func(d *html.Node) bool { return d.Data == "script" }) {
-		if !strings.HasPrefix(attr(s, "src"), "/static/") || s.FirstChild != nil {
-			t.Errorf("%s: a script that is not ours: src=%q text=%q", what, attr(s, "src"), text(s))
+	for _, s := range htmltest.Find(doc, func(d *html.Node) bool { return d.Data == "script" }) {
+		if !strings.HasPrefix(htmltest.Attr(s, "src"), "/static/") || s.FirstChild != nil {
+			t.Errorf("%s: a script that is not ours: src=%q text=%q", what, htmltest.Attr(s, "src"), htmltest.Text(s))
 		}
 	}
-	for _, n := range find(doc, func(*html.Node) bool { return true }) {
+	for _, n := range htmltest.Find(doc, func(*html.Node) bool { return true }) {
 		for _, a := range n.Attr {
 			if strings.HasPrefix(a.Key, "on") || a.Key == "style" {
 				t.Errorf("%s: <%s %s=%q>: event handler or inline style", what, n.Data, a.Key, a.Val)
@@ -186,8 +122,8 @@ func addEvilFriend(t *testing.T, st *stack) {
 func rowTsts(t *testing.T, doc *html.Node) []int64 {
 	t.Helper()
 	var out []int64
-	for _, r := range byTestID(doc, "point-row") {
-		n, err := strconv.ParseInt(attr(r, "data-tst"), 10, 64)
+	for _, r := range htmltest.ByTestID(doc, "point-row") {
+		n, err := strconv.ParseInt(htmltest.Attr(r, "data-tst"), 10, 64)
 		if err != nil {
 			t.Fatalf("point row data-tst: %v", err)
 		}
@@ -220,21 +156,21 @@ func TestHistoryPage(t *testing.T) {
 			if got := rowTsts(t, doc); !slices.Equal(got, tc.tsts) {
 				t.Errorf("rows (oldest first):\n got %v\nwant %v", got, tc.tsts)
 			}
-			if got := text(one(t, doc, "stat-points")); got != strconv.Itoa(len(tc.tsts)) {
+			if got := htmltest.Text(htmltest.One(t, doc, "stat-points")); got != strconv.Itoa(len(tc.tsts)) {
 				t.Errorf("points stat = %q, want %d", got, len(tc.tsts))
 			}
-			if got := byTestID(doc, "history")[0]; hasAttr(got, "data-live") != tc.live {
+			if got := htmltest.ByTestID(doc, "history")[0]; htmltest.HasAttr(got, "data-live") != tc.live {
 				t.Errorf("data-live present = %v, want %v", !tc.live, tc.live)
 			}
-			track := byID(doc, "track")
-			if track == nil || !strings.Contains(attr(track, "data-geojson"), "/export.geojson?") {
+			track := htmltest.ByID(doc, "track")
+			if track == nil || !strings.Contains(htmltest.Attr(track, "data-geojson"), "/export.geojson?") {
 				t.Fatalf("no #track with the GeoJSON export")
 			}
-			if m := byID(doc, "map"); m == nil || attr(m, "data-tiles") == "" {
+			if m := htmltest.ByID(doc, "map"); m == nil || htmltest.Attr(m, "data-tiles") == "" {
 				t.Error("no #map with data-tiles")
 			}
 			// The track's URL is the export of the same points.
-			res, body := ps.get(t, attr(track, "data-geojson"))
+			res, body := ps.get(t, htmltest.Attr(track, "data-geojson"))
 			if res.StatusCode != http.StatusOK {
 				t.Fatalf("track: %s", res.Status)
 			}
@@ -242,14 +178,14 @@ func TestHistoryPage(t *testing.T) {
 			if got := fc.tsts(); !slices.Equal(got, tc.tsts) {
 				t.Errorf("track tsts %v, want %v", got, tc.tsts)
 			}
-			exports := byTestID(doc, "export")
+			exports := htmltest.ByTestID(doc, "export")
 			if len(exports) != 3 {
 				t.Fatalf("%d export links, want 3", len(exports))
 			}
 			for _, a := range exports {
-				res, body := ps.get(t, attr(a, "href"))
+				res, body := ps.get(t, htmltest.Attr(a, "href"))
 				if res.StatusCode != http.StatusOK || len(body) == 0 {
-					t.Errorf("export %s: %s", attr(a, "href"), res.Status)
+					t.Errorf("export %s: %s", htmltest.Attr(a, "href"), res.Status)
 				}
 			}
 		})
@@ -257,13 +193,13 @@ func TestHistoryPage(t *testing.T) {
 
 	t.Run("page parts", func(t *testing.T) {
 		doc, _ := ps.page(t, historyPath("alice", "phone"), http.StatusOK)
-		if got := text(one(t, doc, "friend-name")); got != "Alice Liddell" {
+		if got := htmltest.Text(htmltest.One(t, doc, "friend-name")); got != "Alice Liddell" {
 			t.Errorf("name %q", got)
 		}
 		var picks []string
-		for _, a := range byTestID(doc, "quick-pick") {
-			s := text(a)
-			if attr(a, "aria-current") != "" {
+		for _, a := range htmltest.ByTestID(doc, "quick-pick") {
+			s := htmltest.Text(a)
+			if htmltest.Attr(a, "aria-current") != "" {
 				s += " (current)"
 			}
 			picks = append(picks, s)
@@ -271,30 +207,30 @@ func TestHistoryPage(t *testing.T) {
 		if want := []string{"Today (current)", "Yesterday", "Last 7 days"}; !slices.Equal(picks, want) {
 			t.Errorf("quick picks %q, want %q", picks, want)
 		}
-		form := one(t, doc, "range-form")
+		form := htmltest.One(t, doc, "range-form")
 		for _, name := range []string{"from", "to"} {
-			in := find(form, func(n *html.Node) bool { return n.Data == "input" && attr(n, "name") == name })
-			if len(in) != 1 || attr(in[0], "type") != "datetime-local" || in[0].Parent.Data != "label" {
+			in := htmltest.Find(form, func(n *html.Node) bool { return n.Data == "input" && htmltest.Attr(n, "name") == name })
+			if len(in) != 1 || htmltest.Attr(in[0], "type") != "datetime-local" || in[0].Parent.Data != "label" {
 				t.Errorf("range form: no labelled datetime-local input %q", name)
 			}
 		}
-		if v := attr(find(form, func(n *html.Node) bool { return attr(n, "name") == "from" })[0], "value"); v != "2026-03-10T00:00" {
+		if v := htmltest.Attr(htmltest.Find(form, func(n *html.Node) bool { return htmltest.Attr(n, "name") == "from" })[0], "value"); v != "2026-03-10T00:00" {
 			t.Errorf("from value %q", v)
 		}
-		nav := find(doc, func(n *html.Node) bool { return n.Data == "a" && attr(n, "aria-current") == "page" })
-		if len(nav) != 1 || text(nav[0]) != "Dashboard" {
-			t.Errorf("current nav entry: %q", texts(nav))
+		nav := htmltest.Find(doc, func(n *html.Node) bool { return n.Data == "a" && htmltest.Attr(n, "aria-current") == "page" })
+		if len(nav) != 1 || htmltest.Text(nav[0]) != "Dashboard" {
+			t.Errorf("current nav entry: %q", htmltest.Texts(nav))
 		}
 		// Alice came home at 17:00:30 (her phone said so; the geometry agrees).
-		if got := texts(byTestID(doc, "timeline-item")); len(got) == 0 || !slices.ContainsFunc(got, func(s string) bool {
+		if got := htmltest.Texts(htmltest.ByTestID(doc, "timeline-item")); len(got) == 0 || !slices.ContainsFunc(got, func(s string) bool {
 			return strings.Contains(s, "17:00 entered Home")
 		}) {
 			t.Errorf("timeline %q: want alice entering Home at 17:00", got)
 		}
-		if got := texts(byTestID(doc, "area-time")); len(got) == 0 {
+		if got := htmltest.Texts(htmltest.ByTestID(doc, "area-time")); len(got) == 0 {
 			t.Error("no time per area")
 		}
-		if got := text(one(t, doc, "stat-distance")); !strings.HasSuffix(got, " km") || got == "0.0 km" {
+		if got := htmltest.Text(htmltest.One(t, doc, "stat-distance")); !strings.HasSuffix(got, " km") || got == "0.0 km" {
 			t.Errorf("distance %q", got)
 		}
 	})
@@ -332,16 +268,16 @@ func TestHistoryPaging(t *testing.T) {
 			if got, want := rowTsts(t, doc), tsts[tc.from:tc.to]; !slices.Equal(got, want) {
 				t.Errorf("%d rows %v…, want %d rows from %d", len(got), got[:min(3, len(got))], len(want), tc.from)
 			}
-			if got := text(one(t, doc, "stat-points")); got != "250" {
+			if got := htmltest.Text(htmltest.One(t, doc, "stat-points")); got != "250" {
 				t.Errorf("points stat %q on every page", got)
 			}
-			prev, next := byTestID(doc, "page-prev"), byTestID(doc, "page-next")
+			prev, next := htmltest.ByTestID(doc, "page-prev"), htmltest.ByTestID(doc, "page-next")
 			if (len(prev) > 0) != tc.prev || (len(next) > 0) != tc.next {
 				t.Errorf("prev link %v, next link %v; want %v, %v", len(prev) > 0, len(next) > 0, tc.prev, tc.next)
 			}
 			if len(next) > 0 {
 				// The link keeps the range and goes one page on.
-				doc2, _ := ps.page(t, attr(next[0], "href"), http.StatusOK)
+				doc2, _ := ps.page(t, htmltest.Attr(next[0], "href"), http.StatusOK)
 				want := tsts[min(tc.to, n):min(tc.to+100, n)]
 				if got := rowTsts(t, doc2); !slices.Equal(got, want) {
 					t.Errorf("next page: %d rows, want %d", len(got), len(want))
@@ -368,7 +304,7 @@ func TestHistoryErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc, _ := ps.page(t, tc.path, tc.code)
-			if got := text(one(t, doc, "error")); !strings.Contains(got, tc.msg) {
+			if got := htmltest.Text(htmltest.One(t, doc, "error")); !strings.Contains(got, tc.msg) {
 				t.Errorf("error text %q, want it to contain %q", got, tc.msg)
 			}
 		})
@@ -387,18 +323,18 @@ func TestAreasPage(t *testing.T) {
 		shape          bool
 	}
 	var got []area
-	for _, s := range byTestID(doc, "area-section") {
-		card := find(s, func(n *html.Node) bool { return attr(n, "data-testid") == "area" })[0]
+	for _, s := range htmltest.ByTestID(doc, "area-section") {
+		card := htmltest.Find(s, func(n *html.Node) bool { return htmltest.Attr(n, "data-testid") == "area" })[0]
 		a := area{
-			name:     text(find(card, func(n *html.Node) bool { return n.Data == "h3" })[0]),
-			geometry: text(byTestID(s, "geometry")[0]),
-			shape:    attr(card, "data-shape") != "",
+			name:     htmltest.Text(htmltest.Find(card, func(n *html.Node) bool { return n.Data == "h3" })[0]),
+			geometry: htmltest.Text(htmltest.ByTestID(s, "geometry")[0]),
+			shape:    htmltest.Attr(card, "data-shape") != "",
 		}
-		for _, m := range find(card, func(n *html.Node) bool { return attr(n, "class") == "member" }) {
-			a.members = append(a.members, text(m))
+		for _, m := range htmltest.Find(card, func(n *html.Node) bool { return htmltest.Attr(n, "class") == "member" }) {
+			a.members = append(a.members, htmltest.Text(m))
 		}
-		for _, e := range byTestID(s, "area-event") {
-			a.events = append(a.events, text(e))
+		for _, e := range htmltest.ByTestID(s, "area-event") {
+			a.events = append(a.events, htmltest.Text(e))
 		}
 		got = append(got, a)
 	}
@@ -429,9 +365,9 @@ func TestAreasPage(t *testing.T) {
 			t.Errorf("%s: %d events listed, cap is %d", a.name, len(a.events), views.AreaRecentMax)
 		}
 	}
-	nav := find(doc, func(n *html.Node) bool { return n.Data == "a" && attr(n, "aria-current") == "page" })
-	if len(nav) != 1 || text(nav[0]) != "Areas" {
-		t.Errorf("current nav entry: %q", texts(nav))
+	nav := htmltest.Find(doc, func(n *html.Node) bool { return n.Data == "a" && htmltest.Attr(n, "aria-current") == "page" })
+	if len(nav) != 1 || htmltest.Text(nav[0]) != "Areas" {
+		t.Errorf("current nav entry: %q", htmltest.Texts(nav))
 	}
 }
 
@@ -449,20 +385,20 @@ func TestAreasPageCapsEvents(t *testing.T) {
 	}
 	ps.appendAll(t, evs...)
 	doc, _ := ps.page(t, "/areas", http.StatusOK)
-	for _, s := range byTestID(doc, "area-section") {
-		if !strings.HasPrefix(attr(s, "aria-label"), "Office") {
+	for _, s := range htmltest.ByTestID(doc, "area-section") {
+		if !strings.HasPrefix(htmltest.Attr(s, "aria-label"), "Office") {
 			continue
 		}
-		got := texts(byTestID(s, "area-event"))
+		got := htmltest.Texts(htmltest.ByTestID(s, "area-event"))
 		if len(got) != views.AreaRecentMax {
 			t.Fatalf("%d Office events listed, want %d", len(got), views.AreaRecentMax)
 		}
 		if !strings.Contains(got[0], "12:00 bt left") {
 			t.Errorf("newest first: %q", got[0])
 		}
-		if !strings.Contains(text(s), "The newest 20 of 3") { // 30 + today's
+		if !strings.Contains(htmltest.Text(s), "The newest 20 of 3") { // 30 + today's
 
-			t.Errorf("no note about the older events: %s", text(s))
+			t.Errorf("no note about the older events: %s", htmltest.Text(s))
 		}
 		return
 	}
@@ -480,22 +416,22 @@ type logRowT struct {
 func logRows(t *testing.T, doc *html.Node) []logRowT {
 	t.Helper()
 	var out []logRowT
-	for _, r := range byTestID(doc, "log-row") {
-		seq, err := strconv.ParseUint(attr(r, "data-seq"), 10, 64)
+	for _, r := range htmltest.ByTestID(doc, "log-row") {
+		seq, err := strconv.ParseUint(htmltest.Attr(r, "data-seq"), 10, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		row := logRowT{seq: seq, topic: text(byTestID(r, "topic")[0]), kind: strings.Fields(text(byTestID(r, "kind")[0]))[0]}
-		if inv := byTestID(r, "invalid"); len(inv) > 0 {
-			row.invalid = text(inv[0])
+		row := logRowT{seq: seq, topic: htmltest.Text(htmltest.ByTestID(r, "topic")[0]), kind: strings.Fields(htmltest.Text(htmltest.ByTestID(r, "kind")[0]))[0]}
+		if inv := htmltest.ByTestID(r, "invalid"); len(inv) > 0 {
+			row.invalid = htmltest.Text(inv[0])
 		}
-		p := byTestID(r, "payload")[0]
+		p := htmltest.ByTestID(r, "payload")[0]
 		if p.FirstChild != nil {
 			row.payload = p.FirstChild.Data
 		}
-		row.encoding = attr(p, "data-encoding")
-		row.truncated = len(byTestID(r, "truncated")) > 0
-		row.invalidRow = attr(r, "class") == "invalid-row"
+		row.encoding = htmltest.Attr(p, "data-encoding")
+		row.truncated = len(htmltest.ByTestID(r, "truncated")) > 0
+		row.invalidRow = htmltest.Attr(r, "class") == "invalid-row"
 		out = append(out, row)
 	}
 	return out
@@ -537,17 +473,17 @@ func TestLogPage(t *testing.T) {
 		if got, want := seqsOfRows(rows), seqDown(head, head-49); !slices.Equal(got, want) {
 			t.Fatalf("newest page seqs %v, want %v", got, want)
 		}
-		if len(byTestID(doc, "log-newer")) != 0 {
+		if len(htmltest.ByTestID(doc, "log-newer")) != 0 {
 			t.Error("newest page links to newer events")
 		}
-		older := byTestID(doc, "log-older")
+		older := htmltest.ByTestID(doc, "log-older")
 		if len(older) != 2 { // above and below the table
 			t.Fatalf("%d older links", len(older))
 		}
-		if want := "/log?before=" + strconv.FormatUint(head-49, 10); attr(older[0], "href") != want {
-			t.Errorf("older link %q, want %q", attr(older[0], "href"), want)
+		if want := "/log?before=" + strconv.FormatUint(head-49, 10); htmltest.Attr(older[0], "href") != want {
+			t.Errorf("older link %q, want %q", htmltest.Attr(older[0], "href"), want)
 		}
-		doc2, _ := ps.page(t, attr(older[0], "href"), http.StatusOK)
+		doc2, _ := ps.page(t, htmltest.Attr(older[0], "href"), http.StatusOK)
 		lo := uint64(1)
 		if head > 100 {
 			lo = head - 99
@@ -555,12 +491,12 @@ func TestLogPage(t *testing.T) {
 		if got, want := seqsOfRows(logRows(t, doc2)), seqDown(head-50, lo); !slices.Equal(got, want) {
 			t.Errorf("older page seqs %v, want %v", got, want)
 		}
-		if head <= 100 && len(byTestID(doc2, "log-older")) != 0 {
+		if head <= 100 && len(htmltest.ByTestID(doc2, "log-older")) != 0 {
 			t.Error("last page links to older events")
 		}
-		newer := byTestID(doc2, "log-newer")
-		if len(newer) == 0 || attr(newer[0], "href") != "/log" {
-			t.Fatalf("newer link from page 2: %q", texts(newer))
+		newer := htmltest.ByTestID(doc2, "log-newer")
+		if len(newer) == 0 || htmltest.Attr(newer[0], "href") != "/log" {
+			t.Fatalf("newer link from page 2: %q", htmltest.Texts(newer))
 		}
 		mid, _ := ps.page(t, "/log?before=40", http.StatusOK)
 		if got := seqsOfRows(logRows(t, mid)); !slices.Equal(got, seqDown(39, 1)) {
@@ -570,8 +506,8 @@ func TestLogPage(t *testing.T) {
 		if head >= 89 {
 			want = "/log?before=90"
 		}
-		if n := byTestID(mid, "log-newer"); len(n) == 0 || attr(n[0], "href") != want {
-			t.Errorf("newer link from before=40: %q, want %q", texts(n), want)
+		if n := htmltest.ByTestID(mid, "log-newer"); len(n) == 0 || htmltest.Attr(n[0], "href") != want {
+			t.Errorf("newer link from before=40: %q, want %q", htmltest.Texts(n), want)
 		}
 	})
 
@@ -592,12 +528,12 @@ func TestLogPage(t *testing.T) {
 				t.Errorf("row %d topic %q", r.seq, r.topic)
 			}
 		}
-		if len(byTestID(doc, "log-older")) != 0 || len(byTestID(doc, "stopped-early")) != 0 {
+		if len(htmltest.ByTestID(doc, "log-older")) != 0 || len(htmltest.ByTestID(doc, "stopped-early")) != 0 {
 			t.Error("all of bob's events fit one page: no older link, no early stop")
 		}
-		in := find(one(t, doc, "log-filter"), func(n *html.Node) bool { return attr(n, "name") == "user" })[0]
-		if attr(in, "value") != "bob" || in.Parent.Data != "label" {
-			t.Errorf("user field: value %q, in a label: %v", attr(in, "value"), in.Parent.Data == "label")
+		in := htmltest.Find(htmltest.One(t, doc, "log-filter"), func(n *html.Node) bool { return htmltest.Attr(n, "name") == "user" })[0]
+		if htmltest.Attr(in, "value") != "bob" || in.Parent.Data != "label" {
+			t.Errorf("user field: value %q, in a label: %v", htmltest.Attr(in, "value"), in.Parent.Data == "label")
 		}
 	})
 
@@ -612,9 +548,9 @@ func TestLogPage(t *testing.T) {
 				t.Errorf("row %d kind %q", r.seq, r.kind)
 			}
 		}
-		sel := find(doc, func(n *html.Node) bool { return n.Data == "option" && hasAttr(n, "selected") })
-		if len(sel) != 1 || attr(sel[0], "value") != "transition" {
-			t.Errorf("selected kind options %q", texts(sel))
+		sel := htmltest.Find(doc, func(n *html.Node) bool { return n.Data == "option" && htmltest.HasAttr(n, "selected") })
+		if len(sel) != 1 || htmltest.Attr(sel[0], "value") != "transition" {
+			t.Errorf("selected kind options %q", htmltest.Texts(sel))
 		}
 		doc, _ = ps.page(t, "/log?user=bob&kind=location", http.StatusOK)
 		for _, r := range logRows(t, doc) {
@@ -669,7 +605,7 @@ func TestLogPage(t *testing.T) {
 			"/log?kind=%3Cscript%3E": `kind: "<script>" is not a kind of event`,
 		} {
 			doc, _ := ps.page(t, path, http.StatusBadRequest)
-			if got := text(one(t, doc, "error")); got != msg {
+			if got := htmltest.Text(htmltest.One(t, doc, "error")); got != msg {
 				t.Errorf("%s: %q, want %q", path, got, msg)
 			}
 		}
@@ -693,19 +629,19 @@ func TestLogPageStopsEarly(t *testing.T) {
 	if len(logRows(t, doc)) != 0 {
 		t.Error("the newest 20,000 events hold none of bob's")
 	}
-	note := text(one(t, doc, "stopped-early"))
+	note := htmltest.Text(htmltest.One(t, doc, "stopped-early"))
 	if !strings.Contains(note, "Stopped after reading 20000 events") {
 		t.Errorf("note: %q", note)
 	}
-	older := byTestID(doc, "log-older")
+	older := htmltest.ByTestID(doc, "log-older")
 	want := fmt.Sprintf("/log?before=%d&user=bob", head+1-views.LogScanMax)
-	if len(older) == 0 || attr(older[0], "href") != want {
-		t.Fatalf("keep-searching link %q, want %q", texts(older), want)
+	if len(older) == 0 || htmltest.Attr(older[0], "href") != want {
+		t.Fatalf("keep-searching link %q, want %q", htmltest.Texts(older), want)
 	}
 	// Going on finds bob's events below the filler.
-	doc, _ = ps.page(t, attr(older[0], "href"), http.StatusOK)
+	doc, _ = ps.page(t, htmltest.Attr(older[0], "href"), http.StatusOK)
 	rows := logRows(t, doc)
-	if len(rows) == 0 || rows[0].seq > fixture || len(byTestID(doc, "stopped-early")) != 0 {
+	if len(rows) == 0 || rows[0].seq > fixture || len(htmltest.ByTestID(doc, "stopped-early")) != 0 {
 		t.Errorf("second page: %d rows, first %v", len(rows), seqsOfRows(rows))
 	}
 	for _, r := range rows {
@@ -714,8 +650,8 @@ func TestLogPageStopsEarly(t *testing.T) {
 		}
 	}
 	// Newer from there: the newest page (the filler has no more of bob's).
-	if n := byTestID(doc, "log-newer"); len(n) == 0 || !strings.HasPrefix(attr(n[0], "href"), "/log?") {
-		t.Errorf("newer link %q", texts(n))
+	if n := htmltest.ByTestID(doc, "log-newer"); len(n) == 0 || !strings.HasPrefix(htmltest.Attr(n[0], "href"), "/log?") {
+		t.Errorf("newer link %q", htmltest.Texts(n))
 	}
 }
 
@@ -740,15 +676,15 @@ func TestEscapedEverywhere(t *testing.T) {
 		{"/log?user=" + url.QueryEscape(evilUser), 200, evilName},
 	} {
 		doc, _ := ps.page(t, tc.path, tc.code)
-		if !strings.Contains(text(doc), tc.text) {
+		if !strings.Contains(htmltest.Text(doc), tc.text) {
 			t.Errorf("%s: %q is not shown as text", tc.path, tc.text)
 		}
 	}
 	doc, _ := ps.page(t, hist, http.StatusOK)
-	if got := text(one(t, doc, "friend-name")); got != evilName {
+	if got := htmltest.Text(htmltest.One(t, doc, "friend-name")); got != evilName {
 		t.Errorf("history name %q, want %q", got, evilName)
 	}
-	if got := texts(find(doc, func(n *html.Node) bool { return n.Data == "td" && strings.Contains(text(n), "bold") })); len(got) != 1 || got[0] != "<b>bold" {
+	if got := htmltest.Texts(htmltest.Find(doc, func(n *html.Node) bool { return n.Data == "td" && strings.Contains(htmltest.Text(n), "bold") })); len(got) != 1 || got[0] != "<b>bold" {
 		t.Errorf("trigger cell %q", got)
 	}
 	doc, _ = ps.page(t, "/log?user="+url.QueryEscape(evilUser)+"&kind=card", http.StatusOK)
