@@ -144,7 +144,7 @@ func TestOpenModeDecidedAtStart(t *testing.T) {
 	q.broker.Revoke("solo")
 	quiet.exists.Store(false)
 	q.broker.Revoke("solo")
-	if c, err := tryConnect(q.addr, "anon-after-quiet-add-remove"); err == nil {
+	if c, err := eventstest.TryConnect(q.addr, "anon-after-quiet-add-remove"); err == nil {
 		c.Disconnect(50)
 		t.Error("anonymous client accepted after a user was added and removed with no client in between")
 	}
