@@ -238,14 +238,3 @@ func (r *recorder) count(pred func(appendResult) bool) int {
 	}
 	return n
 }
-
-func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: not within %s", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -186,15 +186,15 @@ func TestBrokerRestart(t *testing.T) {
 		}
 		return n
 	}
-	waitUntil(t, 10*time.Second, "messages before the restart", func() bool { return count() >= 100 })
+	eventstest.WaitFor(t, 10*time.Second, "messages before the restart", func() bool { return count() >= 100 })
 
 	broker.Stop(t)
-	waitUntil(t, 10*time.Second, "ingest to notice the broker is gone", func() bool { return !in.Connected() })
+	eventstest.WaitFor(t, 10*time.Second, "ingest to notice the broker is gone", func() bool { return !in.Connected() })
 	time.Sleep(300 * time.Millisecond)
 	broker.Start(t)
-	waitUntil(t, 15*time.Second, "ingest to reconnect", in.Connected)
+	eventstest.WaitFor(t, 15*time.Second, "ingest to reconnect", in.Connected)
 	before := count()
-	waitUntil(t, 15*time.Second, "messages after the restart", func() bool { return count() >= before+100 })
+	eventstest.WaitFor(t, 15*time.Second, "messages after the restart", func() bool { return count() >= before+100 })
 	close(stopPub)
 	wg.Wait()
 
@@ -312,7 +312,7 @@ func TestNoAckBeforeDurable(t *testing.T) {
 	if !errors.Is(failed.err, events.ErrClosed) {
 		t.Fatalf("append error = %v, want ErrClosed", failed.err)
 	}
-	waitUntil(t, 5*time.Second, "the failure in the log", func() bool { return first.logs.contains("leaving it unacknowledged") })
+	eventstest.WaitFor(t, 5*time.Second, "the failure in the log", func() bool { return first.logs.contains("leaving it unacknowledged") })
 	first.stop(t)
 
 	l2 := eventstest.OpenLog(t)
@@ -366,7 +366,7 @@ func TestTransports(t *testing.T) {
 				t.Errorf("Source() = %q leaks the password", in.Source())
 			}
 			if tt.wantErr != "" {
-				waitUntil(t, 10*time.Second, "connect failure "+tt.wantErr, func() bool {
+				eventstest.WaitFor(t, 10*time.Second, "connect failure "+tt.wantErr, func() bool {
 					return in.logs.contains("cannot connect to MQTT broker") && in.logs.contains(tt.wantErr)
 				})
 				if in.Connected() {
@@ -374,12 +374,12 @@ func TestTransports(t *testing.T) {
 				}
 				return
 			}
-			waitUntil(t, 10*time.Second, "connection", in.Connected)
+			eventstest.WaitFor(t, 10*time.Second, "connection", in.Connected)
 			// Publish works once connected; retry until the subscription
 			// is in place (the first message may precede the SUBACK).
 			topic := "owntracks/" + cfg.ClientID + "/cmd"
 			payload := []byte(`{"_type":"cmd","action":"reportLocation"}`)
-			waitUntil(t, 10*time.Second, "own message back through the broker", func() bool {
+			eventstest.WaitFor(t, 10*time.Second, "own message back through the broker", func() bool {
 				if err := in.Publish(t.Context(), topic, payload, 1, false); err != nil {
 					t.Fatalf("Publish: %v", err)
 				}
@@ -406,7 +406,7 @@ func TestConnectLater(t *testing.T) {
 	broker.Stop(t)
 	l := eventstest.OpenLog(t)
 	in := startIngest(t, Config{Broker: broker.URL, ClientID: "tracker-later", MaxReconnectInterval: 200 * time.Millisecond}, l)
-	waitUntil(t, 5*time.Second, "a failed attempt", func() bool { return in.logs.contains("cannot connect to MQTT broker") })
+	eventstest.WaitFor(t, 5*time.Second, "a failed attempt", func() bool { return in.logs.contains("cannot connect to MQTT broker") })
 	if err := in.Publish(t.Context(), "owntracks/x/y/cmd", []byte("{}"), 1, false); err == nil {
 		t.Error("Publish while never connected succeeded")
 	}
@@ -420,7 +420,7 @@ func TestRunStopsWhileUnreachable(t *testing.T) {
 	eventstest.RequireMosquitto(t)
 	l := eventstest.OpenLog(t)
 	in := startIngest(t, Config{Broker: "tcp://127.0.0.1:1", ClientID: "tracker-unreachable"}, l)
-	waitUntil(t, 5*time.Second, "a failed attempt", func() bool { return in.logs.contains("cannot connect to MQTT broker") })
+	eventstest.WaitFor(t, 5*time.Second, "a failed attempt", func() bool { return in.logs.contains("cannot connect to MQTT broker") })
 	start := time.Now()
 	in.stop(t)
 	if d := time.Since(start); d > 2*time.Second {
@@ -469,7 +469,7 @@ func TestDiskFullThenResume(t *testing.T) {
 	}
 	full.full.Store(false)
 	start := time.Now()
-	waitUntil(t, 30*time.Second, "every refused message in the log", func() bool {
+	eventstest.WaitFor(t, 30*time.Second, "every refused message in the log", func() bool {
 		return len(checkCounters(t, allEvents(t, l), in.Source())[publisherTopic(0)]) == n
 	})
 	t.Logf("all %d refused messages logged %v after space returned", n, time.Since(start).Round(time.Millisecond))

@@ -45,7 +45,7 @@ func TestRedeliveryAfterLostPubackLoggedOnce(t *testing.T) {
 	probe(t, broker.URL, l, "before")
 	eventstest.Publish(t, pub, topic, 1, false, card)
 	orig := waitLog(t, l, 10*time.Second, "the first delivery", func(e events.Event) bool { return e.Topic == topic })
-	waitUntil(t, 5*time.Second, "the lost PUBACK", func() bool { return first.logs.contains("leaving it unacknowledged") })
+	eventstest.WaitFor(t, 5*time.Second, "the lost PUBACK", func() bool { return first.logs.contains("leaving it unacknowledged") })
 	first.stop(t)
 
 	startIngest(t, cfg, l)
