@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,10 +15,8 @@ import (
 	"time"
 
 	"tracker/events/badgerlog"
-	"tracker/events/owntracks"
 	"tracker/projections"
 	"tracker/projections/geo"
-	"tracker/projections/projector"
 )
 
 const areaUsage = `Server areas are named circles or polygons that apply to everybody.
@@ -44,10 +41,11 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	var data, circle, polygon string
+	var t target
+	var circle, polygon string
 	var asJSON bool
 	fs := newFlagSet("area "+sub, areaUsage, stderr)
-	fs.StringVar(&data, "data", defaultData, "data `directory`")
+	t.flags(fs, "data `directory`", serverUsage)
 	switch sub {
 	case "add":
 		fs.StringVar(&circle, "circle", "", "centre and radius as `LAT,LON,RADIUS_M`")
@@ -68,7 +66,7 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if sub == "list" {
-		return listAreas(ctx, data, asJSON, stdout, stderr)
+		return listAreas(ctx, t, asJSON, stdout, stderr)
 	}
 	cmd := projections.AreaCommand{Type: "area", Action: projections.AreaRemove, Name: name}
 	if sub == "add" {
@@ -80,20 +78,16 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cmd.Validate(); err != nil {
 		return err
 	}
-	log, err := openLog(data)
-	if errors.Is(err, badgerlog.ErrLocked) {
-		base, err := serverFor(data, stderr)
-		if err != nil {
-			return err
-		}
-		return areaThroughServer(ctx, base, cmd, stdout)
-	}
+	log, api, err := t.reach(false, badgerlog.Options{}, "going", nil, stderr)
 	if err != nil {
 		return err
 	}
+	if api != nil {
+		return areaThroughServer(ctx, api, cmd, stdout)
+	}
 	defer log.Close()
 	cmd.Issue = projections.NewIssue(projections.CLIIssuer(), time.Now())
-	res, err := areaOffline(ctx, data, log, cmd)
+	res, err := areaOffline(ctx, t, log, cmd)
 	if err != nil {
 		return err
 	}
@@ -102,19 +96,16 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // areaOffline records c and returns the area as the log now defines it.
-func areaOffline(ctx context.Context, data string, log *badgerlog.Log, c projections.AreaCommand) (areaResult, error) {
+func areaOffline(ctx context.Context, t target, log *badgerlog.Log, c projections.AreaCommand) (areaResult, error) {
 	seq, err := appendArea(ctx, log, c)
 	if err != nil {
 		return areaResult{}, err
 	}
-	p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+	p, err := t.projections(ctx, log)
 	if err != nil {
 		return areaResult{}, err
 	}
 	defer p.Close()
-	if err := p.CatchUp(ctx); err != nil {
-		return areaResult{}, err
-	}
 	res := areaResult{Seq: seq, CommandID: c.ID, Removed: strings.TrimSpace(c.Name)}
 	for _, a := range p.Areas() {
 		if a.ID == projections.ServerAreaID(c.Name) {
@@ -192,43 +183,16 @@ func floats(s string, n int) ([]float64, error) {
 	return out, nil
 }
 
-// serverFor finds the running server that holds data, and says so.
-func serverFor(data string, stderr io.Writer) (string, error) {
-	info, err := readServerInfo(data)
-	if err != nil {
-		return "", fmt.Errorf("%s is locked by another process, and no running server is recorded there: %w", data, err)
-	}
-	fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); going through %s\n", data, info.PID, info.HTTP)
-	return info.HTTP, nil
-}
-
-func areaThroughServer(ctx context.Context, base string, c projections.AreaCommand, stdout io.Writer) error {
-	var req *http.Request
+func areaThroughServer(ctx context.Context, api *adminClient, c projections.AreaCommand, stdout io.Writer) error {
+	var res areaResult
 	var err error
 	if c.Action == projections.AreaDefine {
-		body, _ := json.Marshal(c)
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/areas", bytes.NewReader(body))
-		if req != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
+		err = api.call(ctx, http.MethodPost, "/api/v1/areas", c, &res)
 	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/v1/areas/"+url.PathEscape(c.Name), nil)
+		err = api.call(ctx, http.MethodDelete, "/api/v1/areas/"+url.PathEscape(c.Name), nil, &res)
 	}
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(withLogin(req))
 	if err != nil {
 		return fmt.Errorf("area through server: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode >= 300 || resp.StatusCode == http.StatusAccepted {
-		return fmt.Errorf("area through server: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	var res areaResult
-	if err := json.Unmarshal(b, &res); err != nil {
-		return fmt.Errorf("area through server: the answer is not an area result: %w", err)
 	}
 	if res.Exists != (c.Action == projections.AreaDefine) {
 		return fmt.Errorf("area %s %q: the server recorded it as event %d, but the area %s", c.Action, c.Name, res.Seq,
@@ -238,30 +202,23 @@ func areaThroughServer(ctx context.Context, base string, c projections.AreaComma
 	return nil
 }
 
-func listAreas(ctx context.Context, data string, asJSON bool, stdout, stderr io.Writer) error {
+func listAreas(ctx context.Context, t target, asJSON bool, stdout, stderr io.Writer) error {
 	var areas []projections.AreaView
-	log, err := openLog(data)
+	log, api, err := t.reach(false, badgerlog.Options{}, "going", nil, stderr)
 	switch {
-	case errors.Is(err, badgerlog.ErrLocked):
-		base, err := serverFor(data, stderr)
-		if err != nil {
-			return err
-		}
-		if err := getJSON(ctx, base+"/api/v1/areas", &areas); err != nil {
-			return err
-		}
 	case err != nil:
 		return err
+	case api != nil:
+		if err := api.call(ctx, http.MethodGet, "/api/v1/areas", nil, &areas); err != nil {
+			return err
+		}
 	default:
 		defer log.Close()
-		p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+		p, err := t.projections(ctx, log)
 		if err != nil {
 			return err
 		}
 		defer p.Close()
-		if err := p.CatchUp(ctx); err != nil {
-			return err
-		}
 		areas = p.Areas()
 	}
 	if asJSON {
@@ -282,21 +239,4 @@ func listAreas(ctx context.Context, data string, asJSON bool, stdout, stderr io.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strconv.QuoteToGraphic(a.Name), origin, shape, strings.Join(who, ", "))
 	}
 	return tw.Flush()
-}
-
-func getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(withLogin(req))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -37,7 +37,7 @@ func procStatusMB(pid int, field string) float64 {
 // prefill appends n location events for 200 devices straight into a log.
 func prefill(b *testing.B, data string, n int) {
 	b.Helper()
-	l, err := badgerlog.Open(logDir(data), badgerlog.Options{})
+	l, err := badgerlog.Open(dataDir(data).logDir(), badgerlog.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,27 +20,24 @@ import (
 	"tracker/events"
 	"tracker/events/badgerlog"
 	"tracker/events/eventjson"
-	"tracker/views/web"
 )
 
 // The log backup: `tracker export` writes the whole event log as
-// gzip-compressed JSON lines (web.ExportLine), `tracker import log`
+// gzip-compressed JSON lines (eventjson.Stored), `tracker import log`
 // appends such a file to an empty data directory, giving every event its
 // original sequence number, time, flags and payload.
 
 type exportConfig struct {
-	Data   string
-	Out    string
-	Server string
+	target
+	Out string
 }
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg exportConfig
 	fs := newFlagSet("export --out FILE [--data DIR]",
 		"Writes the whole event log as gzip-compressed JSON lines (one event each, payloads\nbyte for byte), to restore with tracker import log. Works while a server runs: it\nthen downloads the log from the server's /api/v1/export (as an admin: set\nTRACKER_LOGIN and TRACKER_LOGIN_PASSWORD) and says so.", stderr)
-	fs.StringVar(&cfg.Data, "data", defaultData, "data `directory`")
+	cfg.target.flags(fs, "data `directory`", "base `URL` of a running server to export from (default: the one using --data, when it holds the log)")
 	fs.StringVar(&cfg.Out, "out", "", "output `file` (- for stdout)")
-	fs.StringVar(&cfg.Server, "server", "", "base `URL` of a running server to export from (default: the one using --data, when it holds the log)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,39 +45,21 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("export: give the output file with --out FILE (or --out - for stdout)")
 	}
 
-	var (
-		write func(w io.Writer) (events uint64, err error)
-		log   *badgerlog.Log
-	)
-	server := cfg.Server
-	if server == "" {
-		blog, err := openLog(cfg.Data)
-		switch {
-		case errors.Is(err, badgerlog.ErrLocked):
-			info, ierr := readServerInfo(cfg.Data)
-			if ierr != nil {
-				return fmt.Errorf("%w, and no running server is recorded there (%v); pass --server URL", err, ierr)
-			}
-			server = info.HTTP
-			fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); exporting through %s\n", cfg.Data, info.PID, info.HTTP)
-		case err != nil:
-			return err
-		default:
-			log = blog
-		}
+	log, api, err := cfg.reach(false, badgerlog.Options{}, "exporting", nil, stderr)
+	if err != nil {
+		return err
 	}
+	write := func(w io.Writer) (uint64, error) { return exportFromServer(ctx, api, w) }
 	if log != nil {
 		defer log.Close()
 		write = func(w io.Writer) (uint64, error) {
 			gz := gzip.NewWriter(w)
-			n, err := web.WriteLogLines(ctx, gz, log)
+			n, err := eventjson.WriteStored(ctx, gz, log)
 			if err != nil {
 				return n, err
 			}
 			return n, gz.Close()
 		}
-	} else {
-		write = func(w io.Writer) (uint64, error) { return exportFromServer(ctx, server, w) }
 	}
 
 	var n uint64
@@ -143,24 +122,12 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // exportFromServer copies a running server's export to w, decompressing it
 // on the way to count the events and to notice a truncated download.
-func exportFromServer(ctx context.Context, base string, w io.Writer) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/api/v1/export", nil)
-	if err != nil {
-		return 0, fmt.Errorf("server URL: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(withLogin(req))
+func exportFromServer(ctx context.Context, api *adminClient, w io.Writer) (uint64, error) {
+	resp, err := api.do(ctx, http.MethodGet, "/api/v1/export", "", nil)
 	if err != nil {
 		return 0, fmt.Errorf("export from server: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		hint := ""
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			hint = " (set TRACKER_LOGIN and TRACKER_LOGIN_PASSWORD to an admin's)"
-		}
-		return 0, fmt.Errorf("export from server: %s: %s%s", resp.Status, strings.TrimSpace(string(b)), hint)
-	}
 	gz, err := gzip.NewReader(io.TeeReader(resp.Body, w))
 	if err != nil {
 		return 0, fmt.Errorf("export from server: %w", err)
@@ -212,10 +179,10 @@ Run tracker import SOURCE --help for the flags.`
 }
 
 func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var data string
+	var t target
 	fs := newFlagSet("import log FILE [--data DIR]",
 		"Restores an export made by tracker export (gzip or plain JSON lines; - reads\nstdin) into an empty data directory, keeping every sequence number.", stderr)
-	fs.StringVar(&data, "data", defaultData, "data `directory` (its event log must be empty)")
+	t.flags(fs, "data `directory` (its event log must be empty)", "")
 	// The file may come before or after the flags.
 	var file string
 	rest := make([]string, 0, len(args))
@@ -263,16 +230,16 @@ func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		br = bufio.NewReaderSize(gz, 256<<10)
 	}
 
-	log, err := createLog(data, badgerlog.Options{})
+	log, err := t.openLog(true, badgerlog.Options{})
 	if errors.Is(err, badgerlog.ErrLocked) {
-		return fmt.Errorf("import log: %s is in use by a running server; stop it (import only goes into an empty data directory)", data)
+		return fmt.Errorf("import log: %s is in use by a running server; stop it (import only goes into an empty data directory)", t.data)
 	}
 	if err != nil {
 		return fmt.Errorf("import log: %w", err)
 	}
 	if h := log.Head(); h != 0 {
 		log.Close()
-		return fmt.Errorf("import log: the event log in %s already holds %d events; import only into an empty data directory", data, h)
+		return fmt.Errorf("import log: the event log in %s already holds %d events; import only into an empty data directory", t.data, h)
 	}
 
 	n, dropped, err := importLines(ctx, br, log, file)
@@ -281,15 +248,15 @@ func runImportLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if err != nil {
 		if n > 0 {
-			err = fmt.Errorf("%w\n%d events were stored before that: remove %s before importing again", err, n, logDir(data))
+			err = fmt.Errorf("%w\n%d events were stored before that: remove %s before importing again", err, n, t.data.logDir())
 		}
 		return err
 	}
 	if dropped > 0 {
 		fmt.Fprintf(stderr, "%d events the export marks as duplicates were sent again on purpose (no DUP redelivery on the same MQTT packet); they are no longer marked and will apply\n", dropped)
 	}
-	fmt.Fprintf(stderr, "imported %d events into %s\n", n, data)
-	fmt.Fprintf(stdout, "imported %d events; run tracker rebuild --data %s (or start the server) to build the projections\n", n, data)
+	fmt.Fprintf(stderr, "imported %d events into %s\n", n, t.data)
+	fmt.Fprintf(stdout, "imported %d events; run tracker rebuild --data %s (or start the server) to build the projections\n", n, t.data)
 	return nil
 }
 

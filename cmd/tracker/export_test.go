@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tracker/events"
+	"tracker/events/badgerlog"
 	"tracker/events/eventstest"
 	"tracker/events/owntracks"
 	"tracker/projections/projector"
@@ -21,7 +22,7 @@ import (
 // readLog returns every event of data's log (the server must be stopped).
 func readLog(t *testing.T, data string) []events.Event {
 	t.Helper()
-	log, err := openLog(data)
+	log, err := target{data: dataDir(data)}.openLog(false, badgerlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +74,11 @@ func runFails(t *testing.T, want string, args ...string) {
 // directory is free again for the commands a test runs next.
 func openProjections(t *testing.T, data string) (*projector.Projector, func()) {
 	t.Helper()
-	log, err := openLog(data)
+	log, err := target{data: dataDir(data)}.openLog(false, badgerlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := projector.Open(t.Context(), data, log, owntracks.Decoder{}, slog.New(slog.DiscardHandler))
+	p, err := projector.Open(t.Context(), data, log, owntracks.Decoder{}, slog.New(slog.DiscardHandler), projector.Options{})
 	if err != nil {
 		log.Close()
 		t.Fatal(err)

@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"tracker/events/owntracks"
 )
-
-const defaultData = "./tracker-data"
 
 // newFlagSet returns a flag set whose usage explains the command.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -154,8 +151,3 @@ func (c *secretFlags) secrets() (owntracks.Secrets, error) {
 	}
 	return s, nil
 }
-
-// logDir is where the event log's Badger database lives inside --data;
-// projections get their own directory beside it, so a rebuild can build a
-// fresh one and swap it in.
-func logDir(data string) string { return filepath.Join(data, "log") }

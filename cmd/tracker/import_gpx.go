@@ -15,8 +15,8 @@ import (
 // runImportGPX: tracker import gpx FILE --user U --device D [--data DIR].
 func runImportGPX(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		target importTarget
-		dev    gpx.Device
+		to  target
+		dev gpx.Device
 	)
 	fs := newFlagSet("import gpx FILE --user U --device D [--data DIR]",
 		`Imports the track and route points of a GPX file as OwnTracks locations of one
@@ -25,7 +25,7 @@ time, with source import:gpx. Points without a time or with coordinates out of
 range are reported and skipped; waypoints (wpt) are places, not positions, and
 are not imported. Running it again adds nothing the second time. When a server
 holds the data directory, the events go through its API.`, stderr)
-	target.flags(fs)
+	importFlags(&to, fs)
 	fs.StringVar(&dev.User, "user", "", "whose points they are (the topic's user level)")
 	fs.StringVar(&dev.Device, "device", "", "which device (the topic's device level)")
 	fs.StringVar(&dev.TID, "tid", "", "tracker id in each location (default: the device's last two characters)")
@@ -69,5 +69,5 @@ holds the data directory, the events go through its API.`, stderr)
 			return notes
 		},
 	}
-	return runImportJob(ctx, target, job, stdout, stderr)
+	return runImportJob(ctx, to, job, stdout, stderr)
 }

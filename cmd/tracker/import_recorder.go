@@ -12,7 +12,7 @@ import (
 
 // runImportRecorder: tracker import recorder DIR [--data DIR] [--server URL].
 func runImportRecorder(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var target importTarget
+	var to target
 	fs := newFlagSet("import recorder DIR [--data DIR]",
 		`Imports an OwnTracks Recorder storage directory (the one with rec/, cards/ and
 waypoints/ in it): every line of rec/<user>/<device>/YYYY-MM.rec becomes an event
@@ -22,7 +22,7 @@ files become events too. Bad lines are reported with file and line and skipped.
 Running it again adds nothing the second time. When a server holds the data
 directory, the events go through its API (as an admin: set TRACKER_LOGIN and
 TRACKER_LOGIN_PASSWORD).`, stderr)
-	target.flags(fs)
+	importFlags(&to, fs)
 	pos, flags := splitArgs(fs, args)
 	if err := parseFlags(fs, flags); err != nil {
 		return err
@@ -52,7 +52,7 @@ TRACKER_LOGIN_PASSWORD).`, stderr)
 			return []string{fmt.Sprintf("%d waypoint files were not read: the same regions are lines of the .rec files", st.WaypointFilesInRec)}
 		},
 	}
-	return runImportJob(ctx, target, job, stdout, stderr)
+	return runImportJob(ctx, to, job, stdout, stderr)
 }
 
 func problemWhere(p recorder.Problem) string {

@@ -20,6 +20,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/badgerlog"
+	"tracker/events/eventjson"
 	"tracker/views/web"
 )
 
@@ -29,15 +30,10 @@ import (
 // gives every imported event an import key, so running an import again
 // stores nothing new and an interrupted import simply runs again.
 
-// importTarget is where imported events go.
-type importTarget struct {
-	Data   string
-	Server string // base URL of a running server; found in Data when it holds the log
-}
-
-func (t *importTarget) flags(fs *flag.FlagSet) {
-	fs.StringVar(&t.Data, "data", defaultData, "data `directory` to import into (created when missing)")
-	fs.StringVar(&t.Server, "server", "", "base `URL` of a running server to import through (default: the one using --data, when it holds the log)")
+// importFlags declare where imported events go.
+func importFlags(t *target, fs *flag.FlagSet) {
+	t.flags(fs, "data `directory` to import into (created when missing)",
+		"base `URL` of a running server to import through (default: the one using --data, when it holds the log)")
 }
 
 // importJob is one import: a reader that produces events and problems.
@@ -83,30 +79,17 @@ func (c *importCounts) problem(reason, where string) {
 
 // runImportJob runs job into target, showing progress on stderr and the
 // summary on stdout.
-func runImportJob(ctx context.Context, target importTarget, job importJob, stdout, stderr io.Writer) error {
+func runImportJob(ctx context.Context, to target, job importJob, stdout, stderr io.Writer) error {
 	counts := &importCounts{}
-	var sink importSink
-	var closeLog func()
-	server := target.Server
-	if server == "" {
-		log, err := createLog(target.Data, importLogOptions)
-		switch {
-		case errors.Is(err, badgerlog.ErrLocked):
-			info, ierr := readServerInfo(target.Data)
-			if ierr != nil {
-				return fmt.Errorf("%w, and no running server is recorded there (%v); pass --server URL", err, ierr)
-			}
-			server = info.HTTP
-			fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); importing through %s\n", target.Data, info.PID, info.HTTP)
-		case err != nil:
-			return err
-		default:
-			sink = newLogSink(log, counts)
-			closeLog = func() { _ = log.Close() }
-		}
+	log, api, err := to.reach(true, importLogOptions, "importing", nil, stderr)
+	if err != nil {
+		return err
 	}
-	if sink == nil {
-		sink = newServerSink(server, counts)
+	var sink importSink = newServerSink(api, counts)
+	closeLog := func() {}
+	if log != nil {
+		sink = newLogSink(log, counts)
+		closeLog = func() { _ = log.Close() }
 	}
 
 	start := time.Now()
@@ -119,9 +102,7 @@ func runImportJob(ctx context.Context, target importTarget, job importJob, stdou
 		},
 		counts.problem)
 	closeErr := sink.close(context.WithoutCancel(ctx)) // what was sent is waited for, even when interrupted
-	if closeLog != nil {
-		closeLog()
-	}
+	closeLog()
 	bar.done()
 	took := time.Since(start)
 
@@ -132,8 +113,8 @@ func runImportJob(ctx context.Context, target importTarget, job importJob, stdou
 	if err := cmp.Or(readErr, closeErr); err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	if server == "" {
-		fmt.Fprintf(stdout, "the server applies the new events when it starts (or run tracker rebuild --data %s)\n", target.Data)
+	if log != nil {
+		fmt.Fprintf(stdout, "the server applies the new events when it starts (or run tracker rebuild --data %s)\n", to.data)
 	}
 	return nil
 }
@@ -250,7 +231,7 @@ const (
 // the server appends them through its log, so the import keys apply there.
 // One batch is in flight while the next fills.
 type serverSink struct {
-	url    string
+	api    *adminClient
 	counts *importCounts
 	buf    bytes.Buffer
 	gz     *gzip.Writer
@@ -261,8 +242,8 @@ type serverSink struct {
 	busy   bool
 }
 
-func newServerSink(base string, counts *importCounts) *serverSink {
-	s := &serverSink{url: strings.TrimSuffix(base, "/") + "/api/v1/admin/import", counts: counts, sent: make(chan error, 1)}
+func newServerSink(api *adminClient, counts *importCounts) *serverSink {
+	s := &serverSink{api: api, counts: counts, sent: make(chan error, 1)}
 	s.reset()
 	return s
 }
@@ -276,7 +257,7 @@ func (s *serverSink) reset() {
 }
 
 func (s *serverSink) add(ctx context.Context, e events.Event) error {
-	l := web.ExportLine(e)
+	l := eventjson.Stored(e)
 	l.Seq = 0
 	if err := s.enc.Encode(l); err != nil {
 		return err
@@ -322,33 +303,25 @@ func (s *serverSink) close(ctx context.Context) error {
 }
 
 func (s *serverSink) post(ctx context.Context, body []byte, n int) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("server URL: %w", err)
+	var b []byte
+	resp, err := s.api.do(ctx, http.MethodPost, "/api/v1/admin/import", "application/x-ndjson", bytes.NewReader(body))
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		b = ae.body // counts of what was stored before the failure
+	} else if err == nil {
+		b, err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
 	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := http.DefaultClient.Do(withLogin(req))
-	if err != nil {
-		return fmt.Errorf("import through the server: %w", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var r web.ImportResult
 	jerr := json.Unmarshal(b, &r)
 	if jerr == nil {
 		s.counts.stored.Add(uint64(r.Stored))
 		s.counts.present.Add(uint64(r.AlreadyPresent))
 	}
-	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(b))
-		if jerr == nil && r.Error != "" {
-			msg = r.Error
+	if err != nil {
+		if ae, ok := errors.AsType[*apiError](err); ok && jerr == nil && r.Error != "" {
+			ae.body = []byte(r.Error)
 		}
-		hint := ""
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			hint = " (set TRACKER_LOGIN and TRACKER_LOGIN_PASSWORD to an admin's)"
-		}
-		return fmt.Errorf("import through the server: %s: %s%s", resp.Status, msg, hint)
+		return fmt.Errorf("import through the server: %w", err)
 	}
 	if jerr != nil {
 		return fmt.Errorf("import through the server: answer %q: %w", b, jerr)

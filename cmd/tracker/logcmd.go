@@ -9,10 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"tracker/events"
@@ -22,12 +19,11 @@ import (
 )
 
 type logConfig struct {
-	Data   string
+	target
 	From   uint64
 	Limit  uint64
 	JSON   bool
 	Follow bool
-	Server string // base URL of a running server; found in the data directory when empty
 	secretFlags
 }
 
@@ -35,12 +31,11 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var cfg logConfig
 	fs := newFlagSet("log [--from SEQ] [--limit N] [--json] [--follow]",
 		"Prints events from the log, oldest first. When a running server holds the\ndatabase, reads through that server's HTTP API instead (and says so).", stderr)
-	fs.StringVar(&cfg.Data, "data", defaultData, "data `directory`")
+	cfg.target.flags(fs, "data `directory`", "base `URL` of a running server to read from (default: the one using --data)")
 	fs.Uint64Var(&cfg.From, "from", 1, "first sequence number to print")
 	fs.Uint64Var(&cfg.Limit, "limit", 0, "print at most `N` events (0: all)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per line")
 	fs.BoolVar(&cfg.Follow, "follow", false, "keep printing new events as they arrive")
-	fs.StringVar(&cfg.Server, "server", "", "base `URL` of a running server to read from (default: the one using --data)")
 	cfg.secretFlags.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -57,24 +52,12 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 
-	if cfg.Server != "" {
-		return logFromServer(ctx, cfg, print)
-	}
-	if _, err := os.Stat(cfg.Data); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no event log in %s (start one with tracker serve --data %s)", cfg.Data, cfg.Data)
-	}
-	log, err := badgerlog.Open(logDir(cfg.Data), badgerlog.Options{})
-	if errors.Is(err, badgerlog.ErrLocked) {
-		info, ierr := readServerInfo(cfg.Data)
-		if ierr != nil {
-			return fmt.Errorf("%w, and no running server is recorded there (%v); pass --server URL", err, ierr)
-		}
-		cfg.Server = info.HTTP
-		fmt.Fprintf(stderr, "tracker: %s is in use by a running server (pid %d); reading through %s\n", cfg.Data, info.PID, info.HTTP)
-		return logFromServer(ctx, cfg, print)
-	}
+	log, api, err := cfg.reach(false, badgerlog.Options{}, "reading", nil, stderr)
 	if err != nil {
 		return err
+	}
+	if api != nil {
+		return logFromServer(ctx, api, cfg, print)
 	}
 	defer log.Close()
 
@@ -106,20 +89,8 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 var errStop = errors.New("stop")
 
-func readServerInfo(data string) (serverInfo, error) {
-	var info serverInfo
-	b, err := os.ReadFile(filepath.Join(data, serverInfoFile))
-	if err != nil {
-		return info, err
-	}
-	if err := json.Unmarshal(b, &info); err != nil {
-		return info, fmt.Errorf("%s: %w", serverInfoFile, err)
-	}
-	return info, nil
-}
-
 // logFromServer reads the event stream of a running server.
-func logFromServer(ctx context.Context, cfg logConfig, print func(eventjson.Line) error) error {
+func logFromServer(ctx context.Context, api *adminClient, cfg logConfig, print func(eventjson.Line) error) error {
 	q := url.Values{}
 	q.Set("from", strconv.FormatUint(cfg.From, 10))
 	if cfg.Limit > 0 {
@@ -128,20 +99,11 @@ func logFromServer(ctx context.Context, cfg logConfig, print func(eventjson.Line
 	if cfg.Follow {
 		q.Set("follow", "1")
 	}
-	u := strings.TrimSuffix(cfg.Server, "/") + "/api/v1/events?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("server URL: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(withLogin(req))
+	resp, err := api.do(ctx, http.MethodGet, "/api/v1/events?"+q.Encode(), "", nil)
 	if err != nil {
 		return fmt.Errorf("read events from server: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("read events from server: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	// A decoder, not a line scanner: a line is one event, as large as the
 	// server accepted it (a scanner's fixed buffer refused big ones).
 	dec := json.NewDecoder(resp.Body)

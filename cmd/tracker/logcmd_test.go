@@ -13,7 +13,6 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventjson"
-	"tracker/views/web"
 )
 
 // TestLogThroughServerReadsLargeEvents: `tracker log` through a running
@@ -25,7 +24,7 @@ func TestLogThroughServerReadsLargeEvents(t *testing.T) {
 	s := startServer(t, data)
 	// 3 MiB of "<" is 19 MB once escaped as \u003c: over the old 16 MB line limit.
 	payload := `{"_type":"card","name":"` + strings.Repeat("<", 3<<20) + `"}`
-	line := web.ExportLine(events.Event{Received: time.Now().UTC(), Topic: "owntracks/zoe/phone/info",
+	line := eventjson.Stored(events.Event{Received: time.Now().UTC(), Topic: "owntracks/zoe/phone/info",
 		Source: events.SourceImportPrefix + "test", Payload: []byte(payload)})
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)

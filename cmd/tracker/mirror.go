@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 
 	"tracker/events"
 	"tracker/events/dynamomirror"
@@ -24,11 +23,8 @@ type mirrorFlags struct {
 	MirrorDynamoDBCreate   bool   // create the table when it is missing
 }
 
-// mirrorCheckpoint is the mirror's checkpoint file inside --data.
-const mirrorCheckpoint = "mirror-dynamodb.json"
-
 func (c *mirrorFlags) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.MirrorDynamoDB, "mirror-dynamodb", "", "copy every event to this DynamoDB `table`, asynchronously from a checkpoint ("+mirrorCheckpoint+" in --data); region and credentials from the usual AWS configuration (AWS_REGION, AWS_PROFILE, ~/.aws, instance role)")
+	fs.StringVar(&c.MirrorDynamoDB, "mirror-dynamodb", "", "copy every event to this DynamoDB `table`, asynchronously from a checkpoint ("+mirrorCheckpointFile+" in --data); region and credentials from the usual AWS configuration (AWS_REGION, AWS_PROFILE, ~/.aws, instance role)")
 	fs.StringVar(&c.MirrorDynamoDBEndpoint, "mirror-dynamodb-endpoint", "", "DynamoDB endpoint `URL` to use instead of AWS's (dynalite, DynamoDB Local)")
 	fs.BoolVar(&c.MirrorDynamoDBCreate, "mirror-dynamodb-create", false, "create the --mirror-dynamodb table (on-demand capacity) when it does not exist")
 }
@@ -54,7 +50,7 @@ func (c *mirrorFlags) check() error {
 // set (nil otherwise), with its metrics registered. It contacts nothing:
 // the table is checked when the mirror runs, and an unreachable DynamoDB
 // only makes it wait.
-func (c *mirrorFlags) openMirror(ctx context.Context, data string, log events.Reader, decoder *owntracks.Decoder, metrics *web.Metrics, logger *slog.Logger) (*dynamomirror.Mirror, error) {
+func (c *mirrorFlags) openMirror(ctx context.Context, data dataDir, log events.Reader, decoder *owntracks.Decoder, metrics *web.Metrics, logger *slog.Logger) (*dynamomirror.Mirror, error) {
 	if err := c.check(); err != nil || c.MirrorDynamoDB == "" {
 		return nil, err
 	}
@@ -64,7 +60,7 @@ func (c *mirrorFlags) openMirror(ctx context.Context, data string, log events.Re
 	}
 	m, err := dynamomirror.New(log, dynamomirror.Config{
 		Client: client, Table: c.MirrorDynamoDB, CreateTable: c.MirrorDynamoDBCreate,
-		CheckpointFile: filepath.Join(data, mirrorCheckpoint), Decoder: decoder, Logger: logger,
+		CheckpointFile: data.mirrorCheckpoint(), Decoder: decoder, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

@@ -17,11 +17,11 @@ import (
 )
 
 func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var data string
+	var t target
 	var secrets secretFlags
 	fs := newFlagSet("rebuild [--data DIR]",
 		"Replays the whole event log into fresh projections and switches to them at the end.\nInterrupting it leaves the previous projections as they were. When a server is\nrunning on the data directory, use its rebuild instead (this command says how).", stderr)
-	fs.StringVar(&data, "data", defaultData, "data `directory`")
+	t.flags(fs, "data `directory`", "")
 	secrets.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -32,12 +32,12 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	tuneGC()
 	limitBatchMemory()
-	log, err := openLog(data)
+	log, err := t.openLog(false, badgerlog.Options{})
 	if errors.Is(err, badgerlog.ErrLocked) {
-		if info, ierr := readServerInfo(data); ierr == nil {
-			return fmt.Errorf("%s is in use by a running server (pid %d); rebuild through it instead:\n  curl -X POST %s/api/v1/admin/rebuild", data, info.PID, info.HTTP)
+		if info, ierr := t.data.readServerInfo(); ierr == nil {
+			return fmt.Errorf("%s is in use by a running server (pid %d); rebuild through it instead:\n  curl -X POST %s/api/v1/admin/rebuild", t.data, info.PID, info.HTTP)
 		}
-		return fmt.Errorf("%w; stop the server that uses %s, or rebuild through its API (POST /api/v1/admin/rebuild)", err, data)
+		return fmt.Errorf("%w; stop the server that uses %s, or rebuild through its API (POST /api/v1/admin/rebuild)", err, t.data)
 	}
 	if err != nil {
 		return err
@@ -45,7 +45,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer log.Close()
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p := projector.New(data, log, owntracks.Decoder{Keys: keys}, logger)
+	p := projector.New(t.data.projections(), log, owntracks.Decoder{Keys: keys}, logger)
 	defer p.Close()
 	bar := newProgress(stderr, "replaying the log")
 	stats, err := p.Rebuild(ctx, bar.update)
@@ -63,14 +63,6 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "  %8d  %s\n", stats.ByReason[r], r)
 	}
 	return nil
-}
-
-// openLog opens the event log of a data directory for a command.
-func openLog(data string) (*badgerlog.Log, error) {
-	if _, err := os.Stat(logDir(data)); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w in %s (start one with tracker serve --data %s)", errNoLog, data, data)
-	}
-	return badgerlog.Open(logDir(data), badgerlog.Options{})
 }
 
 // progress shows how far a long job got: a redrawn bar on a terminal,
@@ -133,15 +125,4 @@ func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprintln(p.w)
 	}
-}
-
-var errNoLog = errors.New("no event log")
-
-// createLog opens the log of data, creating the directory (the first user
-// may be added before the server ever ran).
-func createLog(data string, opts badgerlog.Options) (*badgerlog.Log, error) {
-	if err := os.MkdirAll(data, 0o750); err != nil {
-		return nil, err
-	}
-	return badgerlog.Open(logDir(data), opts)
 }

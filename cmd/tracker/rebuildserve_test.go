@@ -25,7 +25,7 @@ import (
 // large group commits.
 func fillLog(t testing.TB, data string, n int) {
 	t.Helper()
-	l, err := badgerlog.Open(logDir(data), badgerlog.Options{})
+	l, err := badgerlog.Open(dataDir(data).logDir(), badgerlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

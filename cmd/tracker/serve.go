@@ -10,8 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +22,7 @@ import (
 	"tracker/events/badgerlog"
 	"tracker/events/broker"
 	"tracker/events/demo"
+	"tracker/events/dynamomirror"
 	"tracker/events/mqttingest"
 	"tracker/events/owntracks"
 	"tracker/projections"
@@ -34,8 +35,8 @@ import (
 
 // serveConfig is everything `tracker serve` is told.
 type serveConfig struct {
-	Data string // data directory (Badger)
-	HTTP string // HTTP listen address
+	Data dataDir // data directory (event log and projections)
+	HTTP string  // HTTP listen address
 
 	// External broker; empty means run the embedded one.
 	Broker         string
@@ -78,7 +79,7 @@ type serveConfig struct {
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Data, "data", defaultData, "data `directory` (event log and projections)")
+	c.Data.flag(fs, "data `directory` (event log and projections)")
 	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen `address`")
 	fs.StringVar(&c.Broker, "broker", "", "external MQTT broker `URL` (tcp://, ssl://, ws://, wss://); empty runs the embedded broker")
 	fs.StringVar(&c.BrokerClientID, "broker-client-id", "", "MQTT client id for the external broker; fixed so the broker keeps our session (default tracker-<hostname>)")
@@ -156,203 +157,248 @@ type intake interface {
 	Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error
 }
 
-// serverInfo is written to the data directory so other commands can find
-// the running server (e.g. `tracker log` when the database is locked).
-type serverInfo struct {
-	HTTP string `json:"http"` // base URL
-	PID  int    `json:"pid"`
-}
-
-const serverInfoFile = "server.json"
-
+// serve builds the server's parts once, each with what it needs, in
+// dependency order: the stores, the intake, the web side; then runs them.
 func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.Writer) error {
 	tuneGC()
-	secrets, err := cfg.secrets()
-	if err != nil {
-		return err
-	}
-	metricsAllow, err := web.ParseAllow(cfg.MetricsAllow)
-	if err != nil {
-		return err
-	}
-	trustedProxies, err := web.ParseTrustedProxies(cfg.TrustedProxies)
+	opts, err := cfg.check()
 	if err != nil {
 		return err
 	}
 	metrics := web.NewMetrics()
-	users, err := cfg.mqttUsers()
+	// The projector reports changes to the live hub and the broker, which
+	// read the projections and so are built after it: the feed carries
+	// them once everything runs.
+	changes := projections.NewFeed(64)
+	st, err := openStores(ctx, cfg, opts.decoder, metrics, changes, logger)
 	if err != nil {
 		return err
 	}
-	tlsOn, err := cfg.resolveTLS()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	space := badgerlog.NewSpace(cfg.Data, uint64(cfg.MinFreeDisk), logger)
-	log, err := badgerlog.Open(logDir(cfg.Data), badgerlog.Options{Logger: logger, OnBatch: metrics.Observe, Space: space})
-	if errors.Is(err, badgerlog.ErrLocked) {
-		return fmt.Errorf("%w: is another tracker serve running on %s?", err, cfg.Data)
-	}
-	if err != nil {
-		return err
-	}
-	// Closed after everything that appends has stopped: commits and syncs
-	// what is queued.
-	defer func() {
-		if err := log.Close(); err != nil {
-			logger.Error("closing the event log", "err", err)
-		}
-	}()
-	logger.Info("event log open", "data", cfg.Data, "head", log.Head())
+	defer st.close(logger)
 
-	decoder := &owntracks.Decoder{Keys: secrets}
-	mirror, err := cfg.openMirror(ctx, cfg.Data, log, decoder, metrics, logger)
-	if err != nil {
-		return err
-	}
-
-	if err := seedAreas(ctx, cfg.Areas, log, logger); err != nil {
-		return err
-	}
-
-	// Projections open first: they know the users, whom the broker and
-	// the web side ask. A rebuild (after an upgrade, or of broken
-	// projections) folds only the users here and runs in proj.Run, so
-	// phones are served meanwhile.
-	proj, err := projector.OpenServing(ctx, cfg.Data, log, *decoder, logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := proj.Close(); err != nil {
-			logger.Error("closing the projections", "err", err)
-		}
-	}()
-	proj.Space = space
-	logger.Info("projections open", "checkpoint", proj.Checkpoint())
-	// The login limiter is the web side's, shared by MQTT logins.
-	sessions, err := web.OpenSessions(filepath.Join(cfg.Data, "sessions.json"))
-	if err != nil {
-		return err
-	}
-	webOpen := webOpenMode(proj.HasUsers(), append([]string{cfg.HTTP}, tlsOn.publicAddrs()...), logger)
-	auth := &web.Auth{Users: proj, Sessions: sessions, Logger: logger, TrustedProxies: trustedProxies, Open: webOpen}
-	accounts := accounts{p: proj, auth: auth}
-	if !accounts.HasUsers() && len(users) == 0 {
-		for _, a := range append([]string{cfg.HTTP}, tlsOn.publicAddrs()...) {
+	listeners := append([]string{cfg.HTTP}, opts.tls.publicAddrs()...)
+	auth := &web.Auth{Users: st.proj, Sessions: st.sessions, Logger: logger, TrustedProxies: opts.trustedProxies,
+		Open: webOpenMode(st.proj.HasUsers(), listeners, logger)}
+	accounts := accounts{p: st.proj, auth: auth} // the login limiter is the web side's, shared by MQTT logins
+	if !accounts.HasUsers() && len(opts.mqttUsers) == 0 {
+		for _, a := range listeners {
 			if !broker.IsLoopback(a) {
 				return fmt.Errorf("refusing to start: HTTP would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s", a, cfg.Data)
 			}
 		}
 	}
+	in, err := openIntake(ctx, cfg, opts, st.log, accounts, metrics, logger)
+	if err != nil {
+		return err
+	}
 
-	var in intake
+	commands := web.NewCommands(logger)
+	assets := static.New()
+	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
+	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
+	hub := live.New(st.proj, pageFor, locator(in, commands, metrics, logger), logger) // the locator runs only once HTTP serves
+	auditor := audit.New(st.log, opts.decoder, logger)
+	site := web.New(web.Deps{
+		Log: st.log, Events: st.log, Appender: st.log, Decoder: opts.decoder, Ingest: in, Stats: auditor,
+		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
+		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
+		Disk: st.space, Commands: commands,
+	})
+	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
+		onChange: onChange(hub, in)}, logger, stdout)
+}
+
+// serveOptions are the flags turned into what the parts take, checked
+// before anything is opened.
+type serveOptions struct {
+	decoder        *owntracks.Decoder
+	metricsAllow   []netip.Prefix
+	trustedProxies []netip.Prefix
+	mqttUsers      map[string]string
+	tls            tlsSetup
+}
+
+func (c *serveConfig) check() (serveOptions, error) {
+	var o serveOptions
+	secrets, err := c.secrets()
+	if err != nil {
+		return o, err
+	}
+	o.decoder = &owntracks.Decoder{Keys: secrets}
+	if o.metricsAllow, err = web.ParseAllow(c.MetricsAllow); err != nil {
+		return o, err
+	}
+	if o.trustedProxies, err = web.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return o, err
+	}
+	if o.mqttUsers, err = c.mqttUsers(); err != nil {
+		return o, err
+	}
+	o.tls, err = c.resolveTLS()
+	return o, err
+}
+
+// stores are what serve keeps in the data directory: the event log, the
+// projections folded from it, the web sessions and the log's mirror.
+type stores struct {
+	log      *badgerlog.Log
+	space    *badgerlog.Space // the full-disk guard of the data volume
+	proj     *projector.Projector
+	sessions *web.Sessions
+	mirror   *dynamomirror.Mirror // nil without --mirror-dynamodb
+}
+
+// openStores opens the log, then what depends on it. Projections open
+// before the intake: they know the users, whom the broker and the web
+// side ask. A rebuild (after an upgrade, or of broken projections) folds
+// only the users here and runs in proj.Run, so phones are served
+// meanwhile.
+func openStores(ctx context.Context, cfg serveConfig, decoder *owntracks.Decoder, metrics *web.Metrics, changes *projections.Feed, logger *slog.Logger) (st stores, err error) {
+	if err := cfg.Data.create(); err != nil {
+		return st, err
+	}
+	st.space = badgerlog.NewSpace(string(cfg.Data), uint64(cfg.MinFreeDisk), logger)
+	st.log, err = badgerlog.Open(cfg.Data.logDir(), badgerlog.Options{Logger: logger, OnBatch: metrics.Observe, Space: st.space})
+	if errors.Is(err, badgerlog.ErrLocked) {
+		return st, fmt.Errorf("%w: is another tracker serve running on %s?", err, cfg.Data)
+	}
+	if err != nil {
+		return st, err
+	}
+	defer func() {
+		if err != nil {
+			st.close(logger)
+		}
+	}()
+	logger.Info("event log open", "data", cfg.Data, "head", st.log.Head())
+	if st.mirror, err = cfg.openMirror(ctx, cfg.Data, st.log, decoder, metrics, logger); err != nil {
+		return st, err
+	}
+	if err = seedAreas(ctx, cfg.Areas, st.log, logger); err != nil {
+		return st, err
+	}
+	st.proj, err = projector.OpenServing(ctx, cfg.Data.projections(), st.log, *decoder, logger,
+		projector.Options{OnChange: changes.Send, Space: st.space})
+	if err != nil {
+		return st, err
+	}
+	logger.Info("projections open", "checkpoint", st.proj.Checkpoint())
+	st.sessions, err = web.OpenSessions(cfg.Data.sessionsFile())
+	return st, err
+}
+
+// close closes the projections, then the log; the log commits and syncs
+// what is queued, after everything that appends has stopped.
+func (st stores) close(logger *slog.Logger) {
+	if st.proj != nil {
+		if err := st.proj.Close(); err != nil {
+			logger.Error("closing the projections", "err", err)
+		}
+	}
+	if err := st.log.Close(); err != nil {
+		logger.Error("closing the event log", "err", err)
+	}
+}
+
+// openIntake makes the external broker's client (--broker) or the
+// embedded broker, which checks phones' logins against accounts.
+func openIntake(ctx context.Context, cfg serveConfig, opts serveOptions, log *badgerlog.Log, accounts accounts, metrics *web.Metrics, logger *slog.Logger) (intake, error) {
 	if cfg.Broker != "" {
 		mqttingest.RouteLogs(logger)
-		ing, err := mqttingest.New(mqttingest.Config{
+		return mqttingest.New(mqttingest.Config{
 			Broker: cfg.Broker, ClientID: cfg.BrokerClientID,
 			Username: cfg.BrokerUser, Password: cfg.BrokerPassword,
 			CAFile: cfg.BrokerCA, CertFile: cfg.BrokerCert, KeyFile: cfg.BrokerKey,
 			Topics: cfg.BrokerTopics,
 		}, log, logger)
-		if err != nil {
-			return err
-		}
-		in = ing
-	} else {
-		if len(users) == 0 && !accounts.HasUsers() {
-			for _, a := range []string{cfg.MQTTListen, cfg.MQTTWSListen, cfg.MQTTTLSListen} {
-				if a != "" && !broker.IsLoopback(a) {
-					return fmt.Errorf("refusing to start: the embedded broker would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s (or listen on 127.0.0.1)", a, cfg.Data)
-				}
+	}
+	open := len(opts.mqttUsers) == 0 && !accounts.HasUsers()
+	if open {
+		for _, a := range []string{cfg.MQTTListen, cfg.MQTTWSListen, cfg.MQTTTLSListen} {
+			if a != "" && !broker.IsLoopback(a) {
+				return nil, fmt.Errorf("refusing to start: the embedded broker would listen on %s, beyond loopback, and no user exists; add one first with: tracker user add NAME --admin --data %s (or listen on 127.0.0.1)", a, cfg.Data)
 			}
 		}
-		bcfg := broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
-			TLSListen: cfg.MQTTTLSListen, TLS: tlsOn.mqttConfig(), Users: users, Accounts: accounts}
-		cfg.brokerLimits.apply(&bcfg)
-		b, err := broker.New(bcfg, log, logger)
-		if err != nil {
-			return err
-		}
-		metrics.Registry().MustRegister(brokerCollector{b})
-		if err := restoreRetained(ctx, log, b); err != nil {
-			return err
-		}
-		if len(users) == 0 && !accounts.HasUsers() {
-			logger.Warn("no user exists: the server runs open (loopback only) and MQTT accepts anonymous clients; add one with tracker user add NAME --admin to require logins")
-		}
-		in = b
 	}
-
-	// Intake starts while proj.Run may still be rebuilding (see above).
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(runCtx)
-	tlsOn.watchReloads(gctx, g, logger)
-	auditor := audit.New(log, decoder, logger)
-	g.Go(func() error { return in.Run(gctx) })
-	if cfg.Demo {
-		// The simulated phones are MQTT clients of the broker in use, so
-		// their messages are logged as a phone's, not as the server's.
-		sim := &demo.Simulator{Logger: logger, Broker: demo.Broker{URL: cfg.Broker, Username: cfg.BrokerUser,
-			Password: cfg.BrokerPassword, CAFile: cfg.BrokerCA, CertFile: cfg.BrokerCert, KeyFile: cfg.BrokerKey}}
-		if b, ok := in.(*broker.Broker); ok {
-			sim.Broker = demo.Broker{URL: "tcp://" + b.Addr()}
-			for name, pw := range users { // any configured login will do
-				sim.Broker.Username, sim.Broker.Password = name, pw
-			}
-		}
-		g.Go(func() error { return sim.Run(gctx) })
+	bcfg := broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
+		TLSListen: cfg.MQTTTLSListen, TLS: opts.tls.mqttConfig(), Users: opts.mqttUsers, Accounts: accounts}
+	cfg.brokerLimits.apply(&bcfg)
+	b, err := broker.New(bcfg, log, logger)
+	if err != nil {
+		return nil, err
 	}
-	g.Go(func() error { return auditor.Run(gctx, log.Head()+1) })
+	metrics.Registry().MustRegister(brokerCollector{b})
+	if err := restoreRetained(ctx, log, b); err != nil {
+		return nil, err
+	}
+	if open {
+		logger.Warn("no user exists: the server runs open (loopback only) and MQTT accepts anonymous clients; add one with tracker user add NAME --admin to require logins")
+	}
+	return b, nil
+}
 
-	assets := static.New()
-	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
-	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
-	var site *web.Server // set below; the locator runs only once HTTP serves
-	hub := live.New(proj, pageFor, locator(in, func(dev projections.DeviceID, cmd []byte) { site.QueueCommand(dev, cmd); metrics.IncCommands() }, logger), logger)
-	proj.OnChange = func(ch *projections.Changes) {
+// onChange passes what the projections changed to the live hub, and ends
+// the MQTT connections of a removed or re-passworded user.
+func onChange(hub *live.Hub, in intake) func(*projections.Changes) {
+	b, _ := in.(*broker.Broker)
+	return func(ch *projections.Changes) {
 		hub.Notify(ch)
-		b, ok := in.(*broker.Broker)
 		switch {
-		case !ok:
+		case b == nil:
 		case ch == nil: // a rebuild: any user may have changed
 			b.RevokeAll()
 		default:
 			for name := range ch.Users {
-				b.Revoke(name) // ends MQTT connections of a removed or re-passworded user
+				b.Revoke(name)
 			}
 		}
 	}
-	site = &web.Server{
-		Log: log, Events: log, Appender: log, Decoder: decoder, Ingest: in, Stats: auditor,
-		Projections: proj, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
-		Auth:      auth,
-		UserAdmin: proj, Metrics: metrics, MetricsAllow: metricsAllow, AllowedHosts: cfg.allowedHosts(),
-		Disk: space,
+}
+
+// running is what run starts.
+type running struct {
+	stores
+	in       intake
+	auditor  *audit.Auditor
+	site     *web.Server
+	changes  *projections.Feed
+	onChange func(*projections.Changes)
+}
+
+// runServer runs every part in one group until ctx ends or one fails;
+// then all stop, and serve closes the stores after them (the log last,
+// syncing what the intake appended). The intake takes messages while
+// proj.Run may still be rebuilding (see openStores).
+func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p running, logger *slog.Logger, stdout io.Writer) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	opts.tls.watchReloads(gctx, g, logger)
+	g.Go(func() error { return p.in.Run(gctx) })
+	if cfg.Demo {
+		sim := cfg.simulator(p.in, opts.mqttUsers, logger)
+		g.Go(func() error { return sim.Run(gctx) })
 	}
+	g.Go(func() error { return p.auditor.Run(gctx, p.log.Head()+1) })
+	g.Go(func() error { p.changes.Run(gctx, p.onChange); return nil })
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		cancel()
 		return errors.Join(fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err), g.Wait())
 	}
-	base := tlsOn.scheme() + "://" + ln.Addr().String()
-	infoPath := filepath.Join(cfg.Data, serverInfoFile)
-	if err := writeServerInfo(infoPath, serverInfo{HTTP: base, PID: os.Getpid()}); err != nil {
+	base := opts.tls.scheme() + "://" + ln.Addr().String()
+	if err := cfg.Data.writeServerInfo(serverInfo{HTTP: base, PID: os.Getpid()}); err != nil {
 		_ = ln.Close()
 		cancel()
 		return errors.Join(err, g.Wait())
 	}
-	defer os.Remove(infoPath)
+	defer cfg.Data.removeServerInfo()
 
-	routes := site.Routes()
+	routes := p.site.Routes()
 	httpSrv := web.NewHTTPServer(cfg.HTTP, routes)
 	httpSrv.BaseContext = func(net.Listener) context.Context { return gctx }
-	tlsOn.configureHTTP(httpSrv, logger)
+	opts.tls.configureHTTP(httpSrv, logger)
 	g.Go(func() error {
 		if err := serveHTTP(httpSrv, ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("HTTP server: %w", err)
@@ -363,24 +409,38 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return errors.Join(httpSrv.Shutdown(sctx), site.WaitStreams(sctx))
+		return errors.Join(httpSrv.Shutdown(sctx), p.site.WaitStreams(sctx))
 	})
-	if err := tlsOn.servePublic(gctx, g, routes, logger); err != nil {
+	if err := opts.tls.servePublic(gctx, g, routes, logger); err != nil {
 		cancel()
 		return errors.Join(err, g.Wait())
 	}
-	g.Go(func() error { return proj.Run(gctx) })
-	g.Go(func() error { log.RunGC(gctx, 10*time.Minute); return nil })
-	g.Go(func() error { trimWhenIdle(gctx, log.Head, 10*time.Second); return nil })
-	if mirror != nil {
-		g.Go(func() error { return mirror.Run(gctx) }) // only reads the log
+	g.Go(func() error { return p.proj.Run(gctx) })
+	g.Go(func() error { p.log.RunGC(gctx, 10*time.Minute); return nil })
+	g.Go(func() error { trimWhenIdle(gctx, p.log.Head, 10*time.Second); return nil })
+	if p.mirror != nil {
+		g.Go(func() error { return p.mirror.Run(gctx) }) // only reads the log
 	}
 
-	logger.Info("tracker serving", "http", base, "ingest", in.Source())
-	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, in.Source())
+	logger.Info("tracker serving", "http", base, "ingest", p.in.Source())
+	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, p.in.Source())
 	err = g.Wait()
 	logger.Info("shutting down: intake stopped, syncing the last batch")
 	return err
+}
+
+// simulator makes --demo's phones: MQTT clients of the broker in use, so
+// their messages are logged as a phone's, not as the server's.
+func (c *serveConfig) simulator(in intake, users map[string]string, logger *slog.Logger) *demo.Simulator {
+	sim := &demo.Simulator{Logger: logger, Broker: demo.Broker{URL: c.Broker, Username: c.BrokerUser,
+		Password: c.BrokerPassword, CAFile: c.BrokerCA, CertFile: c.BrokerCert, KeyFile: c.BrokerKey}}
+	if b, ok := in.(*broker.Broker); ok {
+		sim.Broker = demo.Broker{URL: "tcp://" + b.Addr()}
+		for name, pw := range users { // any configured login will do
+			sim.Broker.Username, sim.Broker.Password = name, pw
+		}
+	}
+	return sim
 }
 
 // allowedHosts are the names the web side answers to (see web.Server's
@@ -398,14 +458,6 @@ func (c *serveConfig) allowedHosts() []string {
 		out = append(out, h, h+".local")
 	}
 	return out
-}
-
-func writeServerInfo(path string, info serverInfo) error {
-	b, _ := json.Marshal(info)
-	if err := os.WriteFile(path, b, 0o640); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // restoreRetained gives the embedded broker back the retained messages it
@@ -490,14 +542,16 @@ func appendArea(ctx context.Context, log events.Appender, a projections.AreaComm
 }
 
 // locator sends the OwnTracks reportLocation command to a phone through
-// the broker in use; the phone answers with a fresh location (t: "r").
-func locator(in intake, queue func(projections.DeviceID, []byte), logger *slog.Logger) live.Locator {
+// the broker in use, and queues it for a phone in HTTP mode, which gets
+// it with the answer to its next post; the phone answers with a fresh
+// location (t: "r").
+func locator(in intake, commands *web.Commands, metrics *web.Metrics, logger *slog.Logger) live.Locator {
 	cmd := []byte(`{"_type":"cmd","action":"reportLocation"}`)
 	return func(ctx context.Context, dev projections.DeviceID) error {
 		user, device := dev.Split()
 		topic := "owntracks/" + user + "/" + device + "/cmd"
-		// Phones in HTTP mode get it with the answer to their next post.
-		queue(dev, cmd)
+		commands.Queue(dev, cmd)
+		metrics.IncCommands()
 		if err := in.Publish(ctx, topic, cmd, 1, false); err != nil {
 			return fmt.Errorf("send reportLocation to %s: %w", dev, err)
 		}

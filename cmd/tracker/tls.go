@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,7 +95,7 @@ func (c *serveConfig) resolveTLS() (tlsSetup, error) {
 		}
 	}
 	if acme {
-		s.acme = newACMEManager(domains, f.ACMEEmail, filepath.Join(c.Data, "acme"))
+		s.acme = newACMEManager(domains, f.ACMEEmail, c.Data.acmeCache())
 		s.domains = domains
 		s.httpsAddr = cmp.Or(f.HTTPSListen, defaultHTTPSListen)
 		s.redirectAddr = cmp.Or(f.HTTPRedirectListen, defaultRedirectListen)

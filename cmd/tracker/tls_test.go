@@ -158,7 +158,7 @@ func TestServeTLSWithCertificateFiles(t *testing.T) {
 		}
 	})
 	t.Run("server info names https", func(t *testing.T) {
-		info, err := readServerInfo(data)
+		info, err := dataDir(data).readServerInfo()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +319,7 @@ func TestServeTLSACMEWiring(t *testing.T) {
 
 func TestTLSACMEManager(t *testing.T) {
 	data := t.TempDir()
-	cfg := serveConfig{Data: data}
+	cfg := serveConfig{Data: dataDir(data)}
 	cfg.ACMEDomains = listFlag{"Tracker.Example., www.tracker.example", "mqtt.tracker.example"}
 	cfg.ACMEEmail = "admin@tracker.example"
 	setup, err := cfg.resolveTLS()

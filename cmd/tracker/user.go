@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,9 +17,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/badgerlog"
-	"tracker/events/owntracks"
 	"tracker/projections"
-	"tracker/projections/projector"
 )
 
 const userUsage = `Users log in to the web pages, and their phones log in to the broker (or
@@ -43,7 +40,7 @@ server runs on --data, the command goes through its API (log in with
 TRACKER_LOGIN_PASSWORD).`
 
 type userConfig struct {
-	data          string
+	target
 	admin         bool
 	passwordStdin bool
 	sees          string
@@ -66,7 +63,7 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	var cfg userConfig
 	fs := newFlagSet("user "+sub, userUsage, stderr)
-	fs.StringVar(&cfg.data, "data", defaultData, "data `directory`")
+	cfg.target.flags(fs, "data `directory`", serverUsage)
 	fs.StringVar(&cfg.login, "login", "", "admin `name` to log in as when going through a running server")
 	switch sub {
 	case "add":
@@ -117,23 +114,19 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := cmd.Validate(); err != nil {
 		return err
 	}
-	log, err := openLog(cfg.data)
-	if errors.Is(err, badgerlog.ErrLocked) {
-		base, err := serverFor(cfg.data, stderr)
-		if err != nil {
-			return err
-		}
-		return userThroughServer(ctx, base, cfg, in, stdin, cmd, stdout, stderr)
-	}
+	log, api, err := cfg.reach(false, badgerlog.Options{}, "going", cfg.loginFunc(in, stdin, stderr), stderr)
 	if errors.Is(err, errNoLog) {
-		log, err = createLog(cfg.data, badgerlog.Options{})
+		log, err = cfg.openLog(true, badgerlog.Options{})
 	}
 	if err != nil {
 		return err
 	}
+	if api != nil {
+		return userThroughServer(ctx, api, cmd, stdout)
+	}
 	defer log.Close()
 	cmd.Issue = projections.NewIssue(projections.CLIIssuer(), time.Now())
-	res, err := userOffline(ctx, cfg.data, log, cmd)
+	res, err := userOffline(ctx, cfg.target, log, cmd)
 	if err != nil {
 		return err
 	}
@@ -144,15 +137,12 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 // userOffline checks c against the users in the log (the user must exist
 // unless added; the last admin stays), records it and returns the user as
 // the log now defines it.
-func userOffline(ctx context.Context, data string, log *badgerlog.Log, c projections.UserCommand) (userResult, error) {
-	p, err := projector.Open(ctx, data, log, owntracks.Decoder{}, nil)
+func userOffline(ctx context.Context, t target, log *badgerlog.Log, c projections.UserCommand) (userResult, error) {
+	p, err := t.projections(ctx, log)
 	if err != nil {
 		return userResult{}, err
 	}
 	defer p.Close()
-	if err := p.CatchUp(ctx); err != nil {
-		return userResult{}, err
-	}
 	if _, ok := p.User(c.Name); !ok && c.Action != projections.UserAdd {
 		return userResult{}, fmt.Errorf("no user %q (tracker user list shows them)", c.Name)
 	}
@@ -241,32 +231,21 @@ func readPassword(in *bufio.Reader, stdin io.Reader, fromStdin bool, stderr io.W
 
 func listUsers(ctx context.Context, cfg userConfig, in *bufio.Reader, stdout, stderr io.Writer) error {
 	var users []userLine
-	log, err := openLog(cfg.data)
+	log, api, err := cfg.reach(false, badgerlog.Options{}, "going", cfg.loginFunc(in, os.Stdin, stderr), stderr)
 	switch {
-	case errors.Is(err, badgerlog.ErrLocked):
-		base, err := serverFor(cfg.data, stderr)
-		if err != nil {
-			return err
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/users", nil)
-		if err := loginFor(req, cfg, in, os.Stdin, stderr); err != nil {
-			return err
-		}
-		if err := doJSON(req, &users); err != nil {
-			return err
-		}
 	case err != nil:
 		return err
+	case api != nil:
+		if err := api.call(ctx, http.MethodGet, "/api/v1/users", nil, &users); err != nil {
+			return err
+		}
 	default:
 		defer log.Close()
-		p, err := projector.Open(ctx, cfg.data, log, owntracks.Decoder{}, nil)
+		p, err := cfg.projections(ctx, log)
 		if err != nil {
 			return err
 		}
 		defer p.Close()
-		if err := p.CatchUp(ctx); err != nil {
-			return err
-		}
 		for _, u := range p.Users() {
 			users = append(users, lineOf(u))
 		}
@@ -295,18 +274,9 @@ func lineOf(u projections.User) userLine {
 	return userLine{Name: u.Name, Admin: u.Admin, Restricted: u.Restricted, Sees: u.Sees}
 }
 
-func userThroughServer(ctx context.Context, base string, cfg userConfig, in *bufio.Reader, stdin io.Reader, c projections.UserCommand, stdout, stderr io.Writer) error {
-	body, _ := json.Marshal(c)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/users", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if err := loginFor(req, cfg, in, stdin, stderr); err != nil {
-		return err
-	}
+func userThroughServer(ctx context.Context, api *adminClient, c projections.UserCommand, stdout io.Writer) error {
 	var res userResult
-	if err := doJSON(req, &res); err != nil {
+	if err := api.call(ctx, http.MethodPost, "/api/v1/users", c, &res); err != nil {
 		return err
 	}
 	if res.Name == "" { // a server from before command results
@@ -316,54 +286,22 @@ func userThroughServer(ctx context.Context, base string, cfg userConfig, in *buf
 	return nil
 }
 
-// withLogin adds the credentials in TRACKER_LOGIN and
-// TRACKER_LOGIN_PASSWORD to a request for a running server, for commands
-// that go through its API once users exist.
-func withLogin(req *http.Request) *http.Request {
-	if name := os.Getenv("TRACKER_LOGIN"); name != "" {
-		req.SetBasicAuth(name, os.Getenv("TRACKER_LOGIN_PASSWORD"))
+// loginFunc logs in to a running server as --login, with the password
+// from TRACKER_LOGIN_PASSWORD or asked for; without --login, as
+// TRACKER_LOGIN.
+func (c userConfig) loginFunc(in *bufio.Reader, stdin io.Reader, stderr io.Writer) loginFunc {
+	if c.login == "" {
+		return envLogin
 	}
-	return req
-}
-
-// loginFor adds Basic credentials when --login (or TRACKER_LOGIN) is given.
-func loginFor(req *http.Request, cfg userConfig, in *bufio.Reader, stdin io.Reader, stderr io.Writer) error {
-	if cfg.login == "" {
-		withLogin(req)
+	return func(req *http.Request) error {
+		pw, ok := os.LookupEnv("TRACKER_LOGIN_PASSWORD")
+		if !ok {
+			var err error
+			if pw, err = readPassword(in, stdin, false, stderr, "Password for "+c.login+" (on the server): "); err != nil {
+				return err
+			}
+		}
+		req.SetBasicAuth(c.login, pw)
 		return nil
 	}
-	pw, ok := os.LookupEnv("TRACKER_LOGIN_PASSWORD")
-	if !ok {
-		var err error
-		if pw, err = readPassword(in, stdin, false, stderr, "Password for "+cfg.login+" (on the server): "); err != nil {
-			return err
-		}
-	}
-	req.SetBasicAuth(cfg.login, pw)
-	return nil
-}
-
-func doJSON(req *http.Request, v any) error {
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		hint := ""
-		if resp.StatusCode == http.StatusUnauthorized {
-			hint = " (log in as an admin with --login NAME)"
-		}
-		return fmt.Errorf("%s %s: %s: %s%s", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(b)), hint)
-	}
-	if resp.StatusCode == http.StatusAccepted {
-		// Recorded, but the answer is not the resulting state yet.
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return fmt.Errorf("%s %s: %s: %s (check the result with tracker user list)", req.Method, req.URL.Path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if v == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -1,11 +1,15 @@
 // Package eventjson renders log events as the JSON lines that `tracker log
 // --json` prints and the server's event API streams, so both speak the same
-// format.
+// format; and the log export's lines (Stored), the same format without the
+// decoded fields.
 package eventjson
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"io"
 	"time"
 	"unicode/utf8"
 
@@ -76,4 +80,33 @@ func setPayload(l *Line, payload []byte) {
 	} else {
 		l.PayloadB64 = base64.StdEncoding.EncodeToString(payload)
 	}
+}
+
+// Stored is e as a line of the log export (`tracker export`, GET
+// /api/v1/export, the import API): the stored fields and the payload,
+// nothing decoded. `tracker import log` restores it byte for byte.
+func Stored(e events.Event) Line {
+	l := Line{
+		Seq: e.Seq, ReceivedAt: e.Received.UTC(), Topic: e.Topic, Source: e.Source,
+		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
+		Client: e.Client, PacketID: e.PacketID,
+	}
+	setPayload(&l, e.Payload)
+	return l
+}
+
+// WriteStored writes every event of log up to its current head to w as
+// export lines and returns how many it wrote.
+func WriteStored(ctx context.Context, w io.Writer, log events.Reader) (uint64, error) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	var n uint64
+	err := log.Scan(ctx, 1, func(e events.Event) error {
+		if err := enc.Encode(Stored(e)); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
 }

@@ -471,7 +471,7 @@ func BenchmarkLiveLag(b *testing.B) {
 	log := eventstest.OpenLog(b)
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
-	p, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, nil)
+	p, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, nil, projector.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -631,14 +631,14 @@ func BenchmarkHistoryRange(b *testing.B) {
 
 	ctx := b.Context()
 	root := b.TempDir()
-	p, err := projector.Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p, err := projector.Open(ctx, root, log, owntracks.Decoder{}, nil, projector.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
 		b.Fatal(err)
 	}
-	p, err = projector.Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p, err = projector.Open(ctx, root, log, owntracks.Decoder{}, nil, projector.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

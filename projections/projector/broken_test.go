@@ -140,7 +140,7 @@ func TestOpenRebuildsBrokenProjections(t *testing.T) {
 			ctx := t.Context()
 			fillLog(t, log, 11, 6000)
 			appendAll(t, log, userEvent("ann"))
-			p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+			p, err := Open(ctx, root, log, owntracks.Decoder{}, nil, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func TestOpenRebuildsBrokenProjections(t *testing.T) {
 			tc.breakF(t, root, filepath.Join(root, linkTarget(t, root)))
 
 			var logs lockedBuffer
-			p, err = Open(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)))
+			p, err = Open(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
 			if err != nil {
 				t.Fatalf("Open with broken projections: %v", err)
 			}
@@ -177,7 +177,7 @@ func TestReadFailureRebuilds(t *testing.T) {
 	root := t.TempDir()
 	ctx := t.Context()
 	fillLog(t, log, 12, 6000)
-	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestReadFailureRebuilds(t *testing.T) {
 	setValue(t, dir, "h/")
 
 	var logs lockedBuffer
-	p, err = Open(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	p, err = Open(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestOpenServingRebuildsInRun(t *testing.T) {
 	ctx := t.Context()
 	fillLog(t, log, 13, 6000)
 	appendAll(t, log, userEvent("ann"))
-	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestOpenServingRebuildsInRun(t *testing.T) {
 	setSchema(t, filepath.Join(root, linkTarget(t, root)), 1) // an older program's projections
 
 	var logs lockedBuffer
-	p, err = OpenServing(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	p, err = OpenServing(ctx, root, log, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

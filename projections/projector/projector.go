@@ -41,15 +41,7 @@ type Projector struct {
 	log     events.Reader
 	decoder owntracks.Decoder
 	logger  *slog.Logger
-	// OnChange, when set, is called after each save with what changed,
-	// while no other apply runs. It must not block.
-	OnChange func(*projections.Changes)
-	// Space, when set, is asked before each save of the live projections:
-	// it waits while the volume is nearly full, so the projections never
-	// run Badger out of space (badgerlog.Space).
-	Space interface {
-		WaitWritable(ctx context.Context) error
-	}
+	opts    Options
 
 	rebuildMu sync.Mutex   // one rebuild at a time
 	applyMu   sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
@@ -64,6 +56,21 @@ type Projector struct {
 	broken     chan string   // a read failed: why (Run rebuilds); capacity 1
 	pending    string        // OpenServing left a rebuild to Run: why
 	recent     recentEvents  // newest enter/leave events, for feeds
+}
+
+// Options are what a serving projector reports to and asks. The zero
+// value is a projector for a command: nobody to notify, no disk guard.
+type Options struct {
+	// OnChange, when set, is called after each save with what changed
+	// (nil after a rebuild: everything), while no other apply runs. It
+	// must not block (projections.Feed.Send).
+	OnChange func(*projections.Changes)
+	// Space, when set, is asked before each save of the live projections:
+	// it waits while the volume is nearly full, so the projections never
+	// run Badger out of space (badgerlog.Space).
+	Space interface {
+		WaitWritable(ctx context.Context) error
+	}
 }
 
 // New returns a projector that has loaded nothing yet: call Rebuild (as
@@ -104,8 +111,9 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 // or cannot be opened or read (a missing table, garbled blocks, a broken
 // link or MANIFEST, a corrupted value): they are disposable, the log is
 // the truth. Only a database held by another process is an error.
-func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
+func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger, opts Options) (*Projector, error) {
 	p := New(root, log, d, logger)
+	p.opts = opts
 	reason, err := p.openCurrent()
 	if err != nil {
 		return nil, err
@@ -132,8 +140,9 @@ func Open(ctx context.Context, root string, log events.Reader, d owntracks.Decod
 // projections.ErrRebuilding), and the checkpoint stays 0, so readiness
 // checks report the lag. Users added meanwhile can log in once the
 // rebuild is done.
-func OpenServing(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger) (*Projector, error) {
+func OpenServing(ctx context.Context, root string, log events.Reader, d owntracks.Decoder, logger *slog.Logger, opts Options) (*Projector, error) {
 	p := New(root, log, d, logger)
+	p.opts = opts
 	reason, err := p.openCurrent()
 	if err != nil || reason == "" {
 		return p, err
@@ -377,8 +386,8 @@ func (p *Projector) catchUp(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		if p.Space != nil {
-			if err := p.Space.WaitWritable(ctx); err != nil {
+		if p.opts.Space != nil {
+			if err := p.opts.Space.WaitWritable(ctx); err != nil {
 				return err
 			}
 		}
@@ -396,8 +405,8 @@ func (p *Projector) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if p.OnChange != nil && !ch.Empty() {
-			p.OnChange(ch)
+		if p.opts.OnChange != nil && !ch.Empty() {
+			p.opts.OnChange(ch)
 		}
 		ch = projections.NewChanges()
 		batch = batch[:0]
@@ -482,8 +491,8 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 		if applyErr != nil {
 			continue // drain so the scanner can finish
 		}
-		if p.Space != nil {
-			if applyErr = p.Space.WaitWritable(rctx); applyErr != nil {
+		if p.opts.Space != nil {
+			if applyErr = p.opts.Space.WaitWritable(rctx); applyErr != nil {
 				cancel()
 				continue
 			}
@@ -554,8 +563,8 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 		_ = os.RemoveAll(p.genDir(oldGen))
 	}
 	p.removeStale(gen)
-	if p.OnChange != nil {
-		p.OnChange(nil) // everything changed
+	if p.opts.OnChange != nil {
+		p.opts.OnChange(nil) // everything changed
 	}
 	stats.Took = time.Since(start)
 	return stats, nil

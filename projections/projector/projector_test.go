@@ -45,7 +45,7 @@ func TestLiveEqualsRebuild(t *testing.T) {
 	log := eventstest.OpenLog(t)
 	root := t.TempDir()
 	ctx := t.Context()
-	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestLiveEqualsRebuild(t *testing.T) {
 	}
 	// Reopen: the link points at the rebuilt generation.
 	_ = p.Close()
-	p2, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p2, err := Open(ctx, root, log, owntracks.Decoder{}, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

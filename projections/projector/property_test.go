@@ -286,7 +286,7 @@ func views(t testing.TB, p *Projector) string {
 // cleanup (closing twice is fine).
 func openProjector(t testing.TB, ctx context.Context, root string, log events.Reader) *Projector {
 	t.Helper()
-	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil)
+	p, err := Open(ctx, root, log, owntracks.Decoder{}, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

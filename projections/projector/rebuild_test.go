@@ -271,7 +271,7 @@ func TestOpenRebuildsWhenStale(t *testing.T) {
 			r := tt.tamper(t, dir, log)
 
 			var logs bytes.Buffer
-			p, err := Open(ctx, root, r, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)))
+			p, err := Open(ctx, root, r, owntracks.Decoder{}, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -68,14 +68,15 @@ func benchPublishToBrowser(b *testing.B, clients int) {
 		wg.Wait()
 	})
 
-	proj, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, logger)
+	changes := projections.NewFeed(64)
+	proj, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, logger, projector.Options{OnChange: changes.Send})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = proj.Close() })
 	assets := static.New()
 	hub := live.New(proj, func() views.Page { return views.Page{Assets: assets, Now: time.Now()} }, nil, logger)
-	proj.OnChange = hub.Notify
+	wg.Go(func() { changes.Run(ctx, hub.Notify) })
 	wg.Go(func() { _ = proj.Run(ctx) })
 
 	br, err := broker.New(broker.Config{Listen: "127.0.0.1:0"}, log, logger)

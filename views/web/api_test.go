@@ -732,7 +732,7 @@ func testFuncs(t *testing.T) map[string]bool {
 // router, and every route chi knows must be hit by some case (or be
 // listed in routesTestedElsewhere).
 func TestRoutesCovered(t *testing.T) {
-	h := (&web.Server{}).Router()
+	h := web.New(web.Deps{}).Router()
 	mux, ok := h.(interface {
 		chi.Routes
 		Find(*chi.Context, string, string) string

@@ -287,7 +287,7 @@ func benchStack(b *testing.B, n int) http.Handler {
 	log := eventstest.OpenLog(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.DiscardHandler)
-	p, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, logger)
+	p, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, logger, projector.Options{})
 	if err != nil {
 		cancel()
 		b.Fatal(err)
@@ -325,10 +325,10 @@ func benchStack(b *testing.B, n int) http.Handler {
 		b.Fatal(err)
 	}
 	b.Logf("%d fixes logged and projected in %s", n, time.Since(start).Round(time.Millisecond))
-	site := &web.Server{
-		Log: log, Appender: log, Decoder: &owntracks.Decoder{}, Projections: p, Logger: logger,
+	site := web.New(web.Deps{
+		Log: log, Appender: log, Decoder: &owntracks.Decoder{}, Projections: p, Checkpoint: p.Checkpoint, Logger: logger,
 		Now: func() time.Time { return day.Add(30 * time.Hour) }, Assets: static.New(),
-	}
+	})
 	return site.Routes()
 }
 

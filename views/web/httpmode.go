@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -40,15 +41,6 @@ const (
 	pubDefaultUser   = "owntracks"
 	pubDefaultDevice = "phone"
 )
-
-// pubHandler is the route's handler; it makes the command queue the
-// handler and QueueCommand share (Router runs before anything is served).
-func (s *Server) pubHandler() http.HandlerFunc {
-	if s.cmds == nil {
-		s.cmds = &cmdQueue{}
-	}
-	return s.pub
-}
 
 // pub records one message posted by a phone in HTTP mode and answers with
 // what the phone should show. The message is durably in the log before
@@ -109,7 +101,7 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, v))
 	answer := s.friendsAnswer(s.proj(r).Friends(), httpx.PubRoot(dec))
-	answer = append(answer, s.cmds.take(projections.MakeDeviceID(v.Name, device), now)...)
+	answer = append(answer, s.Commands.take(projections.MakeDeviceID(v.Name, device), now)...)
 	httpx.WriteJSON(w, http.StatusOK, answer)
 }
 
@@ -318,26 +310,44 @@ func firstRunes(s string, n int) string {
 	return s
 }
 
-// QueueCommand queues a cmd payload ({"_type":"cmd","action":...}) for a
-// phone in HTTP mode: it is delivered once, in the answer to the phone's
-// next post, and dropped if the phone does not post within 24 hours.
-// Safe for concurrent use once Router has run.
+// QueueCommand queues a cmd payload for a phone in HTTP mode at the
+// server's clock (Deps.Now), as Commands.Queue does at the wall clock.
 func (s *Server) QueueCommand(dev projections.DeviceID, payload []byte) {
-	if !json.Valid(payload) {
-		s.Logger.Warn("command not queued: payload is not JSON", "device", dev)
-		return
-	}
-	if s.cmds == nil {
-		s.cmds = &cmdQueue{} // before Router: nothing is served yet
-	}
-	s.cmds.add(dev, payload, s.now())
-	s.Logger.Debug("command queued for an HTTP-mode phone", "device", dev, "bytes", len(payload))
+	s.Commands.queue(dev, payload, s.now())
 }
 
-// cmdQueue holds commands for phones that reach us only when they post.
-type cmdQueue struct {
-	mu sync.Mutex
-	m  map[projections.DeviceID][]queuedCmd
+// Commands hold cmd payloads ({"_type":"cmd","action":...}) for phones
+// that reach us only when they post (HTTP mode): each is delivered once,
+// in the answer to the phone's next post, and dropped if the phone does
+// not post within 24 hours. Serve makes them before the live hub, which
+// queues reportLocation, and the server, which delivers. Safe for
+// concurrent use.
+type Commands struct {
+	logger *slog.Logger
+	mu     sync.Mutex
+	m      map[projections.DeviceID][]queuedCmd
+}
+
+// NewCommands returns an empty queue.
+func NewCommands(logger *slog.Logger) *Commands {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Commands{logger: logger}
+}
+
+// Queue queues payload for dev.
+func (q *Commands) Queue(dev projections.DeviceID, payload []byte) {
+	q.queue(dev, payload, time.Now())
+}
+
+func (q *Commands) queue(dev projections.DeviceID, payload []byte, now time.Time) {
+	if !json.Valid(payload) {
+		q.logger.Warn("command not queued: payload is not JSON", "device", dev)
+		return
+	}
+	q.add(dev, payload, now)
+	q.logger.Debug("command queued for an HTTP-mode phone", "device", dev, "bytes", len(payload))
 }
 
 type queuedCmd struct {
@@ -345,7 +355,7 @@ type queuedCmd struct {
 	at      time.Time
 }
 
-func (q *cmdQueue) add(dev projections.DeviceID, payload []byte, now time.Time) {
+func (q *Commands) add(dev projections.DeviceID, payload []byte, now time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.m == nil {
@@ -365,7 +375,7 @@ func (q *cmdQueue) add(dev projections.DeviceID, payload []byte, now time.Time) 
 }
 
 // take removes and returns dev's commands that have not expired.
-func (q *cmdQueue) take(dev projections.DeviceID, now time.Time) []json.RawMessage {
+func (q *Commands) take(dev projections.DeviceID, now time.Time) []json.RawMessage {
 	q.mu.Lock()
 	cmds := fresh(q.m[dev], now)
 	delete(q.m, dev)

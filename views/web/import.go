@@ -19,7 +19,7 @@ import (
 
 // Imports into a running server: `tracker import recorder|gpx` sends its
 // events here when the server holds the database. The body is JSON lines
-// in the log export's format (ExportLine; gzip-compressed or not), each
+// in the log export's format (eventjson.Stored; gzip-compressed or not), each
 // an event whose source starts with "import:"; seq and the decoded fields
 // are ignored. The events are appended through the log, so the log's
 // import keys apply: an event imported before is not stored again.

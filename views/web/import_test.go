@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tracker/events"
+	"tracker/events/eventjson"
 	"tracker/views/web"
 )
 
@@ -32,7 +33,7 @@ func importBody(t *testing.T, gz bool, lines ...string) string {
 
 func importLineJSON(t *testing.T, e events.Event) string {
 	t.Helper()
-	b, err := json.Marshal(web.ExportLine(e))
+	b, err := json.Marshal(eventjson.Stored(e))
 	if err != nil {
 		t.Fatal(err)
 	}

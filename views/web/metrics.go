@@ -6,14 +6,14 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tracker/events/audit"
 	"tracker/views/web/internal/httpx"
 )
 
@@ -32,7 +32,6 @@ type Metrics struct {
 	batch    prometheus.Histogram
 	commands prometheus.Counter
 	http     *prometheus.HistogramVec
-	server   atomic.Pointer[Server] // what the scrape-time collector reads
 }
 
 // NewMetrics returns the metrics with their registry, including the Go
@@ -60,7 +59,7 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route", "code"}),
 	}
-	m.reg.MustRegister(m.commit, m.batch, m.commands, m.http, stateCollector{m},
+	m.reg.MustRegister(m.commit, m.batch, m.commands, m.http,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -141,9 +140,32 @@ type Disk interface {
 	Min() uint64
 }
 
-// stateCollector reads the server's dependencies at scrape time, so the
+// stateCollector reads what others count at scrape time, so the
 // auditor's counts are exported as they are, without decoding again.
-type stateCollector struct{ m *Metrics }
+// A nil reader is not reported.
+type stateCollector struct {
+	counts     func() audit.Counts
+	ingest     Ingest
+	head       func() uint64
+	checkpoint func() uint64
+	clients    func() int
+	disk       Disk
+}
+
+// newStateCollector reads the server's dependencies.
+func newStateCollector(d Deps) stateCollector {
+	c := stateCollector{ingest: d.Ingest, checkpoint: d.Checkpoint, disk: d.Disk}
+	if d.Stats != nil {
+		c.counts = d.Stats.Counts
+	}
+	if d.Log != nil {
+		c.head = d.Log.Head
+	}
+	if d.Hub != nil {
+		c.clients = d.Hub.Clients
+	}
+	return c
+}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMessages, descInvalid, descDuplicates, descIngest, descHead, descCheckpoint, descLag, descClients, descDiskFree, descDiskMin, descDiskFull} {
@@ -152,12 +174,8 @@ func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.m.server.Load()
-	if s == nil {
-		return
-	}
-	if s.Stats != nil {
-		counts := s.Stats.Counts()
+	if c.counts != nil {
+		counts := c.counts()
 		for source, kinds := range counts.BySource {
 			for kind, n := range kinds {
 				ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, float64(n), source, kind)
@@ -168,25 +186,26 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descDuplicates, prometheus.CounterValue, float64(counts.Duplicates))
 	}
-	if s.Ingest != nil {
-		ch <- prometheus.MustNewConstMetric(descIngest, prometheus.GaugeValue, b2f(s.Ingest.Connected()), s.Ingest.Source())
+	if c.ingest != nil {
+		ch <- prometheus.MustNewConstMetric(descIngest, prometheus.GaugeValue, b2f(c.ingest.Connected()), c.ingest.Source())
 	}
-	if s.Log != nil {
-		head := s.Log.Head()
+	if c.head != nil {
+		head := c.head()
 		ch <- prometheus.MustNewConstMetric(descHead, prometheus.GaugeValue, float64(head))
-		if cp, ok := s.checkpoint(); ok {
+		if c.checkpoint != nil {
+			cp := c.checkpoint()
 			ch <- prometheus.MustNewConstMetric(descCheckpoint, prometheus.GaugeValue, float64(cp))
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(lag(head, cp)))
 		}
 	}
-	if s.Disk != nil {
-		_ = s.Disk.Check()
-		ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(s.Disk.Free()))
-		ch <- prometheus.MustNewConstMetric(descDiskMin, prometheus.GaugeValue, float64(s.Disk.Min()))
-		ch <- prometheus.MustNewConstMetric(descDiskFull, prometheus.GaugeValue, b2f(s.Disk.Low()))
+	if c.disk != nil {
+		_ = c.disk.Check()
+		ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(c.disk.Free()))
+		ch <- prometheus.MustNewConstMetric(descDiskMin, prometheus.GaugeValue, float64(c.disk.Min()))
+		ch <- prometheus.MustNewConstMetric(descDiskFull, prometheus.GaugeValue, b2f(c.disk.Low()))
 	}
-	if s.Hub != nil {
-		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(s.Hub.Clients()))
+	if c.clients != nil {
+		ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(c.clients()))
 	}
 }
 
@@ -202,35 +221,6 @@ func lag(head, cp uint64) uint64 {
 		return 0
 	}
 	return head - cp
-}
-
-// checkpoint is the projections' checkpoint, when they report one.
-func (s *Server) checkpoint() (uint64, bool) {
-	p, ok := s.projector.(interface{ Checkpoint() uint64 })
-	if !ok || p == nil {
-		return 0, false
-	}
-	return p.Checkpoint(), true
-}
-
-// initMetrics makes the metrics when serve passed none and points their
-// scrape-time collector at s (Router calls it while building routes).
-func (s *Server) initMetrics() *Metrics {
-	if s.Metrics == nil {
-		s.Metrics = NewMetrics()
-	}
-	s.Metrics.server.Store(s)
-	return s.Metrics
-}
-
-// instrument is the middleware timing every request (see Metrics).
-func (s *Server) instrument(next http.Handler) http.Handler {
-	return s.initMetrics().instrument(next)
-}
-
-// metricsHandler serves the registry in the Prometheus text format.
-func (s *Server) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.initMetrics().reg, promhttp.HandlerOpts{})
 }
 
 // readyz answers 200 when the log is open, ingest is connected and the
@@ -267,7 +257,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.Log != nil {
 		out.Head = s.Log.Head()
-		if cp, ok := s.checkpoint(); ok {
+		if s.Checkpoint != nil {
+			cp := s.Checkpoint()
 			out.Checkpoint, out.Lag = cp, lag(out.Head, cp)
 			add("projections", out.Lag <= MaxReadyLag,
 				fmt.Sprintf("projections %d events behind the log (at most %d)", out.Lag, MaxReadyLag))

@@ -130,10 +130,11 @@ func TestReadFailureMidResponseIsAnError(t *testing.T) {
 	st.appendAll(t, evs...)
 
 	serve := func(after int) *httptest.Server {
-		site := *st.site
-		site.Projections = failingProjections{Projections: st.proj, after: after, n: new(atomic.Int64)}
-		site.Log = failingLog{Reader: st.log, after: after}
-		srv := httptest.NewServer(site.Routes())
+		deps := st.site.Deps
+		deps.Projections = failingProjections{Projections: st.proj, after: after, n: new(atomic.Int64)}
+		deps.Log = failingLog{Reader: st.log, after: after}
+		deps.Metrics = nil // a registry of its own
+		srv := httptest.NewServer(web.New(deps).Routes())
 		t.Cleanup(srv.Close)
 		return srv
 	}

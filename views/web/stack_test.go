@@ -21,6 +21,7 @@ import (
 	"tracker/events/badgerlog"
 	"tracker/events/eventstest"
 	"tracker/events/owntracks"
+	"tracker/projections"
 	"tracker/projections/geo"
 	"tracker/projections/projector"
 	"tracker/static"
@@ -169,7 +170,8 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
 	dec := &owntracks.Decoder{}
-	p, err := projector.Open(ctx, t.TempDir(), log, *dec, logger)
+	changes := projections.NewFeed(64) // as serve wires it
+	p, err := projector.Open(ctx, t.TempDir(), log, *dec, logger, projector.Options{OnChange: changes.Send})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -177,8 +179,8 @@ func newStack(t *testing.T) *stack {
 	st := &stack{log: log, proj: p, audit: audit.New(log, dec, logger), ingest: &fakeIngest{}}
 	assets := static.New()
 	hub := live.New(p, func() views.Page { return views.Page{Assets: assets, Now: clockNow} }, nil, logger)
-	p.OnChange = hub.Notify // as serve wires it: before the projector runs
 	var wg sync.WaitGroup
+	wg.Go(func() { changes.Run(ctx, hub.Notify) })
 	wg.Go(func() {
 		if err := p.Run(ctx); err != nil {
 			t.Errorf("projector: %v", err)
@@ -189,10 +191,10 @@ func newStack(t *testing.T) *stack {
 			t.Errorf("auditor: %v", err)
 		}
 	})
-	st.site = &web.Server{
+	st.site = web.New(web.Deps{
 		Log: log, Appender: log, Decoder: dec, Ingest: st.ingest, Stats: st.audit,
-		Projections: p, Logger: logger, Now: func() time.Time { return clockNow }, Hub: hub,
-	}
+		Projections: p, Checkpoint: p.Checkpoint, Logger: logger, Now: func() time.Time { return clockNow }, Hub: hub,
+	})
 	st.srv = httptest.NewServer(st.site.Routes())
 	t.Cleanup(func() {
 		st.srv.Close()

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
+
 	"time"
 
 	"tracker/events"
@@ -50,15 +50,6 @@ func issuer(v Viewer) string {
 		return "open-mode"
 	}
 	return v.Name
-}
-
-// changeUserHandler is the route's handler; it makes the lock that
-// serialises user commands (Router runs before anything is served).
-func (s *Server) changeUserHandler() http.HandlerFunc {
-	if s.usersMu == nil {
-		s.usersMu = &sync.Mutex{}
-	}
-	return s.changeUser
 }
 
 // changeUser records a user command (add, passwd, remove, share) sent by

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tracker/events"
 	"tracker/events/audit"
@@ -40,15 +41,16 @@ type Stats interface {
 	Counts() audit.Counts
 }
 
-// Server holds the handlers' dependencies.
-type Server struct {
+// Deps are the handlers' dependencies, built by serve in dependency
+// order and handed to New.
+type Deps struct {
 	Log      events.Reader
 	Events   EventGetter
 	Appender events.Appender // admin events (areas)
 	Decoder  *owntracks.Decoder
 	Ingest   Ingest
 	Stats    Stats
-	// Projections are handed to a visible.Gate by Router: handlers read
+	// Projections are handed to a visible.Gate by New: handlers read
 	// them only as their viewer may see them (s.proj), never from here.
 	Projections Projections
 	Logger      *slog.Logger
@@ -61,9 +63,10 @@ type Server struct {
 	// MaxStreams caps live connections (websocket and SSE) per user;
 	// default 20.
 	MaxStreams int
-	// Metrics are served on /metrics (made by Router when nil);
-	// MetricsAllow are the networks besides loopback that may read
-	// /metrics and /readyz without an admin login.
+	// Metrics are served on /metrics (made by New when nil); New adds a
+	// collector reading Stats, Ingest, Log, Checkpoint, Hub and Disk at
+	// scrape time. MetricsAllow are the networks besides loopback that
+	// may read /metrics and /readyz without an admin login.
 	Metrics      *Metrics
 	MetricsAllow []netip.Prefix
 	// AllowedHosts are the names (or name:port) this server answers to
@@ -72,12 +75,38 @@ type Server struct {
 	AllowedHosts []string
 	// Disk is the free-space guard of the data volume, shown by /readyz
 	// and /metrics (not watched when nil).
-	Disk      Disk
+	Disk Disk
+	// Checkpoint reads the projections' checkpoint, for /readyz and
+	// /metrics (not reported when nil).
+	Checkpoint func() uint64
+	// Commands wait for phones in HTTP mode (httpmode.go); made when nil.
+	Commands *Commands
+}
+
+// Server holds the handlers' dependencies and what they share.
+type Server struct {
+	Deps
 	reads     *visible.Gate // the projections' reads, scoped per viewer (visible.go)
 	projector projector     // the projections' controls: waiting and rebuilding
-	streams   *streamCount
-	cmds      *cmdQueue   // commands waiting for HTTP-mode phones (httpmode.go)
-	usersMu   *sync.Mutex // one user command at a time (users.go)
+	streams   *streamCount  // live connections per user (capStreams)
+	usersMu   *sync.Mutex   // one user command at a time (users.go)
+}
+
+// New returns the server for d. Without an Auth nobody can log in, so
+// nothing is locked (the open mode serve only allows on loopback).
+func New(d Deps) *Server {
+	if d.Auth == nil {
+		d.Auth = &Auth{Users: noUsers{}, Logger: d.Logger, Open: true}
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	if d.Commands == nil {
+		d.Commands = NewCommands(d.Logger)
+	}
+	d.Metrics.reg.MustRegister(newStateCollector(d))
+	return &Server{Deps: d, reads: visible.New(d.Projections), projector: d.Projections,
+		streams: &streamCount{n: map[string]int{}}, usersMu: &sync.Mutex{}}
 }
 
 func (s *Server) now() time.Time {
@@ -96,27 +125,21 @@ func (s *Server) Routes() http.Handler {
 
 // Router lists every route, grouped by what they serve and who may.
 func (s *Server) Router() chi.Router {
-	if s.Auth == nil {
-		// No account source: nobody can log in, so nothing is locked (the
-		// open mode serve only allows on loopback).
-		s.Auth = &Auth{Users: noUsers{}, Logger: s.Logger, Open: true}
-	}
-	s.reads, s.projector = visible.New(s.Projections), s.Projections
 	r := chi.NewRouter()
-	r.Use(s.instrument) // request durations by route (metrics.go)
+	r.Use(s.Metrics.instrument) // request durations by route (metrics.go)
 	r.Use(middleware.Recoverer)
 	r.Use(s.logRequests)
 	r.Use(s.securityHeaders)
 
 	// Public: health, assets, the login page.
 	r.Get("/healthz", s.healthz)
-	r.With(s.metricsAccess).Get("/readyz", s.readyz)                               // loopback, --metrics-allow or admin
-	r.With(s.metricsAccess).Method(http.MethodGet, "/metrics", s.metricsHandler()) // same
+	r.With(s.metricsAccess).Get("/readyz", s.readyz)                                                                       // loopback, --metrics-allow or admin
+	r.With(s.metricsAccess).Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Metrics.reg, promhttp.HandlerOpts{})) // same
 	r.Handle(static.Prefix+"*", s.Assets.Handler())
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
 	r.Post("/logout", s.logout)
-	r.Post("/pub", s.pubHandler()) // OwnTracks HTTP mode: checks HTTP Basic credentials itself
+	r.Post("/pub", s.pub) // OwnTracks HTTP mode: checks HTTP Basic credentials itself
 
 	// Everything else needs a login once a user exists.
 	r.Group(func(r chi.Router) {
@@ -143,7 +166,7 @@ func (s *Server) Router() chi.Router {
 				r.Post("/admin/import", s.importEvents)
 				r.Get("/export", s.exportLog)
 				r.Get("/users", s.listUsers)
-				r.Post("/users", s.changeUserHandler())
+				r.Post("/users", s.changeUser)
 			})
 		})
 		r.Group(func(r chi.Router) {
@@ -277,9 +300,6 @@ type streamCount struct {
 // capStreams refuses a user's live connection beyond MaxStreams, so one
 // account cannot tie up the server with sockets.
 func (s *Server) capStreams(next http.HandlerFunc) http.HandlerFunc {
-	if s.streams == nil {
-		s.streams = &streamCount{n: map[string]int{}}
-	}
 	limit := s.MaxStreams
 	if limit <= 0 {
 		limit = 20
