@@ -10,13 +10,13 @@ import (
 )
 
 // Handlers read the projections only through s.proj: the Server's
-// Projections field is touched only where Router hands it to the gate,
+// Projections field is touched only where New hands it to the gate,
 // and the gate only where a viewer's rule scopes it (visible.go). A new
 // handler that reads s.Projections or s.reads directly fails here.
 func TestHandlersReadThroughGate(t *testing.T) {
 	allowed := map[string]map[string]bool{
-		"Projections": {"web.go:Router": true},
-		"reads":       {"web.go:Router": true, "visible.go:projAs": true},
+		"Projections": {"web.go:New": true},
+		"reads":       {"web.go:New": true, "visible.go:projAs": true},
 	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
