@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -376,19 +375,13 @@ func parseExportLine(b []byte, want uint64) (events.Event, uint64, error) {
 		Seq: l.Seq, Received: l.ReceivedAt, Topic: l.Topic, Source: l.Source,
 		QoS: l.QoS, Retained: l.Retained, Dup: l.Dup, Client: l.Client, PacketID: l.PacketID,
 	}
-	switch {
-	case l.Payload != nil && l.PayloadB64 != "":
-		return e, 0, fmt.Errorf("seq %d: both payload and payload_b64", l.Seq)
-	case l.Payload != nil:
-		e.Payload = []byte(*l.Payload)
-	case l.PayloadB64 != "":
-		p, err := base64.StdEncoding.DecodeString(l.PayloadB64)
-		if err != nil {
-			return e, 0, fmt.Errorf("seq %d: payload_b64: %w", l.Seq, err)
-		}
-		e.Payload = p
-	default:
+	if l.Payload == nil && l.PayloadB64 == "" {
 		return e, 0, fmt.Errorf("seq %d: no payload or payload_b64", l.Seq)
 	}
+	p, err := l.RawPayload()
+	if err != nil {
+		return e, 0, fmt.Errorf("seq %d: %w", l.Seq, err)
+	}
+	e.Payload = p
 	return e, l.DuplicateOf, nil
 }

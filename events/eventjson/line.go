@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 	"unicode/utf8"
@@ -109,4 +110,22 @@ func WriteStored(ctx context.Context, w io.Writer, log events.Reader) (uint64, e
 		return nil
 	})
 	return n, err
+}
+
+// RawPayload is the payload's bytes: Payload as text, or PayloadB64
+// decoded; nil when the line has neither.
+func (l Line) RawPayload() ([]byte, error) {
+	switch {
+	case l.Payload != nil && l.PayloadB64 != "":
+		return nil, errors.New("both payload and payload_b64")
+	case l.Payload != nil:
+		return []byte(*l.Payload), nil
+	case l.PayloadB64 != "":
+		p, err := base64.StdEncoding.DecodeString(l.PayloadB64)
+		if err != nil {
+			return nil, fmt.Errorf("payload_b64: %w", err)
+		}
+		return p, nil
+	}
+	return nil, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,17 +204,7 @@ func importLine(b []byte) (events.Event, error) {
 		Received: l.ReceivedAt, Topic: l.Topic, Source: l.Source,
 		QoS: l.QoS, Retained: l.Retained, Dup: l.Dup,
 	}
-	switch {
-	case l.Payload != nil && l.PayloadB64 != "":
-		return e, errors.New("both payload and payload_b64")
-	case l.Payload != nil:
-		e.Payload = []byte(*l.Payload)
-	case l.PayloadB64 != "":
-		p, err := base64.StdEncoding.DecodeString(l.PayloadB64)
-		if err != nil {
-			return e, fmt.Errorf("payload_b64: %w", err)
-		}
-		e.Payload = p
-	}
-	return e, nil
+	var err error
+	e.Payload, err = l.RawPayload()
+	return e, err
 }
