@@ -8,59 +8,44 @@ import (
 // Feed carries what each projection save changed from the projector to
 // those that follow the changes (the live hub, the broker's revocation).
 // They read the projections, so they are built after the projector; the
-// feed is built before all of them, handed to the projector as its
-// OnChange and run, with the followers, once they exist.
+// feed is built before all of them and handed to the projector as its
+// OnChange, and the follower joins it (Run) once it exists.
 //
-// Send never blocks the projector. When more changes wait than the feed
-// holds, they collapse into one nil ("everything changed"), which every
-// follower already handles after a rebuild.
+// Send calls the follower directly, on the projector's goroutine, while
+// no other apply runs: the follower must not block. Changes sent while
+// nobody follows are remembered as one nil ("everything changed"), given
+// to the follower when it joins.
 type Feed struct {
-	mu       sync.Mutex
-	pending  []*Changes
-	overflow bool
-	max      int
-	wake     chan struct{}
+	mu     sync.Mutex
+	follow func(*Changes)
+	missed bool
 }
 
-// NewFeed returns a feed holding up to n change sets (at least 1).
-func NewFeed(n int) *Feed {
-	return &Feed{max: max(n, 1), wake: make(chan struct{}, 1)}
-}
+// NewFeed returns a feed nobody follows yet.
+func NewFeed() *Feed { return &Feed{} }
 
-// Send queues ch (nil: everything changed). The projector passes a fresh
-// change set after each save, so ch is not reused.
+// Send passes ch (nil: everything changed) to the follower.
 func (f *Feed) Send(ch *Changes) {
 	f.mu.Lock()
-	if len(f.pending) >= f.max || ch == nil {
-		f.pending, f.overflow = f.pending[:0], true
-	} else {
-		f.pending = append(f.pending, ch)
+	defer f.mu.Unlock()
+	if f.follow == nil {
+		f.missed = true
+		return
 	}
-	f.mu.Unlock()
-	select {
-	case f.wake <- struct{}{}:
-	default:
-	}
+	f.follow(ch)
 }
 
-// Run hands every change set to deliver, in order, until ctx ends.
+// Run makes deliver the follower until ctx ends.
 func (f *Feed) Run(ctx context.Context, deliver func(*Changes)) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-f.wake:
-		}
-		f.mu.Lock()
-		all, batch := f.overflow, f.pending
-		f.pending, f.overflow = nil, false
-		f.mu.Unlock()
-		if all {
-			deliver(nil)
-			continue
-		}
-		for _, ch := range batch {
-			deliver(ch)
-		}
+	f.mu.Lock()
+	f.follow = deliver
+	if f.missed {
+		f.missed = false
+		deliver(nil)
 	}
+	f.mu.Unlock()
+	<-ctx.Done()
+	f.mu.Lock()
+	f.follow = nil
+	f.mu.Unlock()
 }

@@ -169,7 +169,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	// The projector reports changes to the live hub and the broker, which
 	// read the projections and so are built after it: the feed carries
 	// them once everything runs.
-	changes := projections.NewFeed(64)
+	changes := projections.NewFeed()
 	st, err := openStores(ctx, cfg, opts.decoder, metrics, changes, logger)
 	if err != nil {
 		return err

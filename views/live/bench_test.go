@@ -68,7 +68,7 @@ func benchPublishToBrowser(b *testing.B, clients int) {
 		wg.Wait()
 	})
 
-	changes := projections.NewFeed(64)
+	changes := projections.NewFeed()
 	proj, err := projector.Open(ctx, b.TempDir(), log, owntracks.Decoder{}, logger, projector.Options{OnChange: changes.Send})
 	if err != nil {
 		b.Fatal(err)

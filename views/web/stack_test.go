@@ -170,7 +170,7 @@ func newStack(t *testing.T) *stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
 	dec := &owntracks.Decoder{}
-	changes := projections.NewFeed(64) // as serve wires it
+	changes := projections.NewFeed() // as serve wires it
 	p, err := projector.Open(ctx, t.TempDir(), log, *dec, logger, projector.Options{OnChange: changes.Send})
 	if err != nil {
 		cancel()
