@@ -106,11 +106,15 @@ type Changes struct {
 	Users      map[string]bool    // changed or removed (then absent from State)
 	History    []HistoryPoint
 	AreaEvents []AreaEvent
+	// Faces holds the card faces (base64) that changed, "" for a face
+	// removed. The state keeps only which event holds a face (FaceSeq);
+	// the store keeps the faces, for the answers that send them.
+	Faces map[DeviceID]string
 }
 
 // NewChanges returns an empty change set.
 func NewChanges() *Changes {
-	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}}
+	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}, Faces: map[DeviceID]string{}}
 }
 
 // Reset empties c for reuse.
@@ -119,13 +123,14 @@ func (c *Changes) Reset() {
 	clear(c.Areas)
 	clear(c.Members)
 	clear(c.Users)
+	clear(c.Faces)
 	c.History = c.History[:0]
 	c.AreaEvents = c.AreaEvents[:0]
 }
 
 // Empty reports whether nothing changed.
 func (c *Changes) Empty() bool {
-	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.History)+len(c.AreaEvents) == 0
+	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Faces)+len(c.History)+len(c.AreaEvents) == 0
 }
 
 // Apply folds one event into s and records what changed in ch.
@@ -150,7 +155,7 @@ func Apply(s *State, in Input, ch *Changes) {
 	switch m.Kind {
 	case owntracks.KindLocation:
 		f := touch(s, dev, e, ch)
-		applyLocation(s, f, e, m.Location, ch)
+		applyLocation(s, f, e, m, ch)
 	case owntracks.KindTransition:
 		touch(s, dev, e, ch)
 		applyTransition(s, dev, e, m.Transition, ch)
@@ -166,6 +171,9 @@ func Apply(s *State, in Input, ch *Changes) {
 		f.Name = c.Name
 		if c.TID != "" {
 			f.TID = c.TID
+		}
+		if f.FaceSeq != 0 || c.Face != "" {
+			ch.Faces[dev] = c.Face
 		}
 		f.FaceSeq, f.FaceType = 0, ""
 		if c.Face != "" {
@@ -183,6 +191,9 @@ func Apply(s *State, in Input, ch *Changes) {
 		}
 		switch m.Topic.Suffix {
 		case "info":
+			if f.FaceSeq != 0 {
+				ch.Faces[dev] = ""
+			}
 			f.Name, f.FaceSeq, f.FaceType = "", 0, ""
 		case "":
 			f.Hidden = true
@@ -229,7 +240,8 @@ func touch(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
 	return f
 }
 
-func applyLocation(s *State, f *Friend, e events.Event, l *owntracks.Location, ch *Changes) {
+func applyLocation(s *State, f *Friend, e events.Event, m *owntracks.Message, ch *Changes) {
+	l := m.Location
 	p := Point{
 		Seq: e.Seq, Tst: l.Tst, Lat: l.Lat, Lon: l.Lon, Acc: l.Acc, Alt: l.Alt, Vel: l.Vel, Cog: l.Cog,
 		Batt: l.Batt, BS: l.BS, Conn: l.Conn, Trigger: l.Trigger,
@@ -254,6 +266,16 @@ func applyLocation(s *State, f *Friend, e events.Event, l *owntracks.Location, c
 		f.TID = l.TID // display name falls back to the tracker id
 	}
 	f.Location, f.Hidden = &p, false
+	payload := e.Payload
+	if m.Decrypted {
+		payload = m.Plaintext
+	}
+	// The friend's own buffer is reused: readers get copies (FriendView).
+	if f.Sent == nil {
+		f.Sent = &Sent{}
+	}
+	f.Sent.Payload = append(f.Sent.Payload[:0], payload...)
+	f.Sent.Topic, f.Sent.Received, f.Sent.Vac = e.Topic, e.Received.Unix(), l.Vac
 	if l.InRegions != nil || l.InRIDs != nil {
 		f.InRegions = slices.Clone(l.InRegions)
 		applyInRegions(s, f.ID, e, l, ch)

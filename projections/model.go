@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion changes whenever the fold or the stored shape changes;
 // stored projections of another version are rebuilt from the log at start.
-const SchemaVersion = 7 // 7: events sent again on purpose apply (only DUP redeliveries are skipped)
+const SchemaVersion = 8 // 8: locations keep their payload as sent (Sent), cards their face (Changes.Faces)
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string
@@ -72,8 +72,12 @@ type Friend struct {
 
 	// Location is the fix with the newest tst, whatever order they arrived
 	// in. Hidden is set when the phone cleared its retained location.
-	Location  *Point   `json:"location,omitempty"`
-	Hidden    bool     `json:"hidden,omitempty"`
+	Location *Point `json:"location,omitempty"`
+	Hidden   bool   `json:"hidden,omitempty"`
+	// Sent is Location as the phone sent it, for the answers that give
+	// it back (the Recorder's API, the HTTP mode). Kept by the store
+	// beside the friend, not shown by the native API.
+	Sent      *Sent    `json:"-"`
 	InRegions []string `json:"inregions,omitempty"` // as the phone reported with that fix
 }
 
@@ -180,4 +184,15 @@ type HistoryPoint struct {
 	// Hash tells apart two fixes with the same tst; identical fixes share
 	// a key, so a redelivered location is stored once.
 	Hash uint32
+}
+
+// Sent is a friend's current location as the phone sent it, as the
+// Recorder's answers and the HTTP mode give it back, so that they need
+// not read the log.
+type Sent struct {
+	// Payload is the payload (the plaintext of an encrypted one).
+	Payload  []byte `json:"payload"`
+	Topic    string `json:"topic"`
+	Received int64  `json:"received"`      // Unix seconds the server received it
+	Vac      int    `json:"vac,omitempty"` // vertical accuracy, m (Point does not keep it)
 }

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 )
@@ -126,6 +127,11 @@ func (s *State) FriendView(id DeviceID) FriendView {
 	if f.Location != nil {
 		loc := *f.Location
 		v.Location = &loc
+	}
+	if f.Sent != nil { // the fold reuses its buffer
+		sent := *f.Sent
+		sent.Payload = bytes.Clone(sent.Payload)
+		v.Sent = &sent
 	}
 	v.InRegions = slices.Clone(f.InRegions)
 	return v

@@ -156,3 +156,15 @@ func (p *Projector) HasUsers() bool {
 	defer p.mu.RUnlock()
 	return len(p.state.Users) > 0
 }
+
+// Face returns dev's card face (base64), "" when it has none.
+func (p *Projector) Face(dev projections.DeviceID) (string, error) {
+	st, done := p.reading()
+	defer done()
+	if st == nil {
+		return "", projections.ErrRebuilding
+	}
+	face, err := st.Face(dev)
+	p.readFailed(err)
+	return face, err
+}

@@ -29,7 +29,8 @@ import (
 const (
 	keySchema     = "m/schema"     // -> uint64 schema version
 	keyCheckpoint = "m/checkpoint" // -> uint64 last applied seq
-	prefFriend    = "f/"           // f/<device>                        -> Friend JSON
+	prefFriend    = "f/"           // f/<device>                        -> storedFriend JSON
+	prefFace      = "c/"           // c/<device>                        -> the card's face (base64)
 	prefArea      = "a/"           // a/<area id>                       -> Area JSON
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
 	prefUser      = "u/"           // u/<name>                          -> User JSON
@@ -125,11 +126,12 @@ func (s *Store) Load() (*projections.State, error) {
 	st := projections.NewState()
 	err := s.db.View(func(txn *badger.Txn) error {
 		if err := each(txn, prefFriend, func(v []byte) error {
-			var f projections.Friend
-			if err := json.Unmarshal(v, &f); err != nil {
+			sf := storedFriend{Friend: &projections.Friend{}}
+			if err := json.Unmarshal(v, &sf); err != nil {
 				return err
 			}
-			st.Friends[f.ID] = &f
+			sf.Friend.Sent = sf.Sent
+			st.Friends[sf.ID] = sf.Friend
 			return nil
 		}); err != nil {
 			return fmt.Errorf("load friends: %w", err)
@@ -237,7 +239,19 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			}
 			continue
 		}
-		if err := setJSON(set, k, f); err != nil {
+		if err := setJSON(set, k, storedFriend{Friend: f, Sent: f.Sent}); err != nil {
+			return err
+		}
+	}
+	for dev, face := range ch.Faces {
+		k := []byte(prefFace + string(dev))
+		if face == "" {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := set(k, []byte(face)); err != nil {
 			return err
 		}
 	}
@@ -295,6 +309,35 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 		}
 	}
 	return nil
+}
+
+// storedFriend is a friend as stored: with its location as sent, which
+// the native API does not show.
+type storedFriend struct {
+	*projections.Friend
+	Sent *projections.Sent `json:"sent,omitempty"`
+}
+
+// Face returns dev's card face (base64), "" when it has none.
+func (s *Store) Face(dev projections.DeviceID) (string, error) {
+	var face string
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(prefFace + string(dev)))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			face = string(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: face of %s: %w", dev, err)
+	}
+	return face, nil
 }
 
 func setJSON(set func(k, v []byte) error, k []byte, v any) error {
@@ -453,9 +496,10 @@ func (s *Store) NewBulk() *Bulk {
 	return &Bulk{s: s, wb: s.db.NewWriteBatch(), hist: newBulkHistory()}
 }
 
-// Add writes the append-only part of ch: history points and area events.
+// Add writes the append-only part of ch: history points, area events
+// and faces (each write of a face replaces the one before).
 func (b *Bulk) Add(ch *projections.Changes) error {
-	only := &projections.Changes{AreaEvents: ch.AreaEvents}
+	only := &projections.Changes{AreaEvents: ch.AreaEvents, Faces: ch.Faces}
 	if err := writeChanges(b.wb.Set, b.wb.Delete, projections.NewState(), only); err != nil {
 		return err
 	}
