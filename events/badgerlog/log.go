@@ -694,3 +694,61 @@ func (l *Log) RetainedSeqs() (map[string]uint64, error) {
 	})
 	return out, err
 }
+
+// Events calls fn for each event seqs names, in that order: seqs must be
+// ascending; numbers not in the log are skipped. Each block of the log is
+// read and decoded once however many of its events are asked for, so
+// reading many events costs a pass over their blocks, not a block per
+// event. An event's payload is valid only until fn returns.
+func (l *Log) Events(ctx context.Context, seqs []uint64, fn func(events.Event) error) error {
+	head := l.head.Load()
+	errDone := errors.New("done")
+	err := l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixLog}, Reverse: true})
+		defer it.Close()
+		i := 0
+		for i < len(seqs) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if seqs[i] > head {
+				return nil
+			}
+			it.Seek(seqKey(seqs[i])) // the block holding it: the last starting at or before it
+			if !it.Valid() {
+				i++
+				continue
+			}
+			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
+			at := i
+			err := it.Item().Value(func(v []byte) error {
+				return decodeBlock(first, v, func(e events.Event) error {
+					for i < len(seqs) && seqs[i] < e.Seq {
+						i++ // not in the log
+					}
+					if i == len(seqs) {
+						return errDone
+					}
+					if seqs[i] != e.Seq {
+						return nil
+					}
+					for i < len(seqs) && seqs[i] == e.Seq {
+						i++
+					}
+					return fn(e)
+				})
+			})
+			if err != nil {
+				return err
+			}
+			if i == at {
+				i++ // past the block's end, not in the log
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errDone) {
+		return nil
+	}
+	return err
+}
