@@ -101,7 +101,7 @@ func writeRecorderDir(t *testing.T, root string) recorderFixture {
 	return fx
 }
 
-func writeAt(t *testing.T, root, rel string, b []byte, mtime time.Time) {
+func writeAt(t testing.TB, root, rel string, b []byte, mtime time.Time) {
 	t.Helper()
 	p := filepath.Join(root, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

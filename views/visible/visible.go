@@ -52,6 +52,8 @@ type Source interface {
 	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
 	DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error
 	AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error
+	// Face is a friend's card face (base64), "" when none.
+	Face(dev projections.DeviceID) (string, error)
 }
 
 // Gate holds the projections and gives them out only through a Rule.
@@ -110,6 +112,14 @@ func (p Reader) History(dev projections.DeviceID, from, to int64, fn func(projec
 		return nil
 	}
 	return p.src.History(dev, from, to, fn)
+}
+
+// Face returns dev's card face, "" when dev is hidden.
+func (p Reader) Face(dev projections.DeviceID) (string, error) {
+	if !p.rule.MaySee(dev) {
+		return "", nil
+	}
+	return p.src.Face(dev)
 }
 
 func (p Reader) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {

@@ -30,6 +30,8 @@ func (w world) Friend(id projections.DeviceID) (projections.FriendView, bool) {
 	return projections.FriendView{}, false
 }
 
+func (world) Face(projections.DeviceID) (string, error) { return "", nil }
+
 func (world) Areas() []projections.AreaView {
 	members := []projections.Presence{{Device: ann, Area: "s:hq"}, {Device: bob, Area: "s:hq"}}
 	return []projections.AreaView{

@@ -16,6 +16,7 @@ import (
 	"tracker/events"
 	"tracker/events/owntracks"
 	"tracker/projections"
+	"tracker/views/visible"
 	"tracker/views/web/internal/httpx"
 )
 
@@ -100,7 +101,8 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Debug("owntracks http answer without the post just made: projections are catching up", "seq", seq)
 	}
 	r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, v))
-	answer := s.friendsAnswer(s.proj(r).Friends(), httpx.PubRoot(dec))
+	view := s.proj(r)
+	answer := s.friendsAnswer(view, view.Friends(), httpx.PubRoot(dec))
 	answer = append(answer, s.Commands.take(projections.MakeDeviceID(v.Name, device), now)...)
 	httpx.WriteJSON(w, http.StatusOK, answer)
 }
@@ -237,7 +239,7 @@ type pubLocation struct {
 // friendsAnswer lists, per friend (the caller's own devices included, so
 // they show in the app's list), a card when the friend has a name and its
 // current location when it has one.
-func (s *Server) friendsAnswer(friends []projections.FriendView, root string) []json.RawMessage {
+func (s *Server) friendsAnswer(view visible.Reader, friends []projections.FriendView, root string) []json.RawMessage {
 	out := []json.RawMessage{}
 	add := func(v any) {
 		b, err := json.Marshal(v)
@@ -256,12 +258,12 @@ func (s *Server) friendsAnswer(friends []projections.FriendView, root string) []
 			continue
 		}
 		if f.Name != "" {
-			add(pubCard{Type: "card", TID: tid, Name: f.Name, Face: s.face64(f.FaceSeq)})
+			add(pubCard{Type: "card", TID: tid, Name: f.Name, Face: s.face64(view, f)})
 		}
 		if p := f.Location; p != nil && !f.Hidden {
 			add(pubLocation{
 				Type: "location", TID: tid, Lat: p.Lat, Lon: p.Lon, Tst: p.Tst,
-				Vel: p.Vel, Alt: p.Alt, Cog: p.Cog, Acc: p.Acc, Vac: s.vac(p.Seq), Batt: p.Batt,
+				Vel: p.Vel, Alt: p.Alt, Cog: p.Cog, Acc: p.Acc, Vac: vac(f), Batt: p.Batt,
 				Topic: root + "/" + f.User + "/" + f.Device,
 			})
 		}
@@ -269,35 +271,27 @@ func (s *Server) friendsAnswer(friends []projections.FriendView, root string) []
 	return out
 }
 
-// decodedEvent reads and decodes one event; ok is false when it cannot.
-func (s *Server) decodedEvent(seq uint64) (owntracks.Message, bool) {
-	if seq == 0 || s.Events == nil {
-		return owntracks.Message{}, false
+// face64 is dev's card face (base64), "" when none.
+func (s *Server) face64(view visible.Reader, f projections.FriendView) string {
+	if f.FaceSeq == 0 {
+		return ""
 	}
-	e, err := s.Events.Get(seq)
+	face, err := view.Face(f.ID)
 	if err != nil {
-		s.Logger.Warn("owntracks http answer: reading an event failed", "seq", seq, "err", err)
-		return owntracks.Message{}, false
+		s.Logger.Warn("owntracks http answer: reading a card's face failed", "device", f.ID, "err", err)
+		return ""
 	}
-	m, err := s.decoder().DecodeAt(e.Topic, e.Payload, e.Received)
-	return m, err == nil
+	return face
 }
 
-// face64 is the base64 face of the card in event seq, "" when none.
-func (s *Server) face64(seq uint64) string {
-	if m, ok := s.decodedEvent(seq); ok && m.Card != nil {
-		return m.Card.Face
+// vac is the vertical accuracy of f's location (history points do not
+// keep it), nil when its payload is not at hand.
+func vac(f projections.FriendView) *int {
+	if f.Sent == nil {
+		return nil
 	}
-	return ""
-}
-
-// vac is the vertical accuracy of the location in event seq (the
-// projections do not keep it), nil when it cannot be read.
-func (s *Server) vac(seq uint64) *int {
-	if m, ok := s.decodedEvent(seq); ok && m.Location != nil {
-		return &m.Location.Vac
-	}
-	return nil
+	v := f.Sent.Vac
+	return &v
 }
 
 func firstRunes(s string, n int) string {

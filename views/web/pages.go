@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -12,9 +13,11 @@ import (
 	"tracker/views"
 )
 
-// EventGetter reads one event (card faces are served from their event).
+// EventGetter reads events: one (card faces are served from their
+// event), or many in one ordered pass (the Recorder's answers).
 type EventGetter interface {
 	Get(seq uint64) (events.Event, error)
+	Events(ctx context.Context, seqs []uint64, fn func(events.Event) error) error
 }
 
 // page returns the settings every page renders with.

@@ -10,6 +10,7 @@ package recorder
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -27,6 +28,7 @@ import (
 
 	"tracker/events"
 	"tracker/events/owntracks"
+	"tracker/events/owntracks/recjson"
 	"tracker/projections"
 	"tracker/views/web/internal/httpx"
 )
@@ -45,7 +47,7 @@ type API struct {
 	// ends it. Nil when nothing announces such changes.
 	Watch   func(user string, wake func()) (stop func())
 	Log     events.Reader                               // followed by /ws/last
-	Events  EventGetter                                 // the stored payloads; nil: locations are rebuilt from points
+	Events  EventReader                                 // the stored payloads; nil: locations are rebuilt from points
 	WaitFor func(ctx context.Context, seq uint64) error // until the projections include seq
 	Decoder *owntracks.Decoder
 	Logger  *slog.Logger
@@ -57,11 +59,14 @@ type Reader interface {
 	Friends() []projections.FriendView
 	History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error
 	MaySee(dev projections.DeviceID) bool
+	// Face is a friend's card face (base64), "" when none.
+	Face(dev projections.DeviceID) (string, error)
 }
 
-// EventGetter reads one event of the log.
-type EventGetter interface {
-	Get(seq uint64) (events.Event, error)
+// EventReader reads events of the log: those seqs names (ascending),
+// each block of the log read once.
+type EventReader interface {
+	Events(ctx context.Context, seqs []uint64, fn func(events.Event) error) error
 }
 
 // Routes registers the Recorder-compatible API; stream wraps the
@@ -256,13 +261,14 @@ func (a *API) recorderLast(w http.ResponseWriter, r *http.Request) {
 	limitBody(w, r)
 	fields := fieldList(recorderParam(r, "fields"))
 	out := []jsonObject{}
-	for _, f := range recorderFriends(a.Read(r), recorderParam(r, "user"), recorderParam(r, "device")) {
+	view := a.Read(r)
+	for _, f := range recorderFriends(view, recorderParam(r, "user"), recorderParam(r, "device")) {
 		if f.Hidden {
 			continue // the phone cleared its location
 		}
-		o := a.lastObject(f)
+		o := a.lastObject(view, f)
 		if fields != nil {
-			o = o.pick(fields)
+			o = o.Pick(fields)
 		}
 		out = append(out, o)
 	}
@@ -276,7 +282,7 @@ func fieldList(v string) []string {
 	var out []string
 	for f := range strings.SplitSeq(v, ",") {
 		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
+			out = append(out, recjson.Key(f))
 		}
 	}
 	return out
@@ -285,100 +291,130 @@ func fieldList(v string) []string {
 // lastObject is a friend's newest location as the Recorder's last/ file
 // holds it (payload, topic, username, device, ghash), with the members
 // it adds when answering (isotst, disptst and the card's name and face).
-func (a *API) lastObject(f projections.FriendView) jsonObject {
-	loc := a.storedLocation(f.ID, *f.Location)
-	o := loc.obj
-	o.set("topic", loc.topic)
-	o.set("username", f.User)
-	o.set("device", f.Device)
-	o.set("ghash", geohash(f.Location.Lat, f.Location.Lon, geohashPrecision))
-	o.set("isotst", f.Location.Time().Format(isoLayout))
-	o.set("disptst", f.Location.Time().Format(dispLayout))
+// The payload is the one the projections keep beside the friend.
+func (a *API) lastObject(view Reader, f projections.FriendView) jsonObject {
+	var o jsonObject
+	topic := a.defaultTopic(f.ID)
+	if f.Sent != nil {
+		if s, ok := recjson.Stored(f.Sent.Payload, f.Location.Lat, f.Location.Lon, f.Location.Tst); ok {
+			o, _ = recjson.Parse(nil, s)
+			topic = f.Sent.Topic
+		}
+	}
+	if o == nil {
+		o = pointObject(*f.Location)
+	}
+	o.Set(kTopic, topic)
+	o.Set(kUsername, f.User)
+	o.Set(kDevice, f.Device)
+	o.Set(kGhash, geohash(f.Location.Lat, f.Location.Lon, geohashPrecision))
+	o.Set(kIsotst, f.Location.Time().Format(isoLayout))
+	o.Set(kDisptst, f.Location.Time().Format(dispLayout))
 	// The card's members, where the location has none of its own.
-	if _, ok := o.get("tid"); !ok && f.TID != "" {
-		o.set("tid", f.TID)
+	if _, ok := o.Get(kTid); !ok && f.TID != "" {
+		o.Set(kTid, f.TID)
 	}
 	if f.Name != "" {
-		o.setDefault("name", f.Name)
+		o.SetDefault(kName, f.Name)
 	}
-	if face := a.cardFace(f.FaceSeq); face != "" {
-		o.setDefault("face", face)
+	if f.FaceSeq != 0 {
+		if face, err := view.Face(f.ID); err == nil && face != "" {
+			o.SetDefault(kFace, face)
+		}
 	}
 	return o
 }
 
-// cardFace returns the base64 face of the card event seq, "" when none.
-func (a *API) cardFace(seq uint64) string {
-	if seq == 0 || a.Events == nil {
-		return ""
-	}
-	e, err := a.Events.Get(seq)
-	if err != nil {
-		return ""
-	}
-	m, err := a.decoder().DecodeAt(e.Topic, e.Payload, time.Time{})
-	if err != nil || m.Card == nil {
-		return ""
-	}
-	return m.Card.Face
+// defaultTopic is the topic of a location whose payload is not at hand.
+func (a *API) defaultTopic(dev projections.DeviceID) string {
+	user, device := dev.Split()
+	return httpx.PubRoot(a.decoder()) + "/" + user + "/" + device
 }
 
-// storedLocation is one fix as the phone sent it.
-type storedLocation struct {
-	obj      jsonObject // the payload's members, in order
-	topic    string
-	received time.Time
+// sentFixes holds, for a chunk of points, their payloads as sent, read
+// from the log in one ordered pass (each block of the log read once),
+// in the Recorder's stored form.
+type sentFixes struct {
+	seqs  []uint64 // ascending
+	fixes []sentFix
+	buf   []byte // the stored forms
 }
 
-// storedLocation reads the event p came from and returns its payload (the
-// plaintext, for an encrypted one) with lat, lon and tst as numbers, as
-// the Recorder stores them. When the event cannot be read it is rebuilt
-// from the point.
-func (a *API) storedLocation(dev projections.DeviceID, p projections.Point) storedLocation {
-	if a.Events != nil {
-		if e, err := a.Events.Get(p.Seq); err == nil {
-			if m, err := a.decoder().DecodeAt(e.Topic, e.Payload, time.Time{}); err == nil && m.Location != nil {
-				payload := e.Payload
-				if m.Decrypted {
-					payload = m.Plaintext
-				}
-				if o, err := parseObject(payload); err == nil {
-					o.normalize(m.Location)
-					return storedLocation{obj: o, topic: e.Topic, received: e.Received.UTC()}
-				}
-			}
+type sentFix struct {
+	seq      uint64
+	off, n   int
+	received int64
+}
+
+// read fills f with the events of pts; a point whose event is not
+// found or not an object has none.
+func (f *sentFixes) read(ctx context.Context, log EventReader, dec *owntracks.Decoder, pts []projections.Point) error {
+	f.seqs, f.fixes, f.buf = f.seqs[:0], f.fixes[:0], f.buf[:0]
+	if log == nil {
+		return nil
+	}
+	byseq := make(map[uint64]projections.Point, len(pts))
+	for _, p := range pts {
+		if _, ok := byseq[p.Seq]; !ok {
+			byseq[p.Seq] = p
+			f.seqs = append(f.seqs, p.Seq)
 		}
 	}
-	user, device := dev.Split()
-	return storedLocation{obj: pointObject(p), topic: httpx.PubRoot(a.decoder()) + "/" + user + "/" + device, received: p.Time()}
+	slices.Sort(f.seqs)
+	return log.Events(ctx, f.seqs, func(e events.Event) error {
+		p := byseq[e.Seq]
+		payload := e.Payload
+		if bytes.Contains(payload, []byte(`"encrypted"`)) {
+			m, err := dec.DecodeAt(e.Topic, e.Payload, time.Time{})
+			if err != nil || m.Location == nil {
+				return nil
+			}
+			if m.Decrypted {
+				payload = m.Plaintext
+			}
+		}
+		s, ok := recjson.Stored(payload, p.Lat, p.Lon, p.Tst)
+		if !ok {
+			return nil
+		}
+		off := len(f.buf)
+		f.buf = append(f.buf, s...)
+		f.fixes = append(f.fixes, sentFix{seq: e.Seq, off: off, n: len(s), received: e.Received.Unix()})
+		return nil
+	})
+}
+
+// get returns the fix of event seq.
+func (f *sentFixes) get(seq uint64) (sentFix, bool) {
+	i, ok := slices.BinarySearchFunc(f.fixes, seq, func(x sentFix, s uint64) int { return cmp.Compare(x.seq, s) })
+	if !ok {
+		return sentFix{}, false
+	}
+	return f.fixes[i], true
 }
 
 // pointObject is a location payload made from a history point.
 func pointObject(p projections.Point) jsonObject {
 	o := jsonObject{}
-	o.set("_type", "location")
-	o.setRaw("lat", floatJSON(p.Lat))
-	o.setRaw("lon", floatJSON(p.Lon))
-	o.set("tst", p.Tst)
+	o.Set(kType, "location")
+	o.SetRaw(kLat, recjson.Float(p.Lat))
+	o.SetRaw(kLon, recjson.Float(p.Lon))
+	o.Set(kTst, p.Tst)
 	for _, m := range []struct {
 		k string
 		v int
 	}{{"acc", p.Acc}, {"alt", p.Alt}, {"vel", p.Vel}, {"cog", p.Cog}, {"batt", p.Batt}, {"bs", p.BS}} {
 		if m.v != 0 {
-			o.set(m.k, m.v)
+			o.Set(recjson.Key(m.k), m.v)
 		}
 	}
 	if p.Conn != "" {
-		o.set("conn", p.Conn)
+		o.Set(recjson.Key("conn"), p.Conn)
 	}
 	if p.Trigger != "" {
-		o.set("t", p.Trigger)
+		o.Set(recjson.Key("t"), p.Trigger)
 	}
 	return o
-}
-
-func floatJSON(v float64) json.RawMessage {
-	return strconv.AppendFloat(nil, v, 'f', -1, 64)
 }
 
 // recorderRange reads ?from=&to= as the Recorder does (UTC, YYYY-MM-DD
@@ -518,30 +554,49 @@ func (a *API) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	bw := httpx.NewBufWriter(cw)
 	f.begin(bw)
 	count := 0
-	emit := func(p projections.Point) error {
-		loc := a.storedLocation(dev, p)
-		o := loc.obj
-		o.set("ghash", geohash(p.Lat, p.Lon, geohashPrecision))
-		o.set("isorcv", loc.received.Format(isoLayout))
-		o.set("isotst", p.Time().Format(isoLayout))
-		o.set("disptst", p.Time().Format(dispLayout))
-		if fields != nil {
-			o = o.pick(fields)
+	var sent sentFixes
+	var scratch jsonObject
+	// emit writes a chunk of points, their payloads read from the log in
+	// one ordered pass (GPX needs only the points).
+	emit := func(pts []projections.Point) error {
+		if _, gpx := f.(*recGPX); !gpx {
+			if err := sent.read(r.Context(), a.Events, a.decoder(), pts); err != nil {
+				return err
+			}
 		}
-		f.item(bw, o, p)
-		count++
-		return bw.Err()
+		for _, p := range pts {
+			o, rcvd := jsonObject(nil), p.Tst
+			if fix, ok := sent.get(p.Seq); ok {
+				scratch, _ = recjson.Parse(scratch, sent.buf[fix.off:fix.off+fix.n])
+				o, rcvd = scratch, fix.received
+			} else {
+				o = pointObject(p)
+			}
+			o.Set(kGhash, geohash(p.Lat, p.Lon, geohashPrecision))
+			o.Set(kIsorcv, time.Unix(rcvd, 0).UTC().Format(isoLayout))
+			o.Set(kIsotst, p.Time().Format(isoLayout))
+			o.Set(kDisptst, p.Time().Format(dispLayout))
+			if fields != nil {
+				o = o.Pick(fields)
+			}
+			f.item(bw, o, p)
+			count++
+			if err := bw.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	switch {
 	case dev == "":
 	case limit > 0:
-		for _, p := range points {
-			if err = emit(p); err != nil {
+		for c := range slices.Chunk(points, 1024) {
+			if err = emit(c); err != nil {
 				break
 			}
 		}
 	default:
-		err = httpx.EachPoint(r.Context(), view, dev, from.Unix(), to.Unix(), emit)
+		err = httpx.EachChunk(r.Context(), view, dev, from.Unix(), to.Unix(), emit)
 	}
 	if err != nil {
 		if bw.Err() == nil { // else the client went away
@@ -588,7 +643,10 @@ func lastPoints(ctx context.Context, view Reader, dev projections.DeviceID, to i
 
 // {"data":[...],"count":N,"status":200}, as the Recorder answers (its
 // members in another order: JSON objects have none).
-type recJSON struct{ n int }
+type recJSON struct {
+	n   int
+	buf []byte
+}
 
 func (*recJSON) contentType() string      { return "application/json" }
 func (*recJSON) chronological() bool      { return false }
@@ -598,8 +656,8 @@ func (j *recJSON) item(b *httpx.BufWriter, o jsonObject, _ projections.Point) {
 		b.Byte(',')
 	}
 	j.n++
-	v, _ := o.MarshalJSON()
-	b.Write(v)
+	j.buf = o.Append(j.buf[:0])
+	b.Write(j.buf)
 }
 func (*recJSON) end(b *httpx.BufWriter, count int) {
 	b.WriteString(`],"count":` + strconv.Itoa(count) + `,"status":200}` + "\n")
@@ -620,10 +678,10 @@ func (g *recGeoJSON) item(b *httpx.BufWriter, o jsonObject, _ projections.Point)
 		b.Byte(',')
 	}
 	g.n++
-	lat, _ := o.float("lat")
-	lon, _ := o.float("lon")
-	addr, _ := o.string("addr")
-	tid, _ := o.string("tid")
+	lat, _ := o.Float(kLat)
+	lon, _ := o.Float(kLon)
+	addr, _ := o.String(kAddr)
+	tid, _ := o.String(kTid)
 	feature := struct {
 		Type     string `json:"type"`
 		Geometry struct {
@@ -652,8 +710,8 @@ func (*recLineString) begin(b *httpx.BufWriter) {
 	b.WriteString(`{"type":"Feature","geometry":{"coordinates":[`)
 }
 func (l *recLineString) item(b *httpx.BufWriter, o jsonObject, _ projections.Point) {
-	lat, okLat := o.float("lat")
-	lon, okLon := o.float("lon")
+	lat, okLat := o.Float(kLat)
+	lon, okLon := o.Float(kLon)
 	if !okLat || !okLon {
 		return
 	}
@@ -661,7 +719,7 @@ func (l *recLineString) item(b *httpx.BufWriter, o jsonObject, _ projections.Poi
 		b.Byte(',')
 	}
 	l.n++
-	b.WriteString("[" + string(floatJSON(lon)) + "," + string(floatJSON(lat)) + "]")
+	b.WriteString("[" + string(recjson.Float(lon)) + "," + string(recjson.Float(lat)) + "]")
 }
 func (*recLineString) end(b *httpx.BufWriter, _ int) { b.WriteString(`],"type":"LineString"}}` + "\n") }
 
@@ -679,134 +737,27 @@ func (g *recGPX) end(b *httpx.BufWriter, _ int)                              { g
 
 // jsonObject is a JSON object that keeps its members in order, so a
 // phone's payload goes out as it came, with the Recorder's members after.
-type jsonObject []jsonMember
+// Its keys are held quoted (recjson.Key).
+type jsonObject = recjson.Object
 
-type jsonMember struct {
-	Key   string
-	Value json.RawMessage
-}
-
-// parseObject reads a JSON object; a repeated member keeps its last value
-// (as JavaScript's JSON.parse does).
-func parseObject(b []byte) (jsonObject, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	var o jsonObject
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		o.setRaw(key, v)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func (o jsonObject) get(key string) (json.RawMessage, bool) {
-	for _, m := range o {
-		if m.Key == key {
-			return m.Value, true
-		}
-	}
-	return nil, false
-}
-
-// setRaw replaces key's value in place, or appends the member.
-func (o *jsonObject) setRaw(key string, v json.RawMessage) {
-	for i := range *o {
-		if (*o)[i].Key == key {
-			(*o)[i].Value = v
-			return
-		}
-	}
-	*o = append(*o, jsonMember{key, v})
-}
-
-func (o *jsonObject) set(key string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return // only strings and numbers are set here
-	}
-	o.setRaw(key, b)
-}
-
-// setDefault sets key only when the object has none.
-func (o *jsonObject) setDefault(key string, v any) {
-	if _, ok := o.get(key); !ok {
-		o.set(key, v)
-	}
-}
-
-// pick keeps the members named in fields, in that order.
-func (o jsonObject) pick(fields []string) jsonObject {
-	out := jsonObject{}
-	for _, f := range fields {
-		if v, ok := o.get(f); ok {
-			out.setRaw(f, v)
-		}
-	}
-	return out
-}
-
-func (o jsonObject) float(key string) (float64, bool) {
-	v, ok := o.get(key)
-	if !ok {
-		return 0, false
-	}
-	var f float64
-	return f, json.Unmarshal(v, &f) == nil
-}
-
-func (o jsonObject) string(key string) (string, bool) {
-	v, ok := o.get(key)
-	if !ok {
-		return "", false
-	}
-	var s string
-	return s, json.Unmarshal(v, &s) == nil
-}
-
-// normalize turns lat, lon and tst into numbers where the phone sent
-// strings (or no tst), as the Recorder stores them.
-func (o *jsonObject) normalize(l *owntracks.Location) {
-	for _, m := range []struct {
-		key string
-		v   json.RawMessage
-	}{{"lat", floatJSON(l.Lat)}, {"lon", floatJSON(l.Lon)}, {"tst", strconv.AppendInt(nil, l.Tst, 10)}} {
-		if v, ok := o.get(m.key); !ok || len(v) == 0 || v[0] == '"' {
-			o.setRaw(m.key, m.v)
-		}
-	}
-}
-
-// MarshalJSON writes the members in order.
-func (o jsonObject) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
-	for i, m := range o {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		k, _ := json.Marshal(m.Key)
-		b = append(b, k...)
-		b = append(b, ':')
-		var c bytes.Buffer
-		if err := json.Compact(&c, m.Value); err != nil {
-			return nil, fmt.Errorf("member %q: %w", m.Key, err)
-		}
-		b = append(b, c.Bytes()...)
-	}
-	return append(b, '}'), nil
-}
+// Keys of the members the Recorder's answers read or add.
+var (
+	kType     = recjson.Key("_type")
+	kLat      = recjson.Key("lat")
+	kLon      = recjson.Key("lon")
+	kTst      = recjson.Key("tst")
+	kTid      = recjson.Key("tid")
+	kAddr     = recjson.Key("addr")
+	kTopic    = recjson.Key("topic")
+	kUsername = recjson.Key("username")
+	kDevice   = recjson.Key("device")
+	kGhash    = recjson.Key("ghash")
+	kIsotst   = recjson.Key("isotst")
+	kDisptst  = recjson.Key("disptst")
+	kIsorcv   = recjson.Key("isorcv")
+	kName     = recjson.Key("name")
+	kFace     = recjson.Key("face")
+)
 
 const geohashAlphabet = "0123456789bcdefghjkmnpqrstuvwxyz"
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"tracker/events"
+	"tracker/events/owntracks/recjson"
 	"tracker/projections"
 	"tracker/views/live"
 )
@@ -43,7 +44,7 @@ const (
 
 // wsLastFields are the members of the answer to "LAST", as the Recorder's
 // send_last copies them from its last/ file and the card.
-var wsLastFields = []string{"_type", "lat", "lon", "tst", "tid", "addr", "topic", "ghash", "name", "face"}
+var wsLastFields = fieldList("_type,lat,lon,tst,tid,addr,topic,ghash,name,face")
 
 var errSlowClient = errors.New("client is not reading; its queue is full")
 
@@ -158,7 +159,7 @@ func (a *API) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.C
 				if f.Hidden {
 					continue
 				}
-				b, err := a.lastObject(f).pick(wsLastFields).MarshalJSON()
+				b, err := a.lastObject(cur, f).Pick(wsLastFields).MarshalJSON()
 				if err != nil {
 					continue
 				}
@@ -251,15 +252,18 @@ func (a *API) wsLocation(e events.Event, user, device string) ([]byte, projectio
 	if m.Decrypted {
 		payload = m.Plaintext
 	}
-	o, err := parseObject(payload)
+	s, ok := recjson.Stored(payload, m.Location.Lat, m.Location.Lon, m.Location.Tst)
+	if !ok {
+		return nil, ""
+	}
+	o, err := recjson.Parse(nil, s)
 	if err != nil {
 		return nil, ""
 	}
-	o.normalize(m.Location)
-	o.set("topic", e.Topic)
-	o.set("username", u)
-	o.set("device", d)
-	o.set("ghash", geohash(m.Location.Lat, m.Location.Lon, geohashPrecision))
+	o.Set(kTopic, e.Topic)
+	o.Set(kUsername, u)
+	o.Set(kDevice, d)
+	o.Set(kGhash, geohash(m.Location.Lat, m.Location.Lon, geohashPrecision))
 	b, err := o.MarshalJSON()
 	if err != nil {
 		return nil, ""

@@ -126,6 +126,19 @@ var errChunkFull = errors.New("chunk full")
 // once each: the next chunk starts at that tst and skips those already
 // passed on.
 func EachPoint(ctx context.Context, h History, dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	return EachChunk(ctx, h, dev, from, to, func(pts []projections.Point) error {
+		for _, p := range pts {
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EachChunk is EachPoint a chunk at a time: fn gets up to historyChunk
+// points, in a buffer reused for the next chunk.
+func EachChunk(ctx context.Context, h History, dev projections.DeviceID, from, to int64, fn func([]projections.Point) error) error {
 	buf := make([]projections.Point, 0, historyChunk)
 	skip := 0 // points with tst == from already passed on
 	for {
@@ -146,8 +159,8 @@ func EachPoint(ctx context.Context, h History, dev projections.DeviceID, from, t
 		if err != nil && !full {
 			return err
 		}
-		for _, p := range buf {
-			if err := fn(p); err != nil {
+		if len(buf) > 0 {
+			if err := fn(buf); err != nil {
 				return err
 			}
 		}
