@@ -3,9 +3,9 @@
 // members in the phone's order, lat, lon and tst as numbers, and the
 // members the Recorder adds (ghash, isotst, ...) set in place or after.
 //
-// Stored makes a payload's stored form once, when the location is
-// projected; the Recorder-compatible answers then splice their members
-// onto it without parsing the payload again. The stored form is exactly
+// Stored makes a payload's stored form, without encoding/json for the
+// payloads phones send (already in that form); the Recorder-compatible
+// answers then splice their members onto it. The stored form is exactly
 // what decoding the payload into an ordered object and encoding it again
 // gives (keys through encoding/json, values compacted), so that answers
 // made from it are byte for byte those made from the payload.
@@ -31,10 +31,7 @@ type Member struct {
 }
 
 // Key is name as an Object holds it: encoded by encoding/json.
-func Key(name string) string {
-	b, _ := json.Marshal(name) // a string always encodes
-	return string(b)
-}
+func Key(name string) string { return string(AppendString(nil, name)) }
 
 // Stored returns the stored form of a location payload (the plaintext of
 // an encrypted one), which the decoder accepted: the object's members in
@@ -319,8 +316,22 @@ func (o *Object) Set(key string, v any) {
 	o.SetRaw(key, b)
 }
 
-// SetString sets key to the JSON string s.
-func (o *Object) SetString(key, s string) { o.Set(key, s) }
+// SetString sets key to the JSON string s, as encoding/json writes it.
+func (o *Object) SetString(key, s string) { o.SetRaw(key, AppendString(nil, s)) }
+
+// AppendString appends s as encoding/json writes a string (HTML
+// characters escaped); plain ASCII without them is copied as it is.
+func AppendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
 
 // SetDefault sets key only when the object has none.
 func (o *Object) SetDefault(key string, v any) {

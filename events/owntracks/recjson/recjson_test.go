@@ -50,3 +50,12 @@ func checkStored(t *testing.T, p []byte) {
 		t.Errorf("Parse(%q) = %q, %v", got, back.Append(nil), err)
 	}
 }
+
+func TestAppendStringIsEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "u33dc0c", "2025-10-01T08:00:00Z", "a\"b", "a\\b", "<&>", "ünï", "\u2028", "\x00", "\x7f", "a b"} {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}

@@ -393,6 +393,15 @@ func (f *sentFixes) get(seq uint64) (sentFix, bool) {
 	return f.fixes[i], true
 }
 
+// quotedTime is t formatted by layout as a JSON string (the layouts give
+// plain ASCII).
+func quotedTime(t time.Time, layout string) []byte {
+	b := make([]byte, 0, len(layout)+2)
+	b = append(b, '"')
+	b = t.AppendFormat(b, layout)
+	return append(b, '"')
+}
+
 // pointObject is a location payload made from a history point.
 func pointObject(p projections.Point) jsonObject {
 	o := jsonObject{}
@@ -572,10 +581,13 @@ func (a *API) recorderLocations(w http.ResponseWriter, r *http.Request) {
 			} else {
 				o = pointObject(p)
 			}
-			o.Set(kGhash, geohash(p.Lat, p.Lon, geohashPrecision))
-			o.Set(kIsorcv, time.Unix(rcvd, 0).UTC().Format(isoLayout))
-			o.Set(kIsotst, p.Time().Format(isoLayout))
-			o.Set(kDisptst, p.Time().Format(dispLayout))
+			o.SetString(kGhash, geohash(p.Lat, p.Lon, geohashPrecision))
+			o.SetRaw(kIsorcv, quotedTime(time.Unix(rcvd, 0).UTC(), isoLayout))
+			o.SetRaw(kIsotst, quotedTime(p.Time(), isoLayout))
+			o.SetRaw(kDisptst, quotedTime(p.Time(), dispLayout))
+			if len(o) > 0 && len(scratch) > 0 && &o[0] == &scratch[0] {
+				scratch = o // keep what it grew to for the next point
+			}
 			if fields != nil {
 				o = o.Pick(fields)
 			}
