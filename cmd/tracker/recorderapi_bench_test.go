@@ -38,9 +38,10 @@ func benchPayload(tid string, tst int64, lat, lon float64) []byte {
 //   - /api/0/locations: µs per point served (json and gpx) and the peak
 //     live heap during the answer, for the whole range and a tenth of it
 //     (flat: streamed);
+//
 //   - /api/0/last and /ws/last's LAST: ms for 20 devices, then 1,000.
 //
-//	go test -run '^$' -bench RecorderAPI -benchtime 5x ./cmd/tracker/
+//     go test -run '^$' -bench RecorderAPI -benchtime 5x ./cmd/tracker/
 func BenchmarkRecorderAPI(b *testing.B) {
 	dir := b.TempDir()
 	data := filepath.Join(dir, "data")
