@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/nacl/secretbox"
 
+	"tracker/events/eventstest"
 	"tracker/events/owntracks"
 	"tracker/events/recorder"
 )
@@ -95,16 +96,16 @@ func TestRecorderAnswersGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	live := time.Date(2025, 11, 2, 9, 0, 0, 0, time.UTC)
-	publish(t, phone, "owntracks/bob/phone/info", true, []byte(`{"_type":"card","name":"Bob <B>","tid":"bp","face":"`+goldenFace+`"}`))
+	eventstest.Publish(t, phone, "owntracks/bob/phone/info", 1, true, []byte(`{"_type":"card","name":"Bob <B>","tid":"bp","face":"`+goldenFace+`"}`))
 	for i, p := range goldenPayloads {
-		publish(t, phone, "owntracks/bob/phone", true, fmt.Appendf(nil, p, "bp", live.Unix()+int64(i)*60))
+		eventstest.Publish(t, phone, "owntracks/bob/phone", 1, true, fmt.Appendf(nil, p, "bp", live.Unix()+int64(i)*60))
 	}
 	// Sent again on purpose (not a redelivery), and two fixes in one second.
 	again := fmt.Appendf(nil, goldenPayloads[0], "bp", live.Unix())
-	publish(t, phone, "owntracks/bob/phone", true, again)
+	eventstest.Publish(t, phone, "owntracks/bob/phone", 1, true, again)
 	newest := live.Unix() + 3600
-	publish(t, phone, "owntracks/bob/phone", true, fmt.Appendf(nil, `{"_type":"location","lat":52.6,"lon":13.5,"tst":%d,"SSID":"first","tid":"bp"}`, newest))
-	publish(t, phone, "owntracks/bob/phone", true, fmt.Appendf(nil, `{"_type":"location","lat":52.6,"lon":13.5,"tst":%d,"SSID":"second","tid":"bp"}`, newest))
+	eventstest.Publish(t, phone, "owntracks/bob/phone", 1, true, fmt.Appendf(nil, `{"_type":"location","lat":52.6,"lon":13.5,"tst":%d,"SSID":"first","tid":"bp"}`, newest))
+	eventstest.Publish(t, phone, "owntracks/bob/phone", 1, true, fmt.Appendf(nil, `{"_type":"location","lat":52.6,"lon":13.5,"tst":%d,"SSID":"second","tid":"bp"}`, newest))
 	// A lost PUBACK: resent with DUP on the same packet id.
 	dup := fmt.Appendf(nil, `{"_type":"location","lat":52.7,"lon":13.6,"tst":%d,"tid":"br","SSID":"dup"}`, live.Unix()+7200)
 	for _, d := range []bool{false, true} {
@@ -115,7 +116,7 @@ func TestRecorderAnswersGolden(t *testing.T) {
 	// Encrypted, with a plaintext the phone formatted its own way.
 	for i, p := range goldenPayloads[:2] {
 		plain := fmt.Appendf(nil, p, "be", live.Unix()+int64(i)*600)
-		publish(t, phone, "owntracks/bob/enc", false, sealGolden(t, "golden-secret", plain))
+		eventstest.Publish(t, phone, "owntracks/bob/enc", 1, false, sealGolden(t, "golden-secret", plain))
 	}
 	waitCaughtUp(t, "http://"+s.http)
 
