@@ -12,6 +12,7 @@ import (
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +42,10 @@ func benchPayload(tid string, tst int64, lat, lon float64) []byte {
 //
 //   - /api/0/last and /ws/last's LAST: ms for 20 devices, then 1,000.
 //
-//     go test -run '^$' -bench RecorderAPI -benchtime 5x ./cmd/tracker/
+// Each time is also given as CPU time of the process (server and client
+// together), which other work on the machine bends less than wall time.
+//
+//	go test -run '^$' -bench RecorderAPI -benchtime 5x ./cmd/tracker/
 func BenchmarkRecorderAPI(b *testing.B) {
 	dir := b.TempDir()
 	data := filepath.Join(dir, "data")
@@ -178,13 +182,16 @@ func benchLocations(b *testing.B, url string, want int, name string) {
 	}
 	size := get() // warm
 	var took time.Duration
+	cpu0 := processCPU()
 	for range b.N {
 		t0 := time.Now()
 		get()
 		took += time.Since(t0)
 	}
+	cpu := processCPU() - cpu0
 	peak := peakHeap(func() { get() })
 	b.ReportMetric(float64(took.Microseconds())/float64(b.N)/float64(want), "µs/point-"+name)
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N)/float64(want), "cpu-µs/point-"+name)
 	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "ms/req-"+name)
 	b.ReportMetric(peak/(1<<20), "peak-live-heap-MB-"+name)
 	b.Logf("%s: %d points, %d bytes", name, want, size)
@@ -227,7 +234,12 @@ func peakHeap(fn func()) float64 {
 // benchLast times /api/0/last and /ws/last's LAST for devices devices.
 func benchLast(b *testing.B, base string, devices int) {
 	b.Helper()
+	if res, err := http.Get(base + "/api/0/last"); err == nil { // warm
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
 	var took time.Duration
+	cpu0 := processCPU()
 	for range b.N {
 		t0 := time.Now()
 		res, err := http.Get(base + "/api/0/last")
@@ -242,6 +254,7 @@ func benchLast(b *testing.B, base string, devices int) {
 		}
 	}
 	b.ReportMetric(float64(took.Microseconds())/1000/float64(b.N), fmt.Sprintf("ms-last-%d", devices))
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), fmt.Sprintf("cpu-ms-last-%d", devices))
 
 	conn, res, err := websocket.DefaultDialer.Dial("ws"+base[len("http"):]+"/ws/last", nil)
 	if err != nil {
@@ -250,6 +263,7 @@ func benchLast(b *testing.B, base string, devices int) {
 	res.Body.Close()
 	defer conn.Close()
 	took = 0
+	cpu0 = processCPU()
 	for range b.N {
 		t0 := time.Now()
 		if err := conn.WriteMessage(websocket.TextMessage, []byte("LAST")); err != nil {
@@ -274,4 +288,13 @@ func benchLast(b *testing.B, base string, devices int) {
 		}
 	}
 	b.ReportMetric(float64(took.Microseconds())/1000/float64(b.N), fmt.Sprintf("ms-LAST-%d", devices))
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), fmt.Sprintf("cpu-ms-LAST-%d", devices))
+}
+
+// processCPU is the CPU time this process (server and client) has used:
+// a figure less bent than wall time by other work on the machine.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

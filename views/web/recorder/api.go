@@ -272,7 +272,20 @@ func (a *API) recorderLast(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, o)
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	// What encoding/json makes of the array (the objects are already
+	// compact JSON; it escapes HTML characters), without its reflection.
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, o := range out {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		json.HTMLEscape(&b, o.Append(nil))
+	}
+	b.WriteString("]\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes()) // the client went away; nothing to do
 }
 
 func fieldList(v string) []string {
@@ -304,12 +317,12 @@ func (a *API) lastObject(view Reader, f projections.FriendView) jsonObject {
 	if o == nil {
 		o = pointObject(*f.Location)
 	}
-	o.Set(kTopic, topic)
-	o.Set(kUsername, f.User)
-	o.Set(kDevice, f.Device)
-	o.Set(kGhash, geohash(f.Location.Lat, f.Location.Lon, geohashPrecision))
-	o.Set(kIsotst, f.Location.Time().Format(isoLayout))
-	o.Set(kDisptst, f.Location.Time().Format(dispLayout))
+	o.SetString(kTopic, topic)
+	o.SetString(kUsername, f.User)
+	o.SetString(kDevice, f.Device)
+	o.SetString(kGhash, geohash(f.Location.Lat, f.Location.Lon, geohashPrecision))
+	o.SetRaw(kIsotst, quotedTime(f.Location.Time(), isoLayout))
+	o.SetRaw(kDisptst, quotedTime(f.Location.Time(), dispLayout))
 	// The card's members, where the location has none of its own.
 	if _, ok := o.Get(kTid); !ok && f.TID != "" {
 		o.Set(kTid, f.TID)
