@@ -219,6 +219,9 @@ func canonical(p []byte) (end int, ok bool) {
 // Parse reads a stored form (as Stored returns it) into o's members,
 // reusing o. The members share s's memory.
 func Parse(o Object, s []byte) (Object, error) {
+	if o == nil {
+		o = make(Object, 0, 24) // a phone's location has about 15 members; the answers add some
+	}
 	o = o[:0]
 	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
 		return o, errors.New("recjson: not a stored object")
