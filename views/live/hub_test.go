@@ -276,10 +276,13 @@ func TestSlowClientIsDroppedOthersUnaffected(t *testing.T) {
 	if dropped == 0 {
 		t.Fatalf("the client that stopped reading was not dropped within WriteTimeout + 5 s (clients: %d)", hs.hub.Clients())
 	}
-	if worstNotify > 50*time.Millisecond {
+	// Waiting on the stuck client would cost a whole WriteTimeout (5 s);
+	// the bounds sit far below that and far above a busy machine's
+	// scheduling noise (a loaded 2-core CI saw Notify take 98 ms).
+	if worstNotify > live.WriteTimeout/5 {
 		t.Errorf("Notify took up to %v with a stuck client; it must never wait on a client", worstNotify)
 	}
-	if worstDelivery > live.MinInterval+500*time.Millisecond {
+	if worstDelivery > live.MinInterval+live.WriteTimeout/3 {
 		t.Errorf("the normal client waited up to %v for an update while another client was stuck", worstDelivery)
 	}
 	_ = stuck.Close()
