@@ -477,3 +477,47 @@ func TestDiskFullThenResume(t *testing.T) {
 		t.Error("the reconnects made to have refused messages resent were logged as lost connections")
 	}
 }
+
+// TestAcksBatched: a burst of QoS 1 messages is acknowledged with fewer
+// writes than messages (one per group commit or more), and the broker
+// takes every one of those PUBACKs: nothing comes back on the next
+// connection of our session.
+func TestAcksBatched(t *testing.T) {
+	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
+	cfg := Config{Broker: broker.URL, ClientID: "tracker-batched"}
+	pub := connectClient(t, broker.URL, "batched-pub", nil)
+	l, _ := eventstest.OpenLog(t)
+	in := startIngest(t, cfg, l)
+	probe(t, broker.URL, l, "batched")
+
+	const n = 500
+	writesBefore := in.conn.Load().ackWrites.Load()
+	toks := make([]mqtt.Token, n)
+	for i := range toks {
+		toks[i] = pub.Publish(publisherTopic(0), 1, false, counterPayload(0, i))
+	}
+	for _, tok := range toks {
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	waitLog(t, l, 10*time.Second, "the last message", func(e events.Event) bool {
+		return e.Topic == publisherTopic(0) && counterOf(t, e) == n-1
+	})
+	waitUntil(t, 5*time.Second, "the acknowledgements", func() bool { return in.conn.Load().ackWrites.Load() > writesBefore })
+	in.stop(t) // sends what is durable, then disconnects
+	writes := in.conn.Load().ackWrites.Load() - writesBefore
+	if writes > n/2 {
+		t.Errorf("%d messages acknowledged in %d writes, want at most %d", n, writes, n/2)
+	}
+	t.Logf("%d messages acknowledged in %d writes", n, writes)
+
+	l2, _ := eventstest.OpenLog(t)
+	startIngest(t, cfg, l2)
+	probe(t, broker.URL, l2, "batched2")
+	for _, e := range allEvents(t, l2) {
+		if e.Topic == publisherTopic(0) {
+			t.Fatalf("acknowledged message redelivered: %s", e.Payload)
+		}
+	}
+}
