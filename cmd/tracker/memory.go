@@ -53,3 +53,33 @@ func trimWhenIdle(ctx context.Context, head func() uint64, every time.Duration) 
 		last = now
 	}
 }
+
+// catchingUp is what limitMemoryWhileCatchingUp needs of the projector.
+type catchingUp interface {
+	Checkpoint() uint64
+	WaitFor(ctx context.Context, seq uint64) error
+}
+
+// limitMemoryWhileCatchingUp applies the batch commands' soft memory
+// limit while the projections are behind head, the log's end at start:
+// on a first start or after an upgrade serve rebuilds them from the whole
+// log, and without the limit the rebuild's garbage nearly doubled the
+// server's peak. It sets the limit at once; the returned function (for
+// serve's errgroup) waits for the catch-up, lifts the limit, so a running
+// server's bursts are only paced by GOGC, and returns the garbage of the
+// start (and of the rebuild) to the system: otherwise it stays mapped
+// for minutes, until the scavenger gets to it.
+func limitMemoryWhileCatchingUp(ctx context.Context, p catchingUp, head uint64) func() error {
+	if os.Getenv("GOMEMLIMIT") != "" || p.Checkpoint() >= head {
+		return func() error { debug.FreeOSMemory(); return nil }
+	}
+	prev := debug.SetMemoryLimit(batchMemoryLimit)
+	return func() error {
+		err := p.WaitFor(ctx, head)
+		debug.SetMemoryLimit(prev)
+		if err == nil {
+			debug.FreeOSMemory()
+		}
+		return nil
+	}
+}

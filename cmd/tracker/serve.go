@@ -415,6 +415,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 		cancel()
 		return errors.Join(err, g.Wait())
 	}
+	g.Go(limitMemoryWhileCatchingUp(gctx, p.proj, p.log.Head()))
 	g.Go(func() error { return p.proj.Run(gctx) })
 	g.Go(func() error { p.log.RunGC(gctx, 10*time.Minute); return nil })
 	g.Go(func() error { trimWhenIdle(gctx, p.log.Head, 10*time.Second); return nil })
