@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -274,5 +275,60 @@ func TestAppendAfterCloseFails(t *testing.T) {
 	_ = l.Close()
 	if _, err := l.Append(t.Context(), events.Event{Topic: "a"}); err != events.ErrClosed {
 		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}
+
+// TestRedeliveryWindowReadBackAcrossBlocks: at start the window is filled
+// with exactly the newest DupWindow events, oldest first, also when they
+// sit in blocks of several events and the oldest block is cut.
+func TestRedeliveryWindowReadBackAcrossBlocks(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenDB(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := Open(db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, window = 23, 5
+	ev := func(i int) events.Event {
+		return events.Event{Topic: fmt.Sprintf("t/%d", i), Payload: []byte("x"), Source: events.SourceEmbedded, Client: "c", PacketID: uint16(i)}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= n; i++ { // queued at once: blocks of several events
+		wg.Add(1)
+		l.AppendAsync(ev(i), func(_ uint64, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	_ = l.Close()
+	if l, err = Open(db, Options{DupWindow: window}); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var seqs []uint64
+	for _, m := range l.ring {
+		seqs = append(seqs, m.seq)
+	}
+	if want := []uint64{19, 20, 21, 22, 23}; !slices.Equal(seqs, want) {
+		t.Errorf("window read back = %v, want %v", seqs, want)
+	}
+	for _, c := range []struct{ i, want int }{{19, 19}, {18, 0}} { // 19 first: 18's new event evicts it
+		i, want := c.i, uint64(c.want)
+		e := ev(i)
+		e.Dup = true
+		s, err := l.Append(t.Context(), e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, _ := l.Get(s); g.DuplicateOf != want {
+			t.Errorf("resend of event %d: DuplicateOf = %d, want %d", i, g.DuplicateOf, want)
+		}
 	}
 }
