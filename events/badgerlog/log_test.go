@@ -283,12 +283,7 @@ func TestAppendAfterCloseFails(t *testing.T) {
 // sit in blocks of several events and the oldest block is cut.
 func TestRedeliveryWindowReadBackAcrossBlocks(t *testing.T) {
 	dir := t.TempDir()
-	db, err := OpenDB(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l, err := Open(db, Options{})
+	l, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +303,7 @@ func TestRedeliveryWindowReadBackAcrossBlocks(t *testing.T) {
 	}
 	wg.Wait()
 	_ = l.Close()
-	if l, err = Open(db, Options{DupWindow: window}); err != nil {
+	if l, err = Open(dir, Options{DupWindow: window}); err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()

@@ -486,7 +486,7 @@ func TestAcksBatched(t *testing.T) {
 	broker := eventstest.StartMosquitto(t, eventstest.MosquittoOptions{})
 	cfg := Config{Broker: broker.URL, ClientID: "tracker-batched"}
 	pub := connectClient(t, broker.URL, "batched-pub", nil)
-	l, _ := eventstest.OpenLog(t)
+	l := eventstest.OpenLog(t)
 	in := startIngest(t, cfg, l)
 	probe(t, broker.URL, l, "batched")
 
@@ -512,7 +512,7 @@ func TestAcksBatched(t *testing.T) {
 	}
 	t.Logf("%d messages acknowledged in %d writes", n, writes)
 
-	l2, _ := eventstest.OpenLog(t)
+	l2 := eventstest.OpenLog(t)
 	startIngest(t, cfg, l2)
 	probe(t, broker.URL, l2, "batched2")
 	for _, e := range allEvents(t, l2) {
