@@ -525,6 +525,17 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 	if err := bulk.Finish(state, last); err != nil {
 		return fail(err)
 	}
+	// Badger keeps the pages of the tables it wrote mapped into the
+	// process: ~90 MB of RSS after a rebuild of 1,000,000 events, for good.
+	// Opened again, the tables are mapped untouched, as after a restart.
+	if err := st.Close(); err != nil {
+		_ = os.RemoveAll(dir)
+		return stats, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
+	}
+	if st, err = store.Open(dir, p.logger); err != nil {
+		_ = os.RemoveAll(dir)
+		return stats, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
+	}
 
 	// Switch: stop live applies, take the events that arrived meanwhile,
 	// then point the link at the new generation.
