@@ -30,7 +30,7 @@ func Options(dir string, logger *slog.Logger) badger.Options {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return badger.DefaultOptions(dir).
+	o := badger.DefaultOptions(dir).
 		WithLogger(Logger(logger)).
 		WithSyncWrites(false).
 		WithMemTableSize(8 << 20).
@@ -45,6 +45,12 @@ func Options(dir string, logger *slog.Logger) badger.Options {
 		WithCompression(options.Snappy).
 		WithDetectConflicts(false).
 		WithMetricsEnabled(false)
+	// Every level's tables the base size: with Badger's doubling per level
+	// a compaction into the deeper levels builds 16-32 MB tables, each in a
+	// buffer of twice that (90 MB of heap after a rebuild of 1,000,000
+	// events). Smaller tables only mean more files.
+	o.TableSizeMultiplier = 1
+	return o
 }
 
 // Open opens a Badger database, reporting a directory held by another

@@ -88,6 +88,15 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// Compact merges every table into one level, so that a database written
+// in bulk (a rebuild) needs no compaction once it serves.
+func (s *Store) Compact() error {
+	if err := s.db.Flatten(1); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	return nil
+}
+
 // Meta returns the stored schema version and checkpoint (0, 0 when empty).
 func (s *Store) Meta() (schema int, checkpoint uint64, err error) {
 	err = s.db.View(func(txn *badger.Txn) error {
