@@ -86,7 +86,7 @@ func BenchmarkServeMemoryAndIngest(b *testing.B) {
 	if data == "" {
 		data = filepath.Join(b.TempDir(), "data")
 	}
-	if _, err := os.Stat(logDir(data)); err != nil {
+	if _, err := os.Stat(dataDir(data).logDir()); err != nil {
 		start := time.Now()
 		prefill(b, data, events)
 		b.Logf("prefilled %d events in %v", events, time.Since(start).Round(time.Millisecond))

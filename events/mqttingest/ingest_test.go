@@ -504,7 +504,7 @@ func TestAcksBatched(t *testing.T) {
 	waitLog(t, l, 10*time.Second, "the last message", func(e events.Event) bool {
 		return e.Topic == publisherTopic(0) && counterOf(t, e) == n-1
 	})
-	waitUntil(t, 5*time.Second, "the acknowledgements", func() bool { return in.conn.Load().ackWrites.Load() > writesBefore })
+	eventstest.WaitFor(t, 5*time.Second, "the acknowledgements", func() bool { return in.conn.Load().ackWrites.Load() > writesBefore })
 	in.stop(t) // sends what is durable, then disconnects
 	writes := in.conn.Load().ackWrites.Load() - writesBefore
 	if writes > n/2 {
