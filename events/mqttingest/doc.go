@@ -87,4 +87,8 @@
 // cores), not the window. Both subscribers fall up to 45,000 messages
 // behind the publishers; with Mosquitto's defaults (queue 1000) the plain
 // subscriber loses 65-85% of the flood and the ingest about 90-95%.
+// Since the PUBACKs of a group commit go out in one write, the process
+// (publishers, plain subscriber and ingest) spends 34-42 µs of CPU per
+// message instead of 43-46, and the ingest's rate was 92-118% of the
+// plain subscriber's (median 103%) at a load average of 9-14.
 package mqttingest
