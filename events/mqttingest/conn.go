@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -21,7 +19,7 @@ import (
 
 // dial opens the network connection for one connection attempt and wraps
 // it so that onConnack sees the broker's CONNACK.
-func dial(u *url.URL, o mqtt.ClientOptions, onConnack func(sessionPresent bool)) (*connackConn, error) {
+func dial(u *url.URL, o mqtt.ClientOptions, onConnack func(sessionPresent bool)) (net.Conn, error) {
 	conn, err := Dial(u, o)
 	if err != nil {
 		return nil, err
@@ -78,12 +76,6 @@ const readBuffer = 32 << 10
 // connackConn buffers reads and decodes the first four bytes read, which
 // in MQTT 3.1.1 are the CONNACK: 0x20, remaining length 2, acknowledge
 // flags (bit 0: session present), return code.
-//
-// It also writes our PUBACKs (writeAcks): many in one write, next to
-// paho's own packets. paho writes each packet with one Write call, so a
-// lock around Write keeps every packet whole; the same lock serialises
-// write deadlines (a websocket connection's are not safe for concurrent
-// use) and lets writeAcks restore the one paho set.
 type connackConn struct {
 	net.Conn
 	r         *bufio.Reader
@@ -91,11 +83,6 @@ type connackConn struct {
 	seen      atomic.Bool // the CONNACK has been decoded
 	hdr       [4]byte
 	n         int
-
-	wmu       sync.Mutex
-	deadline  time.Time     // paho's write deadline, guarded by wmu
-	acks      []byte        // writeAcks' buffer, guarded by wmu
-	ackWrites atomic.Uint64 // writes of PUBACKs (tests, benchmarks)
 }
 
 func newConn(conn net.Conn, onConnack func(sessionPresent bool)) *connackConn {
@@ -117,55 +104,4 @@ func (c *connackConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-func (c *connackConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.Conn.Write(p)
-}
-
-func (c *connackConn) SetWriteDeadline(t time.Time) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.deadline = t
-	return c.Conn.SetWriteDeadline(t)
-}
-
-func (c *connackConn) SetDeadline(t time.Time) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.deadline = t
-	return c.Conn.SetDeadline(t)
-}
-
-// ackWriteTimeout bounds one write of PUBACKs to a broker that stopped
-// reading; the failed write makes paho's reader see a closed connection.
-const ackWriteTimeout = connectTimeout
-
-// writeAcks sends a PUBACK for each packet id in one write. paho sends
-// each acknowledgement with its own write system call after two goroutine
-// hand-offs; at tens of thousands of messages a second that was as much
-// CPU as the rest of the ingest. On an error the connection is closed and
-// the broker resends what it did not get acknowledged.
-func (c *connackConn) writeAcks(ids []uint16) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	b := c.acks[:0]
-	for _, id := range ids {
-		b = append(b, 0x40, 2, byte(id>>8), byte(id)) // PUBACK, remaining length 2, packet id
-	}
-	c.acks = b
-	c.ackWrites.Add(1)
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(ackWriteTimeout)); err != nil {
-		return err
-	}
-	_, err := c.Conn.Write(b)
-	if err == nil {
-		err = c.Conn.SetWriteDeadline(c.deadline)
-	}
-	if err != nil {
-		_ = c.Conn.Close()
-	}
-	return err
 }

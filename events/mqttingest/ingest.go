@@ -1,6 +1,7 @@
 package mqttingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,10 +50,6 @@ type Ingest struct {
 	connects      atomic.Uint64
 	onConnect     chan struct{} // OnConnect -> Run, capacity 1
 
-	// conn is the connection paho uses now (set when dialled). Messages
-	// are acknowledged on the connection they came on: paho stops a
-	// connection's message handling before it dials the next one.
-	conn     atomic.Pointer[connackConn]
 	inflight appends
 	acks     ackQueue
 	failing  atomic.Bool // the last append failed; log only the first failure
@@ -119,12 +116,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Ingest, error) 
 		o.SetTLSConfig(s.tls)
 	}
 	o.SetCustomOpenConnectionFn(func(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
-		c, err := dial(u, o, in.sawConnack)
-		if err != nil {
-			return nil, err
-		}
-		in.conn.Store(c)
-		return c, nil
+		return dial(u, o, in.sawConnack)
 	})
 	in.client = mqtt.NewClient(o)
 	return in, nil
@@ -173,7 +165,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		return errors.New("mqttingest: Run called twice")
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { in.acks.run(in.logger) })
+	wg.Go(in.acks.run)
 
 	up := in.connect(ctx)
 	if up {
@@ -342,7 +334,7 @@ func (in *Ingest) onMessage(_ mqtt.Client, m mqtt.Message) {
 	e := events.Event{
 		Received: time.Now(),
 		Topic:    m.Topic(),
-		Payload:  m.Payload(), // paho allocates it for this message alone
+		Payload:  bytes.Clone(m.Payload()),
 		QoS:      m.Qos(),
 		Retained: m.Retained(),
 		Dup:      m.Duplicate(),
@@ -352,17 +344,13 @@ func (in *Ingest) onMessage(_ mqtt.Client, m mqtt.Message) {
 		Client:   in.cfg.ClientID,
 		PacketID: m.MessageID(),
 	}
-	a := ack{conn: in.conn.Load(), id: m.MessageID()}
-	if m.Qos() == 0 {
-		a.conn = nil // nothing to acknowledge
-	}
-	in.log.AppendAsync(e, func(seq uint64, err error) { in.appended(a, e.Topic, err) })
+	in.log.AppendAsync(e, func(seq uint64, err error) { in.appended(m, e.Topic, err) })
 }
 
 // appended runs on the log's completion goroutine once the event is
 // durable or has failed. Acknowledgements go to our own goroutine: Ack
 // can block on the network and must not hold up the log's other writers.
-func (in *Ingest) appended(a ack, topic string, err error) {
+func (in *Ingest) appended(m mqtt.Message, topic string, err error) {
 	defer in.inflight.end()
 	if err != nil {
 		// Not acknowledged: the broker keeps the message and redelivers
@@ -383,8 +371,8 @@ func (in *Ingest) appended(a ack, topic string, err error) {
 	if in.failing.Swap(false) {
 		in.logger.Info("appending MQTT messages to the event log works again")
 	}
-	if a.conn != nil {
-		in.acks.push(a)
+	if m.Qos() > 0 {
+		in.acks.push(m)
 	}
 }
 
@@ -430,28 +418,20 @@ func (a *appends) stop() <-chan struct{} {
 	return a.idle
 }
 
-// ack is a durable QoS 1 message to acknowledge: its packet id on the
-// connection it came on.
-type ack struct {
-	conn *connackConn
-	id   uint16
-}
-
 // ackQueue hands durable messages to one goroutine that acknowledges them
-// in order, all those that became durable meanwhile in one write (a group
-// commit's worth or more). It is unbounded, but holds at most what the
-// broker lets us have unacknowledged (its max_inflight_messages).
+// in order. It is unbounded, but holds at most what the broker lets us
+// have unacknowledged (its max_inflight_messages).
 type ackQueue struct {
 	mu   sync.Mutex
-	acks []ack
+	msgs []mqtt.Message
 	wake chan struct{} // capacity 1
 	stop chan struct{}
 	once sync.Once
 }
 
-func (q *ackQueue) push(a ack) {
+func (q *ackQueue) push(m mqtt.Message) {
 	q.mu.Lock()
-	q.acks = append(q.acks, a)
+	q.msgs = append(q.msgs, m)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -459,11 +439,8 @@ func (q *ackQueue) push(a ack) {
 	}
 }
 
-func (q *ackQueue) run(logger *slog.Logger) {
-	var (
-		batch []ack
-		ids   []uint16
-	)
+func (q *ackQueue) run() {
+	var batch []mqtt.Message
 	for {
 		stopping := false
 		select {
@@ -472,23 +449,12 @@ func (q *ackQueue) run(logger *slog.Logger) {
 			stopping = true
 		}
 		q.mu.Lock()
-		batch, q.acks = q.acks, batch[:0]
+		batch, q.msgs = q.msgs, batch[:0]
 		q.mu.Unlock()
-		// One write per run of acknowledgements for the same connection
-		// (more than one only around a reconnect).
-		for rest := batch; len(rest) > 0; {
-			c := rest[0].conn
-			ids = ids[:0]
-			for len(rest) > 0 && rest[0].conn == c {
-				ids = append(ids, rest[0].id)
-				rest = rest[1:]
-			}
-			if err := c.writeAcks(ids); err != nil {
-				// The broker resends them on the next connection.
-				logger.Debug("cannot send PUBACKs; the broker will redeliver", "messages", len(ids), "err", err)
-			}
+		for i, m := range batch {
+			m.Ack()
+			batch[i] = nil
 		}
-		clear(batch) // drop the connections
 		if stopping {
 			return
 		}
