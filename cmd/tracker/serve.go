@@ -377,7 +377,19 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	g.Go(func() error { return p.in.Run(gctx) })
 	if cfg.Demo {
 		sim := cfg.simulator(p.in, opts.mqttUsers, logger)
-		g.Go(func() error { return sim.Run(gctx) })
+		g.Go(func() error {
+			// With an external broker, the demo phones' first messages
+			// (waypoints are not retained) reach us only once we are
+			// subscribed.
+			if ext, ok := p.in.(interface{ Subscribed() <-chan struct{} }); ok {
+				select {
+				case <-ext.Subscribed():
+				case <-gctx.Done():
+					return nil
+				}
+			}
+			return sim.Run(gctx)
+		})
 	}
 	g.Go(func() error { return p.auditor.Run(gctx, p.log.Head()+1) })
 	g.Go(func() error { p.changes.Run(gctx, p.onChange); return nil })

@@ -39,6 +39,9 @@ type Ingest struct {
 
 	running atomic.Bool
 
+	subscribedOnce sync.Once
+	subscribed     chan struct{} // closed at the first acknowledged subscription
+
 	// Subscription bookkeeping. sessionsLost counts CONNACKs that reported
 	// no session (the broker holds no subscriptions for us); subscribedFor
 	// is its value when our last subscription was acknowledged, owned by
@@ -83,6 +86,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Ingest, error) 
 		log:           log,
 		source:        events.SourceMQTT + ":" + redact(s.url),
 		subscribedFor: ^uint64(0),
+		subscribed:    make(chan struct{}),
 		onConnect:     make(chan struct{}, 1),
 		refused:       make(chan struct{}, 1),
 		inflight:      appends{idle: make(chan struct{})},
@@ -282,7 +286,14 @@ func (in *Ingest) subscribe(ctx context.Context) {
 	}
 	in.subscribedFor = gen
 	in.logger.Info("subscribed", "topics", in.cfg.Topics)
+	in.subscribedOnce.Do(func() { close(in.subscribed) })
 }
+
+// Subscribed is closed once the broker first acknowledged our
+// subscription: from then on nothing published to it is missed (our
+// session keeps the subscription). Before, a message that is not retained
+// reaches nobody.
+func (in *Ingest) Subscribed() <-chan struct{} { return in.subscribed }
 
 // sawConnack runs on paho's connect goroutine for each accepted CONNACK,
 // before OnConnect.
