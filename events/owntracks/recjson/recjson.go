@@ -173,32 +173,9 @@ func canonical(p []byte) (end int, ok bool) {
 			have[slot] = true
 		}
 		// The value: skip it, refusing whitespace outside strings.
-		depth := 0
-	value:
-		for ; i < len(p); i++ {
-			switch c := p[i]; c {
-			case '"':
-				i++
-				for i < len(p) && p[i] != '"' {
-					if p[i] == '\\' {
-						i++
-					}
-					i++
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					break value
-				}
-				depth--
-			case ',':
-				if depth == 0 {
-					break value
-				}
-			case ' ', '\t', '\n', '\r':
-				return 0, false
-			}
+		var ok bool
+		if i, ok = skipValue(p, i, true); !ok {
+			return 0, false
 		}
 		if i >= len(p) {
 			return 0, false
@@ -249,31 +226,7 @@ func Parse(o Object, s []byte) (Object, error) {
 		key := s[ks:i]
 		i++
 		vs := i
-		depth := 0
-	value:
-		for ; i < len(s); i++ {
-			switch s[i] {
-			case '"':
-				i++
-				for i < len(s) && s[i] != '"' {
-					if s[i] == '\\' {
-						i++
-					}
-					i++
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					break value
-				}
-				depth--
-			case ',':
-				if depth == 0 {
-					break value
-				}
-			}
-		}
+		i, _ = skipValue(s, i, false)
 		if i >= len(s) || vs == i {
 			return o, errors.New("recjson: bad stored object")
 		}
@@ -391,3 +344,39 @@ func (o Object) Append(dst []byte) []byte {
 
 // MarshalJSON writes the members in order.
 func (o Object) MarshalJSON() ([]byte, error) { return o.Append(nil), nil }
+
+// skipValue returns the index of the ',' or closing bracket that ends the
+// JSON value starting at i (len(s) when none does). With noSpace,
+// whitespace outside strings is refused (ok false), as in a payload that is
+// its own stored form.
+func skipValue[T ~string | ~[]byte](s T, i int, noSpace bool) (end int, ok bool) {
+	depth := 0
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			i++
+			for i < len(s) && s[i] != '"' {
+				if s[i] == '\\' {
+					i++
+				}
+				i++
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i, true
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i, true
+			}
+		case ' ', '\t', '\n', '\r':
+			if noSpace {
+				return 0, false
+			}
+		}
+	}
+	return i, true
+}
