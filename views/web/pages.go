@@ -28,6 +28,7 @@ func (s *Server) page(title, active string) views.Page {
 // pageFor is page with the request's viewer, for the header.
 func (s *Server) pageFor(r *http.Request, title, active string) views.Page {
 	p := s.page(title, active)
+	p.Now = p.Now.In(views.ViewerLocation(r, p.Now.Location()))
 	v := ViewerFrom(r.Context())
 	p.User, p.Admin = v.Name, v.Admin || v.Open
 	return p
