@@ -19,7 +19,8 @@
 
   function initMap() {
     var el = document.getElementById("map");
-    if (!el || typeof L === "undefined" || map) return;
+    // A map with data-map belongs to its page's own script (history.js).
+    if (!el || el.dataset.map || typeof L === "undefined" || map) return;
     map = L.map(el, { worldCopyJump: true }).setView([20, 0], 2);
     var tiles = el.dataset.tiles;
     if (tiles) {
@@ -107,7 +108,7 @@
       // Areas page: no friends on the map, so fit the outlines.
       var b = null;
       Object.keys(shapes).forEach(function (id) { var sb = shapes[id].getBounds(); b = b ? b.extend(sb) : L.latLngBounds(sb.getSouthWest(), sb.getNorthEast()); });
-      if (!b || document.getElementById("track")) return;
+      if (!b) return;
       fitted = true;
       map.fitBounds(b.pad(0.2));
       return;
@@ -121,35 +122,6 @@
     syncFriends();
     syncAreas();
     fit();
-    drawTrack();
-  }
-
-  // History page: the track comes from the GeoJSON export of the range.
-  var trackLayer = null;
-  function drawTrack(force) {
-    var el = document.getElementById("track");
-    if (!el || !map || !el.dataset.geojson) return;
-    if (!force && trackLayer && trackLayer.src === el.dataset.geojson) return;
-    var base = el.dataset.geojson, src = base;
-    if (force) src += (src.indexOf("?") < 0 ? "?" : "&") + "_=" + Date.now();
-    fetch(src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (gj) {
-      if (trackLayer) map.removeLayer(trackLayer);
-      var line = [];
-      (gj.features || []).forEach(function (f) {
-        if (f.geometry && f.geometry.type === "Point") line.push([f.geometry.coordinates[1], f.geometry.coordinates[0]]);
-      });
-      var group = L.featureGroup();
-      if (line.length > 0) {
-        L.polyline(line, { weight: 3, className: "track-line" }).addTo(group);
-        L.circleMarker(line[0], { radius: 6, color: "#1d7a3a", fillOpacity: 1 }).bindTooltip(textOf("start")).addTo(group);
-        L.circleMarker(line[line.length - 1], { radius: 6, color: "#b3261e", fillOpacity: 1 }).bindTooltip(textOf("end")).addTo(group);
-        map.fitBounds(L.latLngBounds(line).pad(0.1));
-      }
-      group.src = base;
-      trackLayer = group.addTo(map);
-      el.dataset.points = String(line.length);
-      el.dispatchEvent(new CustomEvent("track-drawn", { bubbles: true }));
-    }).catch(function () { /* the table still shows the points */ });
   }
 
   document.addEventListener("click", function (ev) {
@@ -197,18 +169,6 @@
   });
   document.addEventListener("htmx:sseError", checkLogin);
   document.addEventListener("htmx:wsAfterMessage", sync);
-  // History page over a range that includes now: when the live stream
-  // carries this friend's row, the track is fetched again.
-  document.addEventListener("htmx:wsAfterMessage", function (ev) {
-    var page = document.querySelector("[data-live-friend]");
-    if (!page || !ev.detail || typeof ev.detail.message !== "string") return;
-    var t = document.createElement("template");
-    t.innerHTML = ev.detail.message;
-    var rows = t.content.querySelectorAll("[data-friend]");
-    for (var i = 0; i < rows.length; i++) {
-      if (rows[i].dataset.friend === page.dataset.liveFriend) { drawTrack(true); return; }
-    }
-  });
   document.addEventListener("htmx:sseMessage", sync);
   document.addEventListener("htmx:afterSettle", sync);
   document.addEventListener("DOMContentLoaded", initMap);

@@ -1,0 +1,89 @@
+package main
+
+// Browser tests of the history page: the map frames the track and stays
+// where the viewer left it, the page's layout on phones and desktops.
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tracker/events/eventstest"
+)
+
+// historyViewJS reads the history map's centre and zoom.
+const historyViewJS = `(function(){
+	var m = document.getElementById("map").trackerMap, c = m.getCenter();
+	return JSON.stringify({lat: c.lat, lng: c.lng, zoom: m.getZoom()});
+})()`
+
+// inViewJS says which of the points (a JSON array of [lat, lon]) are
+// outside the history map's bounds ("" when all are inside).
+func inViewJS(pts [][2]float64) string {
+	b, _ := json.Marshal(pts)
+	return fmt.Sprintf(`(function(){
+		var m = document.getElementById("map").trackerMap, b = m.getBounds(), out = [];
+		%s.forEach(function(p){ if (!b.contains(L.latLng(p[0], p[1]))) out.push(p.join(",")); });
+		return out.length ? out.length + " outside " + b.toBBoxString() + ": " + out.slice(0, 5).join(" ") : "";
+	})()`, b)
+}
+
+// TestBrowserHistoryMapFramesTrack: after load every point of the track is
+// on the map; a live update with "Follow" off leaves the view alone (it
+// used to fit the map again, throwing away the viewer's pan and zoom);
+// with "Follow" on, the map pans to the newest point.
+func TestBrowserHistoryMapFramesTrack(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
+	base := "http://" + s.http
+	const id, n = "hana/phone", 12
+	phone := eventstest.Connect(t, s.mqtt, "history-hana")
+	now := time.Now().Truncate(time.Second)
+	var pts [][2]float64
+	for i := range n {
+		// A track running north-east over ~5 km: far more than one zoom-15 view.
+		lat, lon := parkLat+float64(i)*0.004, parkLon+float64(i)*0.005
+		pts = append(pts, [2]float64{lat, lon})
+		publishLocation(t, phone, id, location{Lat: lat, Lon: lon, Tst: now.Add(time.Duration(i-n) * 5 * time.Minute).Unix(), Acc: 10, T: "p"})
+	}
+	waitFriend(t, base, id)
+
+	b.do(t, 15*time.Second, chromedp.EmulateViewport(1280, 800))
+	b.open(t, historyURL(base, id, now.Add(-2*time.Hour), now.Add(time.Hour)))
+	b.mustWaitJS(t, 5*time.Second, "track drawn", fmt.Sprintf(`document.getElementById("track").dataset.points === "%d"`, n))
+	// Let a fit animation (if any) settle.
+	b.do(t, 5*time.Second, chromedp.Sleep(400*time.Millisecond))
+	if out := eval[string](t, b, inViewJS(pts)); out != "" {
+		t.Fatalf("after load, track points off the map: %s", out)
+	}
+	before := eval[string](t, b, historyViewJS)
+
+	// Live update far outside the view, "Follow" off: the view stays.
+	far := [2]float64{parkLat + 0.2, parkLon + 0.3}
+	publishLocation(t, phone, id, location{Lat: far[0], Lon: far[1], Tst: now.Unix(), Acc: 10, T: "u"})
+	b.mustWaitJS(t, 5*time.Second, "track redrawn with the new point", fmt.Sprintf(`document.getElementById("track").dataset.points === "%d"`, n+1))
+	b.do(t, 5*time.Second, chromedp.Sleep(400*time.Millisecond))
+	if after := eval[string](t, b, historyViewJS); after != before {
+		t.Errorf("a live update with Follow off moved the map: %s → %s", before, after)
+	}
+
+	// "Follow" on: the newest point comes into view.
+	if !eval[bool](t, b, `(function(){var f=document.getElementById("follow"); if(!f) return false; f.click(); return f.checked;})()`) {
+		t.Fatal("no Follow toggle on a live history page")
+	}
+	next := [2]float64{parkLat - 0.2, parkLon - 0.3}
+	publishLocation(t, phone, id, location{Lat: next[0], Lon: next[1], Tst: now.Unix() + 1, Acc: 10, T: "u"})
+	b.mustWaitJS(t, 5*time.Second, "track redrawn with the followed point", fmt.Sprintf(`document.getElementById("track").dataset.points === "%d"`, n+2))
+	b.mustWaitJS(t, 5*time.Second, "map follows the newest point", inViewJS([][2]float64{next})+` === ""`)
+
+	// "Fit track" frames the whole track again.
+	_ = eval[bool](t, b, `(document.getElementById("fit-track").click(), true)`)
+	b.do(t, 5*time.Second, chromedp.Sleep(400*time.Millisecond))
+	if out := eval[string](t, b, inViewJS(append(pts, far, next))); out != "" {
+		t.Errorf("after Fit track, points off the map: %s", out)
+	}
+}
