@@ -40,6 +40,16 @@ type Page struct {
 	Now    time.Time
 	User   string // who is logged in; "" in open mode
 	Admin  bool   // may see the event log and admin actions
+	// SkipTo is the id of the element the skip link, the first thing a
+	// Tab reaches, leads to, and SkipText its words; the main content
+	// when empty. Set with Skipping.
+	SkipTo, SkipText string
+}
+
+// Skipping is p with its skip link leading to the element with id.
+func (p Page) Skipping(id, text string) Page {
+	p.SkipTo, p.SkipText = id, text
+	return p
 }
 
 // domID turns any key into a safe, stable element id.
