@@ -64,6 +64,9 @@ type pageCase struct {
 	// skip is the dashboard's: the first Tab focuses a skip link that
 	// leads to the friends list.
 	skip bool
+	// failLogin: the page is what a failed login answers (a user name
+	// nobody has, a different one each time, to stay under the limits).
+	failLogin bool
 }
 
 // knownExceptions are pages whose serious or critical axe violations are
@@ -99,6 +102,7 @@ func TestPages(t *testing.T) {
 	now := f.now
 	pages := []pageCase{
 		{name: "login", path: "/login", status: 200},
+		{name: "login-failed", path: "/login", status: 200, failLogin: true},
 		{name: "dashboard-viewer", as: pagesViewer, path: "/", status: 200, skip: true},
 		{name: "403-log", as: pagesViewer, path: "/log", status: 403},
 		{name: "dashboard", as: pagesAdmin, path: "/", status: 200, skip: true},
@@ -376,6 +380,14 @@ func (f *pagesFixture) visit(t *testing.T, b *browser, p pageCase, width, height
 		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
 	}
 	b.do(t, 15*time.Second, chromedp.EmulateViewport(width, height, opts...), setColorScheme("light"), chromedp.Navigate(f.base+p.path))
+	if p.failLogin {
+		b.do(t, 15*time.Second,
+			chromedp.SendKeys(chromedp.CSS(`#login-user`), fmt.Sprintf("nobody%d", width)),
+			chromedp.SendKeys(chromedp.CSS(`#login-password`), "not the password"),
+			chromedp.Submit(chromedp.CSS(`#login-password`)),
+		)
+		waitThroughNavigation(t, b, 10*time.Second, "the login page says why", `!!document.querySelector('[data-testid="login-error"]')`)
+	}
 	if got := eval[string](t, b, `location.pathname`); !strings.HasPrefix(p.path, got) {
 		t.Fatalf("%s: the browser is on %s, want %s", p.name, got, p.path)
 	}
