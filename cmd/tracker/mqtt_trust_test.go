@@ -50,6 +50,7 @@ func mqttGuess(addr, id, user, password string) error {
 // passwords at about 30 a second get a password check only until the
 // limit, after which the right password is refused over HTTP too from
 // that address; service accounts (--mqtt-user) are limited the same way.
+// The log stays short: the refusals past the limit take one line a minute.
 func TestMQTTLoginsShareTheWebLimiter(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	addUsers(t, data, map[string]string{"root": "root-pass-1", "alice": "alice-pass-1"})
@@ -74,8 +75,10 @@ func TestMQTTLoginsShareTheWebLimiter(t *testing.T) {
 	checked := strings.Count(logs, "msg=\"login failed\"")
 	limited := strings.Count(logs, "login refused: too many failed logins")
 	t.Logf("%d MQTT guesses in %v: %d password checks, %d refused by the limiter", tries, took.Round(time.Millisecond), checked, limited)
-	if checked+limited != tries {
-		t.Errorf("%d checked + %d limited != %d guesses", checked, limited, tries)
+	// Every guess is counted (/metrics, below), but a guesser kept out by
+	// the limiter is logged once a minute, not once a guess.
+	if limited < 1 || limited > 2 {
+		t.Errorf("%d log lines for the guesses the limiter refused, want 1 or 2 (one a minute)", limited)
 	}
 	if checked > 10 { // 5 per user and address
 		t.Errorf("%d of %d guesses had their password checked", checked, tries)

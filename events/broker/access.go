@@ -2,12 +2,16 @@ package broker
 
 import (
 	"crypto/subtle"
+	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"tracker/events/lograte"
 )
 
 // Who may connect, publish and receive. Every decision is taken from the
@@ -20,6 +24,7 @@ type hook struct {
 	mqtt.HookBase
 	b        *Broker
 	users    map[string]string
+	internal *Internal
 	accounts Accounts
 	open     atomic.Bool // anonymous access: no user at start, until one appears
 
@@ -32,6 +37,10 @@ type hook struct {
 	// one id at the same moment cannot both pass the takeover check.
 	pendingMu sync.Mutex
 	pending   map[string]*mqtt.Client
+
+	// refusals keeps a client that retries a bad login every second (a
+	// misconfigured phone) to one log line a minute.
+	refusals *lograte.Limiter
 }
 
 // locked reports whether logins are required: unless the broker started
@@ -61,10 +70,28 @@ func (h *hook) Provides(b byte) bool {
 }
 
 // service reports whether name is a configured service account (trusted
-// on every topic).
+// on every topic) or the internal login (trusted on its own topics).
 func (h *hook) service(name string) bool {
 	_, ok := h.users[name]
-	return ok
+	return ok || h.isInternal(name)
+}
+
+func (h *hook) isInternal(name string) bool {
+	return h.internal != nil && name == h.internal.Name
+}
+
+// internalTopic reports whether topic (or filter) is under one of the
+// internal login's users: owntracks/<user>/…, and with cmdOnly a
+// device's command topic owntracks/<user>/<device>/cmd.
+func (h *hook) internalTopic(topic string, cmdOnly bool) bool {
+	parts := strings.Split(topic, "/")
+	if len(parts) < 3 || parts[0] != "owntracks" || !slices.Contains(h.internal.Users, parts[1]) {
+		return false
+	}
+	if cmdOnly {
+		return len(parts) == 4 && parts[3] == "cmd" && parts[2] != "+" && parts[2] != "#"
+	}
+	return !strings.ContainsAny(topic, "+#")
 }
 
 // OnConnectAuthenticate checks the login, the last will's topic, and that
@@ -78,7 +105,10 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	version, ok := h.authenticate(name, pk.Connect.Password, cl.Net.Remote)
 	if !ok {
 		h.b.stats.loginsRefused.Add(1)
-		h.b.logger.Info("MQTT login refused", "user", name, "client", cl.ID, "remote", cl.Net.Remote)
+		if ok, n := h.refusals.Allow(hostOf(cl.Net.Remote)); ok {
+			h.b.logger.Info("MQTT login refused (repeats from this address are logged once a minute)",
+				"user", name, "client", cl.ID, "remote", cl.Net.Remote, "refused_since_last_line", n)
+		}
 		return false // mochi answers "bad user name or password"
 	}
 	if pk.Connect.WillFlag && !h.mayPublish(name, pk.Connect.WillTopic) {
@@ -99,7 +129,11 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 // authenticate checks a service account or an account user, within the
 // login limits.
 func (h *hook) authenticate(name string, pw []byte, remote string) (version uint64, ok bool) {
-	if want, service := h.users[name]; service {
+	want, service := h.users[name]
+	if h.isInternal(name) {
+		want, service = h.internal.Password, true
+	}
+	if service {
 		verify := func() bool { return subtle.ConstantTimeCompare([]byte(want), pw) == 1 }
 		if h.accounts == nil {
 			return 0, verify()
@@ -222,6 +256,9 @@ func (h *hook) mayReceive(cl *mqtt.Client, topic string) bool {
 		return true
 	}
 	name := string(cl.Properties.Username)
+	if h.isInternal(name) {
+		return h.internalTopic(topic, true)
+	}
 	if h.service(name) || h.accounts == nil {
 		return true
 	}
@@ -259,6 +296,9 @@ func (h *hook) current(cl *mqtt.Client, name string) bool {
 
 // mayPublish applies the OwnTracks rule to a topic name may publish to.
 func (h *hook) mayPublish(name, topic string) bool {
+	if h.locked() && h.isInternal(name) {
+		return h.internalTopic(topic, false)
+	}
 	if !h.locked() || h.service(name) || h.accounts == nil {
 		return true
 	}
@@ -296,6 +336,14 @@ func (h *hook) refusePublish(cl *mqtt.Client, pk packets.Packet, reason string) 
 	h.b.logger.Warn("MQTT publish refused: "+reason, "user", string(cl.Properties.Username),
 		"client", cl.ID, "remote", cl.Net.Remote, "topic", clip(pk.TopicName), "bytes", len(pk.Payload))
 	h.b.disconnect(cl, packets.ErrNotAuthorized)
+}
+
+// hostOf is the address part of a client's host:port.
+func hostOf(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
 }
 
 // clip shortens what a client chose (a topic may be 64 KB) for the log.

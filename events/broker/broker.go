@@ -27,6 +27,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"tracker/events"
+	"tracker/events/lograte"
 )
 
 // relayID names the internal client through which logged messages are
@@ -48,6 +49,10 @@ type Config struct {
 	// Users maps user name to password: service accounts from the
 	// configuration, trusted on every topic.
 	Users map[string]string
+	// Internal, when set, is a login for clients the server itself runs
+	// (--demo's phones), scoped to its Users' topics. Unlike Users it
+	// does not end anonymous access.
+	Internal *Internal
 	// Accounts, when set, are the server's users: a phone logs in with
 	// its owner's name and password. Without any user (configured or
 	// account), anonymous clients are allowed, which New only permits on
@@ -79,6 +84,31 @@ type Config struct {
 	// and queued messages are dropped.
 	SessionExpiry time.Duration
 }
+
+// Internal is a login held only by the server process: its password is
+// random per run and never shown, so no outside client has it, and even
+// with it a client could only publish under owntracks/<one of Users>/
+// and receive those phones' commands.
+type Internal struct {
+	Name     string // not a valid user name (e.g. "#demo"), so it never shadows one
+	Password string
+	Users    []string // the topic levels its phones publish under
+}
+
+// ListenError is a listener that could not open; errors.Is finds the
+// cause (syscall.EADDRINUSE for a port already taken).
+type ListenError struct {
+	Listener string // "tcp", "ws" or "tls": Config.Listen, WSListen or TLSListen
+	Addr     string
+	Err      error
+}
+
+func (e *ListenError) Error() string {
+	what := map[string]string{"tcp": "", "ws": "websocket ", "tls": "TLS "}[e.Listener]
+	return fmt.Sprintf("broker: %slisten on %s: %v", what, e.Addr, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // Accounts checks phone logins and decides what each may publish and
 // receive, with the usual OwnTracks rule: a user publishes only under
@@ -156,7 +186,8 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	b := &Broker{srv: srv, log: log, logger: logger, limits: lim, ackers: map[*mqtt.Client]*acker{}}
 	b.conns.counts = map[string]*addrConns{}
 	b.relay = srv.NewClient(nil, "local", relayID, true)
-	b.hook = &hook{b: b, users: cfg.Users, accounts: cfg.Accounts, pending: map[string]*mqtt.Client{}}
+	b.hook = &hook{b: b, users: cfg.Users, internal: cfg.Internal, accounts: cfg.Accounts, pending: map[string]*mqtt.Client{},
+		refusals: lograte.New(time.Minute, 4096)}
 	b.hook.open.Store(open) // decided here, at start, on loopback only
 	if err := srv.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
@@ -167,20 +198,20 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen, TLSConfig: plainTLS})
 	if err := srv.AddListener(b.guard(b.tcp)); err != nil {
-		return nil, fmt.Errorf("broker: listen on %s: %w", cfg.Listen, err)
+		return nil, &ListenError{"tcp", cfg.Listen, err}
 	}
 	if cfg.WSListen != "" {
 		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen, TLSConfig: plainTLS})
 		if err := srv.AddListener(b.guard(b.ws)); err != nil {
 			srv.Listeners.CloseAll(noClients) // free the ports already bound
-			return nil, fmt.Errorf("broker: websocket listen on %s: %w", cfg.WSListen, err)
+			return nil, &ListenError{"ws", cfg.WSListen, err}
 		}
 	}
 	if cfg.TLSListen != "" {
 		b.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: cfg.TLSListen, TLSConfig: cfg.TLS})
 		if err := srv.AddListener(b.guard(b.tls)); err != nil {
 			srv.Listeners.CloseAll(noClients) // free the ports already bound
-			return nil, fmt.Errorf("broker: TLS listen on %s: %w", cfg.TLSListen, err)
+			return nil, &ListenError{"tls", cfg.TLSListen, err}
 		}
 	}
 	return b, nil

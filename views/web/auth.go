@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tracker/events/lograte"
 	"tracker/projections"
 	"tracker/views"
 )
@@ -202,6 +203,7 @@ type Auth struct {
 	// Now is the clock the login limiter counts by; time.Now when nil.
 	Now      func() time.Time
 	limits   *limiter
+	lockLogs *lograte.Limiter // "too many failed logins": once a minute per address
 	initOnce sync.Once
 }
 
@@ -212,6 +214,7 @@ func (a *Auth) init() {
 			now = time.Now
 		}
 		a.limits = newLimiter(now)
+		a.lockLogs = lograte.New(time.Minute, 4096)
 	})
 }
 
@@ -257,7 +260,12 @@ func (a *Auth) Guard(name, ip string, verify func() bool) error {
 	a.init()
 	ip = hostOnly(ip)
 	if wait := a.limits.wait(name, ip); wait > 0 {
-		a.Logger.Warn("login refused: too many failed logins", "user", name, "client", ip, "retry_in", wait.Round(time.Second))
+		// A locked-out client that keeps trying (a phone with an old
+		// password retries every few seconds) is logged once a minute.
+		if ok, n := a.lockLogs.Allow(addrKey(ip)); ok {
+			a.Logger.Warn("login refused: too many failed logins (repeats from this address are logged once a minute)",
+				"user", name, "client", ip, "retry_in", wait.Round(time.Second), "refused_since_last_line", n)
+		}
 		return errTooMany{wait}
 	}
 	if !verify() {
