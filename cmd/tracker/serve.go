@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -216,6 +217,7 @@ type serveOptions struct {
 	trustedProxies []netip.Prefix
 	mqttUsers      map[string]string
 	tls            tlsSetup
+	demoLogin      *broker.Internal // --demo's phones on the embedded broker
 }
 
 func (c *serveConfig) check() (serveOptions, error) {
@@ -234,8 +236,20 @@ func (c *serveConfig) check() (serveOptions, error) {
 	if o.mqttUsers, err = c.mqttUsers(); err != nil {
 		return o, err
 	}
+	if c.Demo && c.Broker == "" {
+		o.demoLogin = newDemoLogin()
+	}
 	o.tls, err = c.resolveTLS()
 	return o, err
+}
+
+// newDemoLogin is the embedded broker's login for --demo's phones: with
+// users present, a phone must log in, and the demo's are no exception.
+// Its password is random per run and never printed or stored, so only
+// this process has it; the broker also keeps it to the demo friends'
+// topics. The name is not a valid user name, so it never shadows one.
+func newDemoLogin() *broker.Internal {
+	return &broker.Internal{Name: "#demo", Password: rand.Text(), Users: demo.Users()}
 }
 
 // stores are what serve keeps in the data directory: the event log, the
@@ -321,7 +335,8 @@ func openIntake(ctx context.Context, cfg serveConfig, opts serveOptions, log *ba
 		}
 	}
 	bcfg := broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
-		TLSListen: cfg.MQTTTLSListen, TLS: opts.tls.mqttConfig(), Users: opts.mqttUsers, Accounts: accounts}
+		TLSListen: cfg.MQTTTLSListen, TLS: opts.tls.mqttConfig(), Users: opts.mqttUsers, Accounts: accounts,
+		Internal: opts.demoLogin}
 	cfg.brokerLimits.apply(&bcfg)
 	b, err := broker.New(bcfg, log, logger)
 	if err != nil {
@@ -376,7 +391,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	opts.tls.watchReloads(gctx, g, logger)
 	g.Go(func() error { return p.in.Run(gctx) })
 	if cfg.Demo {
-		sim := cfg.simulator(p.in, opts.mqttUsers, logger)
+		sim := cfg.simulator(p.in, opts.demoLogin, logger)
 		g.Go(func() error {
 			// With an external broker, the demo phones' first messages
 			// (waypoints are not retained) reach us only once we are
@@ -444,14 +459,13 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 
 // simulator makes --demo's phones: MQTT clients of the broker in use, so
 // their messages are logged as a phone's, not as the server's.
-func (c *serveConfig) simulator(in intake, users map[string]string, logger *slog.Logger) *demo.Simulator {
+// With an external broker they log in as the server does (--broker-user);
+// with the embedded one, with the per-run login only they have.
+func (c *serveConfig) simulator(in intake, login *broker.Internal, logger *slog.Logger) *demo.Simulator {
 	sim := &demo.Simulator{Logger: logger, Broker: demo.Broker{URL: c.Broker, Username: c.BrokerUser,
 		Password: c.BrokerPassword, CAFile: c.BrokerCA, CertFile: c.BrokerCert, KeyFile: c.BrokerKey}}
-	if b, ok := in.(*broker.Broker); ok {
-		sim.Broker = demo.Broker{URL: "tcp://" + b.Addr()}
-		for name, pw := range users { // any configured login will do
-			sim.Broker.Username, sim.Broker.Password = name, pw
-		}
+	if b, ok := in.(*broker.Broker); ok && login != nil {
+		sim.Broker = demo.Broker{URL: "tcp://" + b.Addr(), Username: login.Name, Password: login.Password}
 	}
 	return sim
 }

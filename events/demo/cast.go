@@ -123,3 +123,13 @@ func (f friend) startAt() latLon {
 	}
 	return f.home
 }
+
+// Users are the topic levels the simulated phones publish under
+// (owntracks/<user>/<device>), for a broker that scopes their login.
+func Users() []string {
+	var out []string
+	for _, f := range cast() {
+		out = append(out, f.user)
+	}
+	return out
+}
