@@ -24,9 +24,9 @@ func TestLimiter(t *testing.T) {
 		{time.Minute, "a", true, 2},
 		{time.Second, "a", false, 0},
 		{0, "c", true, 0},
-		{0, "d", true, 0},  // full, but b's minute is over: b is forgotten
-		{0, "e", true, 0},  // full: e takes the overflow key
-		{0, "f", false, 0}, // which f shares
+		{0, "d", true, 0},           // full, but b's minute is over: b is forgotten
+		{0, "e", true, 0},           // full: e takes the overflow key
+		{0, "f", false, 0},          // which f shares
 		{time.Minute, "f", true, 0}, // everything expired: f has a key again
 	}
 	for i, s := range steps {
