@@ -340,7 +340,7 @@ func openIntake(ctx context.Context, cfg serveConfig, opts serveOptions, log *ba
 	cfg.brokerLimits.apply(&bcfg)
 	b, err := broker.New(bcfg, log, logger)
 	if err != nil {
-		return nil, err
+		return nil, brokerPortTaken(err)
 	}
 	metrics.Registry().MustRegister(brokerCollector{b})
 	if err := restoreRetained(ctx, log, b); err != nil {
@@ -412,7 +412,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		cancel()
-		return errors.Join(fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err), g.Wait())
+		return errors.Join(portTaken(fmt.Errorf("HTTP listen on %s: %w", cfg.HTTP, err), "HTTP", cfg.HTTP, "http"), g.Wait())
 	}
 	base := opts.tls.scheme() + "://" + ln.Addr().String()
 	if err := cfg.Data.writeServerInfo(serverInfo{HTTP: base, PID: os.Getpid()}); err != nil {

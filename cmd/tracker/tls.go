@@ -224,12 +224,12 @@ func (s tlsSetup) servePublic(ctx context.Context, g *errgroup.Group, h http.Han
 	}
 	httpsLn, err := net.Listen("tcp", s.httpsAddr)
 	if err != nil {
-		return fmt.Errorf("HTTPS listen on %s: %w", s.httpsAddr, err)
+		return portTaken(fmt.Errorf("HTTPS listen on %s: %w", s.httpsAddr, err), "HTTPS", s.httpsAddr, "https-listen")
 	}
 	redirectLn, err := net.Listen("tcp", s.redirectAddr)
 	if err != nil {
 		_ = httpsLn.Close()
-		return fmt.Errorf("HTTP redirect listen on %s: %w", s.redirectAddr, err)
+		return portTaken(fmt.Errorf("HTTP redirect listen on %s: %w", s.redirectAddr, err), "HTTP", s.redirectAddr, "http-redirect-listen")
 	}
 	tlsConfig := s.acme.TLSConfig() // h2, http/1.1 and the tls-alpn-01 challenge
 	tlsConfig.MinVersion = tls.VersionTLS12

@@ -201,6 +201,15 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 		return nil, &ListenError{"tcp", cfg.Listen, err}
 	}
 	if cfg.WSListen != "" {
+		// mochi's websocket listener binds only in Serve and then just logs
+		// a failure, leaving the broker up without it: try the address
+		// here so a taken port fails New like the TCP listener's.
+		ln, err := net.Listen("tcp", cfg.WSListen)
+		if err != nil {
+			srv.Listeners.CloseAll(noClients)
+			return nil, &ListenError{"ws", cfg.WSListen, err}
+		}
+		_ = ln.Close()
 		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen, TLSConfig: plainTLS})
 		if err := srv.AddListener(b.guard(b.ws)); err != nil {
 			srv.Listeners.CloseAll(noClients) // free the ports already bound
