@@ -244,7 +244,7 @@ func applyLocation(s *State, f *Friend, e events.Event, m *owntracks.Message, ch
 	l := m.Location
 	p := Point{
 		Seq: e.Seq, Tst: l.Tst, Lat: l.Lat, Lon: l.Lon, Acc: l.Acc, Alt: l.Alt, Vel: l.Vel, Cog: l.Cog,
-		Batt: l.Batt, BS: l.BS, Conn: l.Conn, Trigger: l.Trigger,
+		Batt: l.Batt, BS: l.BS, Conn: l.Conn, Trigger: l.Trigger, Absent: l.Absent,
 	}
 	h := fnv.New32a()
 	_, _ = h.Write(e.Payload)

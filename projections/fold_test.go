@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"tracker/events"
+	"tracker/events/owntracks"
 	"tracker/projections"
 	"tracker/projections/geo"
 )
@@ -26,7 +27,7 @@ func TestApply(t *testing.T) {
 				if f.User != "alice" || f.Device != "phone" {
 					t.Errorf("user/device = %q/%q", f.User, f.Device)
 				}
-				want := projections.Point{Seq: 1, Tst: t0, Lat: home.Lat, Lon: home.Lon, Acc: 12, Alt: 41, Vel: 4, Cog: 270, Batt: 81, BS: 1, Conn: "w", Trigger: "u"}
+				want := projections.Point{Seq: 1, Tst: t0, Lat: home.Lat, Lon: home.Lon, Acc: 12, Alt: 41, Vel: 4, Cog: 270, Batt: 81, BS: 1, Conn: "w", Trigger: "u", Absent: owntracks.FieldVac}
 				if f.Location == nil || *f.Location != want {
 					t.Errorf("location = %+v, want %+v", f.Location, want)
 				}
@@ -36,6 +37,33 @@ func TestApply(t *testing.T) {
 				}
 				if !r.last().Friends[alice] || len(r.last().History) != 1 {
 					t.Errorf("changes = %+v, want alice and one history point", r.last())
+				}
+			},
+		},
+		{
+			name: "a number not sent is told from a 0 sent",
+			events: []events.Event{
+				loc(alice, t0, home, kv{"vel": 0, "alt": 0}),
+				loc(bob, t0, home, kv{"acc": 9, "vel": -1, "batt": nil}),
+			},
+			check: func(t *testing.T, r run) {
+				type known struct{ acc, alt, vel, batt bool }
+				read := func(p *projections.Point) known {
+					_, acc := p.Accuracy()
+					_, alt := p.Altitude()
+					_, vel := p.Speed()
+					_, batt := p.Battery()
+					return known{acc, alt, vel, batt}
+				}
+				if got, want := read(r.friend(t, alice).Location), (known{alt: true, vel: true}); got != want {
+					t.Errorf("alice sent vel 0 and alt 0 only: known %+v, want %+v", got, want)
+				}
+				// vel -1 is iOS's "invalid"; batt null is not a level.
+				if got, want := read(r.friend(t, bob).Location), (known{acc: true}); got != want {
+					t.Errorf("bob sent acc 9, vel -1, batt null: known %+v, want %+v", got, want)
+				}
+				if h := r.last().History; len(h) != 1 || h[0].Point.Absent != r.friend(t, bob).Location.Absent {
+					t.Errorf("history point %+v does not carry the location's Absent", h)
 				}
 			},
 		},

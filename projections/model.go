@@ -12,12 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"tracker/events/owntracks"
 	"tracker/projections/geo"
 )
 
 // SchemaVersion changes whenever the fold or the stored shape changes;
 // stored projections of another version are rebuilt from the log at start.
-const SchemaVersion = 8 // 8: locations keep their payload as sent (Sent), cards their face (Changes.Faces)
+const SchemaVersion = 9 // 9: points know which numbers the phone did not send (Point.Absent)
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string
@@ -46,7 +47,28 @@ type Point struct {
 	BS      int     `json:"bs,omitempty"`   // battery status
 	Conn    string  `json:"conn,omitempty"` // w, m, o
 	Trigger string  `json:"t,omitempty"`
+	// Absent are the numbers the phone did not send; they hold 0.
+	Absent owntracks.Fields `json:"-"`
 }
+
+// Accuracy is the horizontal accuracy in metres; false when the phone did
+// not send one (or sent a negative, "invalid").
+func (p Point) Accuracy() (int, bool) { return p.Acc, p.Absent&owntracks.FieldAcc == 0 && p.Acc >= 0 }
+
+// Altitude is the altitude in metres; false when the phone did not send one.
+func (p Point) Altitude() (int, bool) { return p.Alt, p.Absent&owntracks.FieldAlt == 0 }
+
+// Speed is the speed in km/h; false when the phone did not send one (iOS
+// sends -1 for "invalid").
+func (p Point) Speed() (int, bool) { return p.Vel, p.Absent&owntracks.FieldVel == 0 && p.Vel >= 0 }
+
+// Course is the course over ground in degrees; false when the phone did
+// not send one (or sent -1, "invalid").
+func (p Point) Course() (int, bool) { return p.Cog, p.Absent&owntracks.FieldCog == 0 && p.Cog >= 0 }
+
+// Battery is the battery level in percent; false when the phone did not
+// send one.
+func (p Point) Battery() (int, bool) { return p.Batt, p.Absent&owntracks.FieldBatt == 0 && p.Batt >= 0 }
 
 // Time returns Tst as a UTC time.
 func (p Point) Time() time.Time { return time.Unix(p.Tst, 0).UTC() }

@@ -101,13 +101,10 @@ func (h History) FromValue() string { return h.From.Format(inputLayout) }
 // ToValue is the form value of the range's end.
 func (h History) ToValue() string { return h.To.Format(inputLayout) }
 
-// RangeText describes the range in words.
-func (h History) RangeText() string {
-	const day = "Mon 2 Jan 2006"
-	if h.To.Equal(h.From.AddDate(0, 0, 1)) && h.From.Hour() == 0 && h.From.Minute() == 0 && h.From.Second() == 0 {
-		return h.From.Format(day)
-	}
-	return h.From.Format(day+" 15:04") + " – " + h.To.Format(day+" 15:04")
+// WholeDay reports whether the range is one calendar day (midnight to
+// midnight in the page's zone), shown as that day.
+func (h History) WholeDay() bool {
+	return h.To.Equal(h.From.AddDate(0, 0, 1)) && h.From.Hour() == 0 && h.From.Minute() == 0 && h.From.Second() == 0
 }
 
 func (h History) rangeQuery(from, to time.Time) url.Values {
@@ -174,46 +171,57 @@ type PointRow struct {
 	loc *time.Location
 }
 
-// TimeText is the fix's time in the page's zone.
-func (p PointRow) TimeText() string {
-	loc := p.loc
-	if loc == nil {
-		loc = time.UTC
-	}
-	return p.Time().In(loc).Format("2006-01-02 15:04:05")
+// PointDay is the table's rows of one calendar day (in the page's zone):
+// the day heads them, each row shows its clock time.
+type PointDay struct {
+	Day  time.Time // a time on that day, for its heading
+	Rows []PointRow
 }
 
-// ISOTime is the fix's time for a <time datetime> attribute.
-func (p PointRow) ISOTime() string { return p.Time().Format(time.RFC3339) }
+// PointDays groups this page's rows by day, oldest first.
+func (h History) PointDays() []PointDay {
+	var out []PointDay
+	loc := h.Now.Location()
+	for _, p := range h.Points {
+		t := p.Time().In(loc)
+		if n := len(out); n > 0 {
+			if y, m, d := out[n-1].Day.Date(); t.Year() == y && t.Month() == m && t.Day() == d {
+				out[n-1].Rows = append(out[n-1].Rows, p)
+				continue
+			}
+		}
+		out = append(out, PointDay{Day: t, Rows: []PointRow{p}})
+	}
+	return out
+}
+
+// Unknown is what the page shows for a value the phone did not send.
+const Unknown = "–"
 
 // Position is "lat, lon" with five decimals (about a metre).
 func (p PointRow) Position() string {
 	return strconv.FormatFloat(p.Lat, 'f', 5, 64) + ", " + strconv.FormatFloat(p.Lon, 'f', 5, 64)
 }
 
-// AccText is the accuracy, "" when unknown.
-func (p PointRow) AccText() string {
-	if p.Acc <= 0 {
-		return ""
+func orUnknown(v int, ok bool, unit string) string {
+	if !ok {
+		return Unknown
 	}
-	return strconv.Itoa(p.Acc) + " m"
+	return strconv.Itoa(v) + unit
 }
 
-// VelText is the speed, "" when unknown.
-func (p PointRow) VelText() string {
-	if p.Vel < 0 {
-		return ""
-	}
-	return strconv.Itoa(p.Vel) + " km/h"
-}
+// AccText is the accuracy, "–" when the phone did not send it.
+func (p PointRow) AccText() string { v, ok := p.Accuracy(); return orUnknown(v, ok, " m") }
 
-// BattText is the battery level, "" when unknown.
-func (p PointRow) BattText() string {
-	if p.Batt <= 0 {
-		return ""
-	}
-	return strconv.Itoa(p.Batt) + "%"
-}
+// AltText is the altitude, "–" when the phone did not send it.
+func (p PointRow) AltText() string { v, ok := p.Altitude(); return orUnknown(v, ok, " m") }
+
+// VelText is the speed, "–" when the phone did not send it (a phone
+// standing still sends 0: "0 km/h").
+func (p PointRow) VelText() string { v, ok := p.Speed(); return orUnknown(v, ok, " km/h") }
+
+// BattText is the battery level, "–" when the phone did not send it.
+func (p PointRow) BattText() string { v, ok := p.Battery(); return orUnknown(v, ok, "%") }
 
 // triggers explains OwnTracks' "t" field.
 var triggers = map[string]string{
@@ -225,6 +233,9 @@ var triggers = map[string]string{
 func (p PointRow) TriggerText() string {
 	if d, ok := triggers[p.Trigger]; ok {
 		return p.Trigger + " (" + d + ")"
+	}
+	if p.Trigger == "" {
+		return "automatic"
 	}
 	return p.Trigger
 }
@@ -252,6 +263,9 @@ func (l EventLine) TimeText() string {
 
 // ISOTime is the event's time for a <time datetime> attribute.
 func (l EventLine) ISOTime() string { return time.Unix(l.Tst, 0).UTC().Format(time.RFC3339) }
+
+// Time is when the event happened.
+func (l EventLine) Time() time.Time { return time.Unix(l.Tst, 0).UTC() }
 
 // Ago is the event's time relative to now.
 func (l EventLine) Ago() string { return Ago(l.Now, time.Unix(l.Tst, 0)) }

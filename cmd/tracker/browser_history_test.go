@@ -87,3 +87,76 @@ func TestBrowserHistoryMapFramesTrack(t *testing.T) {
 		t.Errorf("after Fit track, points off the map: %s", out)
 	}
 }
+
+// TestBrowserHistoryLayout: a 100-point history page on phones (360 and
+// 390 px) does not scroll sideways, shows each point's time, position and
+// speed, and is far shorter than the 8,255 px it used to be at 390 px; on
+// a desktop (1280×800) the map and the comings and goings are in the
+// first screen.
+func TestBrowserHistoryLayout(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
+	base := "http://" + s.http
+	defineArea(t, base, "Jardin du Luxembourg", parkLat, parkLon, 300)
+	const id, n = "chloe/phone", 100
+	phone := eventstest.Connect(t, s.mqtt, "history-chloe")
+	now := time.Now().Truncate(time.Second)
+	for i := range n {
+		// In and out of the park every 20 points, so the timeline has lines.
+		lat := parkLat + float64(i%20)*0.0008
+		publishLocation(t, phone, id, location{Lat: lat, Lon: parkLon, Tst: now.Add(time.Duration(i-n) * time.Minute).Unix(), Acc: 12, Batt: 80 - i/5, Vel: i % 30, T: "p"})
+	}
+	waitFriend(t, base, id)
+	page := historyURL(base, id, now.Add(-3*time.Hour), now.Add(time.Hour))
+
+	for _, sz := range []struct {
+		width, height int64
+		mobile        bool
+	}{{360, 740, true}, {390, 844, true}, {1280, 800, false}} {
+		t.Run(fmt.Sprint(sz.width), func(t *testing.T) {
+			opts := []chromedp.EmulateViewportOption{}
+			if sz.mobile {
+				opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
+			}
+			b.do(t, 15*time.Second, chromedp.EmulateViewport(sz.width, sz.height, opts...), chromedp.Navigate(page))
+			b.mustWaitJS(t, 5*time.Second, "track drawn", fmt.Sprintf(`document.getElementById("track").dataset.points === "%d"`, n))
+			if got := eval[int](t, b, `document.querySelectorAll('[data-testid="point-row"]').length`); got != n {
+				t.Fatalf("%d point rows, want %d", got, n)
+			}
+			if wide := eval[string](t, b, overflowJS); wide != "" {
+				t.Errorf("scrolls sideways: %s", wide)
+			}
+			height := eval[int](t, b, `document.documentElement.scrollHeight`)
+			t.Logf("history page with %d points at %d px: %d px tall", n, sz.width, height)
+			// Each row shows its time, position and speed on screen.
+			if miss := eval[string](t, b, keyCellsJS); miss != "" {
+				t.Errorf("a point row hides a key value: %s", miss)
+			}
+			if sz.mobile {
+				if height > 5000 {
+					t.Errorf("the page is %d px tall at %d px, want at most 5000", height, sz.width)
+				}
+				return
+			}
+			for _, what := range []string{"#map", "#timeline-h"} {
+				top := eval[float64](t, b, fmt.Sprintf(`document.querySelector(%q).getBoundingClientRect().top`, what))
+				if top < 0 || top > float64(sz.height)-40 {
+					t.Errorf("%s starts at %.0f px, outside the first %d px screen", what, top, sz.height)
+				}
+			}
+		})
+	}
+}
+
+// keyCellsJS checks the first point row: its time, position and speed are
+// each visible (a box inside the viewport's width). "" when they are.
+const keyCellsJS = `(function(){
+	var row = document.querySelector('[data-testid="point-row"]'), w = document.documentElement.clientWidth, out = [];
+	["time", "position", "speed"].forEach(function(k){
+		var c = row.querySelector('[data-key="' + k + '"]');
+		if (!c) { out.push(k + ": no cell"); return; }
+		var r = c.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0 || r.left < 0 || r.right > w + 1) out.push(k + ": at " + Math.round(r.left) + "–" + Math.round(r.right) + " of " + w);
+	});
+	return out.join("; ");
+})()`

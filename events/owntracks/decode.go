@@ -321,6 +321,14 @@ func (c *check) location(f *fields) *Location {
 		MotionActivities: c.strs("motionactivities", &f.Motion),
 	}
 	l.Pressure, _ = c.num("p", &f.P, false)
+	for _, o := range [...]struct {
+		n *number
+		f Fields
+	}{{&f.Acc, FieldAcc}, {&f.Alt, FieldAlt}, {&f.Vac, FieldVac}, {&f.Vel, FieldVel}, {&f.Cog, FieldCog}, {&f.Batt, FieldBatt}, {&f.BS, FieldBS}} {
+		if o.n.st != good {
+			l.Absent |= o.f
+		}
+	}
 	return l
 }
 

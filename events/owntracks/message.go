@@ -108,6 +108,11 @@ type Location struct {
 	Pressure float64 // "p": barometric pressure, kPa
 	Rad      int     // region radius on enter/leave (iOS), m
 
+	// Absent are the optional numbers above the payload did not carry
+	// (or carried as null): they read 0, which a phone also sends (a
+	// speed of 0 standing still, an altitude of 0 at the sea).
+	Absent Fields
+
 	Conn    string // "w" wifi, "m" mobile, "o" offline
 	Trigger string // "t": what caused the report ("p" ping, "c" region, "u" manual, ...); "" automatic
 	TID     string // tracker id; display only, never identity
@@ -119,6 +124,20 @@ type Location struct {
 	Tag              string
 	MotionActivities []string
 }
+
+// Fields is a set of a location's optional numbers.
+type Fields uint8
+
+// The optional numbers of a location, for Location.Absent.
+const (
+	FieldAcc Fields = 1 << iota
+	FieldAlt
+	FieldVac
+	FieldVel
+	FieldCog
+	FieldBatt
+	FieldBS
+)
 
 // Time returns Tst as a UTC time.
 func (l *Location) Time() time.Time { return time.Unix(l.Tst, 0).UTC() }

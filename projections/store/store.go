@@ -21,6 +21,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 
 	"tracker/events/badgerdb"
+	"tracker/events/owntracks"
 	"tracker/projections"
 )
 
@@ -140,6 +141,9 @@ func (s *Store) Load() (*projections.State, error) {
 				return err
 			}
 			sf.Friend.Sent = sf.Sent
+			if sf.Friend.Location != nil {
+				sf.Friend.Location.Absent = sf.LocationAbsent
+			}
 			st.Friends[sf.ID] = sf.Friend
 			return nil
 		}); err != nil {
@@ -248,7 +252,11 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			}
 			continue
 		}
-		if err := setJSON(set, k, storedFriend{Friend: f, Sent: f.Sent}); err != nil {
+		sf := storedFriend{Friend: f, Sent: f.Sent}
+		if f.Location != nil {
+			sf.LocationAbsent = f.Location.Absent
+		}
+		if err := setJSON(set, k, sf); err != nil {
 			return err
 		}
 	}
@@ -320,11 +328,12 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 	return nil
 }
 
-// storedFriend is a friend as stored: with its location as sent, which
-// the native API does not show.
+// storedFriend is a friend as stored: with its location as sent and the
+// numbers that location did not carry, which the native API does not show.
 type storedFriend struct {
 	*projections.Friend
-	Sent *projections.Sent `json:"sent,omitempty"`
+	Sent           *projections.Sent `json:"sent,omitempty"`
+	LocationAbsent owntracks.Fields  `json:"location_absent,omitempty"`
 }
 
 // Face returns dev's card face (base64), "" when it has none.
@@ -374,7 +383,7 @@ func eventKey(prefix, owner string, tst int64, seq uint64, other string) []byte 
 
 // Point encoding: seq, tst (8 each), lat, lon (float64 bits), then
 // varints acc alt vel cog batt bs, then conn and trigger as
-// length-prefixed strings.
+// length-prefixed strings, then one byte of Absent.
 func encodePoint(p projections.Point) []byte { return appendPoint(make([]byte, 0, 48), p) }
 
 func appendPoint(b []byte, p projections.Point) []byte {
@@ -388,7 +397,8 @@ func appendPoint(b []byte, p projections.Point) []byte {
 	b = binary.AppendUvarint(b, uint64(len(p.Conn)))
 	b = append(b, p.Conn...)
 	b = binary.AppendUvarint(b, uint64(len(p.Trigger)))
-	return append(b, p.Trigger...)
+	b = append(b, p.Trigger...)
+	return append(b, byte(p.Absent))
 }
 
 var errBadPoint = errors.New("store: bad history point")
@@ -417,6 +427,10 @@ func decodePoint(b []byte) (projections.Point, error) {
 		}
 		*dst, b = string(b[n:n+int(l)]), b[n+int(l):]
 	}
+	if len(b) != 1 {
+		return p, errBadPoint
+	}
+	p.Absent = owntracks.Fields(b[0])
 	return p, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tracker/events/owntracks"
 	"tracker/projections"
 	"tracker/projections/geo"
 )
@@ -57,6 +58,7 @@ func TestPointRoundTrip(t *testing.T) {
 		{"negatives and extremes", projections.Point{Seq: math.MaxUint64, Tst: -1, Lat: -90, Lon: -180, Acc: -1, Alt: -430, Vel: -1, Cog: -1, Batt: math.MaxInt32, BS: math.MinInt32}},
 		{"before 1970", projections.Point{Tst: math.MinInt64, Lat: math.SmallestNonzeroFloat64, Lon: 180}},
 		{"odd strings", projections.Point{Seq: 1, Tst: 1, Conn: "<b>wifi</b>", Trigger: "ünïcødé " + string(make([]byte, 300))}},
+		{"numbers not sent", projections.Point{Seq: 2, Tst: 2, Acc: 5, Absent: owntracks.FieldAlt | owntracks.FieldVel | owntracks.FieldBatt}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,7 +271,7 @@ func TestSaveLoad(t *testing.T) {
 	centre := geo.Point{Lat: 51.5, Lon: -0.12}
 	st.Friends["alice/phone"] = &projections.Friend{ID: "alice/phone", User: "alice", Device: "phone", Name: "Anna", TID: "am",
 		FirstSeen: recv, LastSeen: recv, Online: true, PresenceAt: recv,
-		Location: &projections.Point{Seq: 3, Tst: 1_718_000_000, Lat: 51.5, Lon: -0.12, Batt: 50}, InRegions: []string{"Home"}}
+		Location: &projections.Point{Seq: 3, Tst: 1_718_000_000, Lat: 51.5, Lon: -0.12, Batt: 50, Absent: owntracks.FieldVel | owntracks.FieldAlt}, InRegions: []string{"Home"}}
 	st.Areas["s:gym"] = &projections.Area{ID: "s:gym", Name: "Gym", Origin: projections.OriginServer, Center: &centre, Radius: 75, Defined: recv, Seq: 1}
 	st.Areas["s:park"] = &projections.Area{ID: "s:park", Name: "Park", Origin: projections.OriginServer, Defined: recv, Seq: 2,
 		Polygon: []geo.Point{{Lat: 0, Lon: 0}, {Lat: 0, Lon: 1}, {Lat: 1, Lon: 1}}}
@@ -296,6 +298,12 @@ func TestSaveLoad(t *testing.T) {
 		wj, _ := json.Marshal([]any{want.Friends, want.Areas, want.Members, want.SortedAreas()})
 		if !bytes.Equal(gj, wj) {
 			t.Errorf("Load =\n %s\nwant\n %s", gj, wj)
+		}
+		// The API's JSON leaves out which numbers were not sent; the store keeps it.
+		for id, f := range want.Friends {
+			if g := got.Friends[id]; f.Location != nil && (g == nil || g.Location == nil || g.Location.Absent != f.Location.Absent) {
+				t.Errorf("friend %s: location's Absent not kept: got %+v, want %v", id, g, f.Location.Absent)
+			}
 		}
 	}
 	check(t, s, st, 3)

@@ -43,27 +43,45 @@ type (
 					Lon  float64   `xml:"lon,attr"`
 					Ele  *int      `xml:"ele"`
 					Time time.Time `xml:"time"`
+					Ext  *gpxExt   `xml:"extensions"`
 				} `xml:"trkpt"`
 			} `xml:"trkseg"`
 		} `xml:"trk"`
 	}
+	// gpxExt are the OwnTracks values of a trkpt, in our namespace; a
+	// value the phone did not send is absent (nil).
+	gpxExt struct {
+		Acc  *int    `xml:"urn:x-tracker:owntracks:1 acc"`
+		Vel  *int    `xml:"urn:x-tracker:owntracks:1 vel"`
+		Cog  *int    `xml:"urn:x-tracker:owntracks:1 cog"`
+		Batt *int    `xml:"urn:x-tracker:owntracks:1 batt"`
+		BS   *int    `xml:"urn:x-tracker:owntracks:1 bs"`
+		Conn *string `xml:"urn:x-tracker:owntracks:1 conn"`
+		T    *string `xml:"urn:x-tracker:owntracks:1 t"`
+	}
+	// featureCollection is the GeoJSON export: the track's line (nil when
+	// it has fewer than two points) and its points.
 	featureCollection struct {
+		Type     string
+		Line     [][2]float64
+		LineName string
+		Features []pointFeature
+	}
+	pointFeature struct {
 		Type     string `json:"type"`
-		Features []struct {
-			Type     string `json:"type"`
-			Geometry struct {
-				Type        string    `json:"type"`
-				Coordinates []float64 `json:"coordinates"`
-			} `json:"geometry"`
-			Properties struct {
-				Tst  int64     `json:"tst"`
-				Time time.Time `json:"time"`
-				Acc  int       `json:"acc"`
-				Vel  int       `json:"vel"`
-				Batt int       `json:"batt"`
-				T    string    `json:"t"`
-			} `json:"properties"`
-		} `json:"features"`
+		Geometry struct {
+			Type        string    `json:"type"`
+			Coordinates []float64 `json:"coordinates"`
+		} `json:"geometry"`
+		Properties struct {
+			Tst  int64     `json:"tst"`
+			Time time.Time `json:"time"`
+			Alt  *int      `json:"alt"`
+			Acc  *int      `json:"acc"`
+			Vel  *int      `json:"vel"`
+			Batt *int      `json:"batt"`
+			T    string    `json:"t"`
+		} `json:"properties"`
 	}
 )
 
@@ -81,20 +99,60 @@ func parseGPX(t *testing.T, res *http.Response, body []byte) gpxDoc {
 	return g
 }
 
+// parseGeoJSON reads the GeoJSON export: a LineString feature through the
+// points when there are two or more, then one Point feature per point.
 func parseGeoJSON(t *testing.T, body []byte) featureCollection {
 	t.Helper()
-	var fc featureCollection
-	if err := json.Unmarshal(body, &fc); err != nil {
+	var raw struct {
+		Type     string            `json:"type"`
+		Features []json.RawMessage `json:"features"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
 		t.Fatalf("GeoJSON does not decode: %v\n%s", err, body[:min(len(body), 600)])
 	}
+	fc := featureCollection{Type: raw.Type, Features: []pointFeature{}}
 	if fc.Type != "FeatureCollection" {
 		t.Fatalf("GeoJSON type %q", fc.Type)
 	}
-	for i, f := range fc.Features {
-		if f.Type != "Feature" || f.Geometry.Type != "Point" || len(f.Geometry.Coordinates) != 2 {
-			t.Fatalf("feature %d: %+v", i, f)
+	for i, rf := range raw.Features {
+		var line struct {
+			Type     string `json:"type"`
+			Geometry struct {
+				Type        string       `json:"type"`
+				Coordinates [][2]float64 `json:"coordinates"`
+			} `json:"geometry"`
+			Properties struct {
+				Name string `json:"name"`
+			} `json:"properties"`
 		}
-		requireKeys(t, "properties", mustJSON(t, f.Properties), "tst", "time", "acc", "vel", "batt", "t")
+		if i == 0 && json.Unmarshal(rf, &line) == nil && line.Geometry.Type == "LineString" {
+			if line.Type != "Feature" || len(line.Geometry.Coordinates) < 2 {
+				t.Fatalf("line feature: %s", rf)
+			}
+			fc.Line, fc.LineName = line.Geometry.Coordinates, line.Properties.Name
+			continue
+		}
+		var f pointFeature
+		if err := json.Unmarshal(rf, &f); err != nil || f.Type != "Feature" || f.Geometry.Type != "Point" || len(f.Geometry.Coordinates) != 2 {
+			t.Fatalf("feature %d (%v): %s", i, err, rf)
+		}
+		var props struct {
+			Properties json.RawMessage `json:"properties"`
+		}
+		_ = json.Unmarshal(rf, &props)
+		requireKeys(t, "properties", props.Properties, "tst", "time", "t")
+		fc.Features = append(fc.Features, f)
+	}
+	// The line runs through the points, in their order.
+	if len(fc.Features) >= 2 || fc.Line != nil {
+		if len(fc.Line) != len(fc.Features) {
+			t.Fatalf("the line has %d positions, the track %d points", len(fc.Line), len(fc.Features))
+		}
+		for i, f := range fc.Features {
+			if c := f.Geometry.Coordinates; fc.Line[i] != [2]float64{c[0], c[1]} {
+				t.Fatalf("line position %d is %v, point %v", i, fc.Line[i], c)
+			}
+		}
 	}
 	return fc
 }
@@ -147,6 +205,12 @@ func TestExports(t *testing.T) {
 				if p.Time.Unix() != tsts[i] || math.Abs(p.Lat-want.Lat) > 1e-9 || math.Abs(p.Lon-want.Lon) > 1e-9 || p.Ele == nil || *p.Ele != 41 {
 					t.Fatalf("trkpt %d: %+v, want tst %d at %v, ele 41", i, p, tsts[i], want)
 				}
+				// The fixture sends acc 12, vel 0, cog -1 ("invalid"), batt 81, bs 1, conn w, t p.
+				e := p.Ext
+				if e == nil || e.Acc == nil || *e.Acc != 12 || e.Vel == nil || *e.Vel != 0 || e.Cog != nil || e.Batt == nil || *e.Batt != 81 ||
+					e.BS == nil || *e.BS != 1 || e.Conn == nil || *e.Conn != "w" || e.T == nil || *e.T != "p" {
+					t.Fatalf("trkpt %d extensions: %+v", i, e)
+				}
 			}
 			if g.Trk.Name != "Alice Liddell (alice/phone)" {
 				t.Errorf("track name %q", g.Trk.Name)
@@ -162,8 +226,11 @@ func TestExports(t *testing.T) {
 				t.Errorf("coordinates %v, want [lon lat] of home", c)
 			}
 			p := f.Properties
-			if p.Acc != 12 || p.Batt != 81 || p.T != "p" || p.Time.Unix() != tsts[0] {
+			if p.Acc == nil || *p.Acc != 12 || p.Batt == nil || *p.Batt != 81 || p.Vel == nil || *p.Vel != 0 || p.Alt == nil || *p.Alt != 41 || p.T != "p" || p.Time.Unix() != tsts[0] {
 				t.Errorf("properties %+v", p)
+			}
+			if fc.LineName != "Alice Liddell" {
+				t.Errorf("line name %q", fc.LineName)
 			}
 		}},
 		{"csv", "text/csv; charset=utf-8", func(t *testing.T, res *http.Response, body []byte) {
@@ -194,16 +261,25 @@ func TestExports(t *testing.T) {
 		})
 	}
 
+	// The name keeps its letters, whatever the script (RFC 5987's
+	// filename*), with an ASCII filename for old clients.
 	t.Run("filenames", func(t *testing.T) {
-		for path, want := range map[string]string{
-			withQuery(alice+"/export.csv", "from", "2026-03-09", "to", "2026-03-10"):             "alice-phone-2026-03-09_2026-03-10.csv",
-			withQuery(alice+"/export.csv", "from", "2026-03-10T08:00", "to", "2026-03-10T09:00"): "alice-phone-2026-03-10.csv",
-			historyPath(oddUser, oddDevice) + "/export.gpx":                                      "Zo_img_src_x_onerror_alert_1-my_phone-2026-03-10.gpx",
+		for path, want := range map[string]struct{ name, header string }{
+			withQuery(alice+"/export.csv", "from", "2026-03-09", "to", "2026-03-10"): {"alice-phone-2026-03-09_2026-03-10.csv",
+				`attachment; filename="alice-phone-2026-03-09_2026-03-10.csv"`},
+			withQuery(alice+"/export.csv", "from", "2026-03-10T08:00", "to", "2026-03-10T09:00"): {"alice-phone-2026-03-10.csv",
+				`attachment; filename="alice-phone-2026-03-10.csv"`},
+			historyPath(oddUser, oddDevice) + "/export.gpx": {"Zoë_img_src_x_onerror_alert_1-my_phone-2026-03-10.gpx",
+				`attachment; filename="Zo_img_src_x_onerror_alert_1-my_phone-2026-03-10.gpx"; filename*=UTF-8''Zo%C3%AB_img_src_x_onerror_alert_1-my_phone-2026-03-10.gpx`},
 		} {
 			res, _ := ps.get(t, path)
-			_, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition"))
-			if err != nil || params["filename"] != want {
-				t.Errorf("%s: filename %q (%v), want %q", path, params["filename"], err, want)
+			h := res.Header.Get("Content-Disposition")
+			if h != want.header {
+				t.Errorf("%s: Content-Disposition\n%s\nwant\n%s", path, h, want.header)
+			}
+			// What a reader of RFC 6266 makes of it: filename* wins.
+			if _, params, err := mime.ParseMediaType(h); err != nil || params["filename"] != want.name {
+				t.Errorf("%s: filename %q (%v), want %q", path, params["filename"], err, want.name)
 			}
 		}
 	})

@@ -31,24 +31,25 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	id := projections.MakeDeviceID(user, device)
 	f, ok := s.proj(r).Friend(id)
 	if !ok {
-		s.pageError(w, r, "dashboard", http.StatusNotFound, fmt.Sprintf("no friend %q with device %q", user, device), nil)
+		s.pageError(w, r, "history", http.StatusNotFound, fmt.Sprintf("no friend %q with device %q", user, device), nil)
 		return
 	}
 	q := r.URL.Query()
-	from, to, err := s.rangeOf(q)
+	from, to, err := s.rangeOf(q, views.ViewerLocation(r, s.now().Location()))
 	if err != nil {
-		s.pageError(w, r, "dashboard", http.StatusBadRequest, "Bad range: "+err.Error(), nil)
+		s.pageError(w, r, "history", http.StatusBadRequest, "Bad range: "+err.Error(), nil)
 		return
 	}
 	pageNo := 1
 	if v := q.Get("page"); v != "" {
 		if pageNo, err = strconv.Atoi(v); err != nil || pageNo < 1 || pageNo > 1<<24 {
-			s.pageError(w, r, "dashboard", http.StatusBadRequest, fmt.Sprintf("page: %q is not a page number (1 or more)", v), nil)
+			s.pageError(w, r, "history", http.StatusBadRequest, fmt.Sprintf("page: %q is not a page number (1 or more)", v), nil)
 			return
 		}
 	}
 
-	m := views.BuildHistory(s.pageFor(r, f.DisplayName()+" · history", "dashboard"), f, from, to)
+	// "history": no navigation entry is this page, so none is marked.
+	m := views.BuildHistory(s.pageFor(r, f.DisplayName()+" · history", "history"), f, from, to)
 	m.PageNo = pageNo
 	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
 	err = httpx.EachPoint(r.Context(), s.proj(r), id, from.Unix(), to.Unix(), func(p projections.Point) error {
@@ -65,7 +66,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if r.Context().Err() == nil {
-			s.pageError(w, r, "dashboard", http.StatusInternalServerError, "Could not read the history; try again.", err)
+			s.pageError(w, r, "history", http.StatusInternalServerError, "Could not read the history; try again.", err)
 		}
 		return
 	}
@@ -75,14 +76,15 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 }
 
 // Layouts the range form sends (<input type="datetime-local"> and
-// type="date"), read in the server's zone.
+// type="date"), read in the viewer's zone.
 var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"}
 
 // rangeOf reads ?from=&to= as timeRange does, and also the values of the
-// page's form: a local date and time, or a date (a date as "to" includes
-// that whole day).
-func (s *Server) rangeOf(q url.Values) (from, to time.Time, err error) {
-	now := s.now()
+// page's form: a local date and time in the viewer's zone loc, or a date
+// (a date as "to" includes that whole day). The default range is the
+// viewer's today.
+func (s *Server) rangeOf(q url.Values, loc *time.Location) (from, to time.Time, err error) {
+	now := s.now().In(loc)
 	norm := url.Values{}
 	for _, k := range []string{"from", "to"} {
 		v := q.Get(k)
