@@ -6,6 +6,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -132,6 +133,30 @@ func TestBrowserHistoryLayout(t *testing.T) {
 			if miss := eval[string](t, b, keyCellsJS); miss != "" {
 				t.Errorf("a point row hides a key value: %s", miss)
 			}
+			// For a person to look at: testout/screenshots/history-*.png.
+			for _, scheme := range []string{"light", "dark"} {
+				b.do(t, 5*time.Second, setColorScheme(scheme), chromedp.Sleep(200*time.Millisecond))
+				full, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					t.Fatalf("screenshot: %v", err)
+				}
+				screen, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+				if err != nil {
+					t.Fatalf("screenshot: %v", err)
+				}
+				_ = eval[bool](t, b, `(document.getElementById("points-h").scrollIntoView(), true)`)
+				table, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+				if err != nil {
+					t.Fatalf("screenshot: %v", err)
+				}
+				_ = eval[bool](t, b, `(scrollTo(0, 0), true)`)
+				for name, png := range map[string][]byte{"full": full, "screen": screen, "table": table} {
+					if err := os.WriteFile(filepath.Join(screenshotDir(t), fmt.Sprintf("history-100-%s-%d-%s.png", scheme, sz.width, name)), png, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			b.do(t, 5*time.Second, setColorScheme(""))
 			if sz.mobile {
 				if height > 5000 {
 					t.Errorf("the page is %d px tall at %d px, want at most 5000", height, sz.width)

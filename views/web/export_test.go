@@ -157,15 +157,6 @@ func parseGeoJSON(t *testing.T, body []byte) featureCollection {
 	return fc
 }
 
-func mustJSON(t *testing.T, v any) json.RawMessage {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func (fc featureCollection) tsts() []int64 {
 	out := []int64{}
 	for _, f := range fc.Features {
