@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-//go:embed css js vendor
+//go:embed css js vendor favicon.svg
 var files embed.FS
 
 // Prefix is where the assets are served.

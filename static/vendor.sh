@@ -19,8 +19,12 @@ cp "$nm/leaflet/dist/leaflet.css" vendor/leaflet/leaflet.css
 cp "$nm/leaflet/dist/images/"*.png vendor/leaflet/images/
 cp "$nm/leaflet/LICENSE" vendor/leaflet/LICENSE
 cp "$nm/htmx.org/LICENSE" vendor/htmx-LICENSE
+mkdir -p vendor/markercluster
+cp "$nm/leaflet.markercluster/dist/leaflet.markercluster.js" vendor/markercluster/leaflet.markercluster.js
+cp "$nm/leaflet.markercluster/dist/MarkerCluster.css" vendor/markercluster/MarkerCluster.css
+cp "$nm/leaflet.markercluster/MIT-LICENCE.txt" vendor/markercluster/LICENSE
 {
-  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet; do
+  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet leaflet.markercluster; do
     printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
   done
 } > vendor/VERSIONS

@@ -1,91 +1,393 @@
-// tracker page script: draws the map from what the server rendered.
-// Friend rows carry data-marker, area cards data-shape; the live stream
-// swaps those elements in, and this script redraws from them. There is no
-// second channel: the map always shows what the lists show.
+// tracker page script. The server renders everything; this script adds
+// what needs the browser: times in the browser's own zone (kept current),
+// the map drawn from the rows (friend rows carry data-marker, area cards
+// data-shape; the live stream swaps those elements in and the map is
+// redrawn from them, so it always shows what the lists show), the map's
+// controls and the friends filter, the live connection's state, and the
+// "Locate now" status. No dependencies besides the vendored libraries.
 (function () {
   "use strict";
 
-  var map = null, markers = {}, circles = {}, shapes = {}, fitted = false;
+  // ---------------------------------------------------------------- times
+  // The same rules as views.FormatTime, in the browser's zone (Date's
+  // local getters are the browser's zone, emulated zones included).
+  var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-  function colorOf(cls) {
-    var probe = document.createElement("span");
-    probe.className = cls;
-    probe.style.display = "none";
-    document.body.appendChild(probe);
-    var c = getComputedStyle(probe).getPropertyValue("--c").trim() || "#555";
-    probe.remove();
-    return c;
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function hm(t) { return pad(t.getHours()) + ":" + pad(t.getMinutes()); }
+  function clock(t) { return hm(t) + ":" + pad(t.getSeconds()); }
+  function dayMonth(t) { return t.getDate() + " " + MONTHS[t.getMonth()]; }
+
+  function ago(now, t) {
+    var d = now - t; // ms
+    if (d < 45e3) return "just now";
+    if (d < 90 * 60e3) return Math.round(d / 60e3) + " min ago";
+    if (d < 36 * 3600e3) return Math.round(d / 3600e3) + " h ago";
+    return Math.floor(d / 86400e3) + " days ago";
   }
 
-  function initMap() {
-    var el = document.getElementById("map");
-    // A map with data-map belongs to its page's own script (history.js).
-    if (!el || el.dataset.map || typeof L === "undefined" || map) return;
-    map = L.map(el, { worldCopyJump: true }).setView([20, 0], 2);
-    var tiles = el.dataset.tiles;
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+  function formatTime(t, now, fmt) {
+    switch (fmt) {
+      case "ago": return ago(now, t);
+      case "full": return WEEKDAYS[t.getDay()] + " " + dayMonth(t) + " " + t.getFullYear() + " " + clock(t);
+      case "day": return WEEKDAYS[t.getDay()] + " " + dayMonth(t) + " " + t.getFullYear();
+      case "clock": return clock(t);
     }
-    sync();
+    if (t.getFullYear() === now.getFullYear() && t.getMonth() === now.getMonth() && t.getDate() === now.getDate()) return hm(t);
+    if (t.getFullYear() === now.getFullYear()) return WEEKDAYS[t.getDay()] + " " + dayMonth(t) + " " + hm(t);
+    return dayMonth(t) + " " + t.getFullYear() + " " + hm(t);
+  }
+
+  function renderTime(el, now) {
+    var ms = Date.parse(el.getAttribute("datetime"));
+    if (isNaN(ms)) return;
+    var t = new Date(ms);
+    var text = formatTime(t, now, el.dataset.fmt), title = formatTime(t, now, "full");
+    if (el.textContent !== text) el.textContent = text;
+    if (el.title !== title) el.title = title;
+  }
+
+  function renderTimes(root) {
+    var now = new Date();
+    if (root.matches && root.matches("time[data-fmt]")) renderTime(root, now);
+    root.querySelectorAll("time[data-fmt]").forEach(function (el) { renderTime(el, now); });
+  }
+
+  // timeEl makes a <time> like views.Time does.
+  function timeEl(ms, fmt) {
+    var el = document.createElement("time");
+    el.setAttribute("datetime", new Date(ms).toISOString());
+    el.dataset.fmt = fmt;
+    renderTime(el, new Date());
+    return el;
+  }
+
+  // The tz cookie lets the server render later pages in this zone from the
+  // first byte (views.ViewerLocation); it lasts the browser session.
+  function rememberZone() {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    if (!/^[A-Za-z0-9_\/+\-]{1,64}$/.test(zone)) return;
+    if (document.cookie.split("; ").indexOf("tz=" + zone) >= 0) return;
+    document.cookie = "tz=" + zone + "; Path=/; SameSite=Lax";
+  }
+
+  // ------------------------------------------------------------- helpers
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = text; // names are never HTML
+    return e;
   }
 
   // textOf wraps a name in a DOM element for Leaflet: handed a string,
   // bindTooltip and bindPopup set it as HTML, and names come from phones
   // (a region named <meta http-equiv="refresh" ...> would navigate away).
-  function textOf(s) {
-    var span = document.createElement("span");
-    span.textContent = s;
-    return span;
+  function textOf(s) { return el("span", "", s); }
+
+  function rowOf(id) {
+    var rows = document.querySelectorAll("[data-friend]");
+    for (var i = 0; i < rows.length; i++) if (rows[i].dataset.friend === id) return rows[i];
+    return null;
   }
 
-  function markerIcon(m) {
-    var div = document.createElement("div");
-    div.className = "marker " + m.color;
+  function markerOf(row) {
+    if (!row.dataset.marker) return null;
+    try { return JSON.parse(row.dataset.marker); } catch (e) { return null; }
+  }
+
+  // secondsOf reads a time given as unix seconds or as a date string.
+  function secondsOf(v) {
+    if (typeof v === "number" && isFinite(v)) return v;
+    if (typeof v === "string" && v !== "") {
+      if (/^\d+$/.test(v)) return parseInt(v, 10);
+      var ms = Date.parse(v);
+      if (!isNaN(ms)) return Math.floor(ms / 1000);
+    }
+    return null;
+  }
+
+  // rowTst is the time of the fix a friend's row shows (unix s), or null.
+  function rowTst(row) {
+    if (!row) return null;
+    var s = secondsOf(row.dataset.tst);
+    if (s !== null) return s;
+    var m = markerOf(row);
+    if (m && (s = secondsOf(m.tst)) !== null) return s;
+    if (m && (s = secondsOf(m.time)) !== null) return s;
+    return null;
+  }
+
+  function placesOf(m) {
+    if (!m || !m.places) return [];
+    if (typeof m.places === "string") return [m.places];
+    return m.places.map(function (p) { return typeof p === "string" ? p : (p && p.name) || ""; }).filter(Boolean);
+  }
+
+  // ------------------------------------------------------------- colours
+  // Sixteen colours, distinct at a glance, each with white initials at
+  // 4.5:1 or better; given out in list order, lowest free first, so no two
+  // friends on the page share one until there are more than sixteen.
+  var PALETTE = ["#c62828", "#1565c0", "#2e7d32", "#7b1fa2", "#b45309", "#00796b", "#ad1457", "#3949ab",
+    "#5f6f00", "#00838f", "#6d4c41", "#455a64", "#8e24aa", "#0d47a1", "#33691e", "#880e4f"];
+  var colourOf = {}; // friend id -> palette index
+
+  function assignColours(ids) {
+    var keep = {};
+    ids.forEach(function (id) { keep[id] = true; });
+    Object.keys(colourOf).forEach(function (id) { if (!keep[id]) delete colourOf[id]; });
+    var used = {};
+    Object.keys(colourOf).forEach(function (id) { used[colourOf[id]] = (used[colourOf[id]] || 0) + 1; });
+    ids.forEach(function (id) {
+      if (colourOf[id] !== undefined) return;
+      var best = 0;
+      for (var i = 0; i < PALETTE.length; i++) if ((used[i] || 0) < (used[best] || 0)) best = i;
+      colourOf[id] = best;
+      used[best] = (used[best] || 0) + 1;
+    });
+  }
+  function colour(id) { return PALETTE[colourOf[id] || 0]; }
+
+  // ----------------------------------------------------------------- map
+  var map = null, cluster = null, clustering = false, markers = {}, circles = {}, info = {}, shapes = {}, fitted = false;
+  var follow = "", filterText = "", followSelect = null;
+
+  function initMap() {
+    var box = document.getElementById("map");
+    // A map with data-map belongs to its page's own script (history.js).
+    if (!box || box.dataset.map || typeof L === "undefined" || map) return;
+    map = L.map(box, { worldCopyJump: true, maxZoom: 19 }).setView([20, 0], 2);
+    var tiles = box.dataset.tiles;
+    if (tiles) {
+      L.tileLayer(tiles, { maxZoom: 19, attribution: box.dataset.attribution || "" }).addTo(map);
+    }
+    // Friends at the same spot would hide each other: they cluster into
+    // a disc with their number, and spread out at the closest zoom.
+    cluster = L.markerClusterGroup
+      ? L.markerClusterGroup({ maxClusterRadius: 40, showCoverageOnHover: false, spiderfyOnMaxZoom: true, chunkedLoading: true, iconCreateFunction: clusterIcon })
+      : L.featureGroup();
+    clustering = !!L.markerClusterGroup;
+    cluster.addTo(map);
+    if (document.querySelector(".dashboard")) addMapControls();
+    map.on("dragstart", function () { setFollow(""); });
+    sync();
+  }
+
+  // A cluster is a disc with the number of friends in it, ringed with
+  // their colours.
+  function clusterIcon(c) {
+    var kids = c.getAllChildMarkers(), n = kids.length, stops = [];
+    kids.slice(0, 12).forEach(function (mk, i, shown) {
+      var a = (i / shown.length * 100).toFixed(1), b = ((i + 1) / shown.length * 100).toFixed(1);
+      stops.push(colour(mk.options.friend) + " " + a + "% " + b + "%");
+    });
+    var div = el("div", "cluster");
+    div.style.setProperty("--ring", "conic-gradient(" + stops.join(", ") + ")");
+    div.appendChild(el("span", "", String(n)));
+    return L.divIcon({ html: div, className: "cluster-icon", iconSize: [40, 40] });
+  }
+
+  function markerIcon(id, m) {
+    var div = el("div", "marker" + (m.stale || m.offline ? " old" : ""));
+    div.style.setProperty("--c", colour(id));
+    div.dataset.testid = "marker";
+    div.dataset.for = id;
     if (m.face) {
-      var img = document.createElement("img");
+      var img = el("img");
       img.src = m.face;
       img.alt = "";
       div.appendChild(img);
     } else {
-      div.textContent = m.initials; // textContent: names are never HTML
+      div.textContent = m.initials || m.tid || "?";
     }
-    return L.divIcon({ html: div, className: "", iconSize: [34, 34], iconAnchor: [17, 17] });
+    return L.divIcon({ html: div, className: "marker-icon", iconSize: [34, 34], iconAnchor: [17, 17], popupAnchor: [0, -16] });
+  }
+
+  function describe(m) {
+    var s = m.label || m.name || "";
+    var pl = placesOf(m);
+    if (pl.length) s += ", at " + pl.join(", ");
+    return s;
+  }
+
+  // popupFor builds the popup from the friend's row as it is now.
+  function popupFor(id) {
+    var m = info[id] || {};
+    var box = el("div", "popup");
+    box.dataset.testid = "popup";
+    box.appendChild(el("strong", "popup-name", m.name || id));
+    if (m.user || m.device) box.appendChild(el("span", "popup-device", (m.user || "") + (m.device ? "/" + m.device : "")));
+    var row = rowOf(id), tst = row ? rowTst(row) : secondsOf(m.tst);
+    if (tst === null) tst = secondsOf(m.time);
+    if (tst !== null) {
+      var when = el("p", "popup-when");
+      when.appendChild(timeEl(tst * 1000, "when"));
+      when.appendChild(document.createTextNode(" · "));
+      when.appendChild(timeEl(tst * 1000, "ago"));
+      box.appendChild(when);
+    }
+    var pl = placesOf(m);
+    if (pl.length) box.appendChild(el("p", "popup-places", "at " + pl.join(", ")));
+    var facts = [], batt = typeof m.batt === "number" ? m.batt : m.battery;
+    if (m.offline) facts.push(["offline", "off"]);
+    else if (m.stale) facts.push(["not heard from lately", "off"]);
+    if (typeof batt === "number" && batt > 0) facts.push(["battery " + batt + "%" + (batt < 15 ? " (low)" : ""), batt < 15 ? "low" : ""]);
+    if (typeof m.acc === "number" && m.acc > 0) facts.push(["± " + Math.round(m.acc) + " m", ""]);
+    if (typeof m.vel === "number" && m.vel >= 0) facts.push([m.vel + " km/h", ""]);
+    if (facts.length) {
+      var p = el("p", "popup-facts");
+      facts.forEach(function (f) { p.appendChild(el("span", f[1], f[0])); });
+      box.appendChild(p);
+    }
+    var actions = el("p", "popup-actions");
+    if (m.history) {
+      var a = el("a", "", "History");
+      a.href = m.history;
+      a.dataset.testid = "popup-history";
+      actions.appendChild(a);
+    }
+    var locate = row && row.querySelector('[data-testid="locate"]');
+    if (locate && m.locate !== false) {
+      var lb = el("button", "small", "Locate now");
+      lb.type = "button";
+      lb.addEventListener("click", function () {
+        var b = rowOf(id) && rowOf(id).querySelector('[data-testid="locate"]');
+        if (b) b.click();
+      });
+      actions.appendChild(lb);
+    }
+    var fb = el("button", "small", follow === id ? "Stop following" : "Follow");
+    fb.type = "button";
+    fb.addEventListener("click", function () { setFollow(follow === id ? "" : id); map.closePopup(); });
+    actions.appendChild(fb);
+    box.appendChild(actions);
+    return box;
+  }
+
+  function matches(id, m, row) {
+    if (!filterText) return true;
+    var name = row && row.querySelector(".name");
+    var hay = [id, m && m.name, m && m.tid, m && m.user, m && m.device, name && name.textContent].concat(placesOf(m)).join(" ");
+    return fold(hay).indexOf(filterText) >= 0;
+  }
+  function fold(s) {
+    return String(s || "").toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+  }
+
+  // entries lists every friend the page knows: rows of the list (and the
+  // hidden marker-only elements of a paged list) from the DOM, then the
+  // rest of everyone from data-markers-src; the DOM is newer and wins.
+  function entries() {
+    var out = [], at = {};
+    document.querySelectorAll("[data-friend]").forEach(function (e) {
+      var id = e.dataset.friend, isRow = e.matches('[data-testid="friend"]');
+      if (at[id] !== undefined) {
+        if (isRow) out[at[id]].row = e;
+        return;
+      }
+      at[id] = out.length;
+      out.push({ id: id, el: e, row: isRow ? e : null });
+    });
+    Object.keys(extra).forEach(function (id) {
+      if (at[id] === undefined) out.push({ id: id, el: null, row: null, m: extra[id] });
+    });
+    return out;
   }
 
   function syncFriends() {
-    var seen = {};
-    document.querySelectorAll("[data-marker]").forEach(function (el) {
-      if (!el.dataset.marker) return;
-      var m;
-      try { m = JSON.parse(el.dataset.marker); } catch (e) { return; }
-      seen[m.id] = true;
-      var ll = [m.lat, m.lon];
-      var key = JSON.stringify([m.initials, m.color, m.face]);
-      if (!markers[m.id]) {
-        markers[m.id] = L.marker(ll, { icon: markerIcon(m), title: m.name, keyboard: true }).addTo(map);
-        markers[m.id].key = key;
-        markers[m.id].on("click", function () { location.href = m.history; });
-        circles[m.id] = L.circle(ll, { radius: m.acc || 0, weight: 1, color: colorOf(m.color), fillOpacity: 0.08 }).addTo(map);
-      } else {
-        markers[m.id].setLatLng(ll);
-        if (markers[m.id].key !== key) { markers[m.id].setIcon(markerIcon(m)); markers[m.id].key = key; }
-        circles[m.id].setLatLng(ll).setRadius(m.acc || 0);
+    var list = entries();
+    assignColours(list.map(function (e) { return e.id; }));
+    var seen = {}, shown = 0, rowsN = 0, add = [], drop = [];
+    list.forEach(function (e) {
+      var id = e.id, m = e.el ? markerOf(e.el) : e.m;
+      if (e.el) e.el.style.setProperty("--c", colour(id));
+      var visible = matches(id, m, e.row);
+      if (e.row) {
+        rowsN++;
+        if (e.row.hidden !== !visible) e.row.hidden = !visible;
+        if (visible) shown++;
       }
-      markers[m.id].options.title = m.name;
+      if (!m || !map) return;
+      seen[id] = true;
+      info[id] = m;
+      var ll = [m.lat, m.lon];
+      var key = JSON.stringify([m.initials, m.tid, m.face, !!m.stale, !!m.offline, colour(id)]);
+      var mk = markers[id];
+      if (!mk) {
+        mk = markers[id] = L.marker(ll, { icon: markerIcon(id, m), title: nameOf(m, id), keyboard: true, alt: nameOf(m, id), friend: id });
+        mk.key = key;
+        mk.bindPopup(function () { return popupFor(id); }, { autoPanPadding: [24, 24] });
+        // Leaflet recreates the element when the cluster shows the
+        // marker again: name it for screen readers each time.
+        mk.on("add", function () { label(id); });
+      } else {
+        if (!mk.getLatLng().equals(ll)) mk.setLatLng(ll); // the cluster follows its markers' moves
+        if (mk.key !== key) { mk.setIcon(markerIcon(id, m)); mk.key = key; }
+        mk.options.title = nameOf(m, id);
+        label(id);
+        if (mk.isPopupOpen()) mk.setPopupContent(popupFor(id));
+      }
+      // Accuracy circles for the listed friends only: thousands of
+      // circles would make the map crawl.
+      var c = circles[id];
+      if (e.row && visible && m.acc > 0) {
+        if (!c) c = circles[id] = L.circle(ll, { radius: m.acc, weight: 1, color: colour(id), fillOpacity: 0.08, interactive: false }).addTo(map);
+        else c.setLatLng(ll).setRadius(m.acc).setStyle({ color: colour(id) });
+      } else if (c) {
+        map.removeLayer(c);
+        delete circles[id];
+      }
+      if (visible && !cluster.hasLayer(mk)) add.push(mk);
+      if (!visible && cluster.hasLayer(mk)) drop.push(mk);
     });
-    Object.keys(markers).forEach(function (id) {
-      if (!seen[id]) { map.removeLayer(markers[id]); map.removeLayer(circles[id]); delete markers[id]; delete circles[id]; }
-    });
+    if (map) {
+      Object.keys(markers).forEach(function (id) {
+        if (seen[id]) return;
+        drop.push(markers[id]);
+        if (circles[id]) map.removeLayer(circles[id]);
+        delete markers[id]; delete circles[id]; delete info[id];
+      });
+      if (drop.length) clustering ? cluster.removeLayers(drop) : drop.forEach(function (mk) { cluster.removeLayer(mk); });
+      if (add.length) clustering ? cluster.addLayers(add) : add.forEach(function (mk) { cluster.addLayer(mk); });
+    }
+    filterCount(shown, rowsN);
+    fillFollow(list);
+    if (follow && markers[follow] && map) {
+      map.panTo(markers[follow].getLatLng(), { animate: false });
+    }
+  }
+
+  function nameOf(m, id) { return (m && (m.label || m.name)) || id; }
+
+  function label(id) {
+    var mk = markers[id], e = mk && mk.getElement && mk.getElement();
+    if (e) e.setAttribute("aria-label", describe(info[id] || {}) || id);
+  }
+
+  // Everyone's markers for a paged list, fetched at start and after a
+  // reconnect (the live stream then carries their changes).
+  var extra = {};
+  function loadMarkers() {
+    var box = document.getElementById("map"), src = box && box.dataset.markersSrc;
+    if (!src) return;
+    fetch(src, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : [];
+    }).then(function (all) {
+      extra = {};
+      (all || []).forEach(function (m) { if (m && m.id) extra[m.id] = m; });
+      sync();
+    }).catch(function () { /* the list still shows its friends */ });
   }
 
   function syncAreas() {
     var seen = {};
-    document.querySelectorAll("[data-shape]").forEach(function (el) {
-      if (!el.dataset.shape) return;
+    document.querySelectorAll("[data-shape]").forEach(function (box) {
+      if (!box.dataset.shape) return;
       var a;
-      try { a = JSON.parse(el.dataset.shape); } catch (e) { return; }
+      try { a = JSON.parse(box.dataset.shape); } catch (e) { return; }
       seen[a.id] = true;
-      var key = el.dataset.shape;
+      var key = box.dataset.shape;
       if (shapes[a.id] && shapes[a.id].key === key) return;
       if (shapes[a.id]) map.removeLayer(shapes[a.id]);
       var style = { weight: 2, dashArray: a.origin === "phone" ? "4 4" : null, fillOpacity: 0.06 };
@@ -101,9 +403,21 @@
     });
   }
 
+  function shownBounds() {
+    var pts = [];
+    Object.keys(markers).forEach(function (id) { if (cluster.hasLayer(markers[id])) pts.push(markers[id].getLatLng()); });
+    return pts;
+  }
+
+  function fitAll() {
+    var pts = shownBounds();
+    if (pts.length === 1) map.setView(pts[0], Math.max(map.getZoom(), 15));
+    else if (pts.length > 1) map.fitBounds(L.latLngBounds(pts).pad(0.2));
+  }
+
   function fit() {
     if (fitted) return;
-    var pts = Object.keys(markers).map(function (id) { return markers[id].getLatLng(); });
+    var pts = shownBounds();
     if (pts.length === 0) {
       // Areas page: no friends on the map, so fit the outlines.
       var b = null;
@@ -117,28 +431,235 @@
     if (pts.length === 1) map.setView(pts[0], 15); else map.fitBounds(L.latLngBounds(pts).pad(0.2));
   }
 
-  function sync() {
-    if (!map) return;
-    syncFriends();
-    syncAreas();
-    fit();
+  // Map controls: fit everyone shown, and follow one friend (the map
+  // keeps them centred on live updates until the map is dragged).
+  function addMapControls() {
+    var Tools = L.Control.extend({
+      options: { position: "topright" },
+      onAdd: function () {
+        var box = el("div", "leaflet-bar map-tools");
+        var fitB = el("button", "", "Fit all");
+        fitB.type = "button";
+        fitB.dataset.testid = "fit-all";
+        fitB.addEventListener("click", function () { setFollow(""); fitAll(); });
+        var lab = el("label", "sr-only", "Follow a friend");
+        lab.htmlFor = "follow";
+        followSelect = el("select");
+        followSelect.id = "follow";
+        followSelect.dataset.testid = "follow";
+        followSelect.addEventListener("change", function () { setFollow(followSelect.value); });
+        box.appendChild(fitB);
+        box.appendChild(lab);
+        box.appendChild(followSelect);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      }
+    });
+    new Tools().addTo(map);
+  }
+
+  function fillFollow(list) {
+    if (!followSelect) return;
+    var want = [["", "Follow…"]];
+    list.forEach(function (e) {
+      if (e.row && markers[e.id]) want.push([e.id, nameOf(info[e.id], e.id)]);
+    });
+    var key = JSON.stringify(want);
+    if (followSelect.key !== key) {
+      followSelect.textContent = "";
+      want.forEach(function (w) { var o = el("option", "", w[1]); o.value = w[0]; followSelect.appendChild(o); });
+      followSelect.key = key;
+    }
+    if (follow && !markers[follow]) follow = "";
+    followSelect.value = follow;
+    followSelect.classList.toggle("on", !!follow);
+  }
+
+  function setFollow(id) {
+    follow = id || "";
+    if (followSelect) { followSelect.value = follow; followSelect.classList.toggle("on", !!follow); }
+    document.body.classList.toggle("following", !!follow);
+    if (follow && markers[follow]) map.setView(markers[follow].getLatLng(), Math.max(map.getZoom(), 15));
+  }
+
+  // showOnMap opens a friend's popup, zooming out of a cluster if needed.
+  function showOnMap(id) {
+    var mk = markers[id];
+    if (!mk || !map) return;
+    var open = function () { mk.openPopup(); };
+    if (cluster.zoomToShowLayer && cluster.hasLayer(mk)) cluster.zoomToShowLayer(mk, open);
+    else { map.setView(mk.getLatLng(), Math.max(map.getZoom(), 15)); open(); }
+  }
+
+  // --------------------------------------------------------------- filter
+  var filterStatus = null;
+  function addFilter() {
+    var list = document.querySelector(".dashboard #friends");
+    // A paged list has the server's own search form instead.
+    if (!list || document.querySelector(".friend-filter")) return;
+    var box = el("div", "friend-filter");
+    box.dataset.testid = "friend-filter";
+    var lab = el("label", "sr-only", "Filter friends");
+    lab.htmlFor = "friend-filter";
+    var input = el("input");
+    input.type = "search";
+    input.id = "friend-filter";
+    input.placeholder = "Filter by name, device or place";
+    input.autocomplete = "off";
+    filterStatus = el("span", "filter-count");
+    filterStatus.setAttribute("role", "status");
+    input.addEventListener("input", function () {
+      filterText = fold(input.value.trim());
+      syncFriends();
+    });
+    box.appendChild(lab);
+    box.appendChild(input);
+    box.appendChild(filterStatus);
+    list.parentNode.insertBefore(box, list);
+  }
+  function filterCount(shown, all) {
+    if (!filterStatus) return;
+    var text = filterText ? shown + " of " + all + " shown" : "";
+    if (filterStatus.textContent !== text) filterStatus.textContent = text;
+  }
+
+  // --------------------------------------------------------- locate now
+  // The server answers a press with the status "request sent" (with
+  // data-requested, unix ms); the phone's answer is a newer fix in the
+  // friend's row. The row is swapped whole on every update, status and
+  // all, so the state lives here, keyed by friend, and is drawn again into
+  // whatever status element the row has now.
+  var pressed = {}; // friend id -> {at, tst0}: presses not yet confirmed
+  var locates = {}; // friend id -> {at, tst0, answered: {tst, took}, late}
+
+  function locateTimeout() {
+    var e = document.querySelector("[data-locate-timeout]");
+    var v = e ? parseInt(e.dataset.locateTimeout, 10) : NaN;
+    return v > 0 ? v : 60000;
+  }
+
+  function statusOf(row) {
+    return row && row.querySelector('[data-testid="locate-status"], .locate-status');
   }
 
   document.addEventListener("click", function (ev) {
-    var b = ev.target.closest("[data-focus]");
-    if (!b || !map) return;
-    var m = markers[b.dataset.focus];
-    if (m) { map.setView(m.getLatLng(), Math.max(map.getZoom(), 15)); m.openTooltip && m.openTooltip(); }
-    document.getElementById("map").scrollIntoView({ behavior: "smooth", block: "nearest" });
-  });
+    var b = ev.target.closest && ev.target.closest('[data-testid="locate"]');
+    if (!b) return;
+    var row = b.closest("[data-friend]");
+    if (row) pressed[row.dataset.friend] = { at: Date.now(), tst0: rowTst(row) };
+  }, true);
 
+  function syncLocates() {
+    document.querySelectorAll('[data-testid="locate-status"], .locate-status').forEach(function (st) {
+      var row = st.closest("[data-friend]");
+      if (!row || st.dataset.drawn === "1") return;
+      var id = row.dataset.friend, text = st.textContent.trim();
+      var req = parseInt(st.dataset.requested, 10), answered = parseInt(st.dataset.answered, 10);
+      if (isNaN(req) && text !== "" && text.indexOf("request sent") !== 0 && !(locates[id] && !isNaN(answered))) {
+        // The server said something else ("only admins may …"): its word stands.
+        delete locates[id];
+        delete pressed[id];
+        return;
+      }
+      var s = locates[id];
+      if (!isNaN(req) ? (!s || s.req !== req) : (text.indexOf("request sent") === 0 && pressed[id])) {
+        var p = pressed[id] || { at: Date.now(), tst0: rowTst(row) };
+        delete pressed[id];
+        s = locates[id] = { req: isNaN(req) ? p.at : req, at: p.at, tst0: p.tst0, answered: null, late: false };
+        setTimeout(function () {
+          if (locates[id] === s && !s.answered) { s.late = true; drawLocate(id); }
+        }, locateTimeout());
+      }
+      // The server saw the phone's answer (t: "r"): its times stand.
+      if (s && !isNaN(answered) && !s.answered) s.answered = { at: answered, took: answered - s.req };
+    });
+    Object.keys(locates).forEach(function (id) {
+      var s = locates[id];
+      if (!s.answered) {
+        // Any fix newer than the one shown at the press answers it too.
+        var tst = rowTst(rowOf(id));
+        if (tst !== null && (s.tst0 === null || tst > s.tst0)) s.answered = { at: Date.now(), took: Date.now() - s.at };
+      }
+      drawLocate(id);
+    });
+  }
+
+  // waited is views.Note.Waited: "2 s", "3 min".
+  function waited(ms) {
+    var sec = Math.max(0, Math.round(ms / 1000));
+    return sec < 60 ? sec + " s" : Math.floor(sec / 60) + " min";
+  }
+
+  function drawLocate(id) {
+    var s = locates[id], st = statusOf(rowOf(id));
+    if (!s || !st) return;
+    var parts, state;
+    if (s.answered) {
+      parts = ["answered ", timeEl(s.answered.at, "clock"), " (" + waited(s.answered.took) + ")"];
+      state = "answered";
+    } else if (s.late) {
+      parts = ["no answer yet; the phone may be asleep"];
+      state = "late";
+    } else {
+      parts = ["request sent ", timeEl(s.at, "clock"), "; waiting for the phone…"];
+      state = "sent";
+    }
+    var text = parts.map(function (p) { return typeof p === "string" ? p : p.textContent; }).join("");
+    st.dataset.drawn = "1";
+    st.dataset.state = state;
+    if (st.textContent === text) return;
+    st.textContent = "";
+    parts.forEach(function (p) { st.appendChild(typeof p === "string" ? document.createTextNode(p) : p); });
+  }
+
+  // ---------------------------------------------------------- live state
   function status(text, live) {
     var s = document.getElementById("live-status");
     if (!s) return;
     s.textContent = text;
     s.classList.toggle("live", !!live);
   }
-  document.addEventListener("htmx:wsOpen", function () { status("live", true); });
+
+  // A lost connection is said plainly, and what the page shows is dimmed
+  // until the server's fresh state (sent on every connect) has arrived.
+  var lostAt = 0, catchingUp = false, leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("beforeunload", function () { leaving = true; });
+
+  function connectionLost() {
+    if (leaving) return;
+    catchingUp = false;
+    if (lostAt) return;
+    lostAt = Date.now();
+    document.body.classList.add("disconnected");
+    var banner = el("div", "live-banner");
+    banner.id = "live-banner";
+    banner.dataset.testid = "live-banner";
+    banner.setAttribute("role", "alert");
+    banner.appendChild(el("strong", "", "Connection to the server lost"));
+    banner.appendChild(document.createTextNode(" "));
+    banner.appendChild(timeEl(lostAt, "ago"));
+    banner.appendChild(document.createTextNode(". Trying again; what you see may be out of date."));
+    var main = document.getElementById("main") || document.body;
+    main.insertBefore(banner, main.firstChild);
+  }
+
+  function connectionBack() {
+    if (!lostAt) return;
+    if (!catchingUp) return;
+    lostAt = 0;
+    catchingUp = false;
+    document.body.classList.remove("disconnected");
+    var b = document.getElementById("live-banner");
+    if (b) b.remove();
+    loadMarkers();
+  }
+
+  document.addEventListener("htmx:wsOpen", function () {
+    status("live", true);
+    if (lostAt) catchingUp = true; // the banner goes with the first message: the full state
+  });
   document.addEventListener("htmx:wsClose", function () { status("reconnecting…", false); });
 
   // When the viewer's login ends (logout in another tab, a password
@@ -163,14 +684,53 @@
   }
   document.addEventListener("htmx:wsClose", function (ev) {
     var code = ev.detail && ev.detail.event ? ev.detail.event.code : 0;
-    if (code === 4401) toLogin();
-    else if (code === 4403) location.reload();
-    else if (code === 1006) checkLogin();
+    if (code === 4401) { toLogin(); return; }
+    if (code === 4403) { location.reload(); return; }
+    connectionLost();
+    if (code === 1006) checkLogin();
   });
-  document.addEventListener("htmx:sseError", checkLogin);
-  document.addEventListener("htmx:wsAfterMessage", sync);
-  document.addEventListener("htmx:sseMessage", sync);
+  document.addEventListener("htmx:sseError", function () { connectionLost(); checkLogin(); });
+  document.addEventListener("htmx:sseOpen", function () { if (lostAt) catchingUp = true; });
+  document.addEventListener("htmx:wsAfterMessage", function () { sync(); connectionBack(); });
+  document.addEventListener("htmx:sseMessage", function () { sync(); connectionBack(); });
   document.addEventListener("htmx:afterSettle", sync);
-  document.addEventListener("DOMContentLoaded", initMap);
-  if (document.readyState !== "loading") initMap();
+
+  // ------------------------------------------------------------ wiring
+  function sync() {
+    syncFriends();
+    syncLocates();
+    if (!map) return;
+    syncAreas();
+    fit();
+  }
+
+  // A friend's name in the list shows them on the map.
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("[data-focus]");
+    if (!b || !map) return;
+    showOnMap(b.dataset.focus);
+    document.getElementById("map").scrollIntoView({ behavior: "smooth", block: "nearest" });
+  });
+
+  function start() {
+    if (start.done) return;
+    start.done = true;
+    rememberZone();
+    renderTimes(document);
+    // Anything swapped in later (live rows, pages of a list) is rendered
+    // as it arrives; our own text changes add no elements, so no loop.
+    new MutationObserver(function (records) {
+      records.forEach(function (r) {
+        r.addedNodes.forEach(function (n) { if (n.nodeType === 1) renderTimes(n); });
+      });
+    }).observe(document.body, { childList: true, subtree: true });
+    // One timer keeps every "ago" (and "today") current.
+    setInterval(function () { renderTimes(document); }, 15000);
+    addFilter();
+    initMap();
+    sync();
+    loadMarkers();
+  }
+  document.addEventListener("DOMContentLoaded", start);
+  if (document.readyState !== "loading") start();
 })();
