@@ -184,7 +184,12 @@
     });
     var div = el("div", "cluster");
     div.style.setProperty("--ring", "conic-gradient(" + stops.join(", ") + ")");
-    div.appendChild(el("span", "", String(n)));
+    var count = el("span", "", String(n));
+    count.setAttribute("aria-hidden", "true");
+    div.appendChild(count);
+    // The marker's name, read out (an aria-label would not match the
+    // visible number): who is in the cluster.
+    div.appendChild(el("span", "vh", n + " friends here: " + kids.slice(0, 5).map(function (mk) { return mk.options.title; }).join(", ") + (n > 5 ? ", …" : "")));
     return L.divIcon({ html: div, className: "cluster-icon", iconSize: [40, 40] });
   }
 
@@ -199,8 +204,13 @@
       img.alt = "";
       div.appendChild(img);
     } else {
-      div.textContent = m.initials || m.tid || "?";
+      var ini = el("span", "", m.initials || m.tid || "?");
+      ini.setAttribute("aria-hidden", "true");
+      div.appendChild(ini);
     }
+    // The name as the marker's content, read out: the initials alone say
+    // little, and an aria-label would not match the visible initials.
+    div.appendChild(el("span", "vh", describe(m) || id));
     return L.divIcon({ html: div, className: "marker-icon", iconSize: [34, 34], iconAnchor: [17, 17], popupAnchor: [0, -16] });
   }
 
@@ -312,20 +322,16 @@
       seen[id] = true;
       info[id] = m;
       var ll = [m.lat, m.lon];
-      var key = JSON.stringify([m.initials, m.tid, m.face, !!m.stale, !!m.offline, colour(id)]);
+      var key = JSON.stringify([m.initials, m.tid, m.face, !!m.stale, !!m.offline, describe(m), colour(id)]);
       var mk = markers[id];
       if (!mk) {
-        mk = markers[id] = L.marker(ll, { icon: markerIcon(id, m), title: nameOf(m, id), keyboard: true, alt: nameOf(m, id), friend: id });
+        mk = markers[id] = L.marker(ll, { icon: markerIcon(id, m), title: nameOf(m, id), keyboard: true, friend: id });
         mk.key = key;
         mk.bindPopup(function () { return popupFor(id); }, { autoPanPadding: [24, 24] });
-        // Leaflet recreates the element when the cluster shows the
-        // marker again: name it for screen readers each time.
-        mk.on("add", function () { label(id); });
       } else {
         if (!mk.getLatLng().equals(ll)) mk.setLatLng(ll); // the cluster follows its markers' moves
         if (mk.key !== key) { mk.setIcon(markerIcon(id, m)); mk.key = key; }
         mk.options.title = nameOf(m, id);
-        label(id);
         if (mk.isPopupOpen()) mk.setPopupContent(popupFor(id));
       }
       // Accuracy circles for the listed friends only: thousands of
@@ -359,11 +365,6 @@
   }
 
   function nameOf(m, id) { return (m && (m.label || m.name)) || id; }
-
-  function label(id) {
-    var mk = markers[id], e = mk && mk.getElement && mk.getElement();
-    if (e) e.setAttribute("aria-label", describe(info[id] || {}) || id);
-  }
 
   // Everyone's markers for a paged list, fetched at start and after a
   // reconnect (the live stream then carries their changes).
@@ -695,10 +696,21 @@
   document.addEventListener("htmx:sseMessage", function () { sync(); connectionBack(); });
   document.addEventListener("htmx:afterSettle", sync);
 
+  // A panel that scrolls on its own must be reachable by keyboard to be
+  // scrolled: it takes the focus while its content overflows.
+  function scrollersFocusable() {
+    document.querySelectorAll(".dashboard > .panel").forEach(function (p) {
+      var scrolls = p.scrollHeight > p.clientHeight + 1 && getComputedStyle(p).overflowY !== "visible";
+      if (scrolls && !p.hasAttribute("tabindex")) p.setAttribute("tabindex", "0");
+      if (!scrolls && p.getAttribute("tabindex") === "0") p.removeAttribute("tabindex");
+    });
+  }
+
   // ------------------------------------------------------------ wiring
   function sync() {
     syncFriends();
     syncLocates();
+    scrollersFocusable();
     if (!map) return;
     syncAreas();
     fit();
@@ -727,6 +739,7 @@
     // One timer keeps every "ago" (and "today") current.
     setInterval(function () { renderTimes(document); }, 15000);
     addFilter();
+    window.addEventListener("resize", scrollersFocusable);
     initMap();
     sync();
     loadMarkers();
