@@ -161,6 +161,19 @@ func TestBrowserHistoryLayout(t *testing.T) {
 				if height > 5000 {
 					t.Errorf("the page is %d px tall at %d px, want at most 5000", height, sz.width)
 				}
+				// The folded columns come back with the switch; the table
+				// scrolls inside its box, the page does not.
+				hidden := `getComputedStyle(document.querySelector('[data-testid="point-row"] [data-key="battery"]')).display`
+				if got := eval[string](t, b, hidden); got != "none" {
+					t.Errorf("battery column shown (%s) on a phone before the switch", got)
+				}
+				_ = eval[bool](t, b, `(document.getElementById("all-columns").click(), true)`)
+				if got := eval[string](t, b, hidden); got != "table-cell" {
+					t.Errorf("battery column %s after the switch, want table-cell", got)
+				}
+				if wide := eval[string](t, b, overflowJS); wide != "" {
+					t.Errorf("with every column, the page scrolls sideways: %s", wide)
+				}
 				return
 			}
 			for _, what := range []string{"#map", "#timeline-h"} {
