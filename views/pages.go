@@ -12,12 +12,37 @@ import (
 	"tracker/projections"
 )
 
-// ErrorPage tells the visitor what went wrong with their request.
+// ErrorPage tells the visitor what went wrong with their request, in the
+// site's layout, with a way back (errorpage.templ).
 type ErrorPage struct {
 	Page
 	Code    int    // HTTP status
 	Message string // shown as text
 	Back    string // a link out, e.g. "/"
+}
+
+// Heading says the status in plain words.
+func (m ErrorPage) Heading() string {
+	switch m.Code {
+	case 403:
+		return "Not for this account"
+	case 404:
+		return "Nothing here"
+	case 405:
+		return "Not something this address does"
+	}
+	if m.Code >= 500 {
+		return "Something went wrong on the server"
+	}
+	return m.Title
+}
+
+// BackText names the link out.
+func (m ErrorPage) BackText() string {
+	if m.Back == "/" {
+		return "Go to the dashboard"
+	}
+	return "Go back"
 }
 
 // AreaRecentMax caps the enter/leave lines listed per area.
@@ -235,14 +260,6 @@ func MakeLogRow(l eventjson.Line) LogRow {
 	r.Payload = l.PayloadB64
 	return r
 }
-
-// ReceivedText is the arrival time in the page's zone.
-func (r LogRow) ReceivedText(now time.Time) string {
-	return r.Received.In(now.Location()).Format("2006-01-02 15:04:05.000")
-}
-
-// ISOTime is the arrival time for a <time datetime> attribute.
-func (r LogRow) ISOTime() string { return r.Received.UTC().Format(time.RFC3339Nano) }
 
 // SizeText is the payload size, e.g. "212 B" or "70.0 KiB".
 func (r LogRow) SizeText() string {

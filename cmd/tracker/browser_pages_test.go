@@ -73,10 +73,7 @@ type pageCase struct {
 // knownExceptions are pages whose serious or critical axe violations are
 // reported but do not fail the test yet, each with the reason. The goal
 // is none.
-var knownExceptions = map[string]string{
-	"404":     "a plain-text 404 from chi/http.NotFound (no title, no lang); styled error pages are issue 13's Polish",
-	"403-log": "a plain-text 403 from RequireAdmin (no title, no lang); styled error pages are issue 13's Polish",
-}
+var knownExceptions = map[string]string{}
 
 // TestPages visits every page and checks accessibility (axe-core), width,
 // and keyboard reach. One browser, one tab, one server for all of it.

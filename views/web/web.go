@@ -127,9 +127,11 @@ func (s *Server) Routes() http.Handler {
 func (s *Server) Router() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.Metrics.instrument) // request durations by route (metrics.go)
-	r.Use(middleware.Recoverer)
+	r.Use(s.recoverer)          // a 500 page (errorpages.go)
 	r.Use(s.logRequests)
 	r.Use(s.securityHeaders)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
 
 	// Public: health, assets, the login page.
 	r.Get("/healthz", s.healthz)
@@ -157,7 +159,7 @@ func (s *Server) Router() chi.Router {
 			r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
 			r.Get("/areas", s.listAreas)
 			r.Group(func(r chi.Router) {
-				r.Use(RequireAdmin)
+				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
 				r.Get("/stats", s.stats)
 				r.Post("/areas", s.defineArea)
@@ -170,7 +172,7 @@ func (s *Server) Router() chi.Router {
 			})
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(RequireAdmin)
+			r.Use(s.requireAdmin)
 			s.logPageRoutes(r)
 		})
 	})
