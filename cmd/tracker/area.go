@@ -127,9 +127,9 @@ type areaResult struct {
 
 func (r areaResult) describe() string {
 	if !r.Exists {
-		return fmt.Sprintf("area %q no longer exists (event %d)", r.Removed, r.Seq)
+		return fmt.Sprintf("area %q removed (event %d): it no longer exists", r.Removed, r.Seq)
 	}
-	return fmt.Sprintf("area %q (event %d): %s", r.Name, r.Seq, shapeText(r.AreaView))
+	return fmt.Sprintf("area %q added (event %d): %s", r.Name, r.Seq, shapeText(r.AreaView))
 }
 
 // shapeText describes an area's geometry.

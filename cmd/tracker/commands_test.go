@@ -95,22 +95,22 @@ func TestRepeatedCommandsTakeEffect(t *testing.T) {
 			n := commandCycles(t)
 			start := time.Now()
 			for range n {
-				expect(t, data, `user "v" (event`, "user", "add", "v")
-				expect(t, data, "viewer, sees own phones, adm", "user", "share", "v", "--sees", "adm")
+				expect(t, data, `user "v" added (event`, "user", "add", "v")
+				expect(t, data, "sharing changed (event", "user", "share", "v", "--sees", "adm")
 				expect(t, data, "viewer, sees everybody", "user", "share", "v", "--sees", "all")
 				expect(t, data, "viewer, sees own phones, adm", "user", "share", "v", "--sees", "adm")
-				expect(t, data, `user "v" no longer exists`, "user", "remove", "v")
+				expect(t, data, `user "v" removed (event`, "user", "remove", "v")
 				expect(t, data, "viewer, sees everybody", "user", "add", "v")
-				expect(t, data, `user "v" no longer exists`, "user", "remove", "v")
+				expect(t, data, `user "v" removed (event`, "user", "remove", "v")
 				if s != nil {
 					if h, m := loginWorks(t, s, "v"); h || m {
 						t.Fatalf("removed v still logs in: HTTP %v, MQTT %v", h, m)
 					}
 				}
-				expect(t, data, `area "Gym" (event`, "area", "add", "Gym", "--circle", "51.5,-0.12,75")
-				expect(t, data, `area "Gym" no longer exists`, "area", "remove", "Gym")
+				expect(t, data, `area "Gym" added (event`, "area", "add", "Gym", "--circle", "51.5,-0.12,75")
+				expect(t, data, `area "Gym" removed (event`, "area", "remove", "Gym")
 				expect(t, data, "circle 51.50000,-0.12000 r=75m", "area", "add", "Gym", "--circle", "51.5,-0.12,75")
-				expect(t, data, `area "Gym" no longer exists`, "area", "remove", "Gym")
+				expect(t, data, `area "Gym" removed (event`, "area", "remove", "Gym")
 			}
 			expect(t, data, "circle 51.50000,-0.12000 r=75m", "area", "add", "Gym", "--circle", "51.5,-0.12,75")
 			t.Logf("%s: %d cycles, %d commands, all applied, in %s", mode, n, 11*n+1, time.Since(start).Round(time.Millisecond))
@@ -317,7 +317,7 @@ func TestLastAdminStays(t *testing.T) {
 			t.Errorf("through the server %s: %v, want 409 naming the last admin", strings.Join(args, " "), err)
 		}
 	}
-	expect(t, data, `user "v" no longer exists`, "user", "remove", "v")
+	expect(t, data, `user "v" removed (event`, "user", "remove", "v")
 	if h, m := loginWorks(t, s, "adm"); !h || !m {
 		t.Errorf("adm after refused commands: HTTP %v, MQTT %v", h, m)
 	}

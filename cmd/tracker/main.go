@@ -40,6 +40,7 @@ func commands() []command {
 		{"area", "define, remove and list server areas (add|remove|list)", runArea},
 		{"user", "manage users: add, passwd, remove, share, list", runUser},
 		{"config", "check a configuration and print the effective settings", runConfig},
+		{"version", "print the version (also tracker --version)", runVersion},
 		{"help", "explain the commands", nil},
 	}
 }
@@ -51,6 +52,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		usage(stdout)
 		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
 	}
 	for _, c := range commands() {
 		if c.name == args[0] && c.run != nil {

@@ -130,7 +130,7 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, res.describe())
+	fmt.Fprintln(stdout, res.describe(cmd.Action))
 	return nil
 }
 
@@ -175,11 +175,18 @@ type userResult struct {
 }
 
 // describe says what the user now is: role and whom they see.
-func (r userResult) describe() string {
+// What happened, by action, in the answer's words.
+func (r userResult) describe(action string) string {
 	if !r.Exists || r.User == nil {
-		return fmt.Sprintf("user %q no longer exists (event %d)", r.Name, r.Seq)
+		return fmt.Sprintf("user %q removed (event %d): they no longer exist", r.Name, r.Seq)
 	}
-	return fmt.Sprintf("user %q (event %d): %s", r.Name, r.Seq, describeUser(*r.User))
+	done := map[string]string{
+		projections.UserAdd: "added", projections.UserPasswd: "has a new password", projections.UserShare: "sharing changed",
+	}[action]
+	if done == "" {
+		done = "changed"
+	}
+	return fmt.Sprintf("user %q %s (event %d): %s", r.Name, done, r.Seq, describeUser(*r.User))
 }
 
 // describeUser is a user's role and whom they see, in words.
@@ -282,7 +289,7 @@ func userThroughServer(ctx context.Context, api *adminClient, c projections.User
 	if res.Name == "" { // a server from before command results
 		return fmt.Errorf("user %s %q: the server recorded it as event %d but did not say the result; check with tracker user list", c.Action, c.Name, res.Seq)
 	}
-	fmt.Fprintln(stdout, res.describe())
+	fmt.Fprintln(stdout, res.describe(c.Action))
 	return nil
 }
 

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+// tracker --version and tracker version print the version, not the help.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		var out, errOut strings.Builder
+		if err := run(t.Context(), args, &out, &errOut); err != nil {
+			t.Fatalf("tracker %s: %v", args[0], err)
+		}
+		got := out.String()
+		if !strings.HasPrefix(got, "tracker ") || strings.Count(got, "\n") != 1 || strings.Contains(got, "Usage") || errOut.Len() > 0 {
+			t.Errorf("tracker %s printed %q (stderr %q), want one version line", args[0], got, errOut.String())
+		}
+	}
+}
+
+// The version line names the module version, the commit (short), its
+// time, local changes and the Go release, from the build info the go
+// command stamps.
+func TestVersionText(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "tracker", Version: "v0.0.0-20261206054220-d09be2f2ad6c"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "d09be2f2ad6c87c98a6154bfd80228c2050c916d"},
+			{Key: "vcs.time", Value: "2026-12-06T05:42:20Z"}, {Key: "vcs.modified", Value: "true"}}}
+	got := versionText(bi, true)
+	for _, want := range []string{"tracker v0.0.0-20261206054220-d09be2f2ad6c", "commit d09be2f2ad6c of 2026-12-06T05:42:20Z, with local changes", "go1.26.8"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q lacks %q", got, want)
+		}
+	}
+	if got := versionText(&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, true); !strings.HasPrefix(got, "tracker devel (go1.26.8") {
+		t.Errorf("a build without VCS information: %q", got)
+	}
+}
+
+// Each changing command says in plain words what happened, the event
+// that recorded it, and the state it left.
+func TestCommandAnswers(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "add", "adm", "--admin"}, `user "adm" added (event 1): admin, sees everybody`},
+		{[]string{"user", "add", "v"}, `user "v" added (event 2): viewer, sees everybody`},
+		{[]string{"user", "share", "v", "--sees", "adm"}, `user "v" sharing changed (event 3): viewer, sees own phones, adm`},
+		{[]string{"user", "passwd", "v"}, `user "v" has a new password (event 4): viewer, sees own phones, adm`},
+		{[]string{"user", "remove", "v"}, `user "v" removed (event 5): they no longer exist`},
+		{[]string{"area", "add", "Gym", "--circle", "51.5,-0.12,75"}, `area "Gym" added (event 6): circle 51.50000,-0.12000 r=75m`},
+		{[]string{"area", "remove", "Gym"}, `area "Gym" removed (event 7): it no longer exists`},
+	}
+	for _, tt := range tests {
+		out, err := tracker(t, data, tt.args...)
+		if err != nil {
+			t.Fatalf("tracker %s: %v", strings.Join(tt.args, " "), err)
+		}
+		if got := strings.TrimSpace(out); got != tt.want {
+			t.Errorf("tracker %s answered\n  %s\nwant\n  %s", strings.Join(tt.args, " "), got, tt.want)
+		}
+	}
+}
