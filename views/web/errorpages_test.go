@@ -82,4 +82,3 @@ func TestErrorPages(t *testing.T) {
 		})
 	}
 }
-
