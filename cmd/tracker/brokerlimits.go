@@ -22,8 +22,8 @@ type brokerLimits struct {
 func (l *brokerLimits) flags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxPacketSize, "mqtt-max-packet-size", broker.DefaultMaxPacketSize, "largest MQTT packet the embedded broker accepts, in `bytes` (default: the OwnTracks payload cap plus headers); a bigger one closes the connection; 0 for no limit")
 	fs.DurationVar(&l.ConnectTimeout, "mqtt-connect-timeout", broker.DefaultConnectTimeout, "time a new MQTT connection has to send CONNECT; 0 for no limit")
-	fs.IntVar(&l.MaxConnsPerAddr, "mqtt-max-conns-per-address", broker.DefaultMaxConnsPerAddr, "simultaneous MQTT connections from one address (IPv4 address or IPv6 /64); 0 for no cap (e.g. behind a TCP proxy on the same machine)")
-	fs.IntVar(&l.MaxQueued, "mqtt-max-queued", broker.DefaultMaxQueued, "QoS 1/2 messages an offline phone's MQTT session holds (queued while offline, or left unacknowledged), oldest dropped first; 0 leaves the broker's own 8192")
+	fs.IntVar(&l.MaxConnsPerAddr, "mqtt-max-conns-per-address", broker.DefaultMaxConnsPerAddr, "at most `N` simultaneous MQTT connections from one address (IPv4 address or IPv6 /64); 0 for no cap (e.g. behind a TCP proxy on the same machine)")
+	fs.IntVar(&l.MaxQueued, "mqtt-max-queued", broker.DefaultMaxQueued, "at most `N` QoS 1/2 messages held by an offline phone's MQTT session (queued while offline, or left unacknowledged), oldest dropped first; 0 leaves the broker's own 8192")
 	fs.DurationVar(&l.SessionExpiry, "mqtt-session-expiry", broker.DefaultSessionExpiry, "how long an offline phone's MQTT session (subscriptions, queued messages) is kept; 0 keeps it forever")
 }
 

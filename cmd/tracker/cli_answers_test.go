@@ -65,3 +65,46 @@ func TestCommandAnswers(t *testing.T) {
 		}
 	}
 }
+
+// Every command's --help starts with its own usage, names each flag's
+// value in words (not Go's "string", "int", "value"), and mentions only
+// flags that exist.
+func TestHelpTexts(t *testing.T) {
+	cmds := [][]string{{"serve"}, {"log"}, {"rebuild"}, {"export"}, {"import", "log"}, {"import", "recorder"}, {"import", "gpx"},
+		{"area", "add"}, {"area", "remove"}, {"area", "list"}, {"user", "add"}, {"user", "passwd"}, {"user", "remove"},
+		{"user", "share"}, {"user", "list"}, {"config", "check"}}
+	texts := map[string]string{}
+	defined := map[string]bool{"help": true}
+	for _, c := range cmds {
+		var out strings.Builder
+		if err := run(t.Context(), append(c, "--help"), &out, &out); err != nil {
+			t.Fatalf("tracker %s --help: %v", strings.Join(c, " "), err)
+		}
+		name := strings.Join(c, " ")
+		texts[name] = out.String()
+		for l := range strings.Lines(out.String()) {
+			if f, ok := strings.CutPrefix(l, "  -"); ok && !strings.HasPrefix(f, " ") {
+				fields := strings.Fields(f)
+				defined[fields[0]] = true
+				if len(fields) > 1 && (fields[1] == "string" || fields[1] == "int" || fields[1] == "uint" || fields[1] == "value") {
+					t.Errorf("tracker %s --help: -%s takes a %q: name what it is", name, fields[0], fields[1])
+				}
+			}
+		}
+	}
+	for name, text := range texts {
+		if !strings.Contains(text, "tracker "+name) {
+			t.Errorf("tracker %s --help does not name the command:\n%s", name, text)
+		}
+		for _, w := range strings.Fields(text) {
+			i := strings.Index(w, "--")
+			if i < 0 {
+				continue
+			}
+			flag := strings.TrimRight(w[i+2:], ".,;:)]\"'")
+			if flag, _, _ = strings.Cut(flag, "="); flag != "" && !defined[flag] {
+				t.Errorf("tracker %s --help mentions --%s, which no command has", name, flag)
+			}
+		}
+	}
+}

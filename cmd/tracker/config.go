@@ -69,7 +69,7 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("config: unknown subcommand %q (want check)", args[0])
 	}
 	var cfg serveConfig
-	fs := newFlagSet("serve [flags]", "", stderr)
+	fs := newFlagSet("config check", "Validates the configuration serve would run with (file, environment and\nflags together) and prints the effective settings, secrets masked. Takes\nserve's flags:", stderr)
 	cfg.flags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err

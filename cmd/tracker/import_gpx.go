@@ -26,9 +26,9 @@ range are reported and skipped; waypoints (wpt) are places, not positions, and
 are not imported. Running it again adds nothing the second time. When a server
 holds the data directory, the events go through its API.`, stderr)
 	importFlags(&to, fs)
-	fs.StringVar(&dev.User, "user", "", "whose points they are (the topic's user level)")
-	fs.StringVar(&dev.Device, "device", "", "which device (the topic's device level)")
-	fs.StringVar(&dev.TID, "tid", "", "tracker id in each location (default: the device's last two characters)")
+	fs.StringVar(&dev.User, "user", "", "`name` of the user whose points they are (the topic's user level)")
+	fs.StringVar(&dev.Device, "device", "", "`name` of the device (the topic's device level)")
+	fs.StringVar(&dev.TID, "tid", "", "tracker `id` in each location (default: the device's last two characters)")
 	pos, flags := splitArgs(fs, args)
 	if err := parseFlags(fs, flags); err != nil {
 		return err

@@ -32,7 +32,7 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlagSet("log [--from SEQ] [--limit N] [--json] [--follow]",
 		"Prints events from the log, oldest first. When a running server holds the\ndatabase, reads through that server's HTTP API instead (and says so).", stderr)
 	cfg.target.flags(fs, "data `directory`", "base `URL` of a running server to read from (default: the one using --data)")
-	fs.Uint64Var(&cfg.From, "from", 1, "first sequence number to print")
+	fs.Uint64Var(&cfg.From, "from", 1, "first sequence number `SEQ` to print")
 	fs.Uint64Var(&cfg.Limit, "limit", 0, "print at most `N` events (0: all)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per line")
 	fs.BoolVar(&cfg.Follow, "follow", false, "keep printing new events as they arrive")
