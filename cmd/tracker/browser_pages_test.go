@@ -109,6 +109,7 @@ func TestPages(t *testing.T) {
 		{name: "log", as: pagesAdmin, path: "/log", status: 200, shot: true},
 		{name: "404", as: pagesAdmin, path: "/no/such/page", status: 404, shot: true},
 		{name: "404-page", as: pagesAdmin, path: "/friends/nobody/phone", status: 404},
+		{name: "405", as: pagesAdmin, path: "/logout", status: 405},
 	}
 
 	start := time.Now()
