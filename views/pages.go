@@ -45,58 +45,52 @@ func (m ErrorPage) BackText() string {
 	return "Go back"
 }
 
-// AreaRecentMax caps the enter/leave lines listed per area.
+// AreaRecentMax caps the crossings listed per place.
 const AreaRecentMax = 20
+
+// AreaRecentEvents caps the enter/leave events read per area: a crossing
+// merges up to one event per origin and definition.
+const AreaRecentEvents = 3 * AreaRecentMax
 
 // AreaRecentDays is how far back the areas page lists enter/leave events.
 const AreaRecentDays = 7
 
-// AreasPage lists every area with who is in it and what happened there.
+// AreasPage lists every place with who is in it, its definitions and what
+// happened there.
 type AreasPage struct {
 	Page
-	Areas []AreaSection
+	Places []PlaceSection
 }
 
-// AreaSection is one area on the areas page: the dashboard's card plus the
-// recent enter/leave events.
-type AreaSection struct {
-	Card   AreaCard
-	Recent []EventLine // newest first, at most AreaRecentMax
-	Total  int         // events in the last AreaRecentDays days
+// PlaceSection is one place on the areas page: the dashboard's card with
+// its definitions shown, plus the recent crossings.
+type PlaceSection struct {
+	Place  Place
+	Recent []FeedLine // newest first, at most AreaRecentMax
+	More   bool       // older crossings of the last AreaRecentDays days were left out
 }
 
-// More reports whether older events were left out.
-func (a AreaSection) More() bool { return a.Total > len(a.Recent) }
-
-// GeometryText describes the outline: "circle, 200 m" or "polygon, 5
-// corners", or "no outline (the phone decides)".
-func (a AreaSection) GeometryText() string {
-	switch {
-	case len(a.Card.Polygon) >= 3:
-		return "polygon, " + strconv.Itoa(len(a.Card.Polygon)) + " corners"
-	case a.Card.Center != nil && a.Card.Radius > 0:
-		return "circle, " + strconv.FormatFloat(a.Card.Radius, 'f', 0, 64) + " m"
-	}
-	return "no outline (only the phone's reports count)"
-}
-
-// BuildAreasPage prepares the areas page; recent holds each area's events
-// of the last days, oldest first, by area id, and total how many there were.
+// BuildAreasPage prepares the areas page; recent holds each area's newest
+// events of the last days, oldest first, by area id, and total how many
+// there were.
 func BuildAreasPage(p Page, friends []projections.FriendView, areas []projections.AreaView,
 	recent map[string][]projections.AreaEvent, total map[string]int) AreasPage {
 	m := AreasPage{Page: p}
 	names := NamesOf(friends)
-	for _, a := range areas {
-		s := AreaSection{Card: AreaCard{AreaView: a, Names: names, Now: p.Now}, Total: total[a.ID]}
-		evs := recent[a.ID]
-		for i := len(evs) - 1; i >= 0 && len(s.Recent) < AreaRecentMax; i-- {
-			name := names[evs[i].Device]
-			if name == "" {
-				name = string(evs[i].Device)
-			}
-			s.Recent = append(s.Recent, EventLine{AreaEvent: evs[i], Name: name, Now: p.Now})
+	places := BuildPlaces(areas, names, p.Now)
+	placeNames := PlaceNamesOf(areas)
+	for _, pl := range places {
+		pl.Max = len(pl.People)
+		var evs []projections.AreaEvent
+		more := false
+		for _, d := range pl.Defs {
+			evs = append(evs, recent[d.ID]...)
+			more = more || total[d.ID] > len(recent[d.ID])
 		}
-		m.Areas = append(m.Areas, s)
+		lines := FeedLines(evs, names, placeNames, p.Now, len(evs))
+		s := PlaceSection{Place: pl, Recent: lines[:min(len(lines), AreaRecentMax)]}
+		s.More = more || len(lines) > AreaRecentMax
+		m.Places = append(m.Places, s)
 	}
 	return m
 }

@@ -55,7 +55,7 @@ func TestE2EDashboardShowsNewFriendLive(t *testing.T) {
 	_, rowOK := b.waitJS(deadline, friendRowJS(id)+` !== null`)
 	rowLatency := time.Since(published)
 	cardJS := `(function(){
-		var m = document.querySelector('[data-testid="area"][data-area="s:office"] [data-testid="members"]');
+		var m = document.querySelector('[data-testid="place"][data-place="Office"] [data-testid="members"]');
 		return !!m && m.textContent.indexOf("erin") >= 0;
 	})()`
 	_, cardOK := b.waitJS(deadline, cardJS)

@@ -73,6 +73,8 @@ type serveConfig struct {
 	Tiles            string // map tile URL template
 	TilesAttribution string
 
+	StaleAfter time.Duration // a friend not heard from for longer looks stale on the dashboard
+
 	LogLevel  string
 	LogFormat string
 
@@ -104,6 +106,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.AllowedHosts, "allowed-host", "host `name` the web side answers to besides --acme-domain, the listen addresses, this machine's name, loopback and IP addresses, repeatable or comma-separated (other names get 421: DNS rebinding)")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution `text` shown on the map for the tiles")
+	fs.DurationVar(&c.StaleAfter, "stale-after", views.DefaultStaleAfter, "a friend not heard from for longer is shown as stale on the dashboard (\"last seen 3 h ago\")")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.BoolVar(&c.Demo, "demo", false, "simulate five friends' phones moving around Brussels, connected to the broker in use like real phones (with users present they log in with a login of their own, random per run)")
@@ -196,12 +199,14 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	commands := web.NewCommands(logger)
 	assets := static.New()
 	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
-	pageFor := func() views.Page { return views.Page{Assets: assets, Tiles: tiles, Now: time.Now()} }
+	pageFor := func() views.Page {
+		return views.Page{Assets: assets, Tiles: tiles, Now: time.Now(), StaleAfter: cfg.StaleAfter}
+	}
 	hub := live.New(st.proj, pageFor, locator(in, commands, metrics, logger), logger) // the locator runs only once HTTP serves
 	auditor := audit.New(st.log, opts.decoder, logger)
 	site := web.New(web.Deps{
 		Log: st.log, Events: st.log, Appender: st.log, Decoder: opts.decoder, Ingest: in, Stats: auditor,
-		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, Hub: hub,
+		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, StaleAfter: cfg.StaleAfter, Hub: hub,
 		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
 		Disk: st.space, Commands: commands,
 	})

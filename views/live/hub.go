@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,15 +78,17 @@ type watcher struct {
 // generation of changes (each Notify starts a new one): with a thousand
 // pages open, a changed row is rendered once, not a thousand times.
 type rowCache struct {
-	mu  sync.Mutex
-	gen uint64
-	m   map[string][]byte
+	mu    sync.Mutex
+	gen   uint64
+	m     map[string][]byte
+	views map[string]views.Viewing // per client key (client.key)
 }
 
 func (rc *rowCache) reset() {
 	rc.mu.Lock()
 	rc.gen++
 	clear(rc.m)
+	clear(rc.views)
 	rc.mu.Unlock()
 }
 
@@ -284,6 +288,8 @@ func (a Access) rights() (Rights, error) {
 type client struct {
 	wake   chan struct{} // capacity 1: "something is dirty"
 	access Access
+	loc    *time.Location    // the viewer's zone (the tz cookie); nil: the page's
+	list   views.ListOptions // the page's friends list (?q=, ?show=)
 
 	mu      sync.Mutex
 	full    bool
@@ -291,15 +297,36 @@ type client struct {
 	areas   map[string]bool
 	feed    []projections.AreaEvent
 	notes   []views.Note
-	known   map[string]bool // element ids the page has (rows, cards)
+	known   map[string]bool // element ids the page has (rows, off-list markers)
+	paged   bool            // the page's list leaves friends out: those get markers only
+	locates map[projections.DeviceID]*locateState
 }
+
+// locateState is one "Locate now" the viewer pressed: shown again after
+// every swap of the friend's row, until locateShown after the request.
+type locateState struct {
+	requested time.Time
+	seq       uint64 // the friend's fix when asked: a newer one is the answer
+	answered  time.Time
+}
+
+// locateShown is how long a locate request and its answer stay on a row.
+const locateShown = 5 * time.Minute
 
 func newClient(a Access) *client {
 	return &client{
 		access: a,
 		wake:   make(chan struct{}, 1), full: true,
 		friends: map[projections.DeviceID]bool{}, areas: map[string]bool{}, known: map[string]bool{},
+		locates: map[projections.DeviceID]*locateState{},
 	}
+}
+
+// located records that the viewer asked dev's phone for its position.
+func (c *client) located(dev projections.DeviceID, at time.Time, seq uint64) {
+	c.mu.Lock()
+	c.locates[dev] = &locateState{requested: at, seq: seq}
+	c.mu.Unlock()
 }
 
 func (c *client) signal() {
@@ -334,6 +361,39 @@ func (c *client) note(n views.Note) {
 	c.signal()
 }
 
+// key names what the client may see and do, for sharing renderings
+// between clients within one generation of changes: clients of the same
+// viewer following the same thing, in the same zone, see the same.
+func (c *client) key(r Rights, loc *time.Location) string {
+	admin := "v"
+	if r.Admin {
+		admin = "a"
+	}
+	return c.access.User + "\x00" + string(c.access.Friend) + "\x00" + admin + "\x00" + loc.String()
+}
+
+// viewing returns the rows' context for a client with key: who sees whose
+// name twice is worked out once per generation, not per client.
+func (h *Hub) viewing(key string, page views.Page, rights Rights) views.Viewing {
+	h.rows.mu.Lock()
+	v, ok := h.rows.views[key]
+	gen := h.rows.gen
+	h.rows.mu.Unlock()
+	if !ok {
+		v = views.NewViewing(page, rights.May.Friends(h.src.Friends()), rights.May.Areas(h.src.Areas()))
+		h.rows.mu.Lock()
+		if h.rows.gen == gen {
+			if h.rows.views == nil {
+				h.rows.views = map[string]views.Viewing{}
+			}
+			h.rows.views[key] = v
+		}
+		h.rows.mu.Unlock()
+	}
+	v.Now, v.StaleAfter, v.CanLocate = page.Now, page.StaleAfter, page.Admin
+	return v
+}
+
 // next renders what is dirty into one message; nil when nothing is.
 func (h *Hub) next(c *client) ([]byte, error) {
 	rights, err := c.access.rights()
@@ -345,16 +405,19 @@ func (h *Hub) next(c *client) ([]byte, error) {
 	c.full, c.friends, c.areas, c.feed, c.notes = false, map[projections.DeviceID]bool{}, map[string]bool{}, nil, nil
 	c.mu.Unlock()
 	page := h.page()
+	if c.loc != nil {
+		page.Now = page.Now.In(c.loc)
+	}
+	page.Admin = rights.Admin && h.locate != nil
+	key := c.key(rights, page.Now.Location())
 	var buf bytes.Buffer
 	ctx := context.Background()
 	if full {
-		m := views.BuildDashboard(page, rights.May.Friends(h.src.Friends()), rights.May.Areas(h.src.Areas()), recentEvents(rights, h.src.RecentAreaEvents(FeedLines*4)))
+		m := views.BuildDashboard(page, c.list, rights.May.Friends(h.src.Friends()), rights.May.Areas(h.src.Areas()), recentEvents(rights, h.src.RecentAreaEvents(FeedLines*4)))
 		clear(c.known)
+		c.paged = m.Paged()
 		for _, f := range m.Friends {
 			c.known[f.DOMID()] = true
-		}
-		for _, a := range m.Areas {
-			c.known[a.DOMID()] = true
 		}
 		state := views.FullState(m)
 		if c.access.Friend != "" {
@@ -363,6 +426,7 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		if err := state.Render(ctx, &buf); err != nil {
 			return nil, err
 		}
+		notes = append(notes, h.locateNotes(c, nil, page.Now)...)
 		if len(notes) > 0 {
 			err := views.LiveUpdate(views.Update{Notes: notes}).Render(ctx, &buf)
 			return buf.Bytes(), err
@@ -373,18 +437,35 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		return nil, nil
 	}
 	u := views.Update{Notes: notes}
+	var v views.Viewing
+	if len(friends) > 0 {
+		v = h.viewing(key, page, rights)
+	}
+	shown := map[projections.DeviceID]bool{}
 	for id := range friends {
 		fv, ok := h.src.Friend(id)
 		if !ok || !rights.may(id) {
 			continue
 		}
-		row := views.FriendRow{FriendView: fv, Now: page.Now}
+		row := v.Row(fv)
 		swap := "true"
-		if !c.known[row.DOMID()] {
+		switch {
+		case c.known[row.DOMID()]:
+		case c.paged || !c.list.Match(&fv):
+			// Not in the page's list: its marker only, for the map.
+			swap = "marker"
+			if !c.known[row.MarkerID()] {
+				swap = "marker-new"
+				c.known[row.MarkerID()] = true
+			}
+		default:
 			swap = "beforeend:#friends"
 			c.known[row.DOMID()] = true
 		}
-		b, err := h.rows.get(string(id)+"\x00"+swap, func() ([]byte, error) {
+		if swap == "true" || swap == "beforeend:#friends" {
+			shown[id] = true
+		}
+		b, err := h.rows.get(string(id)+"\x00"+swap+"\x00"+key, func() ([]byte, error) {
 			var rb bytes.Buffer
 			err := views.LiveUpdate(views.Update{Friends: []views.FriendSwap{{Row: row, Swap: swap}}}).Render(ctx, &rb)
 			return rb.Bytes(), err
@@ -394,36 +475,28 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		}
 		buf.Write(b)
 	}
+	// A swapped row has an empty locate status: fill it again.
+	u.Notes = append(u.Notes, h.locateNotes(c, shown, page.Now)...)
 	if (len(areas) > 0 || len(feed) > 0) && c.access.Friend == "" {
-		all := rights.May.Areas(h.src.Areas())
-		nameOf := views.NamesOf(rights.May.Friends(h.src.Friends()))
-		for _, av := range all {
-			if !areas[av.ID] {
-				continue
-			}
-			card := views.AreaCard{AreaView: av, Names: nameOf, Now: page.Now}
-			swap := "true"
-			if !c.known[card.DOMID()] {
-				swap = "beforeend:#area-cards"
-				c.known[card.DOMID()] = true
-			}
-			u.Areas = append(u.Areas, views.AreaSwap{Card: card, Swap: swap})
-			delete(areas, av.ID)
+		// Places merge areas by name and the feed merges an enter's
+		// origins into one line, so both are rendered whole: a few kB,
+		// shared by every client with the same key.
+		b, err := h.rows.get("places\x00"+key, func() ([]byte, error) {
+			fs := rights.May.Friends(h.src.Friends())
+			names := views.NamesOf(fs)
+			areas := rights.May.Areas(h.src.Areas())
+			m := views.Dashboard{Page: page, Places: views.BuildPlaces(areas, names, page.Now)}
+			m.Feed = views.FeedLines(recentEvents(rights, h.src.RecentAreaEvents(FeedLines*4)), names, views.PlaceNamesOf(areas), page.Now, views.FeedMax)
+			var rb bytes.Buffer
+			err := views.PlacesAndFeed(m).Render(ctx, &rb)
+			return rb.Bytes(), err
+		})
+		if err != nil {
+			return nil, err
 		}
-		for id := range areas { // removed areas
-			card := views.AreaCard{AreaView: projections.AreaView{Area: projections.Area{ID: id}}}
-			if c.known[card.DOMID()] {
-				u.Removed = append(u.Removed, card.DOMID())
-				delete(c.known, card.DOMID())
-			}
-		}
-		for i := len(feed) - 1; i >= 0; i-- { // newest first, like the page
-			if rights.may(feed[i].Device) {
-				u.Feed = append(u.Feed, views.FeedLine{AreaEvent: feed[i], Name: nameOf[feed[i].Device], Now: page.Now})
-			}
-		}
+		buf.Write(b)
 	}
-	if len(u.Areas)+len(u.Feed)+len(u.Removed)+len(u.Notes) > 0 {
+	if len(u.Notes) > 0 {
 		if err := views.LiveUpdate(u).Render(ctx, &buf); err != nil {
 			return nil, err
 		}
@@ -432,6 +505,37 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		return nil, nil
 	}
 	return buf.Bytes(), nil
+}
+
+// locateNotes are the locate statuses to show again on the rows in only
+// (nil: every row), each turned into "answered" once a newer fix of that
+// friend is in; requests older than locateShown are forgotten.
+func (h *Hub) locateNotes(c *client, only map[projections.DeviceID]bool, now time.Time) []views.Note {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []views.Note
+	wall := time.Now()
+	for dev, st := range c.locates {
+		if wall.Sub(st.requested) > locateShown {
+			delete(c.locates, dev)
+			continue
+		}
+		if only != nil && !only[dev] {
+			continue
+		}
+		fv, ok := h.src.Friend(dev)
+		if !ok {
+			continue
+		}
+		if st.answered.IsZero() && fv.Location != nil && fv.Location.Seq > st.seq {
+			st.answered = wall
+		}
+		n := views.Note{ID: views.FriendRow{FriendView: fv}.LocateStatusID(), Text: "request sent", Requested: st.requested,
+			Answered: st.answered, Now: now}
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b views.Note) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // serve runs one client's writer until ctx ends, a write fails or the

@@ -48,7 +48,7 @@ func (h *Hub) ServeWSFor(w http.ResponseWriter, r *http.Request, a Access) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	c := newClient(a)
+	c := h.streamClient(r, a)
 	var closeOnce sync.Once
 	closeConn := func() { closeOnce.Do(func() { _ = conn.Close() }) }
 	defer closeConn()
@@ -129,17 +129,33 @@ func (h *Hub) handleMessage(ctx context.Context, c *client, msg []byte) {
 	if !ok || h.locate == nil || !rights.may(id) {
 		return
 	}
-	if !rights.Admin {
-		c.note(views.Note{ID: views.FriendRow{FriendView: fv}.LocateStatusID(), Text: "only admins may ask a phone for its location"})
+	row := views.FriendRow{FriendView: fv}
+	if !rights.Admin { // the page shows no button; a hand-made message gets the rule
+		c.note(views.Note{ID: row.LocateStatusID(), Text: "only admins may ask a phone for its location"})
 		return
 	}
-	row := views.FriendRow{FriendView: fv}
-	text := "request sent"
+	var seq uint64
+	if fv.Location != nil {
+		seq = fv.Location.Seq
+	}
+	at := time.Now()
 	if err := h.locate(ctx, id); err != nil {
 		h.logger.Warn("locate request failed", "device", id, "err", err)
-		text = "could not send the request"
+		c.note(views.Note{ID: row.LocateStatusID(), Text: "could not send the request"})
+		return
 	}
-	c.note(views.Note{ID: row.LocateStatusID(), Text: text})
+	c.located(id, at, seq)
+	c.note(views.Note{ID: row.LocateStatusID(), Text: "request sent", Requested: at, Now: h.page().Now})
+}
+
+// streamClient is a new client for the request r of a viewer with
+// access a: it renders in the viewer's zone (the tz cookie) and lists the
+// friends the page lists (?q=, ?show=).
+func (h *Hub) streamClient(r *http.Request, a Access) *client {
+	c := newClient(a)
+	c.loc = views.ViewerLocation(r, nil)
+	c.list = views.ParseListOptions(r.URL.Query())
+	return c
 }
 
 var sseNewlines = strings.NewReplacer("\r\n", "\n", "\r", "\n")
@@ -159,7 +175,7 @@ func (h *Hub) ServeSSEFor(w http.ResponseWriter, r *http.Request, a Access) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	rc := http.NewResponseController(w)
-	c := newClient(a)
+	c := h.streamClient(r, a)
 	err := h.serve(r.Context(), c, func(msg []byte) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(WriteTimeout))
 		if _, err := fmt.Fprint(w, "event: message\n"); err != nil {

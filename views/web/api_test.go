@@ -682,6 +682,7 @@ func TestRebuildKeepsProjections(t *testing.T) {
 var routesTestedElsewhere = map[string]string{
 	"GET /":                        "TestEscapedEverywhere",
 	"GET /areas":                   "TestAreasPage",
+	"GET /markers.json":            "TestDashboardPages",
 	"GET /log":                     "TestLogPage",
 	"GET /friends/{user}/{device}": "TestHistoryPage",
 	"GET /friends/{user}/{device}/export.gpx":     "TestEscapedEverywhere",

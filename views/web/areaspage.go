@@ -15,8 +15,8 @@ func (s *Server) areaPageRoutes(r chi.Router) {
 	r.Get("/areas", s.areasPage)
 }
 
-// areasPage lists every area with its members now and its newest enter and
-// leave events of the last days.
+// areasPage lists every place (areas of one name) with its members now,
+// its definitions and its newest crossings of the last days.
 func (s *Server) areasPage(w http.ResponseWriter, r *http.Request) {
 	p := s.pageFor(r, "Areas", "areas")
 	areas := s.proj(r).Areas()
@@ -25,10 +25,10 @@ func (s *Server) areasPage(w http.ResponseWriter, r *http.Request) {
 	recent := make(map[string][]projections.AreaEvent, len(areas))
 	total := make(map[string]int, len(areas))
 	for _, a := range areas {
-		var keep []projections.AreaEvent // the newest AreaRecentMax, oldest first
+		var keep []projections.AreaEvent // the newest AreaRecentEvents, oldest first
 		err := s.proj(r).AreaEvents(a.ID, from, to, func(e projections.AreaEvent) error {
 			total[a.ID]++
-			if len(keep) == views.AreaRecentMax {
+			if len(keep) == views.AreaRecentEvents {
 				copy(keep, keep[1:])
 				keep = keep[:len(keep)-1]
 			}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -22,7 +23,7 @@ type EventGetter interface {
 
 // page returns the settings every page renders with.
 func (s *Server) page(title, active string) views.Page {
-	return views.Page{Title: title, Assets: s.Assets, Tiles: s.Tiles, Active: active, Now: s.now()}
+	return views.Page{Title: title, Assets: s.Assets, Tiles: s.Tiles, Active: active, Now: s.now(), StaleAfter: s.StaleAfter}
 }
 
 // pageFor is page with the request's viewer, for the header.
@@ -42,11 +43,31 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, c templ.Componen
 	}
 }
 
-// dashboard is the main page: map, friends, areas, feed.
+// dashboard is the main page: map, friends, places, feed. Past
+// views.ListPage friends the list pages (?show=) and filters (?q=).
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	p := s.proj(r)
-	m := views.BuildDashboard(s.pageFor(r, "Dashboard", "dashboard"), p.Friends(), p.Areas(), p.RecentAreaEvents(30))
+	m := views.BuildDashboard(s.pageFor(r, "Dashboard", "dashboard"), views.ParseListOptions(r.URL.Query()),
+		p.Friends(), p.Areas(), p.RecentAreaEvents(views.FeedMax*4))
 	s.render(w, r, views.DashboardPage(m))
+}
+
+// markers is every marker the viewer may see, for the map of a dashboard
+// whose list is paged (views.MarkersURL): one compact JSON array.
+func (s *Server) markers(w http.ResponseWriter, r *http.Request) {
+	friends := s.proj(r).Friends()
+	v := views.NewViewing(s.pageFor(r, "", ""), friends, s.proj(r).Areas())
+	out := make([]views.Marker, 0, len(friends))
+	for _, f := range friends {
+		if m, ok := v.Row(f).Marker(); ok {
+			out = append(out, m)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(out); err != nil && r.Context().Err() == nil {
+		s.Logger.Warn("writing the markers failed", "err", err)
+	}
 }
 
 // face serves a card's avatar image from the event that carried it.

@@ -326,11 +326,12 @@ func TestAreasPage(t *testing.T) {
 	}
 	var got []area
 	for _, s := range htmltest.ByTestID(doc, "area-section") {
-		card := htmltest.Find(s, func(n *html.Node) bool { return htmltest.Attr(n, "data-testid") == "area" })[0]
+		card := htmltest.ByTestID(s, "place")[0]
+		def := htmltest.ByTestID(card, "area")[0]
 		a := area{
 			name:     htmltest.Text(htmltest.Find(card, func(n *html.Node) bool { return n.Data == "h3" })[0]),
 			geometry: htmltest.Text(htmltest.ByTestID(s, "geometry")[0]),
-			shape:    htmltest.Attr(card, "data-shape") != "",
+			shape:    htmltest.Attr(def, "data-shape") != "",
 		}
 		for _, m := range htmltest.Find(card, func(n *html.Node) bool { return htmltest.Attr(n, "class") == "member" }) {
 			a.members = append(a.members, htmltest.Text(m))
@@ -357,10 +358,11 @@ func TestAreasPage(t *testing.T) {
 	if hq.geometry != "circle, 200 m" || !hq.shape || !home.shape {
 		t.Errorf("HQ geometry %q, shapes HQ %v Home %v", hq.geometry, hq.shape, home.shape)
 	}
-	// Bob's phone: entered the office at 08:05 and left at 12:00; newest first.
-	if len(office.events) < 2 || !strings.Contains(office.events[0], "12:00 bt left") ||
-		!slices.ContainsFunc(office.events, func(s string) bool { return strings.Contains(s, "08:05 bt entered") }) {
-		t.Errorf("Office events (newest first) %q", office.events)
+	// Bob came to the office at 08:00 (his position) and 08:05 (his
+	// phone): one crossing, one line. His phone says he left at 12:00
+	// while his position stays at his desk: one line, marked. Newest first.
+	if want := []string{"bt left Office · 12:00 ⚠ Only the phone reported this; its position did not show it.", "bt arrived at Office · 08:00"}; !slices.Equal(office.events, want) {
+		t.Errorf("Office events (newest first) %q, want %q", office.events, want)
 	}
 	for _, a := range got {
 		if len(a.events) > views.AreaRecentMax {
@@ -395,10 +397,10 @@ func TestAreasPageCapsEvents(t *testing.T) {
 		if len(got) != views.AreaRecentMax {
 			t.Fatalf("%d Office events listed, want %d", len(got), views.AreaRecentMax)
 		}
-		if !strings.Contains(got[0], "12:00 bt left") {
+		if !strings.Contains(got[0], "bt left Office · 12:00") {
 			t.Errorf("newest first: %q", got[0])
 		}
-		if !strings.Contains(htmltest.Text(s), "The newest 20 of 3") { // 30 + today's
+		if !strings.Contains(htmltest.Text(s), "The newest 20 are shown") { // of 30 + today's
 
 			t.Errorf("no note about the older events: %s", htmltest.Text(s))
 		}

@@ -14,26 +14,35 @@ import (
 )
 
 // BenchmarkDashboardRender renders the whole dashboard page for 200
-// friends and 50 areas (a large family-and-friends server), what GET /
-// costs besides reading the projections:
+// friends and 50 areas (a large family-and-friends server) and for 10,000
+// devices (whose list pages at views.ListPage), what GET / costs besides
+// reading the projections:
 //
 //	go test -run '^$' -bench DashboardRender ./views/web/
 //
 // ms/op is one page; KB/page its size.
 func BenchmarkDashboardRender(b *testing.B) {
+	for _, size := range []struct{ friends, areas int }{{200, 50}, {10000, 50}} {
+		b.Run(fmt.Sprintf("friends=%d/areas=%d", size.friends, size.areas), func(b *testing.B) {
+			benchDashboardRender(b, size.friends, size.areas)
+		})
+	}
+}
+
+func benchDashboardRender(b *testing.B, nf, na int) {
 	now := time.Date(2026, 3, 10, 18, 0, 0, 0, time.UTC)
-	friends, areas, feed := renderFixture(now, 200, 50)
-	page := views.Page{Title: "Dashboard", Assets: static.New(), Active: "dashboard", Now: now,
+	friends, areas, feed := renderFixture(now, nf, na)
+	page := views.Page{Title: "Dashboard", Assets: static.New(), Active: "dashboard", Now: now, Admin: true,
 		Tiles: views.Tiles{URL: "https://tile.openstreetmap.org/{z}/{x}/{y}.png", Attribution: "© OpenStreetMap contributors"}}
 	ctx := context.Background()
 	var size countWriter
-	if err := views.DashboardPage(views.BuildDashboard(page, friends, areas, feed)).Render(ctx, &size); err != nil {
+	if err := views.DashboardPage(views.BuildDashboard(page, views.ListOptions{}, friends, areas, feed)).Render(ctx, &size); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		m := views.BuildDashboard(page, friends, areas, feed)
+		m := views.BuildDashboard(page, views.ListOptions{}, friends, areas, feed)
 		if err := views.DashboardPage(m).Render(ctx, io.Discard); err != nil {
 			b.Fatal(err)
 		}

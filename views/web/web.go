@@ -57,9 +57,12 @@ type Deps struct {
 	Now         func() time.Time // clock for default ranges; time.Now when nil
 	Assets      *static.Assets
 	Tiles       views.Tiles
-	Hub         *live.Hub
-	Auth        *Auth
-	UserAdmin   UserAdmin
+	// StaleAfter: a friend not heard from for longer looks stale on the
+	// dashboard (0: views.DefaultStaleAfter).
+	StaleAfter time.Duration
+	Hub        *live.Hub
+	Auth       *Auth
+	UserAdmin  UserAdmin
 	// MaxStreams caps live connections (websocket and SSE) per user;
 	// default 20.
 	MaxStreams int
@@ -147,6 +150,7 @@ func (s *Server) Router() chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(s.Auth.Require)
 		r.Get("/", s.dashboard)
+		r.Get(views.MarkersURL, s.markers)
 		r.Get("/live", s.capStreams(func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeWSFor(w, r, s.access(r)) }))
 		r.Get("/live/sse", s.capStreams(func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeSSEFor(w, r, s.access(r)) }))
 		r.Get("/faces/{seq}", s.face)
