@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,8 +13,14 @@ import (
 // HistoryPageSize is how many points one page of the history table shows.
 const HistoryPageSize = 100
 
-// HistoryTimelineMax bounds the enter/leave lines listed for one range.
-const HistoryTimelineMax = 1000
+// HistoryTimelineMax bounds the crossings listed for one range (the
+// newest are kept); historyEventsMax the enter/leave events read for them
+// (a crossing merges the phone's and the geometry's, of every area of the
+// place).
+const (
+	HistoryTimelineMax = 1000
+	historyEventsMax   = 4 * HistoryTimelineMax
+)
 
 // History is one friend's track over a time range.
 type History struct {
@@ -26,8 +33,9 @@ type History struct {
 	DistanceM   float64                // track length
 	TimeInAreas []projections.AreaTime // from RangeStats, area order
 
-	Timeline     []EventLine // enter/leave in the range, oldest first
-	TimelineMore bool        // the range has more than HistoryTimelineMax lines
+	Timeline     []FeedLine // one line per crossing in the range, oldest first (Crossings)
+	TimelineMore bool       // the range has more than HistoryTimelineMax crossings
+	events       []projections.AreaEvent
 
 	Points []PointRow // this page of the table, oldest first
 	PageNo int        // 1-based
@@ -50,13 +58,27 @@ func (h *History) AddPoint(pt projections.Point) {
 	h.Count++
 }
 
-// AddEvent takes the next enter/leave event of the range.
+// AddEvent takes the next enter/leave event of the range (oldest first);
+// Crossings turns them into the timeline.
 func (h *History) AddEvent(e projections.AreaEvent) {
-	if len(h.Timeline) >= HistoryTimelineMax {
+	if len(h.events) >= historyEventsMax {
 		h.TimelineMore = true
-		return
+		h.events = h.events[1:] // keep the newest
 	}
-	h.Timeline = append(h.Timeline, EventLine{AreaEvent: e, Name: h.Friend.DisplayName(), Now: h.Now})
+	h.events = append(h.events, e)
+}
+
+// Crossings makes the timeline from the events added: one line per
+// crossing, as the dashboard's feed tells them (FeedLines), oldest first,
+// the newest HistoryTimelineMax of them. places names the places.
+func (h *History) Crossings(places PlaceNames) {
+	names := map[projections.DeviceID]string{h.Friend.ID: h.Friend.DisplayName()}
+	lines := FeedLines(h.events, names, places, h.Now, HistoryTimelineMax+1)
+	if len(lines) > HistoryTimelineMax {
+		lines, h.TimelineMore = lines[:HistoryTimelineMax], true
+	}
+	slices.Reverse(lines)
+	h.Timeline, h.events = lines, nil
 }
 
 // Pages is the number of table pages (at least 1).
@@ -238,42 +260,4 @@ func (p PointRow) TriggerText() string {
 		return "automatic"
 	}
 	return p.Trigger
-}
-
-// EventLine is one enter/leave with its absolute time (history timeline,
-// areas page).
-type EventLine struct {
-	projections.AreaEvent
-	Name string // the friend's display name
-	Now  time.Time
-}
-
-// Verb is "entered" or "left".
-func (l EventLine) Verb() string {
-	if l.Event == "enter" {
-		return "entered"
-	}
-	return "left"
-}
-
-// TimeText is the event's time in the page's zone.
-func (l EventLine) TimeText() string {
-	return time.Unix(l.Tst, 0).In(l.Now.Location()).Format("Mon 2 Jan 15:04")
-}
-
-// ISOTime is the event's time for a <time datetime> attribute.
-func (l EventLine) ISOTime() string { return time.Unix(l.Tst, 0).UTC().Format(time.RFC3339) }
-
-// Time is when the event happened.
-func (l EventLine) Time() time.Time { return time.Unix(l.Tst, 0).UTC() }
-
-// Ago is the event's time relative to now.
-func (l EventLine) Ago() string { return Ago(l.Now, time.Unix(l.Tst, 0)) }
-
-// OriginText says who noticed: the phone or the server's geometry.
-func (l EventLine) OriginText() string {
-	if l.Origin == projections.OriginGeometry {
-		return "by position"
-	}
-	return "phone reported"
 }

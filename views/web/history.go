@@ -63,6 +63,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 			m.AddEvent(e)
 			return nil
 		})
+		m.Crossings(views.PlaceNamesOf(s.proj(r).Areas()))
 	}
 	if err != nil {
 		if r.Context().Err() == nil {

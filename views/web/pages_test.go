@@ -223,11 +223,21 @@ func TestHistoryPage(t *testing.T) {
 		if len(nav) != 0 {
 			t.Errorf("current nav entries on a history page: %q, want none", htmltest.Texts(nav))
 		}
-		// Alice came home at 17:00:30 (her phone said so; the geometry agrees).
-		if got := htmltest.Texts(htmltest.ByTestID(doc, "timeline-item")); len(got) == 0 || !slices.ContainsFunc(got, func(s string) bool {
-			return strings.Contains(s, "17:00 entered Home")
-		}) {
-			t.Errorf("timeline %q: want alice entering Home at 17:00", got)
+		// Alice came home at 17:00 (her phone said so at 17:00:30; the
+		// geometry agrees): one line in plain words, as on the dashboard
+		// (it used to be two, "phone reported" and "by position").
+		got := htmltest.Texts(htmltest.ByTestID(doc, "timeline-item"))
+		home := 0
+		for _, s := range got {
+			if strings.Contains(s, "Home") && strings.Contains(s, "17:0") {
+				home++
+				if want := "Alice Liddell arrived at Home · 17:00"; s != want {
+					t.Errorf("timeline line %q, want %q", s, want)
+				}
+			}
+		}
+		if home != 1 {
+			t.Errorf("timeline %q: %d lines for alice's arrival at Home at 17:00, want 1", got, home)
 		}
 		if got := htmltest.Texts(htmltest.ByTestID(doc, "area-time")); len(got) == 0 {
 			t.Error("no time per area")
