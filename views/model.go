@@ -777,8 +777,7 @@ func (m Dashboard) Empty() []Place { return Empty(m.Places) }
 // Update is one live message: what changed, ready to swap in.
 type Update struct {
 	Friends []FriendSwap
-	Removed []string // element ids to delete
-	Notes   []Note   // status texts (e.g. "request sent")
+	Notes   []Note // status texts (e.g. "request sent")
 }
 
 // FriendSwap is a row and how to swap it in.
