@@ -28,4 +28,5 @@ cp "$nm/leaflet.markercluster/MIT-LICENCE.txt" vendor/markercluster/LICENSE
     printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
   done
 } > vendor/VERSIONS
+chmod -R a-x+X vendor # the npm package ships its files executable
 cat vendor/VERSIONS
