@@ -15,9 +15,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"tracker/events/eventstest"
+	"tracker/views"
 )
+
+// setTimezone emulates the browser's time zone (an IANA name).
+func setTimezone(zone string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+		return err
+	})
+}
+
+// advanceClock lets the page's clock and timers run ms ahead of real time
+// (virtual time), then pauses them: call it last on a page.
+func advanceClock(ms float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetVirtualTimePolicy, emulation.SetVirtualTimePolicyParams{
+			Policy: emulation.VirtualTimePolicyAdvance, Budget: &ms,
+		})
+		return err
+	})
+}
 
 // evalAsync evaluates a JavaScript expression whose value is a promise.
 func evalAsync[T any](t *testing.T, b *browser, expr string) T {
@@ -29,6 +51,137 @@ func evalAsync[T any](t *testing.T, b *browser, expr string) T {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// timesJS lists the page's time[data-fmt] elements as {iso, fmt, text}.
+const timesJS = `Array.from(document.querySelectorAll("time[data-fmt]")).map(function(t){
+	return {iso: t.getAttribute("datetime"), fmt: t.dataset.fmt, text: t.textContent.trim(), title: t.title};
+})`
+
+type shownTime struct {
+	ISO   string `json:"iso"`
+	Fmt   string `json:"fmt"`
+	Text  string `json:"text"`
+	Title string `json:"title"`
+}
+
+// TestBrowserTimesInBrowserZone: with the browser in Los Angeles and the
+// server in UTC, every time on the dashboard reads in Los Angeles's zone,
+// by the rules of views.FormatTime; the page leaves the zone in the tz
+// cookie, so the next page comes from the server already in that zone.
+func TestBrowserTimesInBrowserZone(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
+	base := "http://" + s.http
+	defineArea(t, base, "Office", officeLat, officeLon, 200)
+	phone := eventstest.Connect(t, s.mqtt, "tz-phone")
+	// Tina arrived at the office 5 h ago (a feed line with its time): in
+	// UTC and in Los Angeles the hour differs by 7 or 8, and for much of
+	// the day the date too, so a wrong zone shows.
+	fix := time.Now().Add(-5 * time.Hour).Truncate(time.Second)
+	publishLocation(t, phone, "tina/phone", location{Lat: parkLat, Lon: parkLon, Tst: fix.Add(-time.Minute).Unix(), Batt: 80, T: "p"})
+	publishLocation(t, phone, "tina/phone", location{Lat: deskLat, Lon: deskLon, Tst: fix.Unix(), Batt: 80, T: "p"})
+	waitFriend(t, base, "tina/phone")
+
+	b.do(t, 5*time.Second, setTimezone("America/Los_Angeles"))
+	b.open(t, base+"/")
+	if zone := eval[string](t, b, `Intl.DateTimeFormat().resolvedOptions().timeZone`); zone != "America/Los_Angeles" {
+		t.Fatalf("time zone emulation failed: the browser says %q", zone)
+	}
+	check := func(what string) {
+		t.Helper()
+		shown := eval[[]shownTime](t, b, timesJS)
+		if len(shown) == 0 {
+			t.Fatalf("%s: no time[data-fmt] on the dashboard", what)
+		}
+		now := time.Now().In(la)
+		for _, st := range shown {
+			tm, err := time.Parse(time.RFC3339, st.ISO)
+			if err != nil {
+				t.Errorf("%s: <time datetime=%q>: %v", what, st.ISO, err)
+				continue
+			}
+			want := views.FormatTime(tm, now, st.Fmt)
+			if st.Fmt == views.FmtAgo {
+				// A tick may fall between the page's clock and ours.
+				if st.Text != want && st.Text != views.FormatTime(tm, now.Add(-time.Minute), st.Fmt) {
+					t.Errorf("%s: %s shown as %q, want %q", what, st.ISO, st.Text, want)
+				}
+			} else if st.Text != want {
+				t.Errorf("%s: %s (%s) shown as %q, want Los Angeles's %q (UTC would be %q)", what, st.ISO, st.Fmt, st.Text, want,
+					views.FormatTime(tm, now.UTC(), st.Fmt))
+			}
+			if full := views.FormatTime(tm, now, views.FmtFull); st.Title != full {
+				t.Errorf("%s: %s has title %q, want %q", what, st.ISO, st.Title, full)
+			}
+		}
+		t.Logf("%s: %d times, e.g. %q", what, len(shown), shown[0].Text+" / "+shown[0].Title)
+	}
+	check("first page (server rendered in UTC, page re-rendered)")
+
+	if c := eval[string](t, b, `document.cookie`); !strings.Contains(c, "tz=America/Los_Angeles") {
+		t.Fatalf("cookies %q: want tz=America/Los_Angeles", c)
+	}
+	// The server renders the next page in Los Angeles's zone itself: the
+	// page's HTML as it comes, before any script runs.
+	served := evalAsync[[]shownTime](t, b, `fetch("/", {credentials: "same-origin"}).then(function(r){ return r.text(); }).then(function(html){
+		var doc = new DOMParser().parseFromString(html, "text/html");
+		return Array.from(doc.querySelectorAll("time[data-fmt]")).map(function(t){
+			return {iso: t.getAttribute("datetime"), fmt: t.dataset.fmt, text: t.textContent.trim(), title: t.title};
+		});
+	})`)
+	if len(served) == 0 {
+		t.Fatal("the served dashboard has no time[data-fmt]")
+	}
+	for _, st := range served {
+		tm, err := time.Parse(time.RFC3339, st.ISO)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := views.FormatTime(tm, time.Now().In(la), views.FmtFull); st.Title != want {
+			t.Errorf("served page: %s has title %q, want Los Angeles's %q: the tz cookie did not reach the server", st.ISO, st.Title, want)
+		}
+	}
+	b.open(t, base+"/")
+	check("second page (server rendered in the cookie's zone)")
+}
+
+// TestBrowserRelativeTimesTick: a friend heard from just now says "just
+// now"; with the page's clock running on (virtual time, 75 s) the same
+// element says "1 min ago", without a reload or a message from the server.
+func TestBrowserRelativeTimesTick(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
+	base := "http://" + s.http
+	phone := eventstest.Connect(t, s.mqtt, "tick-phone")
+	publishLocation(t, phone, "tom/phone", location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Unix(), T: "p"})
+	waitFriend(t, base, "tom/phone")
+	b.open(t, base+"/")
+	seenJS := friendRowJS("tom/phone") + `.querySelector('[data-testid="seen"] time[data-fmt="ago"]')`
+	if !eval[bool](t, b, `!!`+seenJS) {
+		t.Fatalf("the row has no <time data-fmt=ago> under [data-testid=seen]:\n%s", eval[string](t, b, friendRowJS("tom/phone")+`.outerHTML`))
+	}
+	_ = eval[bool](t, b, `(window.__seenEl = `+seenJS+`, true)`)
+	if got := eval[string](t, b, `window.__seenEl.textContent.trim()`); got != "just now" {
+		t.Fatalf("before: seen %q, want \"just now\"", got)
+	}
+	b.do(t, 5*time.Second, advanceClock(75000))
+	// Virtual time is paused once the budget is spent, so poll from here.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := eval[string](t, b, `window.__seenEl.isConnected ? window.__seenEl.textContent.trim() : "(replaced)"`)
+		if got == "1 min ago" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 75 s of page time: seen %q, want \"1 min ago\" (page clock %s)", got, eval[string](t, b, `new Date().toISOString()`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // twelveFriends publishes twelve friends spread over Paris.
@@ -99,7 +252,7 @@ func TestBrowserMarkerPopup(t *testing.T) {
 	b.do(t, 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid="marker"][data-for="f05/phone"]`)))
 	b.mustWaitJS(t, 3*time.Second, "popup after a click", `!!document.querySelector('.leaflet-popup [data-testid="popup"]')`)
 	popup := eval[string](t, b, `document.querySelector('.leaflet-popup [data-testid="popup"]').innerText`)
-	for _, want := range []string{"Friend 05", "± 20 m", "History"} {
+	for _, want := range []string{"Friend 05", "battery 55%", "± 20 m", "History"} {
 		if !strings.Contains(popup, want) {
 			t.Errorf("popup %q lacks %q", popup, want)
 		}
@@ -194,6 +347,55 @@ func TestBrowserLiveBanner(t *testing.T) {
 	}
 	b.mustWaitJS(t, 3*time.Second, "the fix sent while away", markerJS("uma/phone")+` === `+jsString(latLon(deskLat, deskLon)))
 	srv.terminate(t)
+}
+
+// TestBrowserLocateStatus: after "Locate now" the status says the request
+// went out, then "answered hh:mm:ss (n s)" once the phone's answer (t: r)
+// is in the row, and stays so through later updates of the row; a phone
+// that does not answer gets "no answer yet; the phone may be asleep"
+// (timeout shortened through data-locate-timeout).
+func TestBrowserLocateStatus(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
+	base := "http://" + s.http
+	phone := eventstest.Connect(t, s.mqtt, "locate-status")
+	cmds := eventstest.Subscribe(t, phone, "owntracks/+/+/cmd", 1)
+	publishLocation(t, phone, "vic/phone", location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Add(-10 * time.Minute).Unix(), T: "p"})
+	publishLocation(t, phone, "wes/phone", location{Lat: deskLat, Lon: deskLon, Tst: time.Now().Add(-10 * time.Minute).Unix(), T: "p"})
+	waitFriend(t, base, "vic/phone")
+	waitFriend(t, base, "wes/phone")
+	b.open(t, base+"/")
+	statusJS := func(id string) string {
+		return `(function(){var r=` + friendRowJS(id) + `; var s=r && r.querySelector('[data-testid="locate-status"]'); return s ? s.textContent.trim() : "(no status)";})()`
+	}
+
+	b.do(t, 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid="friend"][data-friend="vic/phone"] [data-testid="locate"]`)))
+	select {
+	case <-cmds:
+	case <-time.After(3 * time.Second):
+		t.Fatal("no reportLocation command within 3 s of the click")
+	}
+	b.mustWaitJS(t, 3*time.Second, `"request sent"`, statusJS("vic/phone")+`.indexOf("request sent") === 0`)
+	time.Sleep(time.Second) // a wait the status can show
+	publishLocation(t, phone, "vic/phone", location{Lat: deskLat, Lon: deskLon, Tst: time.Now().Unix(), T: "r"})
+	b.mustWaitJS(t, 3*time.Second, `"answered"`, `/^answered \d\d:\d\d:\d\d \(\d+ s\)$/.test(`+statusJS("vic/phone")+`)`)
+	got := eval[string](t, b, statusJS("vic/phone"))
+	t.Logf("status: %q", got)
+	if strings.HasSuffix(got, "(0 s)") {
+		t.Errorf("status %q: the phone answered a second or more after the request", got)
+	}
+	// A later fix swaps the row again: the answer stays.
+	publishLocation(t, phone, "vic/phone", location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Unix() + 1, T: "p"})
+	b.mustWaitJS(t, 3*time.Second, "row updated", markerJS("vic/phone")+` === `+jsString(latLon(parkLat, parkLon)))
+	if again := eval[string](t, b, statusJS("vic/phone")); again != got {
+		t.Errorf("after the next update the status says %q, want %q still", again, got)
+	}
+
+	// Wes's phone sleeps.
+	_ = eval[bool](t, b, `(document.body.dataset.locateTimeout = "1500", true)`)
+	b.do(t, 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid="friend"][data-friend="wes/phone"] [data-testid="locate"]`)))
+	b.mustWaitJS(t, 3*time.Second, `"request sent" (wes)`, statusJS("wes/phone")+`.indexOf("request sent") === 0`)
+	b.mustWaitJS(t, 4*time.Second, "no answer after the timeout", statusJS("wes/phone")+` === "no answer yet; the phone may be asleep"`)
 }
 
 // openAny opens a page with or without a live connection and lets the map
