@@ -237,6 +237,19 @@ func TestBrowserMapColours(t *testing.T) {
 	t.Logf("%d friends, %d colours", len(ids), len(seen))
 }
 
+// mapStill waits until the map and its clusters have stopped animating,
+// so that a click lands on the marker it aims at.
+func mapStill(t *testing.T, b *browser) {
+	t.Helper()
+	b.mustWaitJS(t, 5*time.Second, "the map still", `(function(){
+		if (document.querySelector(".leaflet-cluster-anim, .leaflet-zoom-anim")) { window.__still = ""; return false; }
+		var now = Array.from(document.querySelectorAll(".leaflet-marker-icon")).map(function(m){ var r = m.getBoundingClientRect(); return Math.round(r.left) + "," + Math.round(r.top); }).join(";");
+		var same = window.__still === now;
+		window.__still = now;
+		return same;
+	})()`)
+}
+
 // TestBrowserMarkerPopup: clicking a marker, or Enter on it, opens a popup
 // with the friend's name, battery, accuracy and a link to the history;
 // "Fit all" and "Follow" are there; the filter box hides the friends that
@@ -248,6 +261,7 @@ func TestBrowserMarkerPopup(t *testing.T) {
 	twelveFriends(t, base, s.mqtt)
 	b.open(t, base+"/")
 	b.mustWaitJS(t, 5*time.Second, "12 markers", `document.querySelectorAll('[data-testid="marker"]').length === 12`)
+	mapStill(t, b)
 
 	b.do(t, 5*time.Second, chromedp.Click(chromedp.CSS(`[data-testid="marker"][data-for="f05/phone"]`)))
 	b.mustWaitJS(t, 3*time.Second, "popup after a click", `!!document.querySelector('.leaflet-popup [data-testid="popup"]')`)
@@ -279,15 +293,20 @@ func TestBrowserMarkerPopup(t *testing.T) {
 			t.Errorf("no %s control on the map", sel)
 		}
 	}
-	// Follow a friend: the map centres on them.
-	b.do(t, 5*time.Second, chromedp.SetValue(chromedp.CSS(`[data-testid="follow"]`), "f11/phone"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="follow"]').dispatchEvent(new Event("change"))`))
-	b.mustWaitJS(t, 3*time.Second, "following centres the map on the friend", `(function(){
+	// Follow a friend: the map centres on them, and keeps them centred
+	// when their next fix comes in live.
+	centredJS := `(function(){
 		var m = document.querySelector('[data-testid="marker"][data-for="f11/phone"]');
 		if (!m) return false;
 		var r = m.getBoundingClientRect(), b = document.getElementById("map").getBoundingClientRect();
 		return Math.abs((r.left + r.right) / 2 - (b.left + b.right) / 2) < 30 && Math.abs((r.top + r.bottom) / 2 - (b.top + b.bottom) / 2) < 30;
-	})()`)
+	})()`
+	b.do(t, 5*time.Second, chromedp.SetValue(chromedp.CSS(`[data-testid="follow"]`), "f11/phone"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid="follow"]').dispatchEvent(new Event("change"))`))
+	b.mustWaitJS(t, 3*time.Second, "following centres the map on the friend", centredJS)
+	publishLocation(t, eventstest.Connect(t, s.mqtt, "popup-mover"), "f11/phone", location{Lat: 48.95, Lon: 2.45, Tst: time.Now().Unix(), Acc: 20, Batt: 61, T: "p"})
+	b.mustWaitJS(t, 5*time.Second, "the moved friend's row", markerJS("f11/phone")+` === "48.95,2.45"`)
+	b.mustWaitJS(t, 3*time.Second, "the followed friend stays centred after a live update", centredJS)
 
 	// Filter: "FRIEND 1" matches 10 and 11.
 	b.do(t, 5*time.Second, chromedp.SendKeys(chromedp.CSS(`[data-testid="friend-filter"] input`), "FRIEND 1"))

@@ -308,7 +308,7 @@
   function syncFriends() {
     var list = entries();
     assignColours(list.map(function (e) { return e.id; }));
-    var seen = {}, shown = 0, rowsN = 0, add = [], drop = [];
+    var seen = {}, shown = 0, rowsN = 0, add = [], drop = [], moved = false;
     list.forEach(function (e) {
       var id = e.id, m = e.el ? markerOf(e.el) : e.m;
       if (e.el) e.el.style.setProperty("--c", colour(id));
@@ -329,7 +329,7 @@
         mk.key = key;
         mk.bindPopup(function () { return popupFor(id); }, { autoPanPadding: [24, 24] });
       } else {
-        if (!mk.getLatLng().equals(ll)) mk.setLatLng(ll); // the cluster follows its markers' moves
+        if (!mk.getLatLng().equals(ll)) { mk.setLatLng(ll); moved = true; } // the cluster follows its markers' moves
         if (mk.key !== key) { mk.setIcon(markerIcon(id, m)); mk.key = key; }
         mk.options.title = nameOf(m, id);
         if (mk.isPopupOpen()) mk.setPopupContent(popupFor(id));
@@ -362,6 +362,17 @@
     if (follow && markers[follow] && map) {
       map.panTo(markers[follow].getLatLng(), { animate: false });
     }
+    if (map && clustering && (moved || add.length)) settleClusters();
+  }
+
+  // The cluster works out which markers to show when the map stops
+  // moving, but not while it animates a zoom: a marker that moved (or the
+  // map that followed it) then would stay hidden until the next pan. Once
+  // things are still, it is asked again.
+  var settleTimer = 0;
+  function settleClusters() {
+    clearTimeout(settleTimer);
+    settleTimer = setTimeout(function () { map.fire("moveend"); }, 400);
   }
 
   function nameOf(m, id) { return (m && (m.label || m.name)) || id; }
@@ -727,6 +738,9 @@
   function start() {
     if (start.done) return;
     start.done = true;
+    // A page without a live stream has no connection state to tell.
+    var live = document.getElementById("live-status");
+    if (live && !document.querySelector("[ws-connect], [sse-connect]")) live.hidden = true;
     rememberZone();
     renderTimes(document);
     // Anything swapped in later (live rows, pages of a list) is rendered
