@@ -348,9 +348,7 @@ func TestBrowserLiveBanner(t *testing.T) {
 	if !eval[bool](t, b, `document.body.classList.contains("disconnected")`) {
 		t.Error("the page does not dim what may be stale (body.disconnected)")
 	}
-	if op := eval[string](t, b, `getComputedStyle(document.getElementById("friends")).opacity`); op == "1" {
-		t.Error("the friends list is not dimmed while disconnected")
-	}
+	b.mustWaitJS(t, 2*time.Second, "the friends list dimmed while disconnected", `getComputedStyle(document.getElementById("friends")).opacity < 0.6`)
 
 	srv = startChild(t, data, httpAddr, args...)
 	publishLocation(t, eventstest.Connect(t, mqttAddr, "banner-2"), "uma/phone", location{Lat: deskLat, Lon: deskLon, Tst: time.Now().Unix(), T: "u"})
