@@ -171,6 +171,7 @@
     cluster.addTo(map);
     if (document.querySelector(".dashboard")) addMapControls();
     map.on("dragstart", function () { setFollow(""); });
+    map.on("zoomend", keepFollowed);
     sync();
   }
 
@@ -359,9 +360,7 @@
     }
     filterCount(shown, rowsN);
     fillFollow(list);
-    if (follow && markers[follow] && map) {
-      map.panTo(markers[follow].getLatLng(), { animate: false });
-    }
+    keepFollowed();
     if (map && clustering && (moved || add.length)) settleClusters();
   }
 
@@ -492,7 +491,14 @@
     follow = id || "";
     if (followSelect) { followSelect.value = follow; followSelect.classList.toggle("on", !!follow); }
     document.body.classList.toggle("following", !!follow);
-    if (follow && markers[follow]) map.setView(markers[follow].getLatLng(), Math.max(map.getZoom(), 15));
+    if (follow && markers[follow]) map.setView(markers[follow].getLatLng(), Math.max(map.getZoom(), 15), { animate: false });
+  }
+
+  // keepFollowed centres the followed friend. It runs after every update
+  // and after every zoom: the end of an animated zoom puts the map back
+  // where the zoom was aimed, undoing a pan made meanwhile.
+  function keepFollowed() {
+    if (follow && markers[follow] && map) map.panTo(markers[follow].getLatLng(), { animate: false });
   }
 
   // showOnMap opens a friend's popup, zooming out of a cluster if needed.
