@@ -494,7 +494,7 @@ func truncate(s string, n int) string {
 
 // checkKeyboard tabs through the page from its top: every visible control
 // (links, buttons, inputs, map markers, anything with a tabindex) gets the
-// focus on the way. On the dashboard the first Tab focuses a skip link
+// focus on the way, and shows it. On the dashboard the first Tab focuses a skip link
 // whose Enter moves the focus to the friends list.
 func checkKeyboard(t *testing.T, b *browser, p pageCase) {
 	t.Helper()
@@ -507,15 +507,27 @@ func checkKeyboard(t *testing.T, b *browser, p pageCase) {
 		if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
 		return window.__kb.length;
 	})()`
-	const active = `(function(){var a = document.activeElement; return a ? window.__kb.indexOf(a) : -2})()`
+	// The active element's index, and whether it shows that it has the
+	// focus: an outline or a shadow on it or on what it is drawn with (a
+	// map marker rings its disc).
+	const active = `(function(){var a = document.activeElement; if (!a) return {I: -2};
+		var ring = [a].concat(Array.from(a.querySelectorAll("*")).slice(0, 4)).some(function(el){
+			var cs = getComputedStyle(el);
+			return (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== "none";
+		});
+		return {I: window.__kb.indexOf(a), Ring: ring}})()`
+	type focus struct {
+		I    int
+		Ring bool
+	}
 	const describe = `(function(i){var el = window.__kb[i]; return el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
 		(el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") +
 		" “" + (el.textContent || el.value || el.getAttribute("aria-label") || el.title || "").trim().slice(0, 40) + "”"})`
 	n := eval[int](t, b, mark)
-	tab := func() int {
+	tab := func() focus {
 		t.Helper()
 		b.do(t, 5*time.Second, chromedp.KeyEvent(kb.Tab))
-		return eval[int](t, b, active)
+		return eval[focus](t, b, active)
 	}
 
 	if p.skip {
@@ -553,10 +565,15 @@ func checkKeyboard(t *testing.T, b *browser, p pageCase) {
 	}
 
 	reached := make([]bool, n)
+	var noRing []string
 	firstIdx, count := -3, 0
 	for presses := 0; presses < 2*n+10; presses++ {
-		i := tab()
+		f := tab()
+		i := f.I
 		if i >= 0 {
+			if !f.Ring && !reached[i] {
+				noRing = append(noRing, eval[string](t, b, fmt.Sprintf("%s(%d)", describe, i)))
+			}
 			if i == firstIdx {
 				break // round the page once
 			}
@@ -582,6 +599,9 @@ func checkKeyboard(t *testing.T, b *browser, p pageCase) {
 		t.Errorf("%s: %d of %d controls are not reached with Tab: %s", p.name, len(missed), n, strings.Join(missed[:min(len(missed), 10)], ", "))
 	} else {
 		t.Logf("%s: Tab reaches all %d controls", p.name, n)
+	}
+	if len(noRing) > 0 {
+		t.Errorf("%s: %d controls show no outline or shadow when Tab focuses them: %s", p.name, len(noRing), strings.Join(noRing[:min(len(noRing), 10)], ", "))
 	}
 }
 
