@@ -530,3 +530,36 @@ func TestBrowserLayout(t *testing.T) {
 		t.Errorf("favicon %s: %s, want 200 image/svg+xml", icon, ct)
 	}
 }
+
+// TestBrowserMapShowsEveryoneWhenPaged: past views.ListAll friends the
+// list pages, and the map still shows everyone (the list's rows and the
+// rest from data-markers-src), clustered: the markers and the clusters'
+// numbers add up to every friend.
+func TestBrowserMapShowsEveryoneWhenPaged(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "")
+	base := "http://" + s.http
+	n := views.ListAll + 20
+	c := eventstest.Connect(t, s.mqtt, "paged")
+	now := time.Now().Unix()
+	for i := range n {
+		publishLocation(t, c, fmt.Sprintf("p%03d/phone", i), location{Lat: 48.80 + float64(i%20)*0.01, Lon: 2.25 + float64(i/20)*0.01, Tst: now, T: "p"})
+	}
+	waitFriend(t, base, fmt.Sprintf("p%03d/phone", n-1))
+	b.open(t, base+"/")
+	if rows := eval[int](t, b, `document.querySelectorAll('[data-testid="friend"]').length`); rows >= n {
+		t.Fatalf("%d rows for %d friends: the list does not page", rows, n)
+	}
+	countJS := `(function(){
+		var sum = document.querySelectorAll('[data-testid="marker"]').length;
+		document.querySelectorAll(".cluster > span[aria-hidden]").forEach(function(s){ sum += parseInt(s.textContent, 10); });
+		return sum;
+	})()`
+	if _, ok := b.waitJS(time.Now().Add(5*time.Second), countJS+` === `+fmt.Sprint(n)); !ok {
+		t.Fatalf("the map shows %d friends (markers plus clusters' numbers), want all %d", eval[int](t, b, countJS), n)
+	}
+	t.Logf("%d friends: %d rows listed, %d markers and %d clusters on the map", n,
+		eval[int](t, b, `document.querySelectorAll('[data-testid="friend"]').length`),
+		eval[int](t, b, `document.querySelectorAll('[data-testid="marker"]').length`),
+		eval[int](t, b, `document.querySelectorAll(".cluster").length`))
+}
