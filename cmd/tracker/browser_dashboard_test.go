@@ -518,6 +518,7 @@ func TestBrowserLayout(t *testing.T) {
 				b.do(t, 5*time.Second, setColorScheme(scheme), chromedp.Sleep(150*time.Millisecond))
 				shot("browser-dashboard-" + scheme + "-1280")
 			}
+			b.do(t, 5*time.Second, setColorScheme("light"))
 			openAny(t, b, base+"/areas")
 			shot("browser-areas-light-1280")
 		} else {
