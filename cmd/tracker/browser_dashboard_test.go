@@ -189,6 +189,37 @@ func TestBrowserRelativeTimesTick(t *testing.T) {
 	}
 }
 
+// TestBrowserGoesStaleOnOpenPage: a friend rendered fresh who then stays
+// quiet past --stale-after turns stale on the open page ("last seen …",
+// class stale, a grey marker), without a reload or a message.
+func TestBrowserGoesStaleOnOpenPage(t *testing.T) {
+	b := newBrowser(t)
+	s := startServer(t, filepath.Join(t.TempDir(), "data"), "--tiles", "", "--stale-after", "1m")
+	base := "http://" + s.http
+	phone := eventstest.Connect(t, s.mqtt, "stale-phone")
+	publishLocation(t, phone, "sam/phone", location{Lat: parkLat, Lon: parkLon, Tst: time.Now().Unix(), T: "p"})
+	waitFriend(t, base, "sam/phone")
+	b.open(t, base+"/")
+	row := friendRowJS("sam/phone")
+	if eval[bool](t, b, row+`.classList.contains("stale")`) {
+		t.Fatal("a friend heard from just now is stale")
+	}
+	b.do(t, 5*time.Second, advanceClock(75000))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stale := eval[bool](t, b, row+`.classList.contains("stale")`)
+		seen := eval[string](t, b, row+`.querySelector('[data-testid="seen"]').textContent.replace(/\s+/g, " ").trim()`)
+		marker := eval[bool](t, b, `JSON.parse(`+row+`.dataset.marker).stale === true`)
+		if stale && marker && strings.HasPrefix(seen, "last seen ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 75 s of page time with --stale-after 1m: stale class %v, marker stale %v, seen %q", stale, marker, seen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // twelveFriends publishes twelve friends spread over Paris.
 func twelveFriends(t *testing.T, base, mqttAddr string) []string {
 	t.Helper()

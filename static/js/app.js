@@ -724,6 +724,27 @@
   }
 
   // ------------------------------------------------------------ wiring
+  // markStale gives a row the server rendered fresh the look of a stale
+  // one (class, "last seen", grey marker) once its last report is older
+  // than the list's data-stale-after; the next swap of the row brings the
+  // server's own verdict. It says whether any row changed.
+  function markStale() {
+    var list = document.getElementById("friends");
+    var after = list && Number(list.dataset.staleAfter);
+    if (!after) return false;
+    var changed = false, now = Date.now();
+    list.querySelectorAll("li[data-testid=friend]:not(.stale)").forEach(function (row) {
+      var t = row.querySelector(".seen time[datetime]");
+      if (!t || now - Date.parse(t.getAttribute("datetime")) <= after * 1000) return;
+      row.classList.add("stale");
+      t.parentNode.insertBefore(document.createTextNode("last seen "), t);
+      var m = markerOf(row);
+      if (m) { m.stale = true; row.dataset.marker = JSON.stringify(m); }
+      changed = true;
+    });
+    return changed;
+  }
+
   function sync() {
     syncFriends();
     syncLocates();
@@ -756,8 +777,9 @@
         r.addedNodes.forEach(function (n) { if (n.nodeType === 1) renderTimes(n); });
       });
     }).observe(document.body, { childList: true, subtree: true });
-    // One timer keeps every "ago" (and "today") current.
-    setInterval(function () { renderTimes(document); }, 15000);
+    // One timer keeps every "ago" (and "today") current, and greys a
+    // friend who went quiet while the page was open.
+    setInterval(function () { renderTimes(document); if (markStale()) sync(); }, 15000);
     addFilter();
     window.addEventListener("resize", scrollersFocusable);
     initMap();
