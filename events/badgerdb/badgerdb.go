@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -64,6 +65,34 @@ func Open(opts badger.Options) (*badger.DB, error) {
 		return nil, fmt.Errorf("open %s: %w", opts.Dir, err)
 	}
 	return db, nil
+}
+
+// Reopen closes db and opens it again with opts. Badger keeps every page
+// of the tables it wrote or read mapped into the process until it closes
+// them; opened again, they are mapped untouched, as after a restart.
+//
+// Badger releases its directory lock by closing its descriptor of the
+// directory, and a process forked meanwhile (os/exec anywhere in the
+// program: a test's broker or browser) holds a copy of that descriptor,
+// and with it the lock, until it execs: the open right after the close
+// then found the database "in use" by this very process. Holding
+// syscall.ForkLock for reading keeps forks out from before the close to
+// after the open; the retries cover the last instants of an exec, when
+// Linux already lets the parent go on but has not yet closed the child's
+// copies.
+func Reopen(db *badger.DB, opts badger.Options) (*badger.DB, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	if err := db.Close(); err != nil {
+		return nil, fmt.Errorf("reopen %s: %w", opts.Dir, err)
+	}
+	for wait := time.Millisecond; ; wait *= 2 {
+		db, err := Open(opts)
+		if !errors.Is(err, ErrLocked) || wait > time.Second {
+			return db, err
+		}
+		time.Sleep(wait)
+	}
 }
 
 // RunGC reclaims value-log space of db every interval until ctx ends.

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"tracker/events"
@@ -36,6 +35,12 @@ const (
 // size of one Badger transaction).
 const saveEvery = 2000
 
+// reopenEvery is how many events a rebuild folds between reopenings of
+// the new database (store.Bulk.Reopen): Badger keeps the pages of the
+// tables it writes mapped until it closes them, so the rebuild's RSS grew
+// with everything written.
+const reopenEvery = 250_000
+
 // Projector owns the projection state.
 type Projector struct {
 	root    string
@@ -48,15 +53,16 @@ type Projector struct {
 	applyMu   sync.Mutex   // one applier at a time: Run's catch-up, Rebuild's switch
 	storeMu   sync.RWMutex // held by range reads; a store is closed under its write lock
 
-	mu         sync.RWMutex // guards the fields below for readers
-	store      *store.Store
-	state      *projections.State
-	checkpoint uint64
-	gen        int
-	applied    chan struct{} // closed and replaced whenever checkpoint moves
-	broken     chan string   // a read failed: why (Run rebuilds); capacity 1
-	pending    string        // OpenServing left a rebuild to Run: why
-	recent     recentEvents  // newest enter/leave events, for feeds
+	mu          sync.RWMutex // guards the fields below for readers
+	store       *store.Store
+	state       *projections.State
+	checkpoint  uint64
+	gen         int
+	applied     chan struct{} // closed and replaced whenever checkpoint moves
+	broken      chan string   // a read failed: why (Run rebuilds); capacity 1
+	pending     string        // OpenServing left a rebuild to Run: why
+	reopenEvery uint64        // reopenEvery, or fewer in tests
+	recent      recentEvents  // newest enter/leave events, for feeds
 }
 
 // Options are what a serving projector reports to and asks. The zero
@@ -80,7 +86,7 @@ func New(root string, log events.Reader, d owntracks.Decoder, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Projector{root: root, log: log, decoder: d, logger: logger, applied: make(chan struct{}), broken: make(chan string, 1)}
+	return &Projector{root: root, log: log, decoder: d, logger: logger, applied: make(chan struct{}), broken: make(chan string, 1), reopenEvery: reopenEvery}
 }
 
 // advance sets the checkpoint and wakes WaitFor; the caller holds p.mu.
@@ -507,7 +513,11 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 			}
 		}
 		last = c[len(c)-1].Event.Seq
-		if applyErr = bulk.Add(ch); applyErr != nil {
+		applyErr = bulk.Add(ch)
+		if applyErr == nil && stats.Events/p.reopenEvery != (stats.Events-uint64(len(c)))/p.reopenEvery {
+			applyErr = bulk.Reopen()
+		}
+		if applyErr != nil {
 			cancel()
 		}
 		ch.Reset()
@@ -527,11 +537,16 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 		return fail(err)
 	}
 	// Badger keeps every page of the tables it wrote mapped into the
-	// process (~90 MB of RSS after 1,000,000 events, for good); opened
-	// again, the tables are mapped untouched, as after a restart.
-	if st, err = reopenStore(st, dir, p.logger); err != nil {
+	// process (~90 MB of RSS after 1,000,000 events, for good). Compacted
+	// into one level, nothing is left to compact (and so to map again)
+	// once it serves; opened again, its tables are mapped untouched, as
+	// after a restart.
+	if err := st.Compact(); err != nil {
+		return fail(err)
+	}
+	if err := st.Reopen(); err != nil {
 		_ = os.RemoveAll(dir)
-		return stats, err
+		return stats, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
 	}
 	// Switch: stop live applies, take the events that arrived meanwhile,
 	// then point the link at the new generation.
@@ -575,31 +590,4 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 	}
 	stats.Took = time.Since(start)
 	return stats, nil
-}
-
-// reopenStore closes st and opens dir again. Badger releases a
-// database's directory lock by closing its descriptor of the directory,
-// and a process forked meanwhile (os/exec anywhere in this process: a
-// test's broker or browser) holds a copy of that descriptor, and so the
-// lock, until it execs: the open right after the close then found the
-// database "in use" by ourselves. Holding syscall.ForkLock for reading
-// keeps forks out from before the close to after the open; the retries
-// cover the last instants of an exec, when Linux already lets the parent
-// go on but has not closed the child's copies yet.
-func reopenStore(st *store.Store, dir string, logger *slog.Logger) (*store.Store, error) {
-	syscall.ForkLock.RLock()
-	defer syscall.ForkLock.RUnlock()
-	if err := st.Close(); err != nil {
-		return nil, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
-	}
-	for wait := time.Millisecond; ; wait *= 2 {
-		st, err := store.Open(dir, logger)
-		if err == nil {
-			return st, nil
-		}
-		if !errors.Is(err, store.ErrLocked) || wait > time.Second {
-			return nil, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
-		}
-		time.Sleep(wait)
-	}
 }

@@ -26,6 +26,7 @@ func TestRebuildWhileProcessesStart(t *testing.T) {
 	log := eventstest.OpenLog(t)
 	fillLog(t, log, 3, 50)
 	p := openProjector(t, ctx, t.TempDir(), log)
+	p.reopenEvery = 20 // and once in the middle of each rebuild
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -58,5 +59,28 @@ func TestRebuildWhileProcessesStart(t *testing.T) {
 	}
 	if p.Checkpoint() != log.Head() {
 		t.Errorf("checkpoint %d after the rebuilds, want %d", p.Checkpoint(), log.Head())
+	}
+}
+
+// TestRebuildReopeningAgrees: a rebuild that reopens its database on the
+// way stores exactly what one written in a single go stores.
+func TestRebuildReopeningAgrees(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	log := eventstest.OpenLog(t)
+	fillLog(t, log, 11, 3*saveEvery+saveEvery/2)
+	p := openProjector(t, ctx, t.TempDir(), log) // built without reopening
+	want, wantViews := dump(t, p), views(t, p)
+	for _, every := range []uint64{2 * saveEvery, 1} {
+		p.reopenEvery = every
+		if _, err := p.Rebuild(ctx, nil); err != nil {
+			t.Fatalf("rebuild reopening every %d events: %v", every, err)
+		}
+		if got := dump(t, p); got != want {
+			t.Errorf("reopening every %d events, stored projections differ:\n%s", every, diffLines(want, got))
+		}
+		if got := views(t, p); got != wantViews {
+			t.Errorf("reopening every %d events, views differ:\n%s", every, diffLines(wantViews, got))
+		}
 	}
 }
