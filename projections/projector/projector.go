@@ -540,13 +540,15 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 	// process (~90 MB of RSS after 1,000,000 events, for good). Compacted
 	// into one level, nothing is left to compact (and so to map again)
 	// once it serves; opened again, its tables are mapped untouched, as
-	// after a restart.
-	if err := st.Compact(); err != nil {
-		return fail(err)
-	}
-	if err := st.Reopen(); err != nil {
-		_ = os.RemoveAll(dir)
-		return stats, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
+	// after a restart. A small log's tables are not worth the time.
+	if stats.Events >= p.reopenEvery {
+		if err := st.Compact(); err != nil {
+			return fail(err)
+		}
+		if err := st.Reopen(); err != nil {
+			_ = os.RemoveAll(dir)
+			return stats, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
+		}
 	}
 	// Switch: stop live applies, take the events that arrived meanwhile,
 	// then point the link at the new generation.
