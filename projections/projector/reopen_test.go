@@ -12,8 +12,8 @@ import (
 // TestRebuildWhileProcessesStart: a rebuild reopens the database it
 // wrote; processes started meanwhile by the same program (a test's broker
 // or browser) must not make the reopen find it locked. Before the fork
-// lock was held across the reopen, about one reopen in eight failed here
-// with "projection database is in use by another process": a child
+// lock was held across the reopen, one of the first 1-17 rebuilds failed
+// here with "projection database is in use by another process": a child
 // forked between Badger's close and the open held the directory lock
 // until it exec'd.
 func TestRebuildWhileProcessesStart(t *testing.T) {
