@@ -130,8 +130,17 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Ingest, error) 
 // URL without credentials.
 func (in *Ingest) Source() string { return in.source }
 
-// Connected reports whether the connection to the broker is up right now.
-func (in *Ingest) Connected() bool { return in.client.IsConnectionOpen() }
+// Connected reports whether the connection to the broker is up right now
+// and the broker has acknowledged our subscription: before that, /healthz
+// saying "connected" would invite publishers whose messages reach nobody.
+func (in *Ingest) Connected() bool {
+	select {
+	case <-in.subscribed:
+		return in.client.IsConnectionOpen()
+	default:
+		return false
+	}
+}
 
 // Publish sends one message through the broker and waits until the broker
 // has it (PUBACK for QoS 1) or ctx ends. While reconnecting, QoS 1 and 2
