@@ -173,10 +173,25 @@ func (h History) QuickLinks() []QuickLink {
 	}
 }
 
-// AreaTimeRows lists time per area for the stats.
+// AreaTimeRows lists time per place for the stats: definitions of one
+// name (the server's and each phone's) are one place, as on the dashboard.
+// They describe the same ground, so the place gets the longest of their
+// times, not their sum.
 func (h History) AreaTimeRows() []NameValue {
 	var out []NameValue
+	longest := map[string]int{} // place key -> index in out
+	times := []time.Duration{}
 	for _, a := range h.TimeInAreas {
+		k := projections.PlaceKey(a.Name)
+		if i, ok := longest[k]; ok {
+			if a.Time > times[i] {
+				times[i] = a.Time
+				out[i].Value = AreaTimeText(a.Time)
+			}
+			continue
+		}
+		longest[k] = len(out)
+		times = append(times, a.Time)
 		out = append(out, NameValue{Name: a.Name, Value: AreaTimeText(a.Time)})
 	}
 	return out

@@ -2,6 +2,7 @@ package views
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,20 @@ func TestAreaTimeText(t *testing.T) {
 		if got := AreaTimeText(d); got != want {
 			t.Errorf("AreaTimeText(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestAreaTimeRowsOnePlace: the server's Home and a phone's " home " are
+// one place in the stats, credited with the longer of their times.
+func TestAreaTimeRowsOnePlace(t *testing.T) {
+	h := History{TimeInAreas: []projections.AreaTime{
+		{Area: "srv:1", Name: "Home", Time: 6 * time.Minute},
+		{Area: "phone:a/p:home", Name: " home ", Time: 9 * time.Minute},
+		{Area: "srv:2", Name: "Office", Time: 2 * time.Minute},
+	}}
+	got := h.AreaTimeRows()
+	want := []NameValue{{"Home", AreaTimeText(9 * time.Minute)}, {"Office", AreaTimeText(2 * time.Minute)}}
+	if !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
 	}
 }
