@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -56,11 +57,35 @@ func (p Page) Skipping(id, text string) Page {
 	return p
 }
 
-// domID turns any key into a safe, stable element id.
+// domID turns any key into a safe, stable element id. The live stream
+// asks for the same few ids once per client and message, so they are
+// remembered (the cache is dropped whole when it grows past domIDMax,
+// which only a log with that many friends and areas reaches).
 func domID(prefix, key string) string {
+	k := prefix + "\x00" + key
+	domIDs.Lock()
+	id, ok := domIDs.m[k]
+	domIDs.Unlock()
+	if ok {
+		return id
+	}
 	sum := sha256.Sum256([]byte(key))
-	return prefix + hex.EncodeToString(sum[:6])
+	id = prefix + hex.EncodeToString(sum[:6])
+	domIDs.Lock()
+	if len(domIDs.m) >= domIDMax {
+		clear(domIDs.m)
+	}
+	domIDs.m[k] = id
+	domIDs.Unlock()
+	return id
 }
+
+const domIDMax = 1 << 16
+
+var domIDs = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
 
 // DefaultStaleAfter is how long a friend may go unheard before the
 // dashboard shows them as stale (serve --stale-after).
@@ -127,13 +152,15 @@ func (f FriendRow) ColorClass() string {
 	return fmt.Sprintf("c%d", int(sum[0])%12)
 }
 
-// LastHeard is the newest of the last message and the current fix.
+// LastHeard is when the position shown was taken (the fix's own time),
+// or, for a friend with no position, when its last message arrived: a
+// phone uploading a day-old backlog now must not make a day-old position
+// read "just now".
 func (f FriendRow) LastHeard() time.Time {
-	t := f.LastSeen
-	if f.Location != nil && f.Location.Time().After(t) {
-		t = f.Location.Time()
+	if f.Location != nil && !f.Location.Time().IsZero() {
+		return f.Location.Time()
 	}
-	return t
+	return f.LastSeen
 }
 
 // Stale reports whether the friend has not been heard from for longer

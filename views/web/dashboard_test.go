@@ -182,12 +182,13 @@ func TestDashboardFriendRows(t *testing.T) {
 	if !hasClass(rows[odd], "stale") || text(odd, "seen") != "last seen 8 h ago" {
 		t.Errorf("odd friend: class %q, seen %q; want stale, \"last seen 8 h ago\"", htmltest.Attr(rows[odd], "class"), text(odd, "seen"))
 	}
-	// Alice was last heard from at 17:50 (her late 10:00 fix).
-	if hasClass(rows[aliceID], "stale") || text(aliceID, "seen") != "10 min ago" {
-		t.Errorf("alice: class %q, seen %q; want fresh, \"10 min ago\"", htmltest.Attr(rows[aliceID], "class"), text(aliceID, "seen"))
+	// Alice's position was taken at 17:45; the late 10:00 fix she sent at
+	// 17:50 does not make that position read fresher than it is.
+	if hasClass(rows[aliceID], "stale") || text(aliceID, "seen") != "15 min ago" {
+		t.Errorf("alice: class %q, seen %q; want fresh, \"15 min ago\"", htmltest.Attr(rows[aliceID], "class"), text(aliceID, "seen"))
 	}
 	if tm := htmltest.Find(htmltest.ByTestID(rows[aliceID], "seen")[0], func(n *html.Node) bool { return n.Data == "time" }); len(tm) != 1 ||
-		htmltest.Attr(tm[0], "datetime") != "2026-03-10T17:50:00Z" || htmltest.Attr(tm[0], "data-fmt") != views.FmtAgo {
+		htmltest.Attr(tm[0], "datetime") != "2026-03-10T17:45:00Z" || htmltest.Attr(tm[0], "data-fmt") != views.FmtAgo {
 		t.Errorf("alice's last seen is not a <time datetime data-fmt=ago>")
 	}
 	if got := htmltest.Attr(rows[aliceID], "data-tst"); got != fmt.Sprint(at(17, 45, 0)) {
