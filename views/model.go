@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -63,29 +64,25 @@ func (p Page) Skipping(id, text string) Page {
 // which only a log with that many friends and areas reaches).
 func domID(prefix, key string) string {
 	k := prefix + "\x00" + key
-	domIDs.Lock()
-	id, ok := domIDs.m[k]
-	domIDs.Unlock()
-	if ok {
-		return id
+	if id, ok := domIDs.Load(k); ok {
+		return id.(string)
 	}
 	sum := sha256.Sum256([]byte(key))
-	id = prefix + hex.EncodeToString(sum[:6])
-	domIDs.Lock()
-	if len(domIDs.m) >= domIDMax {
-		clear(domIDs.m)
+	id := prefix + hex.EncodeToString(sum[:6])
+	if domIDCount.Add(1) > domIDMax {
+		domIDs.Clear()
+		domIDCount.Store(0)
 	}
-	domIDs.m[k] = id
-	domIDs.Unlock()
+	domIDs.Store(k, id)
 	return id
 }
 
 const domIDMax = 1 << 16
 
-var domIDs = struct {
-	sync.Mutex
-	m map[string]string
-}{m: map[string]string{}}
+var (
+	domIDs     sync.Map // prefix NUL key -> id
+	domIDCount atomic.Int64
+)
 
 // DefaultStaleAfter is how long a friend may go unheard before the
 // dashboard shows them as stale (serve --stale-after).
