@@ -843,11 +843,21 @@ func (f FriendRow) LocateStatusID() string { return f.DOMID() + "-locate" }
 // list leaves out.
 func (f FriendRow) MarkerID() string { return domID("m-", string(f.ID)) }
 
-// NamesOf maps each friend to its display name.
+// NamesOf maps each friend to its display name, as places and the feed
+// name them; friends shown together under one name (any case) are told
+// apart by user/device, as their rows are: "Boss (dan/phone)".
 func NamesOf(friends []projections.FriendView) map[projections.DeviceID]string {
 	out := make(map[projections.DeviceID]string, len(friends))
+	count := make(map[string]int, len(friends))
 	for _, f := range friends {
-		out[f.ID] = f.DisplayName()
+		count[strings.ToLower(f.DisplayName())]++
+	}
+	for _, f := range friends {
+		name := f.DisplayName()
+		if count[strings.ToLower(name)] > 1 {
+			name += " (" + f.User + "/" + f.Device + ")"
+		}
+		out[f.ID] = name
 	}
 	return out
 }

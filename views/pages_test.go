@@ -126,3 +126,20 @@ func TestAreaTimeRowsOnePlace(t *testing.T) {
 		t.Errorf("rows %v, want %v", got, want)
 	}
 }
+
+// TestNamesOfTwins: two friends called Boss are told apart wherever
+// places and the feed name them; a unique name stays as it is.
+func TestNamesOfTwins(t *testing.T) {
+	fs := []projections.FriendView{
+		{Friend: projections.Friend{ID: "dan/phone", User: "dan", Device: "phone", Name: "Boss"}},
+		{Friend: projections.Friend{ID: "eve/phone", User: "eve", Device: "phone", Name: "boss"}},
+		{Friend: projections.Friend{ID: "ann/phone", User: "ann", Device: "phone", Name: "Ann"}},
+	}
+	got := NamesOf(fs)
+	want := map[projections.DeviceID]string{"dan/phone": "Boss (dan/phone)", "eve/phone": "boss (eve/phone)", "ann/phone": "Ann"}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: %q, want %q", id, got[id], w)
+		}
+	}
+}
