@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -58,31 +56,11 @@ func (p Page) Skipping(id, text string) Page {
 	return p
 }
 
-// domID turns any key into a safe, stable element id. The live stream
-// asks for the same few ids once per client and message, so they are
-// remembered (the cache is dropped whole when it grows past domIDMax,
-// which only a log with that many friends and areas reaches).
+// domID turns any key into a safe, stable element id.
 func domID(prefix, key string) string {
-	k := prefix + "\x00" + key
-	if id, ok := domIDs.Load(k); ok {
-		return id.(string)
-	}
 	sum := sha256.Sum256([]byte(key))
-	id := prefix + hex.EncodeToString(sum[:6])
-	if domIDCount.Add(1) > domIDMax {
-		domIDs.Clear()
-		domIDCount.Store(0)
-	}
-	domIDs.Store(k, id)
-	return id
+	return prefix + hex.EncodeToString(sum[:6])
 }
-
-const domIDMax = 1 << 16
-
-var (
-	domIDs     sync.Map // prefix NUL key -> id
-	domIDCount atomic.Int64
-)
 
 // DefaultStaleAfter is how long a friend may go unheard before the
 // dashboard shows them as stale (serve --stale-after).
@@ -335,19 +313,25 @@ type Viewing struct {
 // NewViewing prepares rows for a viewer of page p who sees friends and
 // areas.
 func NewViewing(p Page, friends []projections.FriendView, areas []projections.AreaView) Viewing {
-	v := Viewing{Now: p.Now, StaleAfter: p.StaleAfter, CanLocate: p.Admin, Places: PlaceNamesOf(areas)}
+	return Viewing{Now: p.Now, StaleAfter: p.StaleAfter, CanLocate: p.Admin, Places: PlaceNamesOf(areas), twins: twinNames(friends)}
+}
+
+// twinNames are the display names (PlaceKey form) two or more of friends
+// share; nil when none do.
+func twinNames(friends []projections.FriendView) map[string]bool {
+	var twins map[string]bool
 	seen := make(map[string]bool, len(friends))
 	for i := range friends {
 		k := projections.PlaceKey(friends[i].DisplayName())
 		if seen[k] {
-			if v.twins == nil {
-				v.twins = map[string]bool{}
+			if twins == nil {
+				twins = map[string]bool{}
 			}
-			v.twins[k] = true
+			twins[k] = true
 		}
 		seen[k] = true
 	}
-	return v
+	return twins
 }
 
 // Row is f's row for this viewer.
@@ -848,16 +832,9 @@ func (f FriendRow) MarkerID() string { return domID("m-", string(f.ID)) }
 // apart by user/device, as their rows are: "Boss (dan/phone)".
 func NamesOf(friends []projections.FriendView) map[projections.DeviceID]string {
 	out := make(map[projections.DeviceID]string, len(friends))
-	count := make(map[string]int, len(friends))
+	twins := twinNames(friends)
 	for _, f := range friends {
-		count[strings.ToLower(f.DisplayName())]++
-	}
-	for _, f := range friends {
-		name := f.DisplayName()
-		if count[strings.ToLower(name)] > 1 {
-			name += " (" + f.User + "/" + f.Device + ")"
-		}
-		out[f.ID] = name
+		out[f.ID] = FriendRow{FriendView: f, Twin: twins[projections.PlaceKey(f.DisplayName())]}.Label()
 	}
 	return out
 }
