@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"tracker/events"
+	"tracker/views"
 	"tracker/projections"
 	"tracker/static"
 	"tracker/views/web"
@@ -267,7 +268,7 @@ func basic(user string) string {
 func TestSharingHidesFriends(t *testing.T) {
 	a := newAuthStack(t)
 	auth := []string{"Authorization", basic("carol")}
-	for _, path := range []string{"/api/v1/friends", "/api/v1/areas", "/", "/areas"} {
+	for _, path := range []string{"/api/v1/friends", "/api/v1/areas", "/", "/areas", views.MarkersURL} {
 		res, body := get(t, http.DefaultClient, a.locked.URL+path, auth...)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %s", path, res.Status)
