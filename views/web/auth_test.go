@@ -20,9 +20,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"tracker/events"
-	"tracker/views"
 	"tracker/projections"
 	"tracker/static"
+	"tracker/views"
 	"tracker/views/web"
 )
 
