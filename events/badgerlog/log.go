@@ -183,17 +183,21 @@ func (l *Log) load() error {
 			recentMark
 			hash uint64
 		}
-		// Newest block first, each block oldest first. (Prepending each
-		// block to one slice copied the window once per block: a second of
-		// CPU and tens of MB of garbage at every start.)
-		var blocks [][]loaded
-		n := 0
-		for it.Seek(seqKey(^uint64(0))); it.Valid() && n < l.opts.DupWindow; it.Next() {
+		// Blocks come newest first, each block oldest first: each block's
+		// marks go just before the newer ones in one window filled from
+		// its end. Little garbage on purpose: what the start leaves behind
+		// is heap that Go must zero (and so make resident) when the
+		// projections' memtable, allocated next, lands in it.
+		window := make([]loaded, l.opts.DupWindow)
+		start := len(window)
+		var block []loaded
+		var buf []byte
+		for it.Seek(seqKey(^uint64(0))); it.Valid() && start > 0; it.Next() {
 			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
-			var block []loaded
+			block = block[:0]
 			var last uint64
-			err := it.Item().Value(func(v []byte) error {
-				return decodeBlock(first, v, func(e events.Event) error {
+			err := it.Item().Value(func(v []byte) (err error) {
+				buf, err = decodeBlockBuf(first, v, buf, func(e events.Event) error {
 					last = e.Seq
 					if e.DuplicateOf != 0 {
 						return nil // a redelivery is not registered (see commit)
@@ -204,6 +208,7 @@ func (l *Log) load() error {
 					})
 					return nil
 				})
+				return err
 			})
 			if err != nil {
 				return err
@@ -211,18 +216,13 @@ func (l *Log) load() error {
 			if l.head.Load() == 0 {
 				l.head.Store(last) // the newest block ends at the head
 			}
-			blocks = append(blocks, block)
-			n += len(block)
+			// Beyond the window, the block's oldest marks are dropped.
+			block = block[max(0, len(block)-start):]
+			start -= len(block)
+			copy(window[start:], block)
 		}
-		skip := max(0, n-l.opts.DupWindow) // the oldest beyond the window
-		for i := len(blocks) - 1; i >= 0; i-- {
-			for _, m := range blocks[i] {
-				if skip > 0 {
-					skip--
-					continue
-				}
-				l.remember(m.recentMark, m.hash)
-			}
+		for _, m := range window[start:] {
+			l.remember(m.recentMark, m.hash)
 		}
 
 		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRetained}})

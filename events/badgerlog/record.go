@@ -148,39 +148,48 @@ func encodeBlock(body []byte) []byte {
 // decodeBlock calls fn for each event in the block starting at seq first.
 // Event payloads alias a buffer owned by the block; they stay valid.
 func decodeBlock(first uint64, v []byte, fn func(events.Event) error) error {
+	_, err := decodeBlockBuf(first, v, nil, fn)
+	return err
+}
+
+// decodeBlockBuf is decodeBlock decompressing into buf when it is big
+// enough, and returning the buffer used: for a reader that keeps nothing
+// of the events after fn returns and decodes many blocks.
+func decodeBlockBuf(first uint64, v, buf []byte, fn func(events.Event) error) ([]byte, error) {
 	if len(v) < 2 || v[0] != blockV1 {
-		return fmt.Errorf("badgerlog: block %d: unknown version", first)
+		return buf, fmt.Errorf("badgerlog: block %d: unknown version", first)
 	}
 	body := v[2:]
 	switch v[1] {
 	case codecNone:
 	case codecS2:
 		var err error
-		if body, err = s2.Decode(nil, body); err != nil {
-			return fmt.Errorf("badgerlog: block %d: %w", first, err)
+		if body, err = s2.Decode(buf[:cap(buf)], body); err != nil {
+			return buf, fmt.Errorf("badgerlog: block %d: %w", first, err)
 		}
+		buf = body
 	default:
-		return fmt.Errorf("badgerlog: block %d: unknown codec %d", first, v[1])
+		return buf, fmt.Errorf("badgerlog: block %d: unknown codec %d", first, v[1])
 	}
 	count, n := binary.Uvarint(body)
 	if n <= 0 {
-		return fmt.Errorf("badgerlog: block %d: %w", first, errShortRecord)
+		return buf, fmt.Errorf("badgerlog: block %d: %w", first, errShortRecord)
 	}
 	body = body[n:]
 	for i := range count {
 		l, n := binary.Uvarint(body)
 		if n <= 0 || uint64(len(body)-n) < l {
-			return fmt.Errorf("badgerlog: block %d event %d: %w", first, i, errShortRecord)
+			return buf, fmt.Errorf("badgerlog: block %d event %d: %w", first, i, errShortRecord)
 		}
 		rec := body[n : n+int(l) : n+int(l)]
 		body = body[n+int(l):]
 		e := events.Event{Seq: first + i}
 		if err := decodeRecord(rec, &e); err != nil {
-			return fmt.Errorf("badgerlog: event %d: %w", e.Seq, err)
+			return buf, fmt.Errorf("badgerlog: event %d: %w", e.Seq, err)
 		}
 		if err := fn(e); err != nil {
-			return err
+			return buf, err
 		}
 	}
-	return nil
+	return buf, nil
 }

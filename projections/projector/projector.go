@@ -450,7 +450,7 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 	gen++
 	dir := p.genDir(gen)
 	_ = os.RemoveAll(dir)
-	st, err := store.Open(dir, p.logger)
+	st, err := store.OpenBulk(dir, p.logger)
 	if err != nil {
 		return stats, err
 	}
@@ -545,7 +545,7 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 		if err := st.Compact(); err != nil {
 			return fail(err)
 		}
-		if err := st.Reopen(); err != nil {
+		if err := st.ReopenServing(); err != nil {
 			_ = os.RemoveAll(dir)
 			return stats, fmt.Errorf("projector: reopen the rebuilt projections: %w", err)
 		}

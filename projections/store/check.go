@@ -81,6 +81,10 @@ func checkTable(name string) error {
 	// compressed, so blocks are checked as stored).
 	idx := fb.GetRootAsTableIndex(index, 0)
 	var bo fb.BlockOffset
+	// One buffer for every block: the check runs before Badger allocates
+	// its memtable, and megabytes of garbage here would be memory Go must
+	// zero (making it resident) when the memtable reuses it.
+	var blk []byte
 	for i := range idx.OffsetsLength() {
 		if !idx.Offsets(&bo, i) {
 			return fmt.Errorf("block %d: no offset", i)
@@ -89,7 +93,10 @@ func checkTable(name string) error {
 		if n < 0 || off+n > pos {
 			return fmt.Errorf("block %d: %d bytes at %d, outside the data", i, n, off)
 		}
-		blk := make([]byte, n)
+		if int64(cap(blk)) < n {
+			blk = make([]byte, n)
+		}
+		blk = blk[:n]
 		if _, err := f.ReadAt(blk, off); err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
