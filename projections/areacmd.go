@@ -18,14 +18,19 @@ const AreaTopic = "tracker/admin/area"
 const (
 	AreaDefine = "define"
 	AreaRemove = "remove"
+	// AreaRename gives a server area a new name (To), keeping who is in
+	// it, in one event: a crash cannot leave the area half renamed. A
+	// shape given with it replaces the area's shape at the same moment.
+	AreaRename = "rename"
 )
 
 // AreaCommand is the payload of an admin area event: a named circle or
-// polygon for everybody, or the removal of one.
+// polygon for everybody, its removal, or its new name.
 type AreaCommand struct {
 	Type    string      `json:"_type"` // "area"
 	Action  string      `json:"action"`
 	Name    string      `json:"name"`
+	To      string      `json:"to,omitempty"` // the new name, for AreaRename
 	Center  *geo.Point  `json:"center,omitempty"`
 	Radius  float64     `json:"radius,omitempty"` // m
 	Polygon []geo.Point `json:"polygon,omitempty"`
@@ -59,14 +64,30 @@ func (c *AreaCommand) Validate() error {
 	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxAreaName:
 		return fmt.Errorf("area name must be valid text of at most %d characters", MaxAreaName)
 	}
+	hasCircle, hasPolygon := c.Center != nil, len(c.Polygon) > 0
 	switch c.Action {
 	case AreaRemove:
 		return nil
 	case AreaDefine:
+	case AreaRename:
+		to := strings.TrimSpace(c.To)
+		switch {
+		case to == "":
+			return fmt.Errorf("area %q: rename needs the new name (to)", name)
+		case !utf8.ValidString(to) || utf8.RuneCountInString(to) > MaxAreaName:
+			return fmt.Errorf("area %q: the new name must be valid text of at most %d characters", name, MaxAreaName)
+		case !hasCircle && !hasPolygon && c.Radius == 0:
+			return nil // the shape stays
+		}
 	default:
-		return fmt.Errorf("area %q: action is %q, want define or remove", name, c.Action)
+		return fmt.Errorf("area %q: action is %q, want define, rename or remove", name, c.Action)
 	}
-	hasCircle, hasPolygon := c.Center != nil, len(c.Polygon) > 0
+	return c.validateShape(name, hasCircle, hasPolygon)
+}
+
+// validateShape checks the circle or polygon of a definition (or of a
+// rename that reshapes).
+func (c *AreaCommand) validateShape(name string, hasCircle, hasPolygon bool) error {
 	switch {
 	case hasCircle == hasPolygon:
 		return fmt.Errorf("area %q: give either a centre and radius or a polygon", name)

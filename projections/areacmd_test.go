@@ -36,7 +36,13 @@ var areaCommands = []struct {
 	{"no name", `{"_type":"area","action":"remove"}`, "a name is required"},
 	{"blank name", `{"_type":"area","action":"remove","name":" \t\u00a0"}`, "a name is required"},
 	{"name too long", `{"_type":"area","action":"remove","name":"` + strings.Repeat("x", 101) + `"}`, "at most 100 characters"},
-	{"unknown action", `{"_type":"area","action":"rename","name":"Gym"}`, `action is "rename"`},
+	{"rename", `{"_type":"area","action":"rename","name":"Gym","to":"Fitness"}`, ""},
+	{"rename with a new shape", `{"_type":"area","action":"rename","name":"Gym","to":"Fitness","polygon":[{"lat":0,"lon":0},{"lat":1,"lon":0},{"lat":1,"lon":1}]}`, ""},
+	{"rename without the new name", `{"_type":"area","action":"rename","name":"Gym","to":" "}`, "needs the new name"},
+	{"rename to a name too long", `{"_type":"area","action":"rename","name":"Gym","to":"` + strings.Repeat("x", 101) + `"}`, "at most 100 characters"},
+	{"rename with half a circle", `{"_type":"area","action":"rename","name":"Gym","to":"Fitness","radius":5}`, "either a centre and radius or a polygon"},
+	{"rename with a bad shape", `{"_type":"area","action":"rename","name":"Gym","to":"Fitness","center":{"lat":0,"lon":0},"radius":-5}`, "out of range"},
+	{"unknown action", `{"_type":"area","action":"move","name":"Gym"}`, `action is "move"`},
 	{"no geometry", `{"_type":"area","action":"define","name":"Gym"}`, "either a centre and radius or a polygon"},
 	{"circle and polygon", `{"_type":"area","action":"define","name":"Gym","center":{"lat":0,"lon":0},"radius":5,"polygon":[{"lat":0,"lon":0},{"lat":1,"lon":0},{"lat":1,"lon":1}]}`, "either a centre and radius or a polygon"},
 	{"zero radius", `{"_type":"area","action":"define","name":"Gym","center":{"lat":0,"lon":0}}`, "radius 0 m is out of range"},
@@ -104,7 +110,7 @@ func checkAreaCommand(t *testing.T, c projections.AreaCommand) {
 	if err != nil {
 		t.Fatalf("re-encoded command %s is rejected: %v", b, err)
 	}
-	if projections.ServerAreaID(c2.Name) != projections.ServerAreaID(c.Name) || c2.Action != c.Action ||
+	if projections.ServerAreaID(c2.Name) != projections.ServerAreaID(c.Name) || c2.Action != c.Action || c2.To != c.To ||
 		len(c2.Polygon) != len(c.Polygon) || c2.Radius != c.Radius {
 		t.Fatalf("round trip changed the command: %+v -> %+v", c, c2)
 	}

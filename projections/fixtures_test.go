@@ -186,6 +186,16 @@ func removeServerArea(recv int64, name string) events.Event {
 	return admin(recv, projections.AreaCommand{Action: projections.AreaRemove, Name: name})
 }
 
+// renameServerArea renames from to to; shape, when given, carries the
+// new centre and radius or polygon.
+func renameServerArea(recv int64, from, to string, shape *projections.AreaCommand) events.Event {
+	c := projections.AreaCommand{Action: projections.AreaRename, Name: from, To: to}
+	if shape != nil {
+		c.Center, c.Radius, c.Polygon = shape.Center, shape.Radius, shape.Polygon
+	}
+	return admin(recv, c)
+}
+
 // run is the outcome of folding a list of events into a fresh state.
 type run struct {
 	s       *projections.State

@@ -451,11 +451,63 @@ func applyArea(s *State, e events.Event, c *AreaCommand, ch *Changes) {
 		}
 		return
 	}
+	if c.Action == AreaRename {
+		renameArea(s, e, c, ch)
+		return
+	}
 	a := &Area{ID: id, Name: strings.TrimSpace(c.Name), Origin: OriginServer, Center: c.Center, Radius: c.Radius,
 		Polygon: c.Polygon, Defined: e.Received, Seq: e.Seq}
+	if old := s.Areas[id]; old != nil {
+		a.Formerly = old.Formerly
+	}
 	s.setArea(a)
 	ch.Areas[id] = true
-	// Who is inside right now, as of the definition.
+	placeEveryone(s, a, tst, e.Seq, ch)
+}
+
+// renameArea gives a server area its new name: the memberships move to
+// the new id as they are (nobody moved, so no enter or leave), and the
+// old id is remembered so its past crossings stay with the area. A
+// rename of an area that does not exist, or onto another area's name,
+// changes nothing (the API refuses both before they reach the log).
+func renameArea(s *State, e events.Event, c *AreaCommand, ch *Changes) {
+	oldID, newID := ServerAreaID(c.Name), ServerAreaID(c.To)
+	old := s.Areas[oldID]
+	if old == nil || old.Origin != OriginServer {
+		return
+	}
+	if _, taken := s.Areas[newID]; taken && newID != oldID {
+		return
+	}
+	a := *old
+	a.ID, a.Name, a.Seq = newID, strings.TrimSpace(c.To), e.Seq
+	if c.Center != nil || len(c.Polygon) > 0 {
+		a.Center, a.Radius, a.Polygon, a.Defined = c.Center, c.Radius, c.Polygon, e.Received
+	}
+	if newID != oldID {
+		a.Formerly = append(slices.DeleteFunc(slices.Clone(old.Formerly), func(f FormerID) bool { return f.ID == newID }),
+			FormerID{ID: oldID, Until: e.Received.Unix()})
+		for k, m := range s.Members {
+			if k.Area != oldID {
+				continue
+			}
+			delete(s.Members, k)
+			ch.Members[k] = true
+			k.Area, m.Area = newID, newID
+			s.Members[k] = m
+			ch.Members[k] = true
+		}
+		s.deleteArea(oldID)
+		ch.Areas[oldID] = true
+	}
+	s.setArea(&a)
+	ch.Areas[newID] = true
+	placeEveryone(s, &a, e.Received.Unix(), e.Seq, ch)
+}
+
+// placeEveryone decides who is inside a (re)defined server area right
+// now, as of the definition at tst.
+func placeEveryone(s *State, a *Area, tst int64, seq uint64, ch *Changes) {
 	ids := make([]DeviceID, 0, len(s.Friends))
 	for id := range s.Friends {
 		ids = append(ids, id)
@@ -466,6 +518,6 @@ func applyArea(s *State, e events.Event, c *AreaCommand, ch *Changes) {
 		if f.Location == nil {
 			continue
 		}
-		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), max(tst, f.Location.Tst), e.Seq, ch)
+		setMember(s, MemberKey{dev, a.ID, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), max(tst, f.Location.Tst), seq, ch)
 	}
 }

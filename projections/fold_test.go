@@ -821,6 +821,93 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
+			name: "server area renamed: members kept without a crossing, old id remembered",
+			events: []events.Event{
+				loc(alice, t0, inGym, nil),
+				defineCircle(t0+100, "Gym", gym, gymRadius),
+				renameServerArea(t0+200, "gym", "Fitness", nil),
+				loc(alice, t0+300, inGym, nil),
+				loc(alice, t0+400, paris, nil),
+			},
+			check: func(t *testing.T, r run) {
+				const fitID = "s:fitness"
+				equalStrings(t, "timeline", r.timeline(), []string{
+					"enter alice/phone s:gym geometry +100",
+					"leave alice/phone s:fitness geometry +400",
+				})
+				a := r.s.Areas[fitID]
+				if len(r.s.Areas) != 1 || a == nil || a.Name != "Fitness" || *a.Center != gym || a.Radius != gymRadius {
+					t.Fatalf("areas = %v", r.s.Areas)
+				}
+				if len(a.Formerly) != 1 || a.Formerly[0] != (projections.FormerID{ID: gymID, Until: t0 + 200}) {
+					t.Errorf("formerly = %+v", a.Formerly)
+				}
+				ch := r.changes[2]
+				if !ch.Areas[gymID] || !ch.Areas[fitID] || len(ch.Members) != 2 || len(ch.AreaEvents) != 0 {
+					t.Errorf("rename changes = %+v", ch)
+				}
+				if m := r.s.Members[projections.MemberKey{Device: alice, Area: fitID, Origin: projections.OriginGeometry}]; m == nil || m.In {
+					t.Errorf("alice's membership after leaving = %+v", m)
+				}
+			},
+		},
+		{
+			name: "server area renamed and reshaped in one event",
+			events: []events.Event{
+				loc(alice, t0, inGym, nil),
+				defineCircle(t0+100, "Gym", gym, gymRadius),
+				renameServerArea(t0+200, "Gym", "Paris", &projections.AreaCommand{Center: &paris, Radius: 1000}),
+			},
+			check: func(t *testing.T, r run) {
+				equalStrings(t, "timeline", r.timeline(), []string{
+					"enter alice/phone s:gym geometry +100",
+					"leave alice/phone s:paris geometry +200",
+				})
+				if a := r.s.Areas["s:paris"]; a == nil || *a.Center != paris || a.Radius != 1000 || a.Defined.Unix() != t0+200 {
+					t.Errorf("area = %+v", a)
+				}
+			},
+		},
+		{
+			name: "renames that change nothing: unknown area, another area's name, a phone's region",
+			events: []events.Event{
+				defineCircle(t0, "Gym", gym, gymRadius),
+				defineCircle(t0, "Park", paris, gymRadius),
+				msg(alice, "waypoint", t0, ot("waypoint", kv{"desc": "Home", "lat": 1, "lon": 1, "rad": 10, "tst": t0, "rid": "h1"})),
+				renameServerArea(t0+100, "Nowhere", "Somewhere", nil),
+				renameServerArea(t0+200, "Gym", "park", nil),
+				renameServerArea(t0+300, "Home", "Castle", nil),
+			},
+			check: func(t *testing.T, r run) {
+				for _, ch := range r.changes[3:] {
+					if !ch.Empty() {
+						t.Errorf("a refused rename changed %+v", ch)
+					}
+				}
+				if len(r.s.Areas) != 3 || r.s.Areas[gymID].Name != "Gym" || r.s.Areas["s:park"].Name != "Park" {
+					t.Errorf("areas = %v", r.s.Areas)
+				}
+			},
+		},
+		{
+			name: "renamed back and forth: each former id once",
+			events: []events.Event{
+				defineCircle(t0, "Gym", gym, gymRadius),
+				renameServerArea(t0+100, "Gym", "Fitness", nil),
+				renameServerArea(t0+200, "Fitness", "Gym", nil),
+				renameServerArea(t0+300, "Gym", "GYM", nil), // only the case: same id
+			},
+			check: func(t *testing.T, r run) {
+				a := r.s.Areas[gymID]
+				if len(r.s.Areas) != 1 || a == nil || a.Name != "GYM" {
+					t.Fatalf("areas = %v", r.s.Areas)
+				}
+				if len(a.Formerly) != 1 || a.Formerly[0] != (projections.FormerID{ID: "s:fitness", Until: t0 + 200}) {
+					t.Errorf("formerly = %+v", a.Formerly)
+				}
+			},
+		},
+		{
 			name: "a server area applies to every device",
 			events: []events.Event{
 				defineCircle(t0-100, "Gym", gym, gymRadius),

@@ -18,7 +18,9 @@ import (
 
 // SchemaVersion changes whenever the fold or the stored shape changes;
 // stored projections of another version are rebuilt from the log at start.
-const SchemaVersion = 9 // 9: points know which numbers the phone did not send (Point.Absent)
+// 9: points know which numbers the phone did not send (Point.Absent).
+// 10: server areas can be renamed (Area.Formerly).
+const SchemaVersion = 10
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string
@@ -134,6 +136,15 @@ type Area struct {
 	Polygon []geo.Point `json:"polygon,omitempty"`
 	Defined time.Time   `json:"defined"`
 	Seq     uint64      `json:"seq"` // event that defined it last
+	// Formerly are the ids a server area had before it was renamed, so
+	// its past crossings (recorded under those ids) stay with it.
+	Formerly []FormerID `json:"formerly,omitempty"`
+}
+
+// FormerID is an id an area had until it was renamed (Unix seconds).
+type FormerID struct {
+	ID    string `json:"id"`
+	Until int64  `json:"until"`
 }
 
 // HasGeometry reports whether the server can tell on its own who is inside.
