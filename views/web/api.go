@@ -272,8 +272,12 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 		return
 	}
 	res := areaResult{Seq: seq, CommandID: c.ID}
+	name := c.Name
+	if c.Action == projections.AreaRename {
+		name = c.To
+	}
 	for _, a := range s.proj(r).Areas() {
-		if a.ID == projections.ServerAreaID(c.Name) {
+		if a.ID == projections.ServerAreaID(name) {
 			res.AreaView, res.Exists = &a, true
 			break
 		}
@@ -281,7 +285,7 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 	if !res.Exists {
 		res.Removed = strings.TrimSpace(c.Name)
 	}
-	if res.Exists != (c.Action == projections.AreaDefine) {
+	if res.Exists != (c.Action != projections.AreaRemove) {
 		s.httpError(w, r, http.StatusInternalServerError, fmt.Sprintf("area %s recorded as event %d, but the projections do not show it", c.Action, seq), nil)
 		return
 	}

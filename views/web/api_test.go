@@ -808,5 +808,5 @@ func TestRoutesCovered(t *testing.T) {
 
 // allCases lists every table of requests.
 func allCases() []reqCase {
-	return slices.Concat(readCases, areaWriteCases, rebuildCases, eventCases, healthCases, []reqCase{followCase})
+	return slices.Concat(readCases, areaWriteCases, rebuildCases, eventCases, healthCases, []reqCase{followCase}, areaEditReqs())
 }

@@ -168,6 +168,7 @@ func (s *Server) Router() chi.Router {
 				r.Get("/stats", s.stats)
 				r.Post("/areas", s.defineArea)
 				r.Delete("/areas/{name}", s.removeArea)
+				s.areaEditRoutes(r) // rename, preview (areasedit.go)
 				r.Post("/admin/rebuild", s.rebuild)
 				r.Post("/admin/import", s.importEvents)
 				r.Get("/export", s.exportLog)
