@@ -44,6 +44,15 @@ const (
 	MaxPolygonPoints = 1000
 )
 
+// Target is the name of the area the command leaves behind: the new name
+// after a rename, else the name given.
+func (c *AreaCommand) Target() string {
+	if c.Action == AreaRename {
+		return c.To
+	}
+	return c.Name
+}
+
 // ParseAreaCommand decodes and validates an area command.
 func ParseAreaCommand(b []byte) (AreaCommand, error) {
 	var c AreaCommand

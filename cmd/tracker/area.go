@@ -23,12 +23,14 @@ const areaUsage = `Server areas are named circles or polygons that apply to ever
 
   tracker area add NAME --circle LAT,LON,RADIUS_M
   tracker area add NAME --polygon "LAT,LON LAT,LON LAT,LON ..."
+  tracker area rename NAME NEW_NAME [--circle … | --polygon …]
   tracker area remove NAME
   tracker area list [--json]
 
 A definition or removal is an event in the log (source admin), with its own
 command id, so a rebuild reproduces it and a repeated command applies; the
-answer is the area as now defined. While a server runs on --data, the
+answer is the area as now defined. A rename is one event: who is inside
+stays inside, and a shape given with it replaces the old one at once. While a server runs on --data, the
 command goes through its API.`
 
 func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,9 +39,12 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	sub, args := args[0], args[1:]
-	var name string
+	var name, to string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
+	}
+	if sub == "rename" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		to, args = args[0], args[1:]
 	}
 	var t target
 	var circle, polygon string
@@ -47,20 +52,24 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("area "+sub, areaUsage, stderr)
 	t.flags(fs, "data `directory`", serverUsage)
 	switch sub {
-	case "add":
+	case "add", "rename":
 		fs.StringVar(&circle, "circle", "", "centre and radius as `LAT,LON,RADIUS_M`")
 		fs.StringVar(&polygon, "polygon", "", "corners as `\"LAT,LON LAT,LON ...\"`")
 	case "list":
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	case "remove":
 	default:
-		return fmt.Errorf("area: unknown subcommand %q (want add, remove or list)", sub)
+		return fmt.Errorf("area: unknown subcommand %q (want add, rename, remove or list)", sub)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
+	rest := fs.Args()
+	if name == "" && len(rest) > 0 {
+		name, rest = rest[0], rest[1:]
+	}
+	if sub == "rename" && to == "" && len(rest) > 0 {
+		to = rest[0]
 	}
 	if err := parseFlags(fs, nil); err != nil && !errors.Is(err, flag.ErrHelp) {
 		return err
@@ -69,10 +78,18 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return listAreas(ctx, t, asJSON, stdout, stderr)
 	}
 	cmd := projections.AreaCommand{Type: "area", Action: projections.AreaRemove, Name: name}
-	if sub == "add" {
+	switch {
+	case sub == "add":
 		cmd.Action = projections.AreaDefine
 		if err := parseShape(&cmd, circle, polygon); err != nil {
 			return err
+		}
+	case sub == "rename":
+		cmd.Action, cmd.To = projections.AreaRename, to
+		if circle != "" || polygon != "" {
+			if err := parseShape(&cmd, circle, polygon); err != nil {
+				return err
+			}
 		}
 	}
 	if err := cmd.Validate(); err != nil {
@@ -97,6 +114,11 @@ func runArea(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // areaOffline records c and returns the area as the log now defines it.
 func areaOffline(ctx context.Context, t target, log *badgerlog.Log, c projections.AreaCommand) (areaResult, error) {
+	if c.Action == projections.AreaRename {
+		if err := checkRename(ctx, t, log, c); err != nil {
+			return areaResult{}, err
+		}
+	}
 	seq, err := appendArea(ctx, log, c)
 	if err != nil {
 		return areaResult{}, err
@@ -107,12 +129,38 @@ func areaOffline(ctx context.Context, t target, log *badgerlog.Log, c projection
 	}
 	defer p.Close()
 	res := areaResult{Seq: seq, CommandID: c.ID, Removed: strings.TrimSpace(c.Name)}
+	if c.Action == projections.AreaRename {
+		res.from = c.Name
+	}
 	for _, a := range p.Areas() {
-		if a.ID == projections.ServerAreaID(c.Name) {
+		if a.ID == projections.ServerAreaID(c.Target()) {
 			res.AreaView, res.Exists, res.Removed = a, true, ""
 		}
 	}
 	return res, nil
+}
+
+// checkRename refuses, as the server's API does, a rename of an area that
+// does not exist or onto another area's name: the fold would ignore it.
+func checkRename(ctx context.Context, t target, log *badgerlog.Log, c projections.AreaCommand) error {
+	p, err := t.projections(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	from, to := projections.ServerAreaID(c.Name), projections.ServerAreaID(c.To)
+	var found, taken bool
+	for _, a := range p.Areas() {
+		found = found || a.ID == from
+		taken = taken || (a.ID == to && to != from)
+	}
+	switch {
+	case !found:
+		return fmt.Errorf("area rename: no server area named %q", c.Name)
+	case taken:
+		return fmt.Errorf("area rename: there is already an area named %q; pick another name or remove that one first", strings.TrimSpace(c.To))
+	}
+	return nil
 }
 
 // areaResult is the outcome of an area command, as the server's API
@@ -123,11 +171,15 @@ type areaResult struct {
 	CommandID string `json:"command_id"`
 	Exists    bool   `json:"exists"`
 	Removed   string `json:"removed,omitempty"`
+	from      string // the old name, for a rename
 }
 
 func (r areaResult) describe() string {
-	if !r.Exists {
+	switch {
+	case !r.Exists:
 		return fmt.Sprintf("area %q removed (event %d): it no longer exists", r.Removed, r.Seq)
+	case r.from != "":
+		return fmt.Sprintf("area %q renamed to %q (event %d): %s", strings.TrimSpace(r.from), r.Name, r.Seq, shapeText(r.AreaView))
 	}
 	return fmt.Sprintf("area %q added (event %d): %s", r.Name, r.Seq, shapeText(r.AreaView))
 }
@@ -186,15 +238,19 @@ func floats(s string, n int) ([]float64, error) {
 func areaThroughServer(ctx context.Context, api *adminClient, c projections.AreaCommand, stdout io.Writer) error {
 	var res areaResult
 	var err error
-	if c.Action == projections.AreaDefine {
+	switch c.Action {
+	case projections.AreaDefine:
 		err = api.call(ctx, http.MethodPost, "/api/v1/areas", c, &res)
-	} else {
+	case projections.AreaRename:
+		err = api.call(ctx, http.MethodPost, "/api/v1/areas/"+url.PathEscape(c.Name)+"/rename", c, &res)
+		res.from = c.Name
+	default:
 		err = api.call(ctx, http.MethodDelete, "/api/v1/areas/"+url.PathEscape(c.Name), nil, &res)
 	}
 	if err != nil {
 		return fmt.Errorf("area through server: %w", err)
 	}
-	if res.Exists != (c.Action == projections.AreaDefine) {
+	if res.Exists != (c.Action != projections.AreaRemove) {
 		return fmt.Errorf("area %s %q: the server recorded it as event %d, but the area %s", c.Action, c.Name, res.Seq,
 			map[bool]string{true: "still exists", false: "does not exist"}[res.Exists])
 	}

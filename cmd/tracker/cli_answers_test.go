@@ -54,6 +54,9 @@ func TestCommandAnswers(t *testing.T) {
 		{[]string{"user", "remove", "v"}, `user "v" removed (event 5): they no longer exist`},
 		{[]string{"area", "add", "Gym", "--circle", "51.5,-0.12,75"}, `area "Gym" added (event 6): circle 51.50000,-0.12000 r=75m`},
 		{[]string{"area", "remove", "Gym"}, `area "Gym" removed (event 7): it no longer exists`},
+		{[]string{"area", "add", "Gym", "--circle", "51.5,-0.12,75"}, `area "Gym" added (event 8): circle 51.50000,-0.12000 r=75m`},
+		{[]string{"area", "rename", "gym", "Fitness"}, `area "gym" renamed to "Fitness" (event 9): circle 51.50000,-0.12000 r=75m`},
+		{[]string{"area", "rename", "Fitness", "Park", "--polygon", "51.46,-0.16 51.48,-0.16 51.48,-0.14"}, `area "Fitness" renamed to "Park" (event 10): polygon, 3 corners`},
 	}
 	for _, tt := range tests {
 		out, err := tracker(t, data, tt.args...)
@@ -66,12 +69,43 @@ func TestCommandAnswers(t *testing.T) {
 	}
 }
 
+// A rename the fold would ignore is refused before it reaches the log:
+// an unknown area, or another area's name.
+func TestAreaRenameRefused(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	for _, args := range [][]string{{"user", "add", "adm", "--admin"}, {"area", "add", "Gym", "--circle", "51.5,-0.12,75"}, {"area", "add", "Park", "--circle", "51.47,-0.15,100"}} {
+		if _, err := tracker(t, data, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rename", "Nowhere", "Somewhere"}, `area rename: no server area named "Nowhere"`},
+		{[]string{"rename", "Gym", "PARK"}, `area rename: there is already an area named "PARK"; pick another name or remove that one first`},
+		{[]string{"rename", "Gym"}, `area "Gym": rename needs the new name (to)`},
+	} {
+		_, err := tracker(t, data, append([]string{"area"}, tt.args...)...)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("tracker area %s: %v, want %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+	out, err := tracker(t, data, "log", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, `"seq":`); n != 3 {
+		t.Errorf("the log holds %d events, want the user and the 2 definitions only:\n%s", n, out)
+	}
+}
+
 // Every command's --help starts with its own usage, names each flag's
 // value in words (not Go's "string", "int", "value"), and mentions only
 // flags that exist.
 func TestHelpTexts(t *testing.T) {
 	cmds := [][]string{{"serve"}, {"log"}, {"rebuild"}, {"export"}, {"import", "log"}, {"import", "recorder"}, {"import", "gpx"},
-		{"area", "add"}, {"area", "remove"}, {"area", "list"}, {"user", "add"}, {"user", "passwd"}, {"user", "remove"},
+		{"area", "add"}, {"area", "rename"}, {"area", "remove"}, {"area", "list"}, {"user", "add"}, {"user", "passwd"}, {"user", "remove"},
 		{"user", "share"}, {"user", "list"}, {"config", "check"}}
 	texts := map[string]string{}
 	defined := map[string]bool{"help": true}

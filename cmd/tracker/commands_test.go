@@ -113,6 +113,9 @@ func TestRepeatedCommandsTakeEffect(t *testing.T) {
 				expect(t, data, `area "Gym" removed (event`, "area", "remove", "Gym")
 			}
 			expect(t, data, "circle 51.50000,-0.12000 r=75m", "area", "add", "Gym", "--circle", "51.5,-0.12,75")
+			expect(t, data, `area "Pool" added (event`, "area", "add", "Pool", "--circle", "51.5,-0.12,20")
+			expect(t, data, `area "pool" renamed to "Baths" (event`, "area", "rename", "pool", "Baths")
+			expect(t, data, `area "Baths" removed (event`, "area", "remove", "Baths")
 			t.Logf("%s: %d cycles, %d commands, all applied, in %s", mode, n, 11*n+1, time.Since(start).Round(time.Millisecond))
 
 			if s == nil {

@@ -272,12 +272,8 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 		return
 	}
 	res := areaResult{Seq: seq, CommandID: c.ID}
-	name := c.Name
-	if c.Action == projections.AreaRename {
-		name = c.To
-	}
 	for _, a := range s.proj(r).Areas() {
-		if a.ID == projections.ServerAreaID(name) {
+		if a.ID == projections.ServerAreaID(c.Target()) {
 			res.AreaView, res.Exists = &a, true
 			break
 		}
