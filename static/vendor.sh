@@ -23,8 +23,13 @@ mkdir -p vendor/markercluster
 cp "$nm/leaflet.markercluster/dist/leaflet.markercluster.js" vendor/markercluster/leaflet.markercluster.js
 cp "$nm/leaflet.markercluster/dist/MarkerCluster.css" vendor/markercluster/MarkerCluster.css
 cp "$nm/leaflet.markercluster/MIT-LICENCE.txt" vendor/markercluster/LICENSE
+# Drawing and editing areas on the map (areas page, admins only).
+mkdir -p vendor/geoman
+cp "$nm/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js" vendor/geoman/leaflet-geoman.min.js
+cp "$nm/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css" vendor/geoman/leaflet-geoman.css
+cp "$nm/@geoman-io/leaflet-geoman-free/LICENSE" vendor/geoman/LICENSE
 {
-  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet leaflet.markercluster; do
+  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet leaflet.markercluster @geoman-io/leaflet-geoman-free; do
     printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
   done
 } > vendor/VERSIONS
