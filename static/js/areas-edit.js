@@ -23,6 +23,7 @@
   var deleteBtn = form.querySelector('[data-act="delete"]');
   var confirmBox = form.querySelector(".confirm-delete");
   var days = panel.dataset.previewDays || "7";
+  var heading = panel.querySelector("h2"), headingText = heading.textContent;
 
   var map = L.map(box, { worldCopyJump: true, maxZoom: 19 }).setView([20, 0], 2);
   if (box.dataset.tiles) {
@@ -88,6 +89,12 @@
     editMode: false, dragMode: false, cutPolygon: false, removalMode: false, rotateMode: false
   });
 
+  // Geoman titles the buttons' boxes, not the buttons: name the buttons.
+  box.querySelectorAll(".leaflet-pm-toolbar .button-container[title]").forEach(function (c) {
+    var a = c.querySelector(".leaflet-buttons-control-button");
+    if (a) a.setAttribute("aria-label", c.getAttribute("title"));
+  });
+
   function drawing() { return map.pm.globalDrawModeEnabled(); }
 
   panel.querySelectorAll("[data-draw]").forEach(function (b) {
@@ -101,7 +108,7 @@
     if (!areas[key(b.dataset.editArea)]) return;
     b.hidden = false;
     b.addEventListener("click", function () {
-      edit(key(b.dataset.editArea));
+      edit(key(b.dataset.editArea), true);
       box.scrollIntoView({ block: "nearest" });
     });
   });
@@ -125,13 +132,15 @@
   // current: the layer being edited and the area it was (null: new).
   var current = null;
 
-  function edit(k) {
+  // edit starts changing a server area; frame (from its card's button)
+  // brings it into view, big enough to grab its handles.
+  function edit(k, frame) {
     var it = areas[k];
     if (!it || (current && current.layer === it.layer)) return;
     if (current) cancel();
     start(it.layer, it.area);
     var b = it.layer.getBounds();
-    if (!map.getBounds().contains(b)) map.fitBounds(b.pad(0.3));
+    if (frame || !map.getBounds().contains(b)) map.fitBounds(b.pad(0.5), { animate: false });
   }
 
   function start(layer, area) {
@@ -139,6 +148,7 @@
     layer.pm.enable({ draggable: true, allowSelfIntersection: false, snappable: false });
     layer.on("pm:edit pm:dragend pm:markerdragend pm:vertexremoved", changed);
     layer.closeTooltip();
+    heading.textContent = area ? "Change an area" : "New area";
     nameIn.value = area ? area.name : "";
     deleteBtn.hidden = !area;
     confirmBox.hidden = true;
@@ -158,6 +168,7 @@
     form.hidden = true;
     idle.hidden = false;
     panel.classList.remove("editing");
+    heading.textContent = headingText;
     delete box.dataset.editing;
     previewBox.textContent = "";
     abortPreview();
@@ -228,8 +239,8 @@
     });
   }
 
-  function duration(sec) {
-    if (sec < 60) return sec > 0 ? "under a minute" : "a moment";
+  function duration(sec, points) {
+    if (sec < 60) return points === 1 ? "seen once" : "under a minute";
     var m = Math.round(sec / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
     if (d >= 1) return d + " d " + (h % 24) + " h";
     if (h >= 1) return h + " h " + (m % 60) + " min";
@@ -273,7 +284,7 @@
       var who = document.createElement("strong");
       who.textContent = f.name || f.device;
       li.appendChild(who);
-      li.appendChild(document.createTextNode(" " + duration(f.seconds)));
+      li.appendChild(document.createTextNode(" " + duration(f.seconds, f.points_inside)));
       var when = document.createElement("span");
       when.className = "when";
       when.appendChild(document.createTextNode(f.first === f.last ? " at " : " from "));
