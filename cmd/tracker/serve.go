@@ -27,6 +27,7 @@ import (
 	"tracker/events/mqttingest"
 	"tracker/events/owntracks"
 	"tracker/projections"
+	"tracker/projections/health"
 	"tracker/projections/projector"
 	"tracker/static"
 	"tracker/views"
@@ -204,14 +205,20 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}
 	hub := live.New(st.proj, pageFor, locator(in, commands, metrics, logger), logger) // the locator runs only once HTTP serves
 	auditor := audit.New(st.log, opts.decoder, logger)
+	devHealth := health.NewTracker() // folded from the log in runServer
+	uploads, err := cfg.Data.uploadsDir()
+	if err != nil {
+		return err
+	}
 	site := web.New(web.Deps{
 		Log: st.log, Events: st.log, Appender: st.log, Decoder: opts.decoder, Ingest: in, Stats: auditor,
 		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, StaleAfter: cfg.StaleAfter, Hub: hub,
 		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
 		Disk: st.space, Commands: commands,
+		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
-		onChange: onChange(hub, in)}, logger, stdout)
+		onChange: onChange(hub, in), health: devHealth}, logger, stdout)
 }
 
 // serveOptions are the flags turned into what the parts take, checked
@@ -383,6 +390,7 @@ type running struct {
 	site     *web.Server
 	changes  *projections.Feed
 	onChange func(*projections.Changes)
+	health   *health.Tracker
 }
 
 // runServer runs every part in one group until ctx ends or one fails;
@@ -412,6 +420,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 		})
 	}
 	g.Go(func() error { return p.auditor.Run(gctx, p.log.Head()+1) })
+	g.Go(func() error { return p.health.Run(gctx, p.log, *opts.decoder) })
 	g.Go(func() error { p.changes.Run(gctx, p.onChange); return nil })
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
@@ -441,6 +450,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		p.site.StopJobs() // a rebuild or import in a request ends now
 		return errors.Join(httpSrv.Shutdown(sctx), p.site.WaitStreams(sctx))
 	})
 	if err := opts.tls.servePublic(gctx, g, routes, logger); err != nil {

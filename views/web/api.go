@@ -287,18 +287,3 @@ func (s *Server) appendArea(w http.ResponseWriter, r *http.Request, c projection
 	}
 	httpx.WriteJSON(w, code, res)
 }
-
-// rebuild replays the log into fresh projections (the running server's
-// answer to `tracker rebuild`) and reports the summary.
-func (s *Server) rebuild(w http.ResponseWriter, r *http.Request) {
-	stats, err := s.projector.Rebuild(r.Context(), nil)
-	if errors.Is(err, context.Canceled) {
-		return
-	}
-	if err != nil {
-		s.httpError(w, r, http.StatusInternalServerError, "rebuild failed; the previous projections are unchanged", err)
-		return
-	}
-	s.Logger.Info("projections rebuilt", "events", stats.Events, "invalid", stats.Invalid, "took", stats.Took)
-	httpx.WriteJSON(w, http.StatusOK, stats)
-}

@@ -84,6 +84,15 @@ type Deps struct {
 	Checkpoint func() uint64
 	// Commands wait for phones in HTTP mode (httpmode.go); made when nil.
 	Commands *Commands
+	// Operations (adminops.go, upload.go, devicehealth.go): the device
+	// health fold (the page, API and /metrics leave it out when nil), the
+	// data directory's sizes (not shown when nil), the limits of an
+	// upload and where it is kept meanwhile (the system's temporary
+	// directory when empty).
+	Health    DeviceHealth
+	Storage   Storage
+	Uploads   UploadLimits
+	UploadDir string
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -93,6 +102,7 @@ type Server struct {
 	projector projector     // the projections' controls: waiting and rebuilding
 	streams   *streamCount  // live connections per user (capStreams)
 	usersMu   *sync.Mutex   // one user command at a time (users.go)
+	ops       *opsJobs      // the running rebuild and import (adminops.go)
 }
 
 // New returns the server for d. Without an Auth nobody can log in, so
@@ -108,8 +118,12 @@ func New(d Deps) *Server {
 		d.Commands = NewCommands(d.Logger)
 	}
 	d.Metrics.reg.MustRegister(newStateCollector(d))
-	return &Server{Deps: d, reads: visible.New(d.Projections), projector: d.Projections,
-		streams: &streamCount{n: map[string]int{}}, usersMu: &sync.Mutex{}}
+	s := &Server{Deps: d, reads: visible.New(d.Projections), projector: d.Projections,
+		streams: &streamCount{n: map[string]int{}}, usersMu: &sync.Mutex{}, ops: newOpsJobs()}
+	if d.Health != nil {
+		d.Metrics.reg.MustRegister(healthCollector{h: d.Health, now: s.now})
+	}
+	return s
 }
 
 func (s *Server) now() time.Time {
@@ -174,11 +188,13 @@ func (s *Server) Router() chi.Router {
 				r.Get("/export", s.exportLog)
 				r.Get("/users", s.listUsers)
 				r.Post("/users", s.changeUser)
+				s.adminOpsAPI(r)
 			})
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAdmin)
 			s.logPageRoutes(r)
+			s.adminOpsRoutes(r)
 		})
 	})
 	return r
