@@ -119,8 +119,9 @@ type device struct {
 	invalidReason string
 	invalidAt     time.Time
 
-	battery  []BatterySample // oldest first, at most batterySamples
-	charging bool
+	battery  []BatterySample // oldest first, at most batterySamples, one every batteryEvery at most
+	battNow  BatterySample   // the newest fix's level
+	charging bool            // as of battNow
 
 	app      App
 	tid      string
@@ -265,14 +266,14 @@ func (d *device) applyFix(msg owntracks.Message, err error, e events.Event, live
 		d.tid = l.TID
 	}
 	d.lastFix = max(d.lastFix, l.Tst)
-	if l.Absent&owntracks.FieldBatt == 0 && l.Batt >= 0 && l.Batt <= 100 {
+	if l.Absent&owntracks.FieldBatt == 0 && l.Batt >= 0 && l.Batt <= 100 && l.Tst >= d.battNow.Tst {
+		d.battNow, d.charging = BatterySample{Tst: l.Tst, Level: l.Batt}, l.BS == 2 || l.BS == 3
 		n := len(d.battery)
 		if n == 0 || l.Tst >= d.battery[n-1].Tst+batteryEvery {
 			if n == batterySamples {
 				d.battery = append(d.battery[:0], d.battery[1:]...)
 			}
-			d.battery = append(d.battery, BatterySample{Tst: l.Tst, Level: l.Batt})
-			d.charging = l.BS == 2 || l.BS == 3
+			d.battery = append(d.battery, d.battNow)
 		}
 	}
 }

@@ -137,10 +137,14 @@ func (d *device) view(id projections.DeviceID, now time.Time) Device {
 	if !d.lastLive.IsZero() && now.Sub(d.lastLive) > v.Interval.QuietAfter {
 		v.Quiet, v.QuietFor = true, now.Sub(d.lastLive)
 	}
-	if n := len(d.battery); n > 0 {
-		last := d.battery[n-1]
+	if len(d.battery) > 0 {
+		last := d.battNow
+		samples := slices.Clone(d.battery)
+		if samples[len(samples)-1] != last {
+			samples = append(samples, last)
+		}
 		v.Battery = &Battery{Level: last.Level, At: time.Unix(last.Tst, 0).UTC(), Charging: d.charging,
-			Samples: slices.Clone(d.battery), PerHour: trend(d.battery, last.Tst-24*3600)}
+			Samples: samples, PerHour: trend(samples, last.Tst-24*3600)}
 	}
 	if !d.app.At.IsZero() {
 		a := d.app

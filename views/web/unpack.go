@@ -120,11 +120,15 @@ func (u *unpacker) write(rel, name string, r io.Reader) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("unpack %s: %w", name, err)
+	if err == nil && u.left < 0 {
+		err = u.tooLarge()
 	}
-	if u.left < 0 {
-		return u.tooLarge()
+	if err != nil {
+		_ = os.Remove(target) // no half file is read
+		if errors.As(err, new(*unpackError)) {
+			return err
+		}
+		return fmt.Errorf("unpack %s: %w", name, err)
 	}
 	return nil
 }

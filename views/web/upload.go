@@ -260,7 +260,9 @@ func readRecorderUpload(ctx context.Context, in uploadInput, add func(events.Eve
 	// Progress counts the unpacked bytes read; the job's total is the
 	// unpacked size from here on.
 	st, err := d.Read(ctx,
-		func(r recorder.Record) error { return add(r.Event, int64(float64(r.Done)/float64(max(d.Size, 1))*float64(in.Size))) },
+		func(r recorder.Record) error {
+			return add(r.Event, int64(float64(r.Done)/float64(max(d.Size, 1))*float64(in.Size)))
+		},
 		func(p recorder.Problem) {
 			where := p.File
 			if p.Line > 0 {
@@ -295,7 +297,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.ContentLength > lim.MaxBytes {
-		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is %d MB; uploads are limited to %d MB (import larger files with tracker import on the server)", r.ContentLength>>20, lim.MaxBytes>>20))
+		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("the file (%d MB) is more than the %d MB an upload may hold; import larger files with tracker import on the server", r.ContentLength>>20, lim.MaxBytes>>20))
 		return
 	}
 	if msg := s.roomFor(r.ContentLength); msg != "" {
