@@ -702,6 +702,12 @@ var routesTestedElsewhere = map[string]string{
 	"GET /readyz":                                 "TestReady",
 	"GET /api/v1/export":                          "", // tested by TestExportImport in cmd/tracker (export_test.go)
 	"POST /api/v1/admin/import":                   "TestImportEndpoint",
+	"GET /admin":                                  "TestAdminOpsByRole",
+	"GET /admin/devices":                          "TestDeviceHealthAPI",
+	"GET /api/v1/admin/progress":                  "TestRebuildOneAtATime",
+	"GET /api/v1/admin/storage":                   "TestAdminOpsByRole",
+	"POST /api/v1/admin/upload":                   "TestUploadImports",
+	"GET /api/v1/devices/health":                  "TestDeviceHealthAPI",
 }
 
 // testFuncs returns the names of the Test functions in this package's
