@@ -173,20 +173,32 @@ func TrendText(perHour float64) string {
 }
 
 // Sparkline is an SVG polyline's points for the battery samples, in a
-// 100×24 box (0 % at the bottom).
+// 100×24 box, scaled to their range (at least 10 points, so a steady
+// battery draws a flat line, not noise).
 func Sparkline(s []health.BatterySample) string {
 	if len(s) < 2 {
 		return ""
 	}
 	t0, t1 := s[0].Tst, s[len(s)-1].Tst
 	span := float64(max(t1-t0, 1))
+	lo, hi := s[0].Level, s[0].Level
+	for _, b := range s {
+		lo, hi = min(lo, b.Level), max(hi, b.Level)
+	}
+	if hi-lo < 10 {
+		mid := (hi + lo) / 2
+		lo, hi = max(mid-5, 0), min(mid+5, 100)
+		if hi-lo < 10 {
+			lo, hi = min(lo, hi-10), max(hi, lo+10)
+		}
+	}
 	out := make([]byte, 0, len(s)*12)
 	for i, b := range s {
 		if i > 0 {
 			out = append(out, ' ')
 		}
 		x := float64(b.Tst-t0) / span * 100
-		y := 24 - float64(b.Level)/100*24
+		y := 22 - float64(b.Level-lo)/float64(hi-lo)*20
 		out = strconv.AppendFloat(out, math.Round(x*10)/10, 'f', -1, 64)
 		out = append(out, ',')
 		out = strconv.AppendFloat(out, math.Round(y*10)/10, 'f', -1, 64)

@@ -1186,7 +1186,7 @@ func deviceHealthCard(m DevicesHealth, d DeviceHealthRow) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var62 = []any{"wide", templ.KV("bad", d.Invalid.Count > 0)}
+			var templ_7745c5c3_Var62 = []any{templ.KV("wide bad", d.Invalid.Count > 0)}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var62...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tracker/views/web"
@@ -69,15 +70,19 @@ func (s *storageUsage) measure() (web.StorageUsage, error) {
 		if err != nil {
 			return nil
 		}
+		size := info.Size()
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			size = st.Blocks * 512 // on disk: Badger's value log files are sparse, far larger than what they hold
+		}
 		rel, _ := filepath.Rel(root, p)
 		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
 		switch {
 		case top == "log":
-			u.LogBytes += info.Size()
+			u.LogBytes += size
 		case strings.HasPrefix(top, "projections"):
-			u.ProjectionsBytes += info.Size()
+			u.ProjectionsBytes += size
 		default:
-			u.OtherBytes += info.Size()
+			u.OtherBytes += size
 		}
 		return nil
 	})
