@@ -229,7 +229,7 @@ func (h *Health) Apply(e events.Event, msg owntracks.Message, err error) {
 func (d *device) heard(at time.Time) {
 	if !d.lastLive.IsZero() && at.After(d.lastLive) {
 		gap := at.Sub(d.lastLive)
-		if gap > d.quietAfter() {
+		if gap > MinQuiet && gap > d.quietAfter() { // the threshold (a sort of the window) only when it can matter
 			d.gaps++
 			d.longest = max(d.longest, gap)
 			d.gapFrom, d.gapTo = d.lastLive, at

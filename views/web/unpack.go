@@ -22,7 +22,9 @@ import (
 // .rec, .json or .otrw file under rec/, cards/ or waypoints/, at any
 // depth), each under the temporary directory by a name checked here,
 // never through a link; the bytes written and the entries read are
-// capped, and the cap never goes past the free space of the volume.
+// capped (at 50 times the archive's size, at least 256 MB, at most
+// UploadLimits.MaxUnpacked), and the cap never goes past the free space
+// of the volume.
 // The Recorder's other directories (config/ holds passwords) are not
 // written at all.
 
@@ -75,8 +77,16 @@ type unpacker struct {
 	problem func(reason, where string)
 }
 
+// maxRatio bounds what an archive unpacks to by its own size: Recorder
+// files compress about 10:1, a bomb a thousand times better; but small
+// archives may always unpack to minRatioCap.
+const (
+	maxRatio    = 50
+	minRatioCap = 256 << 20
+)
+
 func (s *Server) newUnpacker(in uploadInput, dir string, problem func(string, string)) *unpacker {
-	limit := in.Limits.MaxUnpacked
+	limit := min(in.Limits.MaxUnpacked, max(maxRatio*in.Size, minRatioCap))
 	if s.Disk != nil {
 		free := s.Disk.Free() - min(s.Disk.Free(), s.Disk.Min())
 		limit = min(limit, int64(min(free, 1<<62)))
@@ -85,7 +95,7 @@ func (s *Server) newUnpacker(in uploadInput, dir string, problem func(string, st
 }
 
 func (u *unpacker) tooLarge() error {
-	return &unpackError{fmt.Sprintf("the archive unpacks to more than %d MB (the limit, or the free space of the data volume); import it with tracker import recorder on the server", u.limit>>20)}
+	return &unpackError{fmt.Sprintf("the archive unpacks to more than %d MB (the limit: 50 times its size, at most 16 GB and the free space of the data volume); unpack it and use tracker import recorder on the server", u.limit>>20)}
 }
 
 // entry counts one entry against the cap on entries.

@@ -30,3 +30,39 @@ func FuzzEntryPath(f *testing.F) {
 		}
 	})
 }
+
+// TestUnpackCap: an archive may unpack to 50 times its size, at least
+// 256 MB, at most the limit and the free space above the minimum.
+func TestUnpackCap(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		size, max  int64
+		free, keep uint64 // 0: no disk guard
+		want       int64
+	}{
+		{"a 20 KB bomb", 20 << 10, 16 << 30, 0, 0, 256 << 20},
+		{"a 1 GB archive", 1 << 30, 16 << 30, 0, 0, 16 << 30},
+		{"a 100 MB archive", 100 << 20, 16 << 30, 0, 0, 50 * 100 << 20},
+		{"the free space", 1 << 30, 16 << 30, 3 << 30, 1 << 30, 2 << 30},
+		{"a full disk", 1 << 30, 16 << 30, 1 << 30, 2 << 30, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{}
+			if tc.free > 0 {
+				s.Disk = fixedDisk{free: tc.free, min: tc.keep}
+			}
+			u := s.newUnpacker(uploadInput{Size: tc.size, Limits: UploadLimits{MaxUnpacked: tc.max}}, "/x", nil)
+			if u.limit != tc.want {
+				t.Errorf("cap %d MB, want %d MB", u.limit>>20, tc.want>>20)
+			}
+		})
+	}
+}
+
+// fixedDisk is a data volume with fixed free space.
+type fixedDisk struct{ free, min uint64 }
+
+func (fixedDisk) Check() error   { return nil }
+func (d fixedDisk) Low() bool    { return d.free < d.min }
+func (d fixedDisk) Free() uint64 { return d.free }
+func (d fixedDisk) Min() uint64  { return d.min }

@@ -326,7 +326,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	body := &idleReader{r: http.MaxBytesReader(w, r.Body, lim.MaxBytes), rc: http.NewResponseController(w)}
+	body := &keepReading{r: http.MaxBytesReader(w, r.Body, lim.MaxBytes), rc: http.NewResponseController(w)}
 	n, err := io.Copy(f, body)
 	if tooBig, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		code, sum.Error = http.StatusRequestEntityTooLarge, fmt.Sprintf("the upload is over %d MB; import larger files with tracker import on the server", tooBig.Limit>>20)
@@ -486,16 +486,16 @@ func (s *Server) roomFor(n int64) string {
 	return ""
 }
 
-// idleReader pushes the connection's read deadline on while the body
+// keepReading pushes the connection's read deadline on while the body
 // keeps coming, so a long upload is not cut by the server's timeout for
 // whole requests, and a stalled one is.
-type idleReader struct {
+type keepReading struct {
 	r    io.Reader
 	rc   *http.ResponseController
 	last time.Time
 }
 
-func (i *idleReader) Read(p []byte) (int, error) {
+func (i *keepReading) Read(p []byte) (int, error) {
 	if now := time.Now(); now.Sub(i.last) > time.Second {
 		i.last = now
 		_ = i.rc.SetReadDeadline(now.Add(uploadIdle)) // not every writer supports it; then the server's timeout holds
