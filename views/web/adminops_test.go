@@ -384,6 +384,10 @@ func TestUploadImports(t *testing.T) {
 		{name: "event lines", file: "export.jsonl.gz", body: eventsFile, code: 200, format: "events", stored: 4,
 			text: []string{"stored 4 new events", "only imports (import:…) may be posted here (export.jsonl.gz:5)"}},
 		{name: "unknown", file: "notes.txt", body: []byte("hello"), code: 415},
+		// Other JSON is what POST /api/v1/admin/import decides on (Google
+		// location history once that reader is in): its answer is the summary.
+		{name: "other JSON goes to the import endpoint", file: "other.json", body: []byte(`{"hello": [1, 2]}`), code: 400, format: "import",
+			text: []string{"stopped: line 1: "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			head := o.log.Head()

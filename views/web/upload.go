@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -343,6 +344,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	s.ops.update(job, func(j *Job) { j.Total = uint64(n) })
 
 	format, err := detectUpload(in)
+	if errors.Is(err, errUnknownFormat) && in.looksJSON() {
+		// Other JSON (Google location history): what the import endpoint
+		// takes, it reads (import.go decides by the content too).
+		sum, code = s.importThroughEndpoint(r, in)
+		return
+	}
 	if err != nil {
 		code, sum.Error = http.StatusUnsupportedMediaType, err.Error()
 		return
@@ -555,4 +562,102 @@ func (s *uploadSink) add(ctx context.Context, e events.Event) error {
 func (s *uploadSink) close() error {
 	s.wg.Wait()
 	return s.failed()
+}
+
+// looksJSON reports whether the upload starts (decompressed) like JSON.
+func (in uploadInput) looksJSON() bool {
+	r, err := in.Open()
+	if err != nil {
+		return false
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(r, head)
+	h := bytes.TrimLeft(bytes.TrimPrefix(head[:n], []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(h) > 0 && (h[0] == '{' || h[0] == '[')
+}
+
+// importThroughEndpoint hands the upload to POST /api/v1/admin/import's
+// handler, as the command line would post it, with the upload's query
+// (user, device, tid), and turns its answer into the summary. What that
+// endpoint reads, the upload reads, as it learns new formats.
+func (s *Server) importThroughEndpoint(r *http.Request, in uploadInput) (ImportSummary, int) {
+	sum := ImportSummary{Format: "import", What: in.Name, Problems: []ImportProblem{}}
+	if _, err := in.File.Seek(0, io.SeekStart); err != nil {
+		sum.Error = err.Error()
+		return sum, http.StatusInternalServerError
+	}
+	q := r.URL.Query()
+	q.Del("name")
+	body := &countReader{r: in.File}
+	req, err := http.NewRequestWithContext(s.ops.ctx, http.MethodPost, "/api/v1/admin/import?"+q.Encode(), body)
+	if err != nil {
+		sum.Error = err.Error()
+		return sum, http.StatusInternalServerError
+	}
+	req.ContentLength = in.Size
+	job := &s.ops.imp
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the job's progress: the bytes the endpoint has read
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				s.ops.update(job, func(j *Job) { j.Done = uint64(body.n.Load()) })
+			}
+		}
+	}()
+	rec := &answer{header: http.Header{}, code: http.StatusOK}
+	start := time.Now()
+	s.importEvents(rec, req)
+	sum.Took = time.Since(start)
+	if !rec.wrote { // it stopped with the server
+		rec.code = http.StatusServiceUnavailable
+		rec.body.WriteString(`{"error":"the server is stopping; upload the file again to finish (what was imported is recognised and skipped)"}`)
+	}
+	var a struct {
+		Events         uint64          `json:"events"`
+		Records        uint64          `json:"records"`
+		Stored         uint64          `json:"stored"`
+		AlreadyPresent uint64          `json:"already_present"`
+		Format         string          `json:"format"`
+		Problems       []ImportProblem `json:"problems"`
+		Notes          []string        `json:"notes"`
+		Error          string          `json:"error"`
+	}
+	if err := json.Unmarshal(rec.body.Bytes(), &a); err != nil {
+		a.Error = strings.TrimSpace(rec.body.String())
+	}
+	sum.Read, sum.Stored, sum.AlreadyPresent, sum.Notes, sum.Error = max(a.Records, a.Events), a.Stored, a.AlreadyPresent, a.Notes, a.Error
+	if a.Format != "" {
+		sum.Format = a.Format
+	}
+	if a.Problems != nil {
+		sum.Problems = a.Problems
+	}
+	sum.Text = summaryText(sum)
+	s.ops.update(job, func(j *Job) { j.Records, j.Done = sum.Read, j.Total })
+	return sum, rec.code
+}
+
+// answer keeps a handler's answer in memory.
+type answer struct {
+	header http.Header
+	code   int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (a *answer) Header() http.Header { return a.header }
+func (a *answer) WriteHeader(code int) {
+	if !a.wrote {
+		a.code, a.wrote = code, true
+	}
+}
+func (a *answer) Write(p []byte) (int, error) {
+	a.WriteHeader(http.StatusOK)
+	return a.body.Write(p)
 }
