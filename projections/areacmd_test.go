@@ -132,6 +132,8 @@ func FuzzParseAreaCommand(f *testing.F) {
 		s := projections.NewState()
 		evs := []events.Event{
 			loc(alice, t0, inGym, nil),
+			// A rename needs the area it renames.
+			defineCircle(t0+5, c.Name, gym, gymRadius),
 			{Topic: projections.AreaTopic, Payload: payload, Source: events.SourceAdmin, Received: time.Unix(t0+10, 0)},
 			loc(alice, t0+20, paris, nil),
 		}
@@ -143,9 +145,14 @@ func FuzzParseAreaCommand(f *testing.F) {
 			}
 			projections.Apply(s, in, projections.NewChanges())
 		}
-		if c.Action == projections.AreaDefine {
-			if _, ok := s.Areas[projections.ServerAreaID(c.Name)]; !ok {
-				t.Fatalf("defined area %q missing from %v", c.Name, s.Areas)
+		if c.Action != projections.AreaRemove {
+			if _, ok := s.Areas[projections.ServerAreaID(c.Target())]; !ok {
+				t.Fatalf("%s: area %q missing from %v", c.Action, c.Target(), s.Areas)
+			}
+		}
+		if c.Action == projections.AreaRename && projections.ServerAreaID(c.To) != projections.ServerAreaID(c.Name) {
+			if _, ok := s.Areas[projections.ServerAreaID(c.Name)]; ok || len(s.Areas) != 1 {
+				t.Fatalf("rename %q to %q left %v", c.Name, c.To, s.Areas)
 			}
 		}
 		_ = fmt.Sprint(s.AreaViews(), s.FriendViews())

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -70,6 +71,45 @@ func TestAreaVisits(t *testing.T) {
 			if first != tt.first || last != tt.last {
 				t.Errorf("first/last inside %+d/%+d, want %+d/%+d", first, last, tt.first, tt.last)
 			}
+		})
+	}
+}
+
+// BenchmarkAreaVisits: the preview's cost per point of history, by
+// shape. A week of one fix a minute is 10,080 points per friend.
+func BenchmarkAreaVisits(b *testing.B) {
+	ring := func(n int) []geo.Point {
+		out := make([]geo.Point, n)
+		for i := range out {
+			a := 2 * math.Pi * float64(i) / float64(n)
+			out[i] = geo.Point{Lat: gym.Lat + 0.01*math.Sin(a), Lon: gym.Lon + 0.015*math.Cos(a)}
+		}
+		return out
+	}
+	pts := make([]projections.Point, 10_080)
+	for i := range pts { // a walk through the area and out again
+		f := float64(i)/float64(len(pts)) - 0.5
+		pts[i] = projections.Point{Tst: t0 + int64(i)*60, Lat: gym.Lat + 0.03*f, Lon: gym.Lon + 0.02*f}
+	}
+	for _, tt := range []struct {
+		name string
+		area *projections.Area
+	}{
+		{"circle", &projections.Area{Center: &gym, Radius: 1000}},
+		{"polygon of 10", &projections.Area{Polygon: ring(10)}},
+		{"polygon of 1000", &projections.Area{Polygon: ring(1000)}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			for b.Loop() {
+				v := projections.NewAreaVisits(tt.area)
+				for _, p := range pts {
+					v.Add(p)
+				}
+				if v.Inside == 0 {
+					b.Fatal("the walk never entered the area")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pts)), "ns/point")
 		})
 	}
 }

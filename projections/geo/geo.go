@@ -27,6 +27,12 @@ func Distance(a, b Point) float64 {
 // InCircle reports whether p is within radius metres of centre. A point
 // exactly on the edge is inside.
 func InCircle(p, centre Point, radius float64) bool {
+	// The great-circle distance is at least the arc between the two
+	// latitudes: most points of a track are rejected on that, without
+	// trigonometry (a micrometre of slack keeps rounding on the exact side).
+	if EarthRadius*math.Abs(rad(p.Lat)-rad(centre.Lat)) > radius*(1+1e-9)+1e-6 {
+		return false
+	}
 	return Distance(p, centre) <= radius
 }
 

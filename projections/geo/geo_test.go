@@ -2,6 +2,7 @@ package geo
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -49,6 +50,27 @@ func TestInCircle(t *testing.T) {
 				t.Errorf("InCircle = %v, want %v (distance %.6f m, radius %.6f)", got, tt.want, Distance(tt.p, centre), tt.radius)
 			}
 		})
+	}
+}
+
+// TestInCircleShortcut: the latitude shortcut never changes the answer
+// of the full distance, near the edge, across the antimeridian and at
+// the poles.
+func TestInCircleShortcut(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	centres := []Point{{51.5072, -0.1276}, {0, 179.999}, {89.9999, 10}, {-89.99, -170}, {-33.86, 151.21}}
+	for _, c := range centres {
+		for range 20_000 {
+			radius := math.Pow(10, r.Float64()*5) // 1 m to 100 km
+			p := Point{Lat: math.Max(-90, math.Min(90, c.Lat+(r.Float64()*2-1)*radius*2/111_000)), Lon: c.Lon + (r.Float64()*2-1)*radius*2/111_000}
+			if r.IntN(4) == 0 { // on the meridian, at the edge to the last bit
+				p = Point{Lat: c.Lat + radius/EarthRadius*180/math.Pi, Lon: c.Lon}
+				radius = Distance(p, c)
+			}
+			if got, want := InCircle(p, c, radius), Distance(p, c) <= radius; got != want {
+				t.Fatalf("InCircle(%v, %v, %g) = %v, the distance %.9f says %v", p, c, radius, got, Distance(p, c), want)
+			}
+		}
 	}
 }
 

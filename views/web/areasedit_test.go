@@ -1,10 +1,15 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"tracker/views/htmltest"
 )
 
 type (
@@ -220,4 +225,94 @@ func areaEditReqs() []reqCase {
 		out[i] = c.reqCase
 	}
 	return out
+}
+
+// TestAreasPageAfterRename: a renamed area's card keeps the crossings
+// recorded under its old name, and the old name has no card of its own.
+func TestAreasPageAfterRename(t *testing.T) {
+	ps := newPageStack(t)
+	crossings := func() map[string][]string {
+		doc, _ := ps.page(t, "/areas", http.StatusOK)
+		out := map[string][]string{}
+		for _, s := range htmltest.ByTestID(doc, "area-section") {
+			name := htmltest.Attr(s, "aria-label")
+			out[name] = []string{}
+			for _, e := range htmltest.ByTestID(s, "area-event") {
+				out[name] = append(out[name], htmltest.Text(e))
+			}
+		}
+		return out
+	}
+	before := crossings()["HQ"]
+	if len(before) == 0 {
+		t.Fatalf("HQ has no crossings to keep: %v", crossings())
+	}
+	if res, body := ps.do(t, "POST", "/api/v1/areas/HQ/rename", `{"to":"Head office"}`); res.StatusCode != http.StatusOK {
+		t.Fatalf("rename: %s: %s", res.Status, body)
+	}
+	after := crossings()
+	if _, ok := after["HQ"]; ok {
+		t.Errorf("HQ still has a card after the rename: %v", after)
+	}
+	if !slices.Equal(after["Head office"], before) {
+		t.Errorf("Head office's crossings %q, want HQ's %q", after["Head office"], before)
+	}
+}
+
+// TestAreasPageEditorForAdminsOnly: the drawing panel, its scripts and
+// the cards' edit buttons are in an admin's page and nowhere in a
+// viewer's.
+func TestAreasPageEditorForAdminsOnly(t *testing.T) {
+	a := newAuthStack(t)
+	for _, tt := range []struct {
+		user   string
+		editor bool
+	}{{"root", true}, {"alice", false}} {
+		res, body := get(t, http.DefaultClient, a.locked.URL+"/areas", "Authorization", basic(tt.user))
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: /areas: %s", tt.user, res.Status)
+		}
+		for _, marker := range []string{`id="area-editor"`, `data-map="areas"`, `data-edit-area="HQ"`, "leaflet-geoman", "areas-edit.js", `data-draw="Circle"`} {
+			if strings.Contains(body, marker) != tt.editor {
+				t.Errorf("%s's /areas has %s: %v, want %v", tt.user, marker, !tt.editor, tt.editor)
+			}
+		}
+	}
+}
+
+// BenchmarkAreaPreview: the drawing panel's preview over one friend's
+// week holding n points (all in the range), for a circle and a polygon
+// of 10 corners over part of them.
+func BenchmarkAreaPreview(b *testing.B) {
+	shapes := map[string]string{
+		"circle":  `{"center":{"lat":51.55,"lon":-0.11},"radius":1000}`,
+		"polygon": `{"polygon":[{"lat":51.5,"lon":-0.12},{"lat":51.52,"lon":-0.125},{"lat":51.55,"lon":-0.12},{"lat":51.56,"lon":-0.11},{"lat":51.56,"lon":-0.1},{"lat":51.55,"lon":-0.09},{"lat":51.53,"lon":-0.095},{"lat":51.52,"lon":-0.1},{"lat":51.51,"lon":-0.1},{"lat":51.5,"lon":-0.11}]}`,
+	}
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("points=%d", n), func(b *testing.B) {
+			h := benchStack(b, n)
+			for _, name := range []string{"circle", "polygon"} {
+				b.Run(name, func(b *testing.B) {
+					post := func() *discard {
+						req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/areas/preview", strings.NewReader(shapes[name]))
+						req.Header.Set("Content-Type", "application/json")
+						w := &discard{h: http.Header{}, code: 200}
+						h.ServeHTTP(w, req)
+						if w.code != http.StatusOK {
+							b.Fatalf("status %d", w.code)
+						}
+						return w
+					}
+					post() // warm Badger's caches
+					b.ReportAllocs()
+					peakLive(b, func() {
+						for b.Loop() {
+							post()
+						}
+					})
+					b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/op")
+				})
+			}
+		})
+	}
 }
