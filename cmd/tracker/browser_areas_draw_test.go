@@ -301,6 +301,15 @@ func TestAreasDrawnOnTheMap(t *testing.T) {
 	b.mustWaitJS(t, 3*time.Second, "the name is refused", `document.querySelector('[data-testid="form-error"]').textContent.indexOf("already an area named") >= 0`)
 	b.do(t, 5*time.Second, chromedp.Click(`[data-testid="cancel-area"]`))
 
+	// The radius typed in, for keyboards and exact sizes.
+	b.do(t, 5*time.Second, chromedp.Click(`[data-edit-area="Fitness"]`))
+	b.mustWaitJS(t, 3*time.Second, "Fitness's radius in the form", `document.getElementById("area-radius").value !== "" && !document.querySelector(".radius-field").hidden`)
+	_ = eval[bool](t, b, `(document.getElementById("area-radius").value = "", true)`)
+	b.do(t, 5*time.Second, chromedp.SendKeys(`#area-radius`, "250"))
+	b.mustWaitJS(t, 3*time.Second, "the circle follows the radius typed", `JSON.parse(document.getElementById("map").dataset.shape).radius === 250`)
+	clickAndReload(t, b, `[data-testid="save-area"]`)
+	f.waitArea(t, "Fitness resized to 250 m", func(as map[string]areaAPI) bool { return as["Fitness"].Radius == 250 })
+
 	// Lawn deleted, after a confirmation.
 	b.do(t, 5*time.Second, chromedp.Click(`[data-edit-area="Lawn"]`))
 	b.mustWaitJS(t, 3*time.Second, "Lawn in the form", `document.getElementById("area-name").value === "Lawn"`)

@@ -18,6 +18,7 @@
   var hint = panel.querySelector(".editor-drawing");
   var nameIn = form.querySelector("#area-name");
   var shapeText = form.querySelector(".shape-text");
+  var radiusBox = form.querySelector(".radius-field"), radiusIn = form.querySelector("#area-radius");
   var previewBox = form.querySelector(".area-preview");
   var errorBox = form.querySelector(".form-error");
   var deleteBtn = form.querySelector('[data-act="delete"]');
@@ -206,9 +207,22 @@
     if (!current) return;
     var s = shape(current.layer);
     shapeText.textContent = describe(s);
+    radiusBox.hidden = !s.center;
+    if (s.center && document.activeElement !== radiusIn) radiusIn.value = Math.round(s.radius);
     box.dataset.shape = JSON.stringify(s); // for the tests
     schedulePreview(s);
   }
+
+  // The radius typed in: for the keyboard, and for a size to the metre.
+  radiusIn.addEventListener("input", function () {
+    var r = Number(radiusIn.value);
+    if (!current || !(current.layer instanceof L.Circle) || !(r >= 1 && r <= 100000)) return;
+    current.layer.setRadius(r);
+    // Geoman's handles follow on the next edit session; restart this one.
+    current.layer.pm.disable();
+    current.layer.pm.enable({ draggable: true, allowSelfIntersection: false, snappable: false });
+    changed();
+  });
 
   // ------------------------------------------------------------- preview
   var previewTimer = 0, previewCtl = null, previewSeq = 0;
