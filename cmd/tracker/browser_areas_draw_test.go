@@ -269,12 +269,12 @@ func TestAreasDrawnOnTheMap(t *testing.T) {
 	c0 := eval[pt](t, b, pxJS(deskLat, deskLon))
 	m.drag(t, c0, eval[pt](t, b, pxJS(north(deskLat, deskLon, 40))))
 	movedLat, _ := north(deskLat, deskLon, 40)
-	b.mustWaitJS(t, 3*time.Second, "the circle moved", fmt.Sprintf(`Math.abs(JSON.parse(document.getElementById("map").dataset.shape).center.lat - %g) < 0.0001`, movedLat))
+	b.mustWaitJS(t, 3*time.Second, "the circle moved", fmt.Sprintf(`Math.abs(JSON.parse(document.getElementById("map").dataset.drawn).center.lat - %g) < 0.0001`, movedLat))
 	edge := eval[pt](t, b, `(function(){var m=document.getElementById("map"), map=m.trackerMap, r=m.getBoundingClientRect(), out=null;
 		map.eachLayer(function(l){ if (l instanceof L.Circle && l.pm && l.pm.enabled()) { var e=l.pm._outerMarker.getLatLng(), p=map.latLngToContainerPoint(e); out={X:r.left+p.x, Y:r.top+p.y}; } });
 		return out;})()`)
 	m.drag(t, edge, pt{edge.X + (edge.X - eval[pt](t, b, pxJS(movedLat, deskLon)).X), edge.Y + (edge.Y - eval[pt](t, b, pxJS(movedLat, deskLon)).Y)})
-	b.mustWaitJS(t, 3*time.Second, "the circle resized", `JSON.parse(document.getElementById("map").dataset.shape).radius > 100`)
+	b.mustWaitJS(t, 3*time.Second, "the circle resized", `JSON.parse(document.getElementById("map").dataset.drawn).radius > 100`)
 	b.mustWaitJS(t, 5*time.Second, "the preview of the new shape", `document.querySelector('[data-testid="preview"]').dataset.state === "done"`)
 	typeName(t, b, "Fitness")
 	clickAndReload(t, b, `[data-testid="save-area"]`)
@@ -306,7 +306,7 @@ func TestAreasDrawnOnTheMap(t *testing.T) {
 	b.mustWaitJS(t, 3*time.Second, "Fitness's radius in the form", `document.getElementById("area-radius").value !== "" && !document.querySelector(".radius-field").hidden`)
 	_ = eval[bool](t, b, `(document.getElementById("area-radius").value = "", true)`)
 	b.do(t, 5*time.Second, chromedp.SendKeys(`#area-radius`, "250"))
-	b.mustWaitJS(t, 3*time.Second, "the circle follows the radius typed", `JSON.parse(document.getElementById("map").dataset.shape).radius === 250`)
+	b.mustWaitJS(t, 3*time.Second, "the circle follows the radius typed", `JSON.parse(document.getElementById("map").dataset.drawn).radius === 250`)
 	clickAndReload(t, b, `[data-testid="save-area"]`)
 	f.waitArea(t, "Fitness resized to 250 m", func(as map[string]areaAPI) bool { return as["Fitness"].Radius == 250 })
 

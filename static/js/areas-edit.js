@@ -55,7 +55,9 @@
     bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast());
     if (!server) return;
     areas[key(a.name)] = { area: a, layer: layer };
-    layer.on("click", function () { if (!drawing()) edit(key(a.name)); });
+    // A click on an outline picks it, unless a new shape waits to be
+    // saved or cancelled (a stray click must not throw it away).
+    layer.on("click", function () { if (!drawing() && !(current && !current.area)) edit(key(a.name)); });
   });
 
   function makeLayer(a, server) {
@@ -171,6 +173,7 @@
     panel.classList.remove("editing");
     heading.textContent = headingText;
     delete box.dataset.editing;
+    delete box.dataset.drawn;
     previewBox.textContent = "";
     abortPreview();
   }
@@ -209,7 +212,7 @@
     shapeText.textContent = describe(s);
     radiusBox.hidden = !s.center;
     if (s.center && document.activeElement !== radiusIn) radiusIn.value = Math.round(s.radius);
-    box.dataset.shape = JSON.stringify(s); // for the tests
+    box.dataset.drawn = JSON.stringify(s); // for the tests (not data-shape: that names the cards' outlines)
     schedulePreview(s);
   }
 
