@@ -18,6 +18,7 @@ type Input struct {
 	Err   error             // why the event is unusable; such events are skipped
 	Area  *AreaCommand      // set for server-side area definitions
 	User  *UserCommand      // set for user management events
+	Login *LoginRecord      // set for a recorded web login (logins.go)
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -31,6 +32,15 @@ func Decode(d owntracks.Decoder, e events.Event) Input {
 			in.Err = err
 		} else {
 			in.User = &cmd
+		}
+		return in
+	}
+	if e.Source == events.SourceAdmin && e.Topic == LoginTopic {
+		l, err := ParseLoginRecord(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Login = &l
 		}
 		return in
 	}
@@ -53,13 +63,17 @@ type State struct {
 	Areas   map[string]*Area
 	Members map[MemberKey]*Member
 	Users   map[string]*User
+	// Issued maps the identity of each admin command applied to the event
+	// that applied it, so a repeat of one issue is skipped (issued.go).
+	Issued map[string]uint64
 
 	areaOrder []string // sorted area ids, so the fold's output order is stable
 }
 
 // NewState returns an empty state.
 func NewState() *State {
-	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}, Users: map[string]*User{}}
+	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}, Users: map[string]*User{},
+		Issued: map[string]uint64{}}
 }
 
 // SortedAreas returns area ids in order. It refreshes a cache, so it
@@ -104,6 +118,7 @@ type Changes struct {
 	Areas      map[string]bool    // changed or removed (then absent from State)
 	Members    map[MemberKey]bool // changed or removed (then absent from State)
 	Users      map[string]bool    // changed or removed (then absent from State)
+	Issued     map[string]bool    // command identities remembered or forgotten
 	History    []HistoryPoint
 	AreaEvents []AreaEvent
 	// Faces holds the card faces (base64) that changed, "" for a face
@@ -114,7 +129,8 @@ type Changes struct {
 
 // NewChanges returns an empty change set.
 func NewChanges() *Changes {
-	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}, Faces: map[DeviceID]string{}}
+	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}, Faces: map[DeviceID]string{},
+		Issued: map[string]bool{}}
 }
 
 // Reset empties c for reuse.
@@ -123,6 +139,7 @@ func (c *Changes) Reset() {
 	clear(c.Areas)
 	clear(c.Members)
 	clear(c.Users)
+	clear(c.Issued)
 	clear(c.Faces)
 	c.History = c.History[:0]
 	c.AreaEvents = c.AreaEvents[:0]
@@ -130,7 +147,7 @@ func (c *Changes) Reset() {
 
 // Empty reports whether nothing changed.
 func (c *Changes) Empty() bool {
-	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Faces)+len(c.History)+len(c.AreaEvents) == 0
+	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Issued)+len(c.Faces)+len(c.History)+len(c.AreaEvents) == 0
 }
 
 // Apply folds one event into s and records what changed in ch.
@@ -140,11 +157,19 @@ func Apply(s *State, in Input, ch *Changes) {
 		return // the transport delivered it again: the original was applied
 	}
 	if in.Area != nil {
-		applyArea(s, e, in.Area, ch)
+		if !issuedBefore(s, in.Area.ID, e.Seq, ch) {
+			applyArea(s, e, in.Area, ch)
+		}
 		return
 	}
 	if in.User != nil {
-		applyUser(s, e, in.User, ch)
+		if !issuedBefore(s, in.User.ID, e.Seq, ch) {
+			applyUser(s, e, in.User, ch)
+		}
+		return
+	}
+	if in.Login != nil {
+		applyLogin(s, e, in.Login, ch)
 		return
 	}
 	if in.Err != nil || e.Source == events.SourceServer {

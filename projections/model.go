@@ -20,7 +20,8 @@ import (
 // stored projections of another version are rebuilt from the log at start.
 // 9: points know which numbers the phone did not send (Point.Absent).
 // 10: server areas can be renamed (Area.Formerly).
-const SchemaVersion = 10
+// 11: users' last login (a login event), remembered command identities.
+const SchemaVersion = 11
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

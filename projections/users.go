@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -25,6 +26,7 @@ const (
 	UserRemove = "remove" // delete
 	UserPasswd = "passwd" // new Hash; existing sessions end
 	UserShare  = "share"  // set whom the user sees: Sees, or everybody when Everyone
+	UserRole   = "role"   // make the user an admin (Admin) or a viewer; sessions and password stay
 )
 
 // UserCommand is the payload of a user event.
@@ -53,6 +55,9 @@ type User struct {
 	// PasswordSeq is the event that set the current password; sessions
 	// made before it are no longer valid.
 	PasswordSeq uint64 `json:"password_seq"`
+	// LastLogin is when the user last logged in on the login page (a
+	// login event, logins.go); zero when never.
+	LastLogin time.Time `json:"last_login,omitzero"`
 }
 
 // CheckPassword reports whether pw is the user's password.
@@ -120,9 +125,9 @@ func (c *UserCommand) Validate() error {
 		if _, err := bcrypt.Cost([]byte(c.Hash)); err != nil {
 			return fmt.Errorf("user %q: hash is not a bcrypt hash", c.Name)
 		}
-	case UserRemove, UserShare:
+	case UserRemove, UserShare, UserRole:
 	default:
-		return fmt.Errorf("user %q: action is %q, want add, remove, passwd or share", c.Name, c.Action)
+		return fmt.Errorf("user %q: action is %q, want add, remove, passwd, share or role", c.Name, c.Action)
 	}
 	return nil
 }
@@ -131,7 +136,11 @@ func applyUser(s *State, e events.Event, c *UserCommand, ch *Changes) {
 	u := s.Users[c.Name]
 	switch c.Action {
 	case UserAdd:
-		u = &User{Name: c.Name, Hash: c.Hash, Admin: c.Admin, PasswordSeq: e.Seq}
+		var last time.Time
+		if u != nil {
+			last = u.LastLogin // replaced, not a new person
+		}
+		u = &User{Name: c.Name, Hash: c.Hash, Admin: c.Admin, PasswordSeq: e.Seq, LastLogin: last}
 		s.Users[c.Name] = u
 	case UserRemove:
 		if u == nil {
@@ -143,6 +152,11 @@ func applyUser(s *State, e events.Event, c *UserCommand, ch *Changes) {
 			return
 		}
 		u.Hash, u.PasswordSeq = c.Hash, e.Seq
+	case UserRole:
+		if u == nil {
+			return
+		}
+		u.Admin = c.Admin
 	case UserShare:
 		if u == nil {
 			return
@@ -183,6 +197,8 @@ func CheckLastAdmin(users []User, c UserCommand) error {
 		return fmt.Errorf("user %q: %w: add another admin first (tracker user add NAME --admin)", c.Name, ErrLastAdmin)
 	case c.Action == UserAdd && !c.Admin:
 		return fmt.Errorf("user %q: %w: add another admin first, or keep --admin", c.Name, ErrLastAdmin)
+	case c.Action == UserRole && !c.Admin:
+		return fmt.Errorf("user %q: %w: make another user an admin first", c.Name, ErrLastAdmin)
 	}
 	return nil
 }

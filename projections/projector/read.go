@@ -150,6 +150,14 @@ func (p *Projector) Users() []projections.User {
 	return out
 }
 
+// IssuedAt returns the event that applied the admin command with
+// identity id, when the fold remembers it (projections.MaxIssued).
+func (p *Projector) IssuedAt(id string) (uint64, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state.IssuedAt(id)
+}
+
 // HasUsers reports whether any user exists (then everything needs a login).
 func (p *Projector) HasUsers() bool {
 	p.mu.RLock()

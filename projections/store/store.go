@@ -35,6 +35,7 @@ const (
 	prefArea      = "a/"           // a/<area id>                       -> Area JSON
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
 	prefUser      = "u/"           // u/<name>                          -> User JSON
+	prefIssued    = "i/"           // i/<command id>                    -> seq:8 of the event that applied it
 	prefHistory   = "h/"           // h/<device>\0<block start:8>       -> sealed block of points (history.go)
 	prefTail      = "ht/"          // ht/<device>\0<tst:8><hash:4>      -> point of the current block
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
@@ -214,6 +215,15 @@ func (s *Store) Load() (*projections.State, error) {
 		}); err != nil {
 			return fmt.Errorf("load users: %w", err)
 		}
+		if err := eachKV(txn, prefIssued, func(k, v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("command %q: stored seq has %d bytes", k, len(v))
+			}
+			st.Issued[string(k)] = binary.BigEndian.Uint64(v)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load command identities: %w", err)
+		}
 		return each(txn, prefMember, func(v []byte) error {
 			var m projections.Member
 			if err := json.Unmarshal(v, &m); err != nil {
@@ -231,6 +241,20 @@ func each(txn *badger.Txn, prefix string, fn func(v []byte) error) error {
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		if err := it.Item().Value(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachKV calls fn with the key (without prefix) and value of every entry
+// under prefix.
+func eachKV(txn *badger.Txn, prefix string, fn func(k, v []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()[len(prefix):]
+		if err := it.Item().Value(func(v []byte) error { return fn(k, v) }); err != nil {
 			return err
 		}
 	}
@@ -340,6 +364,19 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			continue
 		}
 		if err := setJSON(set, k, u); err != nil {
+			return err
+		}
+	}
+	for id := range ch.Issued {
+		k := []byte(prefIssued + id)
+		seq, ok := st.Issued[id]
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := set(k, be64(seq)); err != nil {
 			return err
 		}
 	}
@@ -626,6 +663,9 @@ func (b *Bulk) Finish(st *projections.State, checkpoint uint64) error {
 	}
 	for n := range st.Users {
 		all.Users[n] = true
+	}
+	for id := range st.Issued {
+		all.Issued[id] = true
 	}
 	if err := b.hist.finish(b.wb.Set); err != nil {
 		b.wb.Cancel()

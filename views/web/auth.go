@@ -428,6 +428,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if s.Hub != nil {
 		s.Hub.Recheck(u.Name) // a session pushed out by the per-user cap closes its streams
 	}
+	s.recordLogin(r.Context(), u)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: s.secure(r), MaxAge: int(sessionTTL.Seconds()),

@@ -195,6 +195,7 @@ func (s *Server) Router() chi.Router {
 			r.Use(s.requireAdmin)
 			s.logPageRoutes(r)
 			s.adminOpsRoutes(r)
+			s.adminUserRoutes(r)
 		})
 	})
 	return r
