@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,6 +93,8 @@ func TestBrowserAdminUsers(t *testing.T) {
 		t.Errorf("nina sees %q, want own phones, kim, root (every tick but bob)", txt)
 	}
 
+	shootAdminUsers(t, b)
+
 	// Nina's open dashboard drops bob, keeps kim, without a reload.
 	took := nina.mustWaitJS(t, 5*time.Second, "bob leaves nina's open dashboard",
 		`!`+friendRowJS("bob/phone")+` && !document.body.innerHTML.includes("Bobby") && !!`+friendRowJS("kim/phone"))
@@ -118,4 +122,32 @@ func TestBrowserAdminUsers(t *testing.T) {
 	if err := chromedp.Cancel(b.ctx); err != nil {
 		t.Logf("closing Chromium: %v", err)
 	}
+}
+
+// shootAdminUsers saves the whole page as it is (a notice on top, a
+// restricted row in the matrix) at phone and desktop width, light and
+// dark, into testout/screenshots, for a person to look at.
+func shootAdminUsers(t *testing.T, b *browser) {
+	t.Helper()
+	for _, w := range []int64{390, 1280} {
+		var opts []chromedp.EmulateViewportOption
+		if w <= 390 {
+			opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
+		}
+		b.do(t, 5*time.Second, chromedp.EmulateViewport(w, 800, opts...))
+		for _, scheme := range []string{"light", "dark"} {
+			b.do(t, 5*time.Second, setColorScheme(scheme))
+			if msg := eval[string](t, b, widthJS(w)); msg != "" {
+				t.Errorf("users page at %d px, %s: %s", w, scheme, msg)
+			}
+			png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			if err := os.WriteFile(filepath.Join(screenshotDir(t), fmt.Sprintf("admin-users-full-%d-%s.png", w, scheme)), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b.do(t, 5*time.Second, setColorScheme(""), chromedp.EmulateViewport(1280, 800))
 }
