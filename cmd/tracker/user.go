@@ -28,13 +28,15 @@ everything needs a login.
   tracker user passwd NAME [--password-stdin]
   tracker user remove NAME
   tracker user share NAME --sees alice,bob | --sees all
+  tracker user role NAME --to admin|viewer
   tracker user list
 
 Passwords are read from the terminal (not echoed), or from the first line of
 standard input with --password-stdin. Only bcrypt hashes are stored: each
 change is an event in the log, with its own command id, time and issuer, so
 a repeated command always applies; the answer is the user as now defined.
-The last admin cannot be removed or re-added without --admin. While a
+The last admin cannot be removed, made a viewer or re-added without --admin.
+A role change keeps the user's password and sessions. While a
 server runs on --data, the command goes through its API (log in with
 --login NAME; the password is asked for, or taken from
 TRACKER_LOGIN_PASSWORD).`
@@ -44,6 +46,7 @@ type userConfig struct {
 	admin         bool
 	passwordStdin bool
 	sees          string
+	role          string
 	login         string
 }
 
@@ -73,9 +76,11 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.BoolVar(&cfg.passwordStdin, "password-stdin", false, "read the password from standard input")
 	case "share":
 		fs.StringVar(&cfg.sees, "sees", "", "comma-separated `users` whose phones NAME sees, or all")
+	case "role":
+		fs.StringVar(&cfg.role, "to", "", "the new role: admin or viewer")
 	case "remove", "list":
 	default:
-		return fmt.Errorf("user: unknown subcommand %q (want add, passwd, remove, share or list)", sub)
+		return fmt.Errorf("user: unknown subcommand %q (want add, passwd, remove, share, role or list)", sub)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -96,6 +101,13 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		if cmd.Hash, err = projections.HashPassword(pw); err != nil {
 			return err
+		}
+	case "role":
+		switch cfg.role {
+		case "admin", "viewer":
+			cmd.Admin = cfg.role == "admin"
+		default:
+			return fmt.Errorf("user role: say the new role with --to admin or --to viewer")
 		}
 	case "share":
 		switch cfg.sees {
@@ -182,6 +194,7 @@ func (r userResult) describe(action string) string {
 	}
 	done := map[string]string{
 		projections.UserAdd: "added", projections.UserPasswd: "has a new password", projections.UserShare: "sharing changed",
+		projections.UserRole: "role changed",
 	}[action]
 	if done == "" {
 		done = "changed"
@@ -258,27 +271,32 @@ func listUsers(ctx context.Context, cfg userConfig, in *bufio.Reader, stdout, st
 		}
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tSEES")
+	fmt.Fprintln(tw, "NAME\tROLE\tSEES\tLAST LOGIN")
 	for _, u := range users {
 		role := "viewer"
 		if u.Admin {
 			role = "admin"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, role, seesText(u))
+		last := "never"
+		if !u.LastLogin.IsZero() {
+			last = u.LastLogin.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, role, seesText(u), last)
 	}
 	return tw.Flush()
 }
 
 // userLine is a user without the hash (what the API lists).
 type userLine struct {
-	Name       string   `json:"name"`
-	Admin      bool     `json:"admin"`
-	Restricted bool     `json:"restricted"`
-	Sees       []string `json:"sees,omitempty"`
+	Name       string    `json:"name"`
+	Admin      bool      `json:"admin"`
+	Restricted bool      `json:"restricted"`
+	Sees       []string  `json:"sees,omitempty"`
+	LastLogin  time.Time `json:"last_login,omitzero"`
 }
 
 func lineOf(u projections.User) userLine {
-	return userLine{Name: u.Name, Admin: u.Admin, Restricted: u.Restricted, Sees: u.Sees}
+	return userLine{Name: u.Name, Admin: u.Admin, Restricted: u.Restricted, Sees: u.Sees, LastLogin: u.LastLogin}
 }
 
 func userThroughServer(ctx context.Context, api *adminClient, c projections.UserCommand, stdout io.Writer) error {
