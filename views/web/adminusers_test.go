@@ -231,7 +231,9 @@ func TestAdminUsersActions(t *testing.T) {
 	if res, _ := get(t, dave, a.locked.URL+"/admin/users", "Accept", "text/html"); res.StatusCode != http.StatusOK {
 		t.Errorf("dave (now admin, same session) on the users page: %s", res.Status)
 	}
-	res, _ = postForm(t, admin, a.locked.URL+"/admin/users/role", url.Values{"issue": {a.pageIssue(t, admin)}, "name": {"dave"}, "role": {"viewer"}})
+	if res, _ := postForm(t, admin, a.locked.URL+"/admin/users/role", url.Values{"issue": {a.pageIssue(t, admin)}, "name": {"dave"}, "role": {"viewer"}}); res.StatusCode != http.StatusOK {
+		t.Fatalf("make dave a viewer: %s", res.Status)
+	}
 	if res, _ := get(t, dave, a.locked.URL+"/admin/users", "Accept", "text/html"); res.StatusCode != http.StatusForbidden {
 		t.Errorf("dave (viewer again) on the users page: %s, want 403", res.Status)
 	}
