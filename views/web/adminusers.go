@@ -128,6 +128,18 @@ func (s *Server) adminOutcome(w http.ResponseWriter, r *http.Request, res userRe
 	}
 }
 
+// repeated answers a form whose command was applied before, without
+// hashing its password again (bcrypt costs tens of milliseconds);
+// issueUser checks once more under its lock.
+func (s *Server) repeated(w http.ResponseWriter, r *http.Request, id string) bool {
+	seq, ok := s.UserAdmin.IssuedAt(id)
+	if id == "" || !ok {
+		return false
+	}
+	s.adminOutcome(w, r, userResult{Seq: seq, Repeated: true}, nil, "", nil)
+	return true
+}
+
 // password is the form's typed password, or a generated one (shown once).
 func password(r *http.Request) (pw string, generated bool) {
 	if pw = r.PostFormValue("password"); pw != "" {
@@ -142,6 +154,10 @@ func (s *Server) adminUserAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	name, admin := r.PostFormValue("name"), r.PostFormValue("role") == "admin"
 	refill := func(m *views.AdminUsers) { m.AddName, m.AddAdmin = name, admin }
+	id := formIssue(r, "add", name)
+	if s.repeated(w, r, id) {
+		return
+	}
 	pw, generated := password(r)
 	hash, err := projections.HashPassword(pw)
 	if err != nil {
@@ -149,7 +165,7 @@ func (s *Server) adminUserAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := projections.UserCommand{Action: projections.UserAdd, Name: name, Hash: hash, Admin: admin}
-	c.ID = formIssue(r, "add", name)
+	c.ID = id
 	res, err := s.issueUser(r.Context(), ViewerFrom(r.Context()), c, true)
 	n := &views.AdminNotice{Text: fmt.Sprintf("User %q added as %s (event %d).", name, role(admin), res.Seq)}
 	if err == nil && !res.Repeated && generated {
@@ -167,6 +183,10 @@ func (s *Server) adminUserPasswd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostFormValue("name")
+	id := formIssue(r, "passwd", name)
+	if s.repeated(w, r, id) {
+		return
+	}
 	pw, generated := password(r)
 	hash, err := projections.HashPassword(pw)
 	if err != nil {
@@ -174,7 +194,7 @@ func (s *Server) adminUserPasswd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := projections.UserCommand{Action: projections.UserPasswd, Name: name, Hash: hash}
-	c.ID = formIssue(r, "passwd", name)
+	c.ID = id
 	res, err := s.issueUser(r.Context(), ViewerFrom(r.Context()), c, false)
 	if err != nil || res.Repeated {
 		s.adminOutcome(w, r, res, err, "", nil)
