@@ -77,7 +77,7 @@ func runUserWith(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	case "share":
 		fs.StringVar(&cfg.sees, "sees", "", "comma-separated `users` whose phones NAME sees, or all")
 	case "role":
-		fs.StringVar(&cfg.role, "to", "", "the new role: admin or viewer")
+		fs.StringVar(&cfg.role, "to", "", "the new `role`: admin or viewer")
 	case "remove", "list":
 	default:
 		return fmt.Errorf("user: unknown subcommand %q (want add, passwd, remove, share, role or list)", sub)
