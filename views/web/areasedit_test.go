@@ -186,10 +186,10 @@ func TestAreaEditsGuarded(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	head := a.log.Head()
 	viewer, admin := client(), client()
 	a.login(t, viewer, "alice", pw)
 	a.login(t, admin, "root", pw)
+	head := a.log.Head() // after the logins, which are events (projections.LoginTopic)
 	for _, r := range routes {
 		if code := send(viewer, r.method, r.path, r.body); code != http.StatusForbidden {
 			t.Errorf("viewer %s %s: %d, want 403", r.method, r.path, code)
