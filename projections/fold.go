@@ -19,6 +19,8 @@ type Input struct {
 	Area  *AreaCommand      // set for server-side area definitions
 	User  *UserCommand      // set for user management events
 	Login *LoginRecord      // set for a recorded web login (logins.go)
+	// Correction is set for corrections of a device's track.
+	Correction *CorrectionCommand
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -32,6 +34,15 @@ func Decode(d owntracks.Decoder, e events.Event) Input {
 			in.Err = err
 		} else {
 			in.User = &cmd
+		}
+		return in
+	}
+	if e.Source == events.SourceAdmin && e.Topic == CorrectionTopic {
+		cmd, err := ParseCorrectionCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Correction = &cmd
 		}
 		return in
 	}
@@ -66,6 +77,9 @@ type State struct {
 	// Issued maps the identity of each admin command applied to the event
 	// that applied it, so a repeat of one issue is skipped (issued.go).
 	Issued map[string]uint64
+	// Rules are the corrections per device ("" for all devices); a
+	// device without any has no entry.
+	Rules map[DeviceID]*Rules
 
 	areaOrder []string // sorted area ids, so the fold's output order is stable
 }
@@ -73,7 +87,7 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State {
 	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}, Users: map[string]*User{},
-		Issued: map[string]uint64{}}
+		Issued: map[string]uint64{}, Rules: map[DeviceID]*Rules{}}
 }
 
 // SortedAreas returns area ids in order. It refreshes a cache, so it
@@ -125,12 +139,18 @@ type Changes struct {
 	// removed. The state keeps only which event holds a face (FaceSeq);
 	// the store keeps the faces, for the answers that send them.
 	Faces map[DeviceID]string
+	// Rules are the devices whose corrections changed ("" for all).
+	Rules map[DeviceID]bool
+	// Reposition lists the devices whose current position a correction
+	// may have changed: the runner finds each one's newest fix the rules
+	// let through in history and applies it (Reposition).
+	Reposition []DeviceID
 }
 
 // NewChanges returns an empty change set.
 func NewChanges() *Changes {
 	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}, Faces: map[DeviceID]string{},
-		Issued: map[string]bool{}}
+		Issued: map[string]bool{}, Rules: map[DeviceID]bool{}}
 }
 
 // Reset empties c for reuse.
@@ -141,13 +161,15 @@ func (c *Changes) Reset() {
 	clear(c.Users)
 	clear(c.Issued)
 	clear(c.Faces)
+	clear(c.Rules)
+	c.Reposition = c.Reposition[:0]
 	c.History = c.History[:0]
 	c.AreaEvents = c.AreaEvents[:0]
 }
 
 // Empty reports whether nothing changed.
 func (c *Changes) Empty() bool {
-	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Issued)+len(c.Faces)+len(c.History)+len(c.AreaEvents) == 0
+	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Issued)+len(c.Faces)+len(c.History)+len(c.AreaEvents)+len(c.Rules)+len(c.Reposition) == 0
 }
 
 // Apply folds one event into s and records what changed in ch.
@@ -170,6 +192,12 @@ func Apply(s *State, in Input, ch *Changes) {
 	}
 	if in.Login != nil {
 		applyLogin(s, e, in.Login, ch)
+		return
+	}
+	if in.Correction != nil {
+		if !issuedBefore(s, in.Correction.ID, e.Seq, ch) {
+			applyCorrection(s, e, in.Correction, ch)
+		}
 		return
 	}
 	if in.Err != nil || e.Source == events.SourceServer {
@@ -267,13 +295,13 @@ func touch(s *State, dev DeviceID, e events.Event, ch *Changes) *Friend {
 
 func applyLocation(s *State, f *Friend, e events.Event, m *owntracks.Message, ch *Changes) {
 	l := m.Location
-	p := Point{
-		Seq: e.Seq, Tst: l.Tst, Lat: l.Lat, Lon: l.Lon, Acc: l.Acc, Alt: l.Alt, Vel: l.Vel, Cog: l.Cog,
-		Batt: l.Batt, BS: l.BS, Conn: l.Conn, Trigger: l.Trigger, Absent: l.Absent,
-	}
+	p := pointOf(e, l)
 	h := fnv.New32a()
 	_, _ = h.Write(e.Payload)
 	ch.History = append(ch.History, HistoryPoint{Device: f.ID, Point: p, Hash: h.Sum32()})
+	if len(s.Rules) > 0 && s.FilterFor(f.ID).Hides(p) {
+		return // corrected away (an accuracy threshold, a hidden range): history only
+	}
 	if f.Location != nil {
 		if p.Tst < f.Location.Tst {
 			return // an older fix arriving late: history only
@@ -303,9 +331,17 @@ func applyLocation(s *State, f *Friend, e events.Event, m *owntracks.Message, ch
 	f.Sent.Topic, f.Sent.Received, f.Sent.Vac = e.Topic, e.Received.Unix(), l.Vac
 	if l.InRegions != nil || l.InRIDs != nil {
 		f.InRegions = slices.Clone(l.InRegions)
-		applyInRegions(s, f.ID, e, l, ch)
+		applyInRegions(s, f.ID, e, l, fixOf(p), ch)
 	}
 	evaluate(s, f.ID, p, ch)
+}
+
+// pointOf is the history point of location event e.
+func pointOf(e events.Event, l *owntracks.Location) Point {
+	return Point{
+		Seq: e.Seq, Tst: l.Tst, Lat: l.Lat, Lon: l.Lon, Acc: l.Acc, Alt: l.Alt, Vel: l.Vel, Cog: l.Cog,
+		Batt: l.Batt, BS: l.BS, Conn: l.Conn, Trigger: l.Trigger, Absent: l.Absent,
+	}
 }
 
 // evaluate recomputes geometric membership of dev at its new current
@@ -316,27 +352,28 @@ func evaluate(s *State, dev DeviceID, p Point, ch *Changes) {
 		if !a.HasGeometry() || !a.AppliesTo(dev) {
 			continue
 		}
-		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(p.Geo()), p.Tst, p.Seq, ch)
+		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(p.Geo()), p.Tst, p.Seq, fixOf(p), ch)
 	}
 }
 
 // applyInRegions takes the phone's own list of regions it is in (sent with
 // a location) as its report for each of its regions.
-func applyInRegions(s *State, dev DeviceID, e events.Event, l *owntracks.Location, ch *Changes) {
+func applyInRegions(s *State, dev DeviceID, e events.Event, l *owntracks.Location, fix FixRef, ch *Changes) {
 	for _, id := range s.SortedAreas() {
 		a := s.Areas[id]
 		if a.Origin != OriginPhone || a.Owner != dev {
 			continue
 		}
 		in := (a.RID != "" && slices.Contains(l.InRIDs, a.RID)) || slices.Contains(l.InRegions, a.Name)
-		setMember(s, MemberKey{dev, id, OriginPhone}, a.Name, in, l.Tst, e.Seq, ch)
+		setMember(s, MemberKey{dev, id, OriginPhone}, a.Name, in, l.Tst, e.Seq, fix, ch)
 	}
 }
 
 // setMember records one membership fact at time tst. Facts older than
 // what is known go to the timeline only (marked late); a fact that flips
-// membership adds an enter or leave.
-func setMember(s *State, k MemberKey, areaName string, in bool, tst int64, seq uint64, ch *Changes) {
+// membership adds an enter or leave. fix is the location that made the
+// fact (zero for facts of other events).
+func setMember(s *State, k MemberKey, areaName string, in bool, tst int64, seq uint64, fix FixRef, ch *Changes) {
 	m, ok := s.Members[k]
 	if !ok {
 		if !in && k.Origin == OriginGeometry {
@@ -351,7 +388,7 @@ func setMember(s *State, k MemberKey, areaName string, in bool, tst int64, seq u
 		}
 	} else if tst < m.AsOf {
 		if k.Origin == OriginPhone {
-			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, true))
+			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, fix, true))
 			return
 		}
 		// Geometry facts always describe the current position, so they are
@@ -370,15 +407,15 @@ func setMember(s *State, k MemberKey, areaName string, in bool, tst int64, seq u
 	}
 	m.In, m.Since, m.Seq, m.AsOf = in, tst, seq, max(m.AsOf, tst)
 	ch.Members[k] = true
-	ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, false))
+	ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, areaName, in, tst, seq, fix, false))
 }
 
-func areaEvent(k MemberKey, name string, in bool, tst int64, seq uint64, late bool) AreaEvent {
+func areaEvent(k MemberKey, name string, in bool, tst int64, seq uint64, fix FixRef, late bool) AreaEvent {
 	ev := "leave"
 	if in {
 		ev = "enter"
 	}
-	return AreaEvent{Seq: seq, Tst: tst, Device: k.Device, Area: k.Area, AreaName: name, Event: ev, Origin: k.Origin, Late: late}
+	return AreaEvent{Seq: seq, Tst: tst, Device: k.Device, Area: k.Area, AreaName: name, Event: ev, Origin: k.Origin, Late: late, Fix: fix}
 }
 
 // phoneAreaID names a phone's region: by its rid when it has one, else by
@@ -413,7 +450,7 @@ func applyTransition(s *State, dev DeviceID, e events.Event, t *owntracks.Transi
 		s.setArea(a)
 		ch.Areas[id] = true
 	}
-	setMember(s, MemberKey{dev, id, OriginPhone}, a.Name, t.Event == "enter", t.Tst, e.Seq, ch)
+	setMember(s, MemberKey{dev, id, OriginPhone}, a.Name, t.Event == "enter", t.Tst, e.Seq, FixRef{}, ch)
 }
 
 func defineWaypoint(s *State, dev DeviceID, e events.Event, w owntracks.Waypoint, ch *Changes) string {
@@ -428,7 +465,7 @@ func defineWaypoint(s *State, dev DeviceID, e events.Event, w owntracks.Waypoint
 	s.setArea(a)
 	ch.Areas[id] = true
 	if f := s.Friends[dev]; f != nil && f.Location != nil && a.HasGeometry() {
-		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), f.Location.Tst, e.Seq, ch)
+		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), f.Location.Tst, e.Seq, FixRef{}, ch)
 	}
 	return id
 }
@@ -455,7 +492,7 @@ func removeArea(s *State, id string, tst int64, seq uint64, ch *Changes) {
 			continue
 		}
 		if m.In {
-			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, a.Name, false, tst, seq, false))
+			ch.AreaEvents = append(ch.AreaEvents, areaEvent(k, a.Name, false, tst, seq, FixRef{}, false))
 		}
 		delete(s.Members, k)
 		ch.Members[k] = true
@@ -543,6 +580,6 @@ func placeEveryone(s *State, a *Area, tst int64, seq uint64, ch *Changes) {
 		if f.Location == nil {
 			continue
 		}
-		setMember(s, MemberKey{dev, a.ID, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), max(tst, f.Location.Tst), seq, ch)
+		setMember(s, MemberKey{dev, a.ID, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), max(tst, f.Location.Tst), seq, fixOf(*f.Location), ch)
 	}
 }

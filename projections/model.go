@@ -21,7 +21,8 @@ import (
 // 9: points know which numbers the phone did not send (Point.Absent).
 // 10: server areas can be renamed (Area.Formerly).
 // 11: users' last login (a login event), remembered command identities.
-const SchemaVersion = 11
+// 12: corrections (State.Rules, AreaEvent.Fix).
+const SchemaVersion = 12
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string
@@ -209,6 +210,9 @@ type AreaEvent struct {
 	// Late is set when the fact was older than what was already known, so
 	// it is history only and did not change current membership.
 	Late bool `json:"late,omitempty"`
+	// Fix is the location that made the event, zero for events of other
+	// kinds: hiding that location hides the event (EventFilter).
+	Fix FixRef `json:"fix,omitzero"`
 }
 
 // HistoryPoint is one entry of a device's history index.

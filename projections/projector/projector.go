@@ -389,21 +389,22 @@ func (p *Projector) catchUp(ctx context.Context) error {
 	}
 	ch := projections.NewChanges()
 	var batch []projections.Input
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if p.opts.Space != nil {
-			if err := p.opts.Space.WaitWritable(ctx); err != nil {
-				return err
-			}
-		}
+	// save applies seg and saves it with its checkpoint. A correction
+	// comes alone, after everything before it is saved: repositioning
+	// reads the history up to it from the store.
+	save := func(seg []projections.Input) error {
 		p.mu.Lock()
-		for _, in := range batch {
+		for _, in := range seg {
 			projections.Apply(state, in, ch)
 		}
-		last := batch[len(batch)-1].Event.Seq
-		err := st.Save(state, ch, last)
+		var err error
+		if len(ch.Reposition) > 0 {
+			err = p.reposition(ctx, state, ch, st.Newest)
+		}
+		last := seg[len(seg)-1].Event.Seq
+		if err == nil {
+			err = st.Save(state, ch, last)
+		}
 		if err == nil {
 			p.advance(last)
 			p.recent.add(ch.AreaEvents)
@@ -416,6 +417,30 @@ func (p *Projector) catchUp(ctx context.Context) error {
 			p.opts.OnChange(ch)
 		}
 		ch = projections.NewChanges()
+		return nil
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if p.opts.Space != nil {
+			if err := p.opts.Space.WaitWritable(ctx); err != nil {
+				return err
+			}
+		}
+		for seg := batch; len(seg) > 0; {
+			n := len(seg)
+			for i, in := range seg {
+				if in.Correction != nil {
+					n = max(i, 1) // what comes before it, else the correction alone
+					break
+				}
+			}
+			if err := save(seg[:n]); err != nil {
+				return err
+			}
+			seg = seg[n:]
+		}
 		batch = batch[:0]
 		return nil
 	}
@@ -505,12 +530,29 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 			}
 		}
 		for _, in := range c {
+			if in.Correction != nil {
+				// History up to here goes to the store first: the
+				// correction may reposition from it.
+				if applyErr = bulk.Add(ch); applyErr != nil {
+					break
+				}
+				ch.Reset()
+			}
 			projections.Apply(state, in, ch)
+			if len(ch.Reposition) > 0 {
+				if applyErr = p.reposition(rctx, state, ch, bulk.Newest); applyErr != nil {
+					break
+				}
+			}
 			stats.Events++
 			if in.Err != nil {
 				stats.Invalid++
 				stats.ByReason[owntracks.Category(in.Err)]++
 			}
+		}
+		if applyErr != nil {
+			cancel()
+			continue
 		}
 		last = c[len(c)-1].Event.Seq
 		applyErr = bulk.Add(ch)
@@ -556,8 +598,17 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 	defer p.applyMu.Unlock()
 	err = p.log.Scan(ctx, last+1, func(e events.Event) error {
 		in := projections.Decode(p.decoder, e)
+		if in.Correction != nil && !ch.Empty() {
+			if err := st.Save(state, ch, last); err != nil { // see catchUp
+				return err
+			}
+			ch.Reset()
+		}
 		projections.Apply(state, in, ch)
 		last = e.Seq
+		if len(ch.Reposition) > 0 {
+			return p.reposition(ctx, state, ch, st.Newest)
+		}
 		return nil
 	})
 	if err == nil && !ch.Empty() {

@@ -48,8 +48,21 @@ func (p *Projector) AreasFor(dev projections.DeviceID) []*projections.Area {
 }
 
 // History calls fn for dev's points with from <= tst < to (Unix seconds),
-// ordered by tst: one range read.
+// ordered by tst: one range read. Points a correction hides are left out.
 func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
+	if f := p.filter(dev); !f.Empty() {
+		return p.history(dev, from, to, func(pt projections.Point) error {
+			if f.Hides(pt) {
+				return nil
+			}
+			return fn(pt)
+		})
+	}
+	return p.history(dev, from, to, fn)
+}
+
+// history reads every point, hidden or not.
+func (p *Projector) history(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
 	st, done := p.reading()
 	defer done()
 	if st == nil {
@@ -66,8 +79,19 @@ func (p *Projector) History(dev projections.DeviceID, from, to int64, fn func(pr
 	return err
 }
 
-// DeviceEvents calls fn for dev's enter/leave events with from <= tst < to.
+// DeviceEvents calls fn for dev's enter/leave events with from <= tst < to,
+// leaving out those of hidden fixes (projections.EventFilter).
 func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
+	if f := p.filter(dev); !f.Empty() {
+		ef := projections.NewEventFilter(func(projections.DeviceID) projections.Filter { return f })
+		inner := fn
+		fn = func(e projections.AreaEvent) error {
+			if !ef.Keep(e) {
+				return nil
+			}
+			return inner(e)
+		}
+	}
 	st, done := p.reading()
 	defer done()
 	if st == nil {
@@ -84,8 +108,17 @@ func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn fu
 	return err
 }
 
-// AreaEvents calls fn for an area's enter/leave events with from <= tst < to.
+// AreaEvents calls fn for an area's enter/leave events with from <= tst < to,
+// leaving out those of hidden fixes.
 func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
+	ef := projections.NewEventFilter(p.rulesNow())
+	inner := fn
+	fn = func(e projections.AreaEvent) error {
+		if !ef.Keep(e) {
+			return nil
+		}
+		return inner(e)
+	}
 	st, done := p.reading()
 	defer done()
 	if st == nil {

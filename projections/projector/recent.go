@@ -35,6 +35,9 @@ func (r *recentEvents) add(evs []projections.AreaEvent) {
 			}
 			return 0
 		})
+		if r.has(i, e) {
+			continue // made again by a repositioning: the store keeps it once too
+		}
 		r.list = slices.Insert(r.list, i, e)
 	}
 	if len(r.list) > recentKeep {
@@ -42,12 +45,25 @@ func (r *recentEvents) add(evs []projections.AreaEvent) {
 	}
 }
 
+// has reports whether e is in the list, from i on (where it would go).
+func (r *recentEvents) has(i int, e projections.AreaEvent) bool {
+	for ; i < len(r.list) && r.list[i].Tst == e.Tst && r.list[i].Seq == e.Seq; i++ {
+		if r.list[i] == e {
+			return true
+		}
+	}
+	return false
+}
+
 // RecentAreaEvents returns up to n of the newest enter/leave events,
-// oldest first.
+// oldest first, leaving out those of hidden fixes.
 func (p *Projector) RecentAreaEvents(n int) []projections.AreaEvent {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	l := p.recent.list
+	if p.state != nil && len(p.state.Rules) > 0 {
+		l = projections.FilterEvents(l, p.state.FilterFor)
+	}
 	if len(l) > n {
 		l = l[len(l)-n:]
 	}

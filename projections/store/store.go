@@ -36,6 +36,7 @@ const (
 	prefMember    = "s/"           // s/<device>\0<area>\0<origin>      -> Member JSON
 	prefUser      = "u/"           // u/<name>                          -> User JSON
 	prefIssued    = "i/"           // i/<command id>                    -> seq:8 of the event that applied it
+	prefRules     = "x/"           // x/<device> ("x/" for all devices) -> Rules JSON (corrections)
 	prefHistory   = "h/"           // h/<device>\0<block start:8>       -> sealed block of points (history.go)
 	prefTail      = "ht/"          // ht/<device>\0<tst:8><hash:4>      -> point of the current block
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
@@ -204,6 +205,16 @@ func (s *Store) Load() (*projections.State, error) {
 			return nil
 		}); err != nil {
 			return fmt.Errorf("load areas: %w", err)
+		}
+		if err := each(txn, prefRules, func(v []byte) error {
+			var r projections.Rules
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			st.Rules[r.Device] = &r
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load corrections: %w", err)
 		}
 		if err := each(txn, prefUser, func(v []byte) error {
 			var u projections.User
@@ -377,6 +388,19 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			continue
 		}
 		if err := set(k, be64(seq)); err != nil {
+			return err
+		}
+	}
+	for dev := range ch.Rules {
+		k := []byte(prefRules + string(dev))
+		r, ok := st.Rules[dev]
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := setJSON(set, k, r); err != nil {
 			return err
 		}
 	}
@@ -666,6 +690,9 @@ func (b *Bulk) Finish(st *projections.State, checkpoint uint64) error {
 	}
 	for id := range st.Issued {
 		all.Issued[id] = true
+	}
+	for dev := range st.Rules {
+		all.Rules[dev] = true
 	}
 	if err := b.hist.finish(b.wb.Set); err != nil {
 		b.wb.Cancel()
