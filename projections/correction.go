@@ -339,16 +339,29 @@ func (s *State) CorrectionsOf(dev DeviceID) Corrections {
 	return c
 }
 
-// CheckCorrection tells whether c would change anything given the
-// device's rules now, and refuses what the fold would ignore (over the
-// limits). A "nothing to do" answer (changes false, err nil) says why in
-// note.
-func (s *State) CheckCorrection(c CorrectionCommand) (changes bool, note string, err error) {
+// Filter is the filter these corrections make (as FilterFor would).
+func (cs Corrections) Filter() Filter {
+	var f Filter
+	if len(cs.Points) > 0 || len(cs.Ranges) > 0 || cs.MaxAcc != nil {
+		f.dev = &Rules{Device: cs.Device, Points: map[uint64]HiddenPoint{}, Ranges: cs.Ranges, MaxAcc: cs.MaxAcc}
+		for _, h := range cs.Points {
+			f.dev.Points[h.Seq] = h
+		}
+	}
+	if cs.AllMax != nil {
+		f.all = &Rules{MaxAcc: cs.AllMax}
+	}
+	return f
+}
+
+// Check tells whether command c would change these corrections, and
+// refuses what the fold would ignore (over the limits). A "nothing to
+// do" answer (changes false, err nil) says why in note.
+func (cs Corrections) Check(c CorrectionCommand) (changes bool, note string, err error) {
 	dev := c.DeviceID()
-	r := s.Rules[dev]
 	switch c.Action {
 	case CorrectAccuracy:
-		cur := r.maxAcc()
+		cur := cs.MaxAcc
 		switch {
 		case c.Max == 0 && cur == nil:
 			return false, "no accuracy threshold is set; nothing to clear", nil
@@ -358,36 +371,40 @@ func (s *State) CheckCorrection(c CorrectionCommand) (changes bool, note string,
 		return true, "", nil
 	case CorrectHide:
 		if !c.IsRange() {
-			if h, ok := r.points()[c.Seq]; ok {
-				return false, fmt.Sprintf("point %d is already hidden (event %d)", c.Seq, h.Event), nil
+			for _, h := range cs.Points {
+				if h.Seq == c.Seq {
+					return false, fmt.Sprintf("point %d is already hidden (correction %d)", c.Seq, h.Event), nil
+				}
 			}
-			if len(r.points()) >= MaxHiddenPoints {
+			if len(cs.Points) >= MaxHiddenPoints {
 				return false, "", fmt.Errorf("correction: %s already has %d hidden points, the limit; hide a range instead", dev, MaxHiddenPoints)
 			}
 			return true, "", nil
 		}
-		for _, h := range r.ranges() {
+		for _, h := range cs.Ranges {
 			if h.From == c.From && h.To == c.To {
-				return false, fmt.Sprintf("this range is already hidden (event %d)", h.Event), nil
+				return false, fmt.Sprintf("this range is already hidden (correction %d)", h.Event), nil
 			}
 		}
-		if len(r.ranges()) >= MaxHiddenRanges {
+		if len(cs.Ranges) >= MaxHiddenRanges {
 			return false, "", fmt.Errorf("correction: %s already has %d hidden ranges, the limit; unhide some first", dev, MaxHiddenRanges)
 		}
 		return true, "", nil
 	case CorrectUnhide:
 		if !c.IsRange() {
-			if _, ok := r.points()[c.Seq]; !ok {
-				return false, fmt.Sprintf("point %d is not hidden by itself (a range or an accuracy threshold may hide it)", c.Seq), nil
+			for _, h := range cs.Points {
+				if h.Seq == c.Seq {
+					return true, "", nil
+				}
 			}
-			return true, "", nil
+			return false, fmt.Sprintf("point %d is not hidden by itself (a hidden range or an accuracy threshold may hide it)", c.Seq), nil
 		}
-		for _, h := range r.ranges() {
+		for _, h := range cs.Ranges {
 			if h.From <= c.To && h.To >= c.From {
 				return true, "", nil
 			}
 		}
-		for _, h := range r.points() {
+		for _, h := range cs.Points {
 			if h.Tst >= c.From && h.Tst <= c.To {
 				return true, "", nil
 			}
@@ -395,20 +412,6 @@ func (s *State) CheckCorrection(c CorrectionCommand) (changes bool, note string,
 		return false, "nothing is hidden in this range", nil
 	}
 	return false, "", fmt.Errorf("correction: unknown action %q", c.Action)
-}
-
-func (r *Rules) points() map[uint64]HiddenPoint {
-	if r == nil {
-		return nil
-	}
-	return r.Points
-}
-
-func (r *Rules) ranges() []HiddenRange {
-	if r == nil {
-		return nil
-	}
-	return r.Ranges
 }
 
 // applyCorrection folds a correction into the device's rules (replacing

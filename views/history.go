@@ -39,6 +39,14 @@ type History struct {
 
 	Points []PointRow // this page of the table, oldest first
 	PageNo int        // 1-based
+
+	// Rows counts the table's rows: the points in use (Count) and the
+	// hidden ones (HiddenCount), which the table lists marked.
+	Rows, HiddenCount int
+	// Corrections are the friend's; CanCorrect says whether the viewer
+	// may change them (the owner of the device, or an admin).
+	Corrections projections.Corrections
+	CanCorrect  bool
 }
 
 // BuildHistory prepares the history page. Times are shown in the zone of
@@ -49,11 +57,17 @@ func BuildHistory(p Page, f projections.FriendView, from, to time.Time) History 
 }
 
 // AddPoint takes the next point of the range (in tst order) and keeps it
-// when it falls on the page being shown.
-func (h *History) AddPoint(pt projections.Point) {
+// when it falls on the page being shown; hidden (nil: in use) says why a
+// correction hides it.
+func (h *History) AddPoint(pt projections.Point, hidden *projections.Hidden) {
 	first := (h.PageNo - 1) * HistoryPageSize
-	if h.Count >= first && h.Count < first+HistoryPageSize {
-		h.Points = append(h.Points, PointRow{Point: pt, loc: h.Now.Location()})
+	if h.Rows >= first && h.Rows < first+HistoryPageSize {
+		h.Points = append(h.Points, PointRow{Point: pt, Hidden: hidden, loc: h.Now.Location()})
+	}
+	h.Rows++
+	if hidden != nil {
+		h.HiddenCount++
+		return
 	}
 	h.Count++
 }
@@ -83,7 +97,7 @@ func (h *History) Crossings(places PlaceNames) {
 
 // Pages is the number of table pages (at least 1).
 func (h History) Pages() int {
-	return max(1, (h.Count+HistoryPageSize-1)/HistoryPageSize)
+	return max(1, (h.Rows+HistoryPageSize-1)/HistoryPageSize)
 }
 
 // FirstRow and LastRow number the rows on this page (1-based), for "points
@@ -205,7 +219,9 @@ type NameValue struct {
 // PointRow is one fix in the history table.
 type PointRow struct {
 	projections.Point
-	loc *time.Location
+	// Hidden says why a correction hides the point; nil when it is used.
+	Hidden *projections.Hidden
+	loc    *time.Location
 }
 
 // PointDay is the table's rows of one calendar day (in the page's zone):

@@ -84,7 +84,7 @@ func TestHistoryPaging(t *testing.T) {
 		h := BuildHistory(Page{Now: now}, projections.FriendView{}, from, from.AddDate(0, 0, 1))
 		h.PageNo = tc.page
 		for i := range tc.n {
-			h.AddPoint(projections.Point{Tst: from.Unix() + int64(i)})
+			h.AddPoint(projections.Point{Tst: from.Unix() + int64(i)}, nil)
 		}
 		if len(h.Points) != tc.rows || h.Pages() != tc.pages || h.FirstRow() != tc.first || h.Count != tc.n {
 			t.Errorf("page %d of %d points: %d rows, %d pages, first row %d", tc.page, tc.n, len(h.Points), h.Pages(), h.FirstRow())

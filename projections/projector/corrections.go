@@ -104,10 +104,3 @@ func (p *Projector) Corrections(dev projections.DeviceID) projections.Correction
 	return p.state.CorrectionsOf(dev)
 }
 
-// CheckCorrection tells whether c would change anything now (see
-// projections.State.CheckCorrection).
-func (p *Projector) CheckCorrection(c projections.CorrectionCommand) (bool, string, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.state.CheckCorrection(c)
-}

@@ -54,6 +54,10 @@ type Source interface {
 	AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error
 	// Face is a friend's card face (base64), "" when none.
 	Face(dev projections.DeviceID) (string, error)
+	// HistoryMarked is History with the hidden points, each with why it
+	// is hidden (nil for a point in use); Corrections lists a device's.
+	HistoryMarked(dev projections.DeviceID, from, to int64, fn func(projections.Point, *projections.Hidden) error) error
+	Corrections(dev projections.DeviceID) projections.Corrections
 }
 
 // Gate holds the projections and gives them out only through a Rule.
@@ -139,4 +143,21 @@ func (p Reader) AreaEvents(area string, from, to int64, fn func(projections.Area
 		}
 		return fn(e)
 	})
+}
+
+// HistoryMarked is History with the hidden points too (nothing when dev
+// is hidden from the viewer).
+func (p Reader) HistoryMarked(dev projections.DeviceID, from, to int64, fn func(projections.Point, *projections.Hidden) error) error {
+	if !p.rule.MaySee(dev) {
+		return nil
+	}
+	return p.src.HistoryMarked(dev, from, to, fn)
+}
+
+// Corrections lists dev's corrections (none when dev is hidden).
+func (p Reader) Corrections(dev projections.DeviceID) projections.Corrections {
+	if !p.rule.MaySee(dev) {
+		return projections.Corrections{Device: dev, Points: []projections.HiddenPoint{}, Ranges: []projections.HiddenRange{}}
+	}
+	return p.src.Corrections(dev)
 }

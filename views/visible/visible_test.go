@@ -53,6 +53,14 @@ func (world) History(dev projections.DeviceID, from, to int64, fn func(projectio
 	return fn(projections.Point{Tst: from})
 }
 
+func (world) HistoryMarked(dev projections.DeviceID, from, to int64, fn func(projections.Point, *projections.Hidden) error) error {
+	return fn(projections.Point{Tst: from}, &projections.Hidden{Kind: "point"})
+}
+
+func (world) Corrections(dev projections.DeviceID) projections.Corrections {
+	return projections.Corrections{Device: dev, Points: []projections.HiddenPoint{{Seq: 1}}}
+}
+
 func (world) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
 	return fn(projections.AreaEvent{Device: dev, Area: "s:hq"})
 }
@@ -89,6 +97,10 @@ func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 		}
 		_ = p.History(d, 0, 1, func(projections.Point) error { add("History", d); return nil })
 		_ = p.DeviceEvents(d, 0, 1, func(e projections.AreaEvent) error { add("DeviceEvents", e.Device); return nil })
+		_ = p.HistoryMarked(d, 0, 1, func(projections.Point, *projections.Hidden) error { add("HistoryMarked", d); return nil })
+		if len(p.Corrections(d).Points) > 0 {
+			add("Corrections", d)
+		}
 	}
 	for _, a := range p.Areas() {
 		if a.Owner != "" {
@@ -108,7 +120,7 @@ func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 // Every read of a Reader applies the viewer's rule: a device the rule
 // hides is in no answer, and a nil rule (an admin) sees everything.
 func TestReaderAppliesRuleToEveryRead(t *testing.T) {
-	reads := []string{"Friends", "Friend", "MaySee", "AreasFor", "History", "DeviceEvents", "Areas", "RecentAreaEvents", "AreaEvents"}
+	reads := []string{"Friends", "Friend", "MaySee", "AreasFor", "History", "DeviceEvents", "Areas", "RecentAreaEvents", "AreaEvents", "HistoryMarked", "Corrections"}
 	gate := visible.New(world{})
 	for _, c := range []struct {
 		name string

@@ -52,9 +52,17 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	m := views.BuildHistory(s.pageFor(r, f.DisplayName()+" · history", "history"), f, from, to)
 	m.PageNo = pageNo
 	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
-	err = httpx.EachPoint(r.Context(), s.proj(r), id, from.Unix(), to.Unix(), func(p projections.Point) error {
-		stats.Add(p)
-		m.AddPoint(p)
+	// Hidden points are listed (marked, to be shown and restored), and
+	// left out of the figures, the timeline and the map.
+	m.Corrections = s.proj(r).Corrections(id)
+	m.CanCorrect = mayCorrect(ViewerFrom(r.Context()), id)
+	filter := m.Corrections.Filter()
+	err = httpx.EachPoint(r.Context(), marked{s.proj(r)}, id, from.Unix(), to.Unix(), func(p projections.Point) error {
+		why := filter.Why(p)
+		if why == nil {
+			stats.Add(p)
+		}
+		m.AddPoint(p, why)
 		return nil
 	})
 	if err == nil {

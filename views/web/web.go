@@ -169,6 +169,7 @@ func (s *Server) Router() chi.Router {
 		r.Get("/live/sse", s.capStreams(func(w http.ResponseWriter, r *http.Request) { s.Hub.ServeSSEFor(w, r, s.access(r)) }))
 		r.Get("/faces/{seq}", s.face)
 		s.historyRoutes(r)
+		s.correctionPageRoutes(r)
 		s.areaPageRoutes(r)
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
@@ -176,6 +177,7 @@ func (s *Server) Router() chi.Router {
 			r.Get("/friends/{user}/{device}/locations", s.friendLocations)
 			r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
 			r.Get("/areas", s.listAreas)
+			s.correctionAPIRoutes(r)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
