@@ -541,59 +541,42 @@ func Reposition(s *State, dev DeviceID, in *Input, ch *Changes) {
 	if f.Location != nil && *f.Location == p {
 		return
 	}
-	// Forward (a fix newer than the position shown, let through again):
-	// what that fix did on arrival, events included; they have the same
-	// keys as when it came, if it was used then. Back (the position was
-	// hidden): quietly, the hidden fix's events are filtered on read.
-	forward := f.Location == nil || p.Tst > f.Location.Tst
 	f.Location = &p
 	payload := in.Event.Payload
 	if m.Decrypted {
 		payload = m.Plaintext
 	}
 	f.Sent = &Sent{Payload: append([]byte(nil), payload...), Topic: in.Event.Topic, Received: in.Event.Received.Unix(), Vac: l.Vac}
+	f.InRegions = slices.Clone(l.InRegions)
+	placeQuietly(s, dev, &p, ch)
 	ch.Friends[dev] = true
-	if !forward {
-		f.InRegions = slices.Clone(l.InRegions)
-		placeQuietly(s, dev, &p, ch)
-		return
-	}
-	if l.InRegions != nil || l.InRIDs != nil {
-		f.InRegions = slices.Clone(l.InRegions)
-		applyInRegions(s, dev, in.Event, l, fixOf(p), ch)
-	}
-	evaluate(s, dev, p, ch)
 }
 
-// placeQuietly sets dev's geometric membership to what position p (nil:
-// none) says, without enter/leave events.
+// placeQuietly sets dev's geometric membership to what position p says,
+// without enter/leave events; with no position (nil) membership is kept
+// as it was, unused (Presence reads geometry only with a position), so
+// that showing the position again finds it unchanged.
 func placeQuietly(s *State, dev DeviceID, p *Point, ch *Changes) {
+	if p == nil {
+		return
+	}
 	for _, id := range s.SortedAreas() {
 		a := s.Areas[id]
 		if !a.HasGeometry() || !a.AppliesTo(dev) {
 			continue
 		}
 		k := MemberKey{dev, id, OriginGeometry}
+		in := a.Contains(p.Geo())
 		m, ok := s.Members[k]
-		in := p != nil && a.Contains(p.Geo())
 		switch {
-		case p == nil:
-			if ok {
-				delete(s.Members, k)
-				ch.Members[k] = true
-			}
-		case !ok:
-			if in {
-				s.Members[k] = &Member{Device: dev, Area: id, Origin: OriginGeometry, In: true, Since: p.Tst, AsOf: p.Tst, Seq: p.Seq}
-				ch.Members[k] = true
-			}
+		case !ok && in:
+			s.Members[k] = &Member{Device: dev, Area: id, Origin: OriginGeometry, In: true, Since: p.Tst, AsOf: p.Tst, Seq: p.Seq}
+		case ok && m.In != in:
+			m.In, m.Since, m.Seq = in, p.Tst, p.Seq
 		default:
-			if m.In != in {
-				m.In, m.Since, m.Seq = in, p.Tst, p.Seq
-			}
-			m.AsOf = p.Tst
-			ch.Members[k] = true
+			continue
 		}
+		ch.Members[k] = true
 	}
 }
 

@@ -465,7 +465,7 @@ func defineWaypoint(s *State, dev DeviceID, e events.Event, w owntracks.Waypoint
 	s.setArea(a)
 	ch.Areas[id] = true
 	if f := s.Friends[dev]; f != nil && f.Location != nil && a.HasGeometry() {
-		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), f.Location.Tst, e.Seq, FixRef{}, ch)
+		setMember(s, MemberKey{dev, id, OriginGeometry}, a.Name, a.Contains(f.Location.Geo()), f.Location.Tst, e.Seq, fixOf(*f.Location), ch)
 	}
 	return id
 }

@@ -103,4 +103,3 @@ func (p *Projector) Corrections(dev projections.DeviceID) projections.Correction
 	defer p.mu.RUnlock()
 	return p.state.CorrectionsOf(dev)
 }
-

@@ -708,6 +708,14 @@ var routesTestedElsewhere = map[string]string{
 	"GET /api/v1/admin/storage":                   "TestAdminOpsByRole",
 	"POST /api/v1/admin/upload":                   "TestUploadImports",
 	"GET /api/v1/devices/health":                  "TestDeviceHealthAPI",
+	"GET /api/v1/friends/{user}/{device}/corrections": "TestCorrectionAttacks",
+	"POST /api/v1/friends/{user}/{device}/hide":       "TestCorrectionsHideEverywhere",
+	"POST /api/v1/friends/{user}/{device}/unhide":     "TestCorrectionsHideEverywhere",
+	"PUT /api/v1/friends/{user}/{device}/accuracy":    "TestCorrectionAttacks",
+	"DELETE /api/v1/friends/{user}/{device}/accuracy": "TestCorrectionThresholds",
+	"PUT /api/v1/accuracy":                            "TestCorrectionAttacks",
+	"DELETE /api/v1/accuracy":                         "TestCorrectionAttacks",
+	"POST /friends/{user}/{device}/corrections":       "TestCorrectionsFromThePage",
 }
 
 // testFuncs returns the names of the Test functions in this package's

@@ -191,7 +191,7 @@ func commandOf(action string, dev projections.DeviceID, req CorrectionRequest) (
 func (s *Server) correct(r *http.Request, c projections.CorrectionCommand) (CorrectionResult, *correctionError) {
 	dev := c.DeviceID()
 	if c.Seq != 0 {
-		e, err := s.Events.Get(c.Seq)
+		e, err := eventAt(r.Context(), s.Log, c.Seq)
 		if err != nil {
 			return CorrectionResult{}, refuse(http.StatusBadRequest, "correction: there is no event %d in the log", c.Seq)
 		}
@@ -339,4 +339,27 @@ type marked struct {
 
 func (m marked) History(dev projections.DeviceID, from, to int64, fn func(projections.Point) error) error {
 	return m.r.HistoryMarked(dev, from, to, func(p projections.Point, _ *projections.Hidden) error { return fn(p) })
+}
+
+var errStop = errors.New("stop")
+
+// eventAt reads event seq from the log.
+func eventAt(ctx context.Context, log events.Reader, seq uint64) (events.Event, error) {
+	var found *events.Event
+	if seq > log.Head() {
+		return events.Event{}, fmt.Errorf("event %d: past the end of the log", seq)
+	}
+	err := log.Scan(ctx, seq, func(e events.Event) error {
+		if e.Seq == seq {
+			found = &e
+		}
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return events.Event{}, err
+	}
+	if found == nil {
+		return events.Event{}, fmt.Errorf("event %d: not in the log", seq)
+	}
+	return *found, nil
 }
