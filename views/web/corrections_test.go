@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -367,4 +368,153 @@ func seqWhere(t *testing.T, st *stack, match func(string, []byte) bool) uint64 {
 	}
 	t.Fatal("no such event")
 	return 0
+}
+
+// TestCorrectionThresholds: fixes less accurate than the device's limit,
+// else the limit for all, are not used; clearing one gives them back.
+func TestCorrectionThresholds(t *testing.T) {
+	st := newStack(t)
+	count := func() (int, *projections.Point) {
+		t.Helper()
+		f := friendOf(t, st, bobID)
+		return len(bobPoints(t, st)), f.Location
+	}
+	n0, loc0 := count()
+	if n0 != 20 || loc0 == nil {
+		t.Fatalf("bob has %d points and position %v before, want 20 and one", n0, loc0)
+	}
+	steps := []struct {
+		name, method, path, body string
+		points                   int // bob's fixes have acc 12
+	}{
+		{"device limit below his fixes", "PUT", "/api/v1/friends/bob/tablet/accuracy", `{"max_m":10,"reason":"indoor"}`, 0},
+		{"everyone's limit above, the device's first", "PUT", "/api/v1/accuracy", `{"max_m":20}`, 0},
+		{"device limit cleared: everyone's applies", "DELETE", "/api/v1/friends/bob/tablet/accuracy", "", 20},
+		{"everyone's below", "PUT", "/api/v1/accuracy", `{"max_m":5}`, 0},
+		{"device limit above everyone's", "PUT", "/api/v1/friends/bob/tablet/accuracy", `{"max_m":50}`, 20},
+		{"device limit cleared again", "DELETE", "/api/v1/friends/bob/tablet/accuracy", "", 0},
+		{"everyone's cleared", "DELETE", "/api/v1/accuracy", "", 20},
+	}
+	for _, s := range steps {
+		res := correct(t, st, s.method, s.path, s.body, http.StatusOK)
+		n, loc := count()
+		if !res.Changed || n != s.points || (n == 0) != (loc == nil) {
+			t.Errorf("%s: changed %v, %d points, position %v; want %d points", s.name, res.Changed, n, loc, s.points)
+		}
+		if n == 20 && *loc != *loc0 {
+			t.Errorf("%s: position %+v, want %+v as before", s.name, loc, loc0)
+		}
+	}
+	// A poor fix arriving under a limit is kept in the log and not used.
+	correct(t, st, "PUT", "/api/v1/friends/bob/tablet/accuracy", `{"max_m":200}`, http.StatusOK)
+	poor := at(17, 45, 0)
+	st.appendAll(t, ev("owntracks/bob/tablet", clockNow, fmt.Sprintf(`{"_type":"location","tid":"bt","lat":48.85,"lon":2.35,"tst":%d,"acc":5000}`, poor)))
+	if n, loc := count(); n != 20 || loc.Tst == poor {
+		t.Errorf("a fix of 5 km accuracy under a 200 m limit: %d points, position at %d", n, loc.Tst)
+	}
+	if _, body := st.do(t, "GET", "/api/0/last", ""); strings.Contains(string(body), "48.85") {
+		t.Errorf("/api/0/last shows the poor fix: %s", body)
+	}
+	correct(t, st, "DELETE", "/api/v1/friends/bob/tablet/accuracy", "", http.StatusOK)
+	if n, loc := count(); n != 21 || loc.Tst != poor {
+		t.Errorf("limit cleared: %d points, position at %d; want 21 and the poor fix", n, loc.Tst)
+	}
+	// Clearing what is not set changes nothing, and says so.
+	if res := correct(t, st, "DELETE", "/api/v1/friends/bob/tablet/accuracy", "", http.StatusOK); res.Changed || !strings.Contains(res.Note, "nothing to clear") {
+		t.Errorf("clearing twice: %+v", res)
+	}
+}
+
+func friendOf(t *testing.T, st *stack, id string) projections.FriendView {
+	t.Helper()
+	_, body := st.do(t, "GET", "/api/v1/friends", "")
+	var fs []projections.FriendView
+	if err := json.Unmarshal(body, &fs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if string(f.ID) == id {
+			return f
+		}
+	}
+	t.Fatalf("no friend %s", id)
+	return projections.FriendView{}
+}
+
+// TestCorrectionsFromThePage: the history page's form hides and restores
+// a point, hides a range and sets a limit, for the owner; others get 403;
+// it only ever goes back to the page.
+func TestCorrectionsFromThePage(t *testing.T) {
+	a := newAuthStack(t)
+	var pts struct{ Points []projections.Point }
+	_, body := get(t, http.DefaultClient, a.locked.URL+"/api/v1/friends/alice/phone/locations?"+bobRange, "Authorization", basic("root"))
+	if err := json.Unmarshal([]byte(body), &pts); err != nil {
+		t.Fatal(err)
+	}
+	seq := pts.Points[3].Seq
+	page := "/friends/alice/phone?" + bobRange
+	post := func(user string, form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", a.locked.URL+"/friends/alice/phone/corrections", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", basic(user))
+		res, err := client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	history := func() string {
+		t.Helper()
+		_, body := get(t, http.DefaultClient, a.locked.URL+page, "Authorization", basic("alice"))
+		return body
+	}
+	hiddenRow := `data-seq="` + strconv.FormatUint(seq, 10) + `" class="point-hidden"`
+	if res := post("carol", url.Values{"point": {"hide:" + strconv.FormatUint(seq, 10)}}); res.StatusCode != http.StatusNotFound {
+		t.Errorf("carol (who cannot see alice) posts: %s, want 404", res.Status)
+	}
+	if res := post("root", url.Values{"point": {"hide:" + strconv.FormatUint(seq, 10)}, "reason": {"bad fix"}, "back": {"https://evil.example/"}}); res.StatusCode != http.StatusSeeOther ||
+		res.Header.Get("Location") != "/friends/alice/phone#corrections" {
+		t.Errorf("hide from the page: %s to %q, want 303 to the page", res.Status, res.Header.Get("Location"))
+	}
+	if h := history(); !strings.Contains(h, hiddenRow) || !strings.Contains(h, "bad fix") || !strings.Contains(h, `data-testid="restore-point"`) {
+		t.Errorf("the history page does not show the point as hidden, with its reason and Restore")
+	}
+	if res := post("alice", url.Values{"point": {"unhide:" + strconv.FormatUint(seq, 10)}, "back": {page}}); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != page+"#corrections" {
+		t.Errorf("restore from the page: %s to %q", res.Status, res.Header.Get("Location"))
+	}
+	if h := history(); strings.Contains(h, hiddenRow) || strings.Contains(h, `data-testid="show-hidden"`) {
+		t.Errorf("the point is still hidden after Restore")
+	}
+	// A range in the viewer's local time (UTC here), "to" taking its whole minute.
+	if res := post("alice", url.Values{"op": {"hide-range"}, "from": {"2026-03-10T06:00"}, "to": {"2026-03-10T06:30"}, "back": {page}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("hide a range from the page: %s", res.Status)
+	}
+	_, c := get(t, http.DefaultClient, a.locked.URL+"/api/v1/friends/alice/phone/corrections", "Authorization", basic("alice"))
+	if want := fmt.Sprintf(`"from":%d,"to":%d`, at(6, 0, 0), at(6, 30, 59)); !strings.Contains(c, want) {
+		t.Errorf("corrections after a page range hide: %s, want %s", c, want)
+	}
+	if h := history(); strings.Count(h, `data-hidden="range"`) != 3 || !strings.Contains(h, `data-testid="restore-range"`) {
+		t.Errorf("the page does not show the range's three points as hidden")
+	}
+	for _, f := range []url.Values{
+		{"op": {"accuracy"}, "max": {"abc"}},
+		{"op": {"hide-range"}, "from": {"yesterday"}, "to": {"2026-03-10T06:30"}},
+		{"point": {"hide:x"}},
+		{"op": {"explode"}},
+	} {
+		if res := post("alice", f); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("form %v: %s, want 400", f, res.Status)
+		}
+	}
+	if res := post("alice", url.Values{"op": {"accuracy"}, "max": {"5"}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("set a limit from the page: %s", res.Status)
+	}
+	if h := history(); !strings.Contains(h, "less accurate than 5 m") || !strings.Contains(h, `data-testid="clear-accuracy"`) {
+		t.Errorf("the page does not show the limit")
+	}
+	if res := post("alice", url.Values{"op": {"accuracy-clear"}}); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("clear the limit from the page: %s", res.Status)
+	}
 }
