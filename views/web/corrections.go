@@ -292,8 +292,8 @@ func (s *Server) pageCommand(r *http.Request, dev projections.DeviceID) (project
 	loc := views.ViewerLocation(r, s.now().Location())
 	switch op := f.Get("op"); op {
 	case "hide-range", "unhide-range":
-		from, err1 := localTime(f.Get("from"), loc)
-		to, err2 := localTime(f.Get("to"), loc)
+		from, err1 := localTime(f.Get("hide_from"), loc)
+		to, err2 := localTime(f.Get("hide_to"), loc)
 		if err := errors.Join(err1, err2); err != nil {
 			return projections.CorrectionCommand{}, refuse(http.StatusBadRequest, "Give the range to %s as a date and time: %v", strings.TrimSuffix(op, "-range"), err)
 		}

@@ -488,7 +488,7 @@ func TestCorrectionsFromThePage(t *testing.T) {
 		t.Errorf("the point is still hidden after Restore")
 	}
 	// A range in the viewer's local time (UTC here), "to" taking its whole minute.
-	if res := post("alice", url.Values{"op": {"hide-range"}, "from": {"2026-03-10T06:00"}, "to": {"2026-03-10T06:30"}, "back": {page}}); res.StatusCode != http.StatusSeeOther {
+	if res := post("alice", url.Values{"op": {"hide-range"}, "hide_from": {"2026-03-10T06:00"}, "hide_to": {"2026-03-10T06:30"}, "back": {page}}); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("hide a range from the page: %s", res.Status)
 	}
 	_, c := get(t, http.DefaultClient, a.locked.URL+"/api/v1/friends/alice/phone/corrections", "Authorization", basic("alice"))
@@ -500,7 +500,7 @@ func TestCorrectionsFromThePage(t *testing.T) {
 	}
 	for _, f := range []url.Values{
 		{"op": {"accuracy"}, "max": {"abc"}},
-		{"op": {"hide-range"}, "from": {"yesterday"}, "to": {"2026-03-10T06:30"}},
+		{"op": {"hide-range"}, "hide_from": {"yesterday"}, "hide_to": {"2026-03-10T06:30"}},
 		{"point": {"hide:x"}},
 		{"op": {"explode"}},
 	} {
