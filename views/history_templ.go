@@ -720,7 +720,7 @@ func HistoryPage(m History) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if m.CanCorrect || m.HiddenCount > 0 {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<th scope=\"col\" class=\"fix-col\"><span class=\"sr-only\">Correction</span></th>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<th scope=\"col\" class=\"fix-col\"><span class=\"fix-head\">Correction</span></th>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -1350,14 +1350,14 @@ func historyCorrections(m History) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 137, "\"> <label class=\"reason\">Reason <span class=\"muted\">(optional, kept in the log)</span> <input type=\"text\" name=\"reason\" maxlength=\"500\" data-testid=\"reason\"></label><fieldset><legend>Hide every point in a range</legend> <label>From <input type=\"datetime-local\" name=\"hide_from\" data-testid=\"hide-from\"></label> <label>To (included) <input type=\"datetime-local\" name=\"hide_to\" data-testid=\"hide-to\"></label> <button type=\"submit\" name=\"op\" value=\"hide-range\" data-testid=\"hide-range\">Hide range</button> <button type=\"submit\" class=\"quiet\" name=\"op\" value=\"unhide-range\" data-testid=\"unhide-range\">Show range again</button></fieldset><fieldset><legend>Accuracy limit for this device</legend> <label>Ignore fixes less accurate than <input type=\"number\" name=\"max\" min=\"1\" max=\"100000\" inputmode=\"numeric\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 137, "\"> <label class=\"reason\"><span>Reason <span class=\"muted\">(optional, kept in the log)</span></span> <input type=\"text\" name=\"reason\" maxlength=\"500\" data-testid=\"reason\"></label><fieldset><legend>Hide every point in a range</legend> <label>From <input type=\"datetime-local\" name=\"hide_from\" data-testid=\"hide-from\"></label> <label>To (included) <input type=\"datetime-local\" name=\"hide_to\" data-testid=\"hide-to\"></label> <button type=\"submit\" name=\"op\" value=\"hide-range\" data-testid=\"hide-range\">Hide range</button> <button type=\"submit\" class=\"quiet\" name=\"op\" value=\"unhide-range\" data-testid=\"unhide-range\">Show range again</button></fieldset><fieldset><legend>Accuracy limit for this device</legend> <label class=\"inline\">Ignore fixes less accurate than <input type=\"number\" name=\"max\" min=\"1\" max=\"100000\" inputmode=\"numeric\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var68 string
 			templ_7745c5c3_Var68, templ_7745c5c3_Err = templruntime.NewAttributeExpression(m.ThresholdValue()).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/history.templ`, Line: 292, Col: 143}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/history.templ`, Line: 292, Col: 158}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var68)
 			if templ_7745c5c3_Err != nil {
