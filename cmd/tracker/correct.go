@@ -70,7 +70,7 @@ func runCorrection(ctx context.Context, action string, args []string, stdout, st
 	t.flags(fs, "data `directory`", serverUsage)
 	fs.StringVar(&user, "user", "", "the device's `user`")
 	fs.StringVar(&device, "device", "", "the `device`")
-	fs.StringVar(&reason, "reason", "", "why (kept in the log)")
+	fs.StringVar(&reason, "reason", "", "why, as `text` kept in the log")
 	if action == projections.CorrectAccuracy {
 		fs.StringVar(&maxAcc, "max", "", "the limit in metres (`200m`)")
 		fs.BoolVar(&all, "all", false, "the limit for all devices")
