@@ -65,7 +65,7 @@ type CorrectionCommand struct {
 	Issue         // id, issued, by
 }
 
-// Device names the device the command corrects ("" for All).
+// DeviceID names the device the command corrects ("" for All).
 func (c *CorrectionCommand) DeviceID() DeviceID {
 	if c.All {
 		return ""
