@@ -19,11 +19,12 @@ const (
 	SourceAdmin    = "admin"           // server-side definitions (areas, ...)
 	SourceRecorder = "import:recorder" // OwnTracks Recorder import
 	SourceGPX      = "import:gpx"      // GPX import
+	SourceGoogle   = "import:google"   // Google Takeout / Timeline import
 	SourceServer   = "server"          // messages the server itself sent (cmd)
 )
 
 // SourceImportPrefix starts the Source of every imported event
-// (SourceRecorder, SourceGPX).
+// (SourceRecorder, SourceGPX, SourceGoogle).
 const SourceImportPrefix = "import:"
 
 // IsImport reports whether source names an import: history brought in

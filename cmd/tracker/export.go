@@ -149,6 +149,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	const usage = `Usage: tracker import log FILE [--data DIR]
        tracker import recorder DIR [--data DIR]
        tracker import gpx FILE --user U --device D [--data DIR]
+       tracker import google FILE|DIR|ZIP --user U --device D [--data DIR]
 
 log:      restores an export (tracker export) into an empty data directory:
           every event gets its original sequence number, time, topic, flags
@@ -157,8 +158,10 @@ log:      restores an export (tracker export) into an empty data directory:
 recorder: imports an OwnTracks Recorder storage directory (rec/, cards/,
           waypoints/), each record at its original time.
 gpx:      imports the track points of a GPX file as one device's locations.
+google:   imports Google location history (Takeout Records.json, Semantic
+          Location History, the phone's Timeline export) as one device's.
 
-recorder and gpx report bad lines and go on, add nothing when run again, and
+recorder, gpx and google report bad lines and go on, add nothing when run again, and
 go through the running server when it holds the data directory.
 Run tracker import SOURCE --help for the flags.`
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -172,8 +175,10 @@ Run tracker import SOURCE --help for the flags.`
 		return runImportRecorder(ctx, args[1:], stdout, stderr)
 	case "gpx":
 		return runImportGPX(ctx, args[1:], stdout, stderr)
+	case "google":
+		return runImportGoogle(ctx, args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("import: unknown import source %q (known: log, recorder, gpx)", args[0])
+		return fmt.Errorf("import: unknown import source %q (known: log, recorder, gpx, google)", args[0])
 	}
 }
 

@@ -36,7 +36,7 @@ func commands() []command {
 		{"log", "print events from the log (works while a server runs)", runLog},
 		{"rebuild", "replay the log into fresh projections", runRebuild},
 		{"export", "write the whole event log to a file (works while a server runs)", runExport},
-		{"import", "import history: import recorder DIR, import gpx FILE, import log FILE (restore an export)", runImport},
+		{"import", "import history: import recorder DIR, import gpx FILE, import google FILE, import log FILE (restore an export)", runImport},
 		{"area", "define, remove and list server areas (add|remove|list)", runArea},
 		{"user", "manage users: add, passwd, remove, share, list", runUser},
 		{"hide", "hide a device's point (--seq) or range (--from --to) from every answer", runHide},

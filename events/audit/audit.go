@@ -135,7 +135,7 @@ func (a *Auditor) Counts() Counts {
 func SourceLabel(source string) string {
 	switch source {
 	case events.SourceEmbedded, events.SourceMQTT, events.SourceHTTP, events.SourceAdmin,
-		events.SourceRecorder, events.SourceGPX, events.SourceServer:
+		events.SourceRecorder, events.SourceGPX, events.SourceGoogle, events.SourceServer:
 		return source
 	}
 	if strings.HasPrefix(source, events.SourceMQTT+":") {

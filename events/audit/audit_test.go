@@ -20,6 +20,7 @@ func TestSourceLabel(t *testing.T) {
 		"admin":           "admin",
 		"import:recorder": "import:recorder",
 		"import:gpx":      "import:gpx",
+		"import:google":   "import:google",
 		"server":          "server",
 		"":                "other",
 		"mqttx":           "other",

@@ -264,6 +264,9 @@ func (d Decoder) decode(m *Message, p []byte, now int64, inner bool) *Invalid {
 	case KindConfiguration:
 		// Settings, including the broker password: nothing here needs
 		// them, so they are not decoded.
+	case KindVisit:
+		// An imported stay at a place, kept for the places feature; its
+		// position and times are checked by whoever reads it.
 	case KindEncrypted:
 		if inner {
 			return invalid(KindEncrypted, "nested encrypted payload")

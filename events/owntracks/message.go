@@ -26,6 +26,7 @@ const (
 	KindEncrypted     Kind = "encrypted"
 	KindConfiguration Kind = "configuration"
 	KindRequest       Kind = "request"
+	KindVisit         Kind = "visit"   // not OwnTracks': a stay at a place an import keeps for the places feature (events/google); no typed form yet
 	KindClear         Kind = "clear"   // empty payload: the retained message was deleted
 	KindUnknown       Kind = "unknown" // a JSON object whose _type is missing, not a string or not one of the above
 )
@@ -60,6 +61,8 @@ func kindOf(typ string) Kind {
 		return KindConfiguration
 	case "request":
 		return KindRequest
+	case "visit":
+		return KindVisit
 	}
 	return KindUnknown
 }

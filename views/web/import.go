@@ -16,12 +16,14 @@ import (
 	"tracker/views/web/internal/httpx"
 )
 
-// Imports into a running server: `tracker import recorder|gpx` sends its
+// Imports into a running server: `tracker import recorder|gpx|google` sends its
 // events here when the server holds the database. The body is JSON lines
 // in the log export's format (eventjson.Stored; gzip-compressed or not), each
 // an event whose source starts with "import:"; seq and the decoded fields
 // are ignored. The events are appended through the log, so the log's
-// import keys apply: an event imported before is not stored again.
+// import keys apply: an event imported before is not stored again. A
+// Google location history file posted as the body is read as such
+// (import_google.go).
 
 const (
 	// maxImportBody bounds one request, compressed and decompressed
@@ -95,7 +97,12 @@ type alreadyLogged interface{ AlreadyLogged() bool }
 // line stops the request with 400; the events before it are kept, and the
 // counts say how many.
 func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
-	body := http.MaxBytesReader(w, r.Body, maxImportBody)
+	head := bufio.NewReaderSize(r.Body, 64<<10)
+	if isGoogleUpload(head) { // import_google.go
+		s.importGoogle(w, r, head)
+		return
+	}
+	body := http.MaxBytesReader(w, io.NopCloser(head), maxImportBody)
 	br := bufio.NewReaderSize(body, 64<<10)
 	var in io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
