@@ -162,15 +162,20 @@ func (r *reader) timelineObject(where string) error {
 }
 
 func (r *reader) placeVisit(where string, v *semVisit) error {
-	// Where the device was: the centre of the visit's raw positions, else
-	// the place, else the most likely other candidate.
-	at := e7(v.CenterLatE7, v.CenterLngE7)
-	if !at.set {
-		at = e7(v.Location.LatitudeE7, v.Location.LongitudeE7)
-	}
-	if !at.set && len(v.OtherCandidateLocations) > 0 {
+	// The visit names the place (its own position, else the centre of the
+	// visit's raw positions, else the most likely other candidate); the
+	// locations say where the device was (the centre, else the place).
+	place := e7(v.Location.LatitudeE7, v.Location.LongitudeE7)
+	center := e7(v.CenterLatE7, v.CenterLngE7)
+	if !place.set && len(v.OtherCandidateLocations) > 0 && !center.set {
 		c := v.OtherCandidateLocations[0]
-		at = e7(c.LatitudeE7, c.LongitudeE7)
+		place = e7(c.LatitudeE7, c.LongitudeE7)
+	}
+	if !place.set && center.set {
+		place = center
+	}
+	if !center.set {
+		center = place
 	}
 	start, end := v.Duration.start(), v.Duration.end()
 	vis := visit{
@@ -181,11 +186,11 @@ func (r *reader) placeVisit(where string, v *semVisit) error {
 	if end.set {
 		vis.end = end.t
 	}
-	if at.wrapped {
+	if place.wrapped || center.wrapped {
 		r.st.Wrapped++
 	}
-	if r.usable(where, at) && r.timed(where, start) {
-		if err := r.stay(vis, at); err != nil {
+	if r.usable(where, place) && r.timed(where, start) {
+		if err := r.stay(vis, place, center); err != nil {
 			return err
 		}
 	} else {
@@ -389,7 +394,7 @@ func (r *reader) segment(where string) error {
 			r.st.Points++
 			return nil
 		}
-		return r.stay(vis, c.PlaceLocation.place)
+		return r.stay(vis, c.PlaceLocation.place, c.PlaceLocation.place)
 	case s.Activity != nil:
 		r.st.Activities++
 		motion := motionName(s.Activity.TopCandidate.Type)

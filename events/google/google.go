@@ -554,13 +554,13 @@ func (r *reader) emitVisit(v visit) error {
 	return r.send(v.where, events.Event{Received: time.Unix(v.start.Unix(), 0).UTC(), Topic: r.dev.Topic() + "/" + VisitSuffix, Payload: b, Source: events.SourceGoogle})
 }
 
-// stay records a visit whose place and start were checked: the event,
-// and locations at its start and end.
-func (r *reader) stay(v visit, at place) error {
+// stay records a visit whose place and start were checked: the event at
+// the place, and locations at its start and end where the device was.
+func (r *reader) stay(v visit, spot, at place) error {
 	if !v.end.IsZero() && (v.end.Before(v.start) || !validTime(v.end)) {
 		v.end = time.Time{}
 	}
-	v.lat, v.lon = at.lat, at.lon
+	v.lat, v.lon = spot.lat, spot.lon
 	r.st.Points++
 	if err := r.emitVisit(v); err != nil {
 		return err
@@ -623,7 +623,7 @@ func (r *reader) position(p point, at place, t when) error {
 // motionactivities (iOS's motion activity: stationary, walking, running,
 // automotive, cycling). Unknown, tilting and the like map to nothing.
 func motionName(googleType string) string {
-	k := strings.ToUpper(strings.ReplaceAll(googleType, "_", ""))
+	k := strings.ToUpper(strings.NewReplacer("_", "", " ", "").Replace(googleType)) // IN_BUS, inVehicle, "in passenger vehicle" (iOS)
 	switch k {
 	case "STILL":
 		return "stationary"

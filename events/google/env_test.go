@@ -1,0 +1,5 @@
+package google_test
+
+import "os"
+
+func envBig() bool { return os.Getenv("GOOGLE_BIG") == "1" }
