@@ -373,7 +373,7 @@ func (r *reader) elements(key string, each func(where string) error) error {
 		}
 		r.st.Records++
 		r.bound()
-		if err := each(fmt.Sprintf("%s[%d]", key, i)); err != nil {
+		if err := each(key + "[" + strconv.Itoa(i) + "]"); err != nil {
 			return err
 		}
 	}
@@ -623,7 +623,7 @@ func (r *reader) position(p point, at place, t when) error {
 // motionactivities (iOS's motion activity: stationary, walking, running,
 // automotive, cycling). Unknown, tilting and the like map to nothing.
 func motionName(googleType string) string {
-	k := strings.ToUpper(strings.NewReplacer("_", "", " ", "").Replace(googleType)) // IN_BUS, inVehicle, "in passenger vehicle" (iOS)
+	k := strings.ToUpper(squash.Replace(googleType)) // IN_BUS, inVehicle, "in passenger vehicle" (iOS)
 	switch k {
 	case "STILL":
 		return "stationary"
@@ -641,6 +641,8 @@ func motionName(googleType string) string {
 	}
 	return ""
 }
+
+var squash = strings.NewReplacer("_", "", " ", "")
 
 // recent remembers the last n point keys, to drop points that repeat one
 // just before them (Google's files repeat points) in bounded memory.
