@@ -22,7 +22,8 @@ import (
 // 10: server areas can be renamed (Area.Formerly).
 // 11: users' last login (a login event), remembered command identities.
 // 12: corrections (State.Rules, AreaEvent.Fix).
-const SchemaVersion = 12
+// 13: an imported place visit (_type visit) is a sign of life, no longer invalid.
+const SchemaVersion = 13
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string
