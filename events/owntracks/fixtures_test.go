@@ -168,6 +168,7 @@ var fixtures = []struct {
 	{"type/missing", "owntracks/alice/phone", []byte(`{"lat":52.5,"lon":13.4,"tst":1718000000}`), KindUnknown, "no _type"},
 	{"type/number", "owntracks/alice/phone", []byte(`{"_type":5,"lat":52.5}`), KindUnknown, "_type is a number, want a string"},
 	{"type/null", "owntracks/alice/phone", []byte(`{"_type":null}`), KindUnknown, "_type is null, want a string"},
+	{"visit/imported from Google", "owntracks/alice/phone/visit", []byte(`{"_type":"visit","lat":50.8466,"lon":4.3524,"tst":1646311414,"end":1646316310,"place_id":"ChIJ9Wk","name":"Grand-Place","semantic_type":"HOME","probability":0.88,"tid":"ne"}`), KindVisit, ""},
 	{"type/msg", "owntracks/alice/phone/msg", []byte(`{"_type":"msg","title":"Hi","body":"there"}`), KindUnknown, `unknown _type "msg"`},
 	{"type/wrong case", "owntracks/alice/phone", []byte(`{"_type":"Location","lat":52.5,"lon":13.4,"tst":1718000000}`), KindUnknown, `unknown _type "Location"`},
 	{"type/Recorder dump", "owntracks/alice/phone/dump", []byte(`{"_type":"dump"}`), KindUnknown, `unknown _type "dump"`},
