@@ -4,8 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +18,10 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventjson"
+	"tracker/events/google"
 	"tracker/events/google/googletest"
 	"tracker/events/owntracks"
+	"tracker/views/web"
 )
 
 // writeTakeout writes a Takeout archive's location history folder as
@@ -290,4 +295,62 @@ func BenchmarkImportGoogle(b *testing.B) {
 	// CPU time of the process per record (reader, log and Badger): what a
 	// record costs when other work shares the machine.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n*b.N), "cpu-µs/record")
+}
+
+// TestImportGoogleThroughServer: with a server running, `tracker import
+// google` goes through its API, and an upload of the phone's export to
+// POST /api/v1/admin/import (what the admin page sends) is imported as
+// such; the server's history shows the points at their own times.
+func TestImportGoogleThroughServer(t *testing.T) {
+	dir := t.TempDir()
+	data, records := filepath.Join(dir, "data"), filepath.Join(dir, "Records.json")
+	if err := os.WriteFile(records, []byte(googletest.Records), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, data)
+	base := "http://" + s.http
+
+	out, errOut := runOK(t, "import", "google", records, "--user", "anna", "--device", "phone", "--data", data)
+	if !strings.Contains(errOut, "importing through "+base) {
+		t.Errorf("stderr %q: want it to say it imports through the server", errOut)
+	}
+	if stored, present := summaryCount(t, out); stored != 3 || present != 0 || !strings.Contains(out, "1  bad coordinates (Records.json locations[4])") {
+		t.Errorf("stored %d, %d present; want 3, 0\n%s", stored, present, out)
+	}
+
+	res, err := http.Post(base+"/api/v1/admin/import?user=anna&device=pixel", "application/json", strings.NewReader(googletest.Android))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r web.GoogleImportResult
+	err = json.NewDecoder(res.Body).Decode(&r)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || r.Stored != 7 || r.Records != 7 || r.Skipped != 3 || r.Format != string(google.FormatAndroid) {
+		t.Errorf("upload: %s %+v %v", res.Status, r, err)
+	}
+
+	// The history of anna/pixel holds the six locations (the visit is
+	// not a point) once the projections have caught up.
+	q := url.Values{"from": {"2024-04-03T00:00:00Z"}, "to": {"2024-04-04T00:00:00Z"}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var hist struct {
+			Count  int `json:"count"`
+			Points []struct {
+				Tst int64 `json:"tst"`
+			} `json:"points"`
+		}
+		res, err := http.Get(base + "/api/v1/friends/anna/pixel/locations?" + q.Encode())
+		if err == nil {
+			err = json.NewDecoder(res.Body).Decode(&hist)
+			res.Body.Close()
+		}
+		if err == nil && hist.Count == 6 && hist.Points[0].Tst == 1712124840 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's history does not show the upload within 10 s: %+v (%v)", hist, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
