@@ -1,0 +1,5 @@
+//go:build !race
+
+package google_test
+
+const raceEnabled = false
