@@ -44,18 +44,11 @@ const (
 // GoogleImportResult answers an upload of Google location history.
 type GoogleImportResult struct {
 	ImportResult                 // events appended (positions and visits), stored, already present
-	Format       string          `json:"format,omitempty"` // what the file was, e.g. "Records.json (raw locations)"
-	Records      int             `json:"records"`          // list elements read
-	Skipped      int             `json:"skipped"`          // records or points skipped, all reasons
-	Problems     []ImportProblem `json:"problems,omitempty"`
-	Notes        []string        `json:"notes,omitempty"` // what was kept and what was left out, as sentences
-}
-
-// ImportProblem is one reason records were skipped.
-type ImportProblem struct {
-	Reason   string   `json:"reason"`
-	Count    int      `json:"count"`
-	Examples []string `json:"examples"` // the first few places in the file ("locations[17]")
+	Format       string          `json:"format,omitempty"`   // what the file was, e.g. "Records.json (raw locations)"
+	Records      int             `json:"records"`            // list elements read
+	Skipped      int             `json:"skipped"`            // records or points skipped, all reasons
+	Problems     []ImportProblem `json:"problems,omitempty"` // (upload.go) examples: the first few places in the file ("locations[17]")
+	Notes        []string        `json:"notes,omitempty"`    // what was kept and what was left out, as sentences
 }
 
 // isGoogleUpload tells from the body's first bytes (decompressing them

@@ -112,3 +112,39 @@ func equalWant(a, b map[string]int) bool {
 	}
 	return true
 }
+
+// TestUploadGoogle: the admin page's upload (POST /api/v1/admin/upload,
+// which hands JSON it does not know to the import endpoint) imports a
+// Takeout Records.json and the phone's export with the command line's
+// summary, and a second upload stores nothing.
+func TestUploadGoogle(t *testing.T) {
+	o := newOpsStack(t, web.UploadLimits{}, nil)
+	admin := o.as(t, "root")
+	for _, tc := range []struct {
+		name, file, body string
+		q                []string
+		code             int
+		stored           uint64
+		text             []string
+	}{
+		{"Records.json", "Records.json", googletest.Records, []string{"user", "anna", "device", "phone"}, 200, 3,
+			[]string{"stored 3 new events, 0 already present", "1  bad coordinates (locations[4])", "Records.json (raw locations): 6 records, 6 positions"}},
+		{"Records.json again", "Records.json", googletest.Records, []string{"user", "anna", "device", "phone"}, 200, 0,
+			[]string{"stored 0 new events, 3 already present"}},
+		{"the Android export", "Timeline.json", googletest.Android, []string{"user", "anna", "device", "pixel"}, 200, 7,
+			[]string{"1 place visits kept as events on owntracks/anna/pixel/visit"}},
+		{"no device", "location-history.json", googletest.IOS, []string{"user", "anna"}, 400, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, s := o.upload(t, admin, tc.file, []byte(tc.body), tc.q...)
+			if res.StatusCode != tc.code || s.Stored != tc.stored || (tc.code == 200) != (s.Error == "") {
+				t.Fatalf("%s, stored %d; want %d, %d: %+v", res.Status, s.Stored, tc.code, tc.stored, s)
+			}
+			for _, l := range tc.text {
+				if !strings.Contains(s.Text, l) {
+					t.Errorf("summary lacks %q:\n%s", l, s.Text)
+				}
+			}
+		})
+	}
+}
