@@ -21,6 +21,7 @@ const (
 	SourceGPX      = "import:gpx"      // GPX import
 	SourceGoogle   = "import:google"   // Google Takeout / Timeline import
 	SourceServer   = "server"          // messages the server itself sent (cmd)
+	SourceErased   = "erased"          // what is left of an erased event: its Seq (see Event.Erased)
 )
 
 // SourceImportPrefix starts the Source of every imported event
@@ -58,6 +59,12 @@ type Event struct {
 	// the event is new; the projections skip events where it is not.
 	DuplicateOf uint64
 }
+
+// Erased reports whether e is the placeholder of an erased event: the log
+// keeps its sequence number, so sequences stay dense, and nothing else
+// (no topic, payload, time or source). A tombstone event later in the log
+// says what was erased, by whom and when.
+func (e *Event) Erased() bool { return e.Source == SourceErased }
 
 // Redelivery reports whether e repeats an earlier event because the
 // transport delivered it again, so whatever it says was already applied.

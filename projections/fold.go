@@ -21,6 +21,10 @@ type Input struct {
 	Login *LoginRecord      // set for a recorded web login (logins.go)
 	// Correction is set for corrections of a device's track.
 	Correction *CorrectionCommand
+	// Inert is set for events that change no projection: an erased
+	// event's placeholder, an erasure's tombstone, a retention policy
+	// (erase.go).
+	Inert bool
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -28,6 +32,10 @@ type Input struct {
 // exactly as the live run did.
 func Decode(d owntracks.Decoder, e events.Event) Input {
 	in := Input{Event: e}
+	if inert, err := decodeErasure(e); inert || err != nil {
+		in.Inert, in.Err = err == nil, err
+		return in
+	}
 	if e.Source == events.SourceAdmin && e.Topic == UserTopic {
 		cmd, err := ParseUserCommand(e.Payload)
 		if err != nil {
@@ -200,7 +208,7 @@ func Apply(s *State, in Input, ch *Changes) {
 		}
 		return
 	}
-	if in.Err != nil || e.Source == events.SourceServer {
+	if in.Err != nil || in.Inert || e.Source == events.SourceServer {
 		return // unusable (kept in the log with its reason), or our own command
 	}
 	m := &in.Msg

@@ -106,7 +106,7 @@ func TestAreaRenameRefused(t *testing.T) {
 func TestHelpTexts(t *testing.T) {
 	cmds := [][]string{{"serve"}, {"log"}, {"rebuild"}, {"export"}, {"import", "log"}, {"import", "recorder"}, {"import", "gpx"},
 		{"area", "add"}, {"area", "rename"}, {"area", "remove"}, {"area", "list"}, {"user", "add"}, {"user", "passwd"}, {"user", "remove"},
-		{"user", "share"}, {"user", "role"}, {"user", "list"}, {"config", "check"}, {"hide"}, {"unhide"}, {"accuracy"}}
+		{"user", "share"}, {"user", "role"}, {"user", "list"}, {"config", "check"}, {"hide"}, {"unhide"}, {"accuracy"}, {"erase"}, {"retention"}}
 	texts := map[string]string{}
 	defined := map[string]bool{"help": true}
 	for _, c := range cmds {

@@ -92,8 +92,13 @@ func (d dataDir) readServerInfo() (serverInfo, error) {
 	return info, nil
 }
 
-// hasLog says whether an event log exists here.
+// hasLog says whether an event log exists here (also one an erasure
+// was swapping when it was interrupted: opening it finishes the swap).
 func (d dataDir) hasLog() bool {
-	_, err := os.Stat(d.logDir())
-	return !errors.Is(err, os.ErrNotExist)
+	for _, dir := range []string{d.logDir(), d.logDir() + ".erase-new", d.logDir() + ".erase-old"} {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			return true
+		}
+	}
+	return false
 }

@@ -24,6 +24,7 @@ import (
 	"tracker/events/broker"
 	"tracker/events/demo"
 	"tracker/events/dynamomirror"
+	"tracker/events/erasure"
 	"tracker/events/mqttingest"
 	"tracker/events/owntracks"
 	"tracker/projections"
@@ -64,6 +65,8 @@ type serveConfig struct {
 
 	diskFlags // --min-free-disk (disk.go)
 
+	retentionFlags // --retain-history, --retain-check (erase.go)
+
 	Areas string // JSON file of areas to define when the log is new
 
 	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
@@ -101,6 +104,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.tlsFlags.flags(fs)
 	c.mirrorFlags.flags(fs)
 	c.diskFlags.flags(fs)
+	c.retentionFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
@@ -210,15 +214,18 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	eraser := &erasure.Eraser{Log: st.log, Purger: newServingPurger(cfg.Data, st, in), Logger: logger}
+	retention := &erasure.Retention{Eraser: eraser, Default: opts.retainHistory, Every: cfg.RetainCheck, Logger: logger}
 	site := web.New(web.Deps{
 		Log: st.log, Events: st.log, Appender: st.log, Decoder: opts.decoder, Ingest: in, Stats: auditor,
 		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, StaleAfter: cfg.StaleAfter, Hub: hub,
 		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
 		Disk: st.space, Commands: commands,
 		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
+		Eraser: eraseService{eraser: eraser, log: st.log, retention: retention},
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
-		onChange: onChange(hub, in), health: devHealth}, logger, stdout)
+		onChange: onChange(hub, in), health: devHealth, retention: retention}, logger, stdout)
 }
 
 // serveOptions are the flags turned into what the parts take, checked
@@ -230,6 +237,7 @@ type serveOptions struct {
 	mqttUsers      map[string]string
 	tls            tlsSetup
 	demoLogin      *broker.Internal // --demo's phones on the embedded broker
+	retainHistory  time.Duration    // --retain-history; 0 keeps everything
 }
 
 func (c *serveConfig) check() (serveOptions, error) {
@@ -247,6 +255,9 @@ func (c *serveConfig) check() (serveOptions, error) {
 	}
 	if o.mqttUsers, err = c.mqttUsers(); err != nil {
 		return o, err
+	}
+	if o.retainHistory, err = erasure.ParseKeep(c.RetainHistory); err != nil {
+		return o, fmt.Errorf("--retain-history: %w", err)
 	}
 	if c.Demo && c.Broker == "" {
 		o.demoLogin = newDemoLogin()
@@ -301,6 +312,9 @@ func openStores(ctx context.Context, cfg serveConfig, decoder *owntracks.Decoder
 		return st, err
 	}
 	if err = seedAreas(ctx, cfg.Areas, st.log, logger); err != nil {
+		return st, err
+	}
+	if err = cfg.Data.purgeAfterErase(logger); err != nil {
 		return st, err
 	}
 	st.proj, err = projector.OpenServing(ctx, cfg.Data.projections(), st.log, *decoder, logger,
@@ -385,12 +399,13 @@ func onChange(hub *live.Hub, in intake) func(*projections.Changes) {
 // running is what run starts.
 type running struct {
 	stores
-	in       intake
-	auditor  *audit.Auditor
-	site     *web.Server
-	changes  *projections.Feed
-	onChange func(*projections.Changes)
-	health   *health.Tracker
+	in        intake
+	auditor   *audit.Auditor
+	site      *web.Server
+	changes   *projections.Feed
+	onChange  func(*projections.Changes)
+	health    *health.Tracker
+	retention *erasure.Retention
 }
 
 // runServer runs every part in one group until ctx ends or one fails;
@@ -464,6 +479,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	if p.mirror != nil {
 		g.Go(func() error { return p.mirror.Run(gctx) }) // only reads the log
 	}
+	g.Go(func() error { return p.retention.Run(gctx) })
 
 	logger.Info("tracker serving", "http", base, "ingest", p.in.Source())
 	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, p.in.Source())

@@ -170,6 +170,9 @@ func (c *adminClient) call(ctx context.Context, method, path string, in, out any
 // projections opens the projections of the data directory and brings
 // them up to the end of log, for a command that reads or checks them.
 func (t target) projections(ctx context.Context, log *badgerlog.Log) (*projector.Projector, error) {
+	if err := t.data.purgeAfterErase(nil); err != nil {
+		return nil, err
+	}
 	p, err := projector.Open(ctx, t.data.projections(), log, owntracks.Decoder{}, nil, projector.Options{})
 	if err != nil {
 		return nil, err

@@ -77,6 +77,9 @@ func (o *Options) defaults() {
 type request struct {
 	ev   events.Event
 	done func(uint64, error)
+	// barrier, when set, is run by the committer once every earlier
+	// event is durable and before any later one is written (erase.go).
+	barrier func()
 }
 
 type result struct {
@@ -92,8 +95,16 @@ var ErrLocked = badgerdb.ErrLocked
 // Log is the Badger-backed event log. It implements events.Appender and
 // events.Reader. It owns its Badger database: Close closes both.
 type Log struct {
-	db   *badger.DB
+	dir  string
+	db   *badger.DB // the committer's: replaced only by an erasure, in the committer
 	opts Options
+
+	// Readers take the current database through acquire, so an erasure
+	// can swap it (erase.go).
+	dbMu    sync.Mutex
+	dbCond  *sync.Cond
+	cur     *generation // nil while an erasure swaps the database
+	eraseMu sync.Mutex  // one erasure at a time
 
 	mu       sync.RWMutex // guards closed against sends on queue
 	closed   bool
@@ -129,6 +140,9 @@ type recentMark struct{ seq, packet, topic uint64 }
 // redeliveries.
 func Open(dir string, opts Options) (*Log, error) {
 	opts.defaults()
+	if err := recoverErasure(dir, opts.Logger); err != nil {
+		return nil, err
+	}
 	db, err := openDB(dir, opts.Logger)
 	if err != nil {
 		return nil, err
@@ -137,7 +151,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	// mark, import key): stay within what one Badger transaction may hold.
 	opts.MaxBatch = max(1, min(opts.MaxBatch, int(db.MaxBatchCount())/2-1))
 	l := &Log{
+		dir:      dir,
 		db:       db,
+		cur:      &generation{db: db},
 		opts:     opts,
 		queue:    make(chan request, opts.QueueLen),
 		inflight: make(chan *pending, maxInFlight),
@@ -147,6 +163,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		ring:     make([]recentMark, 0, opts.DupWindow),
 		retained: make(map[string]retainedMark),
 	}
+	l.dbCond = sync.NewCond(&l.dbMu)
 	if err := l.load(); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -171,7 +188,19 @@ func openDB(dir string, logger *slog.Logger) (*badger.DB, error) {
 // only appends, so there is rarely anything to collect; the projections
 // live in a database of their own.
 func (l *Log) RunGC(ctx context.Context, interval time.Duration) {
-	badgerdb.RunGC(ctx, l.db, interval)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g := l.acquire()
+		for g.db.RunValueLogGC(0.5) == nil {
+		}
+		l.release(g)
+	}
 }
 
 func (l *Log) load() error {
@@ -199,8 +228,8 @@ func (l *Log) load() error {
 			err := it.Item().Value(func(v []byte) (err error) {
 				buf, err = decodeBlockBuf(first, v, buf, func(e events.Event) error {
 					last = e.Seq
-					if e.DuplicateOf != 0 {
-						return nil // a redelivery is not registered (see commit)
+					if e.DuplicateOf != 0 || e.Erased() {
+						return nil // a redelivery is not registered (see commit), nor a placeholder
 					}
 					block = append(block, loaded{
 						recentMark: recentMark{seq: e.Seq, packet: packetKey(&e), topic: topicKey(e.Topic)},
@@ -388,6 +417,7 @@ type pending struct {
 	n       int
 	start   time.Time
 	errc    chan error
+	fence   chan struct{} // set only by runBarrier: closed when reached
 }
 
 func (l *Log) commitLoop() {
@@ -399,13 +429,22 @@ func (l *Log) commitLoop() {
 		if !ok {
 			return
 		}
+		if req.barrier != nil {
+			l.runBarrier(req.barrier)
+			continue
+		}
 		batch = append(batch[:0], req)
 		size := len(req.ev.Payload) + len(req.ev.Topic)
+		var held func()
 	fill:
 		for len(batch) < l.opts.MaxBatch && size < l.opts.MaxBatchBytes {
 			select {
 			case r, ok := <-l.queue:
 				if !ok {
+					break fill
+				}
+				if r.barrier != nil {
+					held = r.barrier
 					break fill
 				}
 				batch = append(batch, r)
@@ -415,6 +454,9 @@ func (l *Log) commitLoop() {
 			}
 		}
 		l.inflight <- l.commit(batch)
+		if held != nil {
+			l.runBarrier(held)
+		}
 	}
 }
 
@@ -423,6 +465,10 @@ func (l *Log) completeLoop() {
 	defer l.wg.Done()
 	for p := range l.inflight {
 		err := <-p.errc
+		if p.fence != nil {
+			close(p.fence) // every earlier batch is acknowledged
+			continue
+		}
 		if errors.Is(err, events.ErrDiskFull) {
 			// Refused before writing: not a failure of the log.
 			for _, r := range p.results {
@@ -601,16 +647,31 @@ func (l *Log) Changed() <-chan struct{} {
 
 // Scan calls fn for events from seq `from` up to the head at call time.
 // Events passed to fn may be kept; they share no buffer with later ones.
+// An erasure that replaces the database meanwhile is followed: the scan
+// goes on in the new one from where it was, between two blocks.
 func (l *Log) Scan(ctx context.Context, from uint64, fn func(events.Event) error) error {
 	head := l.head.Load()
 	if from == 0 {
 		from = 1
 	}
-	if from > head {
-		return nil
+	for from <= head {
+		next, err := l.scanGeneration(ctx, from, head, fn)
+		if err != nil || next == 0 {
+			return err
+		}
+		from = next
 	}
+	return nil
+}
+
+// scanGeneration is Scan on the current database. It returns the seq to
+// go on from when an erasure replaced the database, 0 when done.
+func (l *Log) scanGeneration(ctx context.Context, from, head uint64, fn func(events.Event) error) (uint64, error) {
+	g := l.acquire()
+	defer l.release(g)
 	errStop := errors.New("stop")
-	err := l.db.View(func(txn *badger.Txn) error {
+	next := uint64(0)
+	err := g.db.View(func(txn *badger.Txn) error {
 		start, err := blockStart(txn, from)
 		if err != nil {
 			return err
@@ -622,6 +683,10 @@ func (l *Log) Scan(ctx context.Context, from uint64, fn func(events.Event) error
 		for it.Seek(seqKey(start)); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if g.stale.Load() {
+				next = from
+				return nil
 			}
 			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
 			v, err := it.Item().ValueCopy(nil)
@@ -635,6 +700,7 @@ func (l *Log) Scan(ctx context.Context, from uint64, fn func(events.Event) error
 				if e.Seq < from {
 					return nil
 				}
+				from = e.Seq + 1
 				return fn(e)
 			})
 			if err != nil {
@@ -644,9 +710,9 @@ func (l *Log) Scan(ctx context.Context, from uint64, fn func(events.Event) error
 		return nil
 	})
 	if errors.Is(err, errStop) {
-		return nil
+		return 0, nil
 	}
-	return err
+	return next, err
 }
 
 // blockStart returns the key seq of the block holding seq.
@@ -684,7 +750,9 @@ var ErrNotFound = errors.New("no such event")
 // event logged on it (used to restore a broker's retained messages).
 func (l *Log) RetainedSeqs() (map[string]uint64, error) {
 	out := map[string]uint64{}
-	err := l.db.View(func(txn *badger.Txn) error {
+	g := l.acquire()
+	defer l.release(g)
+	err := g.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRetained}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -712,7 +780,9 @@ func (l *Log) RetainedSeqs() (map[string]uint64, error) {
 func (l *Log) Events(ctx context.Context, seqs []uint64, fn func(events.Event) error) error {
 	head := l.head.Load()
 	errDone := errors.New("done")
-	err := l.db.View(func(txn *badger.Txn) error {
+	g := l.acquire()
+	defer l.release(g)
+	err := g.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixLog}, Reverse: true})
 		defer it.Close()
 		i := 0

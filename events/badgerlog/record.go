@@ -35,10 +35,15 @@ import (
 // len(client)(uvarint) client packetID(uvarint) after the source. Both
 // versions are read; V1 is still written when there is no identity, so
 // most records keep their size.
+//
+// Record (recordErased): the version byte alone. It stands in for an
+// event an erasure removed (erase.go), so sequence numbers stay dense;
+// it reads as an event with only Seq and Source events.SourceErased.
 const (
-	blockV1  byte = 1
-	recordV1 byte = 1
-	recordV2 byte = 2
+	blockV1      byte = 1
+	recordV1     byte = 1
+	recordV2     byte = 2
+	recordErased byte = 3
 
 	codecNone byte = 0
 	codecS2   byte = 1
@@ -86,6 +91,10 @@ func recordSize(e *events.Event) int {
 
 // decodeRecord fills e from b. Strings are copied; the payload aliases b.
 func decodeRecord(b []byte, e *events.Event) error {
+	if len(b) > 0 && b[0] == recordErased {
+		e.Source = events.SourceErased
+		return nil
+	}
 	if len(b) < 11 {
 		return errShortRecord
 	}
@@ -145,6 +154,26 @@ func encodeBlock(body []byte) []byte {
 	return out[:2+len(enc)]
 }
 
+// blockBody returns the block's body (count + records), decompressed
+// into buf when it is big enough.
+func blockBody(first uint64, v, buf []byte) ([]byte, error) {
+	if len(v) < 2 || v[0] != blockV1 {
+		return nil, fmt.Errorf("badgerlog: block %d: unknown version", first)
+	}
+	body := v[2:]
+	switch v[1] {
+	case codecNone:
+	case codecS2:
+		var err error
+		if body, err = s2.Decode(buf[:cap(buf)], body); err != nil {
+			return nil, fmt.Errorf("badgerlog: block %d: %w", first, err)
+		}
+	default:
+		return nil, fmt.Errorf("badgerlog: block %d: unknown codec %d", first, v[1])
+	}
+	return body, nil
+}
+
 // decodeBlock calls fn for each event in the block starting at seq first.
 // Event payloads alias a buffer owned by the block; they stay valid.
 func decodeBlock(first uint64, v []byte, fn func(events.Event) error) error {
@@ -156,20 +185,12 @@ func decodeBlock(first uint64, v []byte, fn func(events.Event) error) error {
 // enough, and returning the buffer used: for a reader that keeps nothing
 // of the events after fn returns and decodes many blocks.
 func decodeBlockBuf(first uint64, v, buf []byte, fn func(events.Event) error) ([]byte, error) {
-	if len(v) < 2 || v[0] != blockV1 {
-		return buf, fmt.Errorf("badgerlog: block %d: unknown version", first)
+	body, err := blockBody(first, v, buf)
+	if err != nil {
+		return buf, err
 	}
-	body := v[2:]
-	switch v[1] {
-	case codecNone:
-	case codecS2:
-		var err error
-		if body, err = s2.Decode(buf[:cap(buf)], body); err != nil {
-			return buf, fmt.Errorf("badgerlog: block %d: %w", first, err)
-		}
+	if v[1] == codecS2 {
 		buf = body
-	default:
-		return buf, fmt.Errorf("badgerlog: block %d: unknown codec %d", first, v[1])
 	}
 	count, n := binary.Uvarint(body)
 	if n <= 0 {

@@ -143,6 +143,24 @@ func (s *Space) Min() uint64 {
 	return s.min
 }
 
+// fits asks the file system now whether n more bytes fit above the
+// minimum free space, without counting them as written (an erasure's
+// copy, which gives them back when it finishes): events.ErrDiskFull when
+// not. A nil Space, a minimum of 0 or a failing statfs allow everything.
+func (s *Space) fits(n uint64) error {
+	if s == nil || s.min == 0 {
+		return nil
+	}
+	free, err := s.statfs(s.dir)
+	if err != nil {
+		return nil
+	}
+	if free < s.min+n {
+		return fmt.Errorf("%w (%d MB free, %d MB needed)", events.ErrDiskFull, free>>20, (s.min+n)>>20)
+	}
+	return nil
+}
+
 // Check asks the file system now (at most every 100 ms) whether appends
 // would be accepted; a health check calls it so a freed disk is noticed
 // even while nobody appends.

@@ -106,6 +106,7 @@ type Mirror struct {
 	written atomic.Uint64 // items put (a rewrite after a lost reply counts again)
 	fails   atomic.Uint64 // failed attempts
 	skipped atomic.Uint64 // events DynamoDB refused outright (see putEach)
+	deleted atomic.Uint64 // items deleted after erasures (erase.go)
 	up      atomic.Bool   // the last call succeeded
 	running atomic.Bool
 
@@ -174,13 +175,14 @@ type Stats struct {
 	Written    uint64 // items put since New
 	Failures   uint64 // failed attempts since New
 	Skipped    uint64 // events DynamoDB refused outright since New
+	Deleted    uint64 // items of erased events deleted since New
 	Up         bool   // the last call to DynamoDB succeeded
 }
 
 // Stats returns the progress so far; safe to call from any goroutine.
 func (m *Mirror) Stats() Stats {
 	return Stats{Checkpoint: m.done.Load(), Written: m.written.Load(), Failures: m.fails.Load(),
-		Skipped: m.skipped.Load(), Up: m.up.Load()}
+		Skipped: m.skipped.Load(), Deleted: m.deleted.Load(), Up: m.up.Load()}
 }
 
 // chunk is how many events one round reads from the log before writing
@@ -229,6 +231,17 @@ func (m *Mirror) Run(ctx context.Context) error {
 			start, head := time.Now(), m.src.Head()
 			if !m.write(ctx, buf) {
 				return nil
+			}
+			for _, e := range buf {
+				if !isTombstone(e) {
+					continue
+				}
+				if err := m.purge(ctx, e); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
 			}
 			m.done.Store(buf[len(buf)-1].Seq)
 			if time.Since(m.savedAt) >= m.cfg.CheckpointEvery {
@@ -318,6 +331,9 @@ func (m *Mirror) write(ctx context.Context, evs []events.Event) bool {
 	for i := 0; i < len(evs); i += BatchSize {
 		reqs := make([]types.WriteRequest, 0, BatchSize)
 		for _, e := range evs[i:min(i+BatchSize, len(evs))] {
+			if e.Erased() {
+				continue // nothing of it is left to mirror
+			}
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item(e, m.dec)}})
 			// Let a goroutine of the ingest path that waits for a P (the
 			// log's committer back from its sync) run first: on a small

@@ -52,6 +52,10 @@ func Make(e events.Event, d *owntracks.Decoder) Line {
 		QoS: e.QoS, Retained: e.Retained, Dup: e.Dup, DuplicateOf: e.DuplicateOf,
 		Client: e.Client, PacketID: e.PacketID,
 	}
+	if e.Erased() {
+		l.Kind = "erased" // a placeholder: the seq is all that is left
+		return l
+	}
 	if e.Source == events.SourceAdmin {
 		// The server's own definitions (areas, users), not OwnTracks.
 		l.Kind = "admin"

@@ -716,6 +716,11 @@ var routesTestedElsewhere = map[string]string{
 	"PUT /api/v1/accuracy":                            "TestCorrectionAttacks",
 	"DELETE /api/v1/accuracy":                         "TestCorrectionAttacks",
 	"POST /friends/{user}/{device}/corrections":       "TestCorrectionsFromThePage",
+	"POST /api/v1/admin/erase":                        "TestEraseRoutes",
+	"POST /api/v1/admin/retention":                    "TestEraseRoutes",
+	"GET /admin/erase":                                "TestEraseRoutes",
+	"POST /admin/erase":                               "TestEraseRoutes",
+	"POST /admin/erase/retention":                     "TestEraseRoutes",
 }
 
 // testFuncs returns the names of the Test functions in this package's

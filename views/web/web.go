@@ -93,6 +93,9 @@ type Deps struct {
 	Storage   Storage
 	Uploads   UploadLimits
 	UploadDir string
+	// Eraser erases events for good and sets retention (erase.go); the
+	// erase page and API answer 404 when nil.
+	Eraser Eraser
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -191,6 +194,7 @@ func (s *Server) Router() chi.Router {
 				r.Get("/users", s.listUsers)
 				r.Post("/users", s.changeUser)
 				s.adminOpsAPI(r)
+				s.eraseAPIRoutes(r)
 			})
 		})
 		r.Group(func(r chi.Router) {
@@ -198,6 +202,7 @@ func (s *Server) Router() chi.Router {
 			s.logPageRoutes(r)
 			s.adminOpsRoutes(r)
 			s.adminUserRoutes(r)
+			s.erasePageRoutes(r)
 		})
 	})
 	return r
