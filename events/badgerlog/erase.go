@@ -174,11 +174,12 @@ func (l *Log) Erase(ctx context.Context, spec EraseSpec) (EraseResult, error) {
 // nothing and returns the tombstone for the caller to append.
 func (l *Log) eraseSwitch(ctx context.Context, c *eraseCopy, spec EraseSpec, tmp string) (EraseResult, *events.Event, error) {
 	head := l.next - 1
+	copied := c.lastSeq // the snapshot's last event: later import keys are still to copy
 	err := l.db.View(func(txn *badger.Txn) error {
 		if err := c.blocks(ctx, txn, c.lastBlock); err != nil {
 			return err
 		}
-		if err := c.imports(txn, c.lastSeq); err != nil {
+		if err := c.imports(txn, copied); err != nil {
 			return err
 		}
 		return c.retainedMarks(txn)

@@ -385,3 +385,45 @@ func TestEraseRecovery(t *testing.T) {
 		t.Errorf("left after recovery: %v", f)
 	}
 }
+
+// The copy keeps the import keys of events that stay, also of those
+// imported while it was written (so importing them again adds nothing),
+// and drops those of erased events (so a new import of them logs them).
+func TestEraseKeepsImportKeys(t *testing.T) {
+	l := openTest(t, t.TempDir())
+	ctx := t.Context()
+	imp := func(user string, i int) events.Event {
+		e := userEvent(user, i, "imported")
+		e.Source = events.SourceRecorder
+		return e
+	}
+	for i := range 5 {
+		for _, u := range []string{"alice", "bob"} {
+			if _, err := l.Append(ctx, imp(u, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var during uint64
+	match := isUser("alice")
+	spec := EraseSpec{Tombstone: tombstone, Match: func(e *events.Event) bool {
+		if during == 0 { // while the copy is written, before the switch
+			var err error
+			if during, err = l.Append(ctx, imp("bob", 100)); err != nil {
+				t.Error(err)
+			}
+		}
+		return match(e)
+	}}
+	if _, err := l.Erase(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []events.Event{imp("bob", 0), imp("bob", 4), imp("bob", 100)} {
+		if seq, err := l.Append(ctx, e); !errors.Is(err, ErrAlreadyLogged) {
+			t.Errorf("importing bob's %s again: seq %d, %v; want ErrAlreadyLogged", e.Payload, seq, err)
+		}
+	}
+	if seq, err := l.Append(ctx, imp("alice", 0)); err != nil || seq == 0 {
+		t.Errorf("importing alice's erased event again: seq %d, %v; want it logged anew", seq, err)
+	}
+}
