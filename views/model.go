@@ -747,6 +747,7 @@ type Dashboard struct {
 	All     int         // friends the viewer sees
 	Places  []Place     // places with people first
 	Feed    []FeedLine  // newest first
+	Time    TimeBar     // the moment shown (time travel, asof.go)
 }
 
 // Paged reports whether the list leaves out friends that match.
@@ -843,7 +844,7 @@ func NamesOf(friends []projections.FriendView) map[projections.DeviceID]string {
 // friends by name (at most list.Show of those matching list.Query),
 // places with people first, the feed newest first.
 func BuildDashboard(p Page, list ListOptions, friends []projections.FriendView, areas []projections.AreaView, recent []projections.AreaEvent) Dashboard {
-	m := Dashboard{Page: p, List: list, All: len(friends)}
+	m := Dashboard{Page: p, List: list, All: len(friends), Time: TimeBar{Now: p.Now}}
 	names := NamesOf(friends)
 	v := NewViewing(p, friends, areas)
 	type byName struct {

@@ -63,6 +63,7 @@ type Projector struct {
 	pending     string        // OpenServing left a rebuild to Run: why
 	reopenEvery uint64        // reopenEvery, or fewer in tests
 	recent      recentEvents  // newest enter/leave events, for feeds
+	past        pastCache     // areas' crossings before their definition, for feeds (past.go)
 }
 
 // Options are what a serving projector reports to and asks. The zero
@@ -408,6 +409,7 @@ func (p *Projector) catchUp(ctx context.Context) error {
 		if err == nil {
 			p.advance(last)
 			p.recent.add(ch.AreaEvents)
+			p.past.saw(ch)
 		}
 		p.mu.Unlock()
 		if err != nil {

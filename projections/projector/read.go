@@ -79,9 +79,63 @@ func (p *Projector) history(dev projections.DeviceID, from, to int64, fn func(pr
 	return err
 }
 
+// HistoryBack calls fn for dev's points with tst <= at, newest first,
+// until fn returns false (as-of reads: the last fix at a moment, and how
+// long it had been in its places). Points a correction hides are left
+// out, as History leaves them out.
+func (p *Projector) HistoryBack(dev projections.DeviceID, at int64, fn func(projections.Point) bool) error {
+	f := p.filter(dev)
+	st, done := p.reading()
+	defer done()
+	if st == nil {
+		return projections.ErrRebuilding
+	}
+	err := st.HistoryBack(dev, at, func(pt projections.Point) bool {
+		if !f.Empty() && f.Hides(pt) {
+			return true
+		}
+		return fn(pt)
+	})
+	p.readFailed(err)
+	return err
+}
+
+// PhoneEventsBack calls fn for dev's enter/leave events reported by the
+// phone with tst <= at, newest first, until fn returns false; those of
+// hidden fixes are left out.
+func (p *Projector) PhoneEventsBack(dev projections.DeviceID, at int64, fn func(projections.AreaEvent) bool) error {
+	f := p.filter(dev)
+	ef := projections.NewEventFilter(func(projections.DeviceID) projections.Filter { return f })
+	st, done := p.reading()
+	defer done()
+	if st == nil {
+		return projections.ErrRebuilding
+	}
+	err := st.DeviceEventsBack(dev, at, projections.OriginPhone, func(e projections.AreaEvent) bool {
+		if !f.Empty() && !ef.Keep(e) {
+			return true
+		}
+		return fn(e)
+	})
+	p.readFailed(err)
+	return err
+}
+
 // DeviceEvents calls fn for dev's enter/leave events with from <= tst < to,
-// leaving out those of hidden fixes (projections.EventFilter).
+// in tst order: the fold's (leaving out those of hidden fixes,
+// projections.EventFilter), and the geometry crossings from before each
+// area's definition, derived from dev's history (past.go).
 func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
+	areas := p.areaCopies()
+	need, until := pastFor(areas, from, func(a *projections.Area) bool { return a.AppliesTo(dev) })
+	derived, err := p.derive(dev, need, from, min(to, until))
+	if err != nil {
+		return err
+	}
+	return mergeEvents(derived, areas, func(f func(projections.AreaEvent) error) error { return p.storedDeviceEvents(dev, from, to, f) }, fn)
+}
+
+func (p *Projector) storedDeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
 	if f := p.filter(dev); !f.Empty() {
 		ef := projections.NewEventFilter(func(projections.DeviceID) projections.Filter { return f })
 		inner := fn
@@ -108,9 +162,38 @@ func (p *Projector) DeviceEvents(dev projections.DeviceID, from, to int64, fn fu
 	return err
 }
 
-// AreaEvents calls fn for an area's enter/leave events with from <= tst < to,
-// leaving out those of hidden fixes.
+// AreaEvents calls fn for an area's enter/leave events with from <= tst <
+// to, in tst order: the fold's (leaving out those of hidden fixes), and
+// the geometry crossings from before the area's definition, derived from
+// history (past.go).
 func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
+	areas := p.areaCopies()
+	var derived []projections.AreaEvent
+	if a, ok := areas[area]; ok && a.HasGeometry() && projections.DefinedAt(a) > from {
+		if from >= projections.DefinedAt(a)-pastWindow {
+			evs, err := p.pastOf([]*projections.Area{a})
+			if err != nil {
+				return err
+			}
+			for _, e := range evs {
+				if e.Tst >= from && e.Tst < to {
+					derived = append(derived, e)
+				}
+			}
+		} else {
+			for _, dev := range p.deviceIDs() {
+				evs, err := p.derive(dev, []*projections.Area{a}, from, min(to, projections.DefinedAt(a)))
+				if err != nil {
+					return err
+				}
+				derived = append(derived, evs...)
+			}
+		}
+	}
+	return mergeEvents(derived, areas, func(f func(projections.AreaEvent) error) error { return p.storedAreaEvents(area, from, to, f) }, fn)
+}
+
+func (p *Projector) storedAreaEvents(area string, from, to int64, fn func(projections.AreaEvent) error) error {
 	ef := projections.NewEventFilter(p.rulesNow())
 	inner := fn
 	fn = func(e projections.AreaEvent) error {
@@ -133,6 +216,27 @@ func (p *Projector) AreaEvents(area string, from, to int64, fn func(projections.
 		p.readFailed(err)
 	}
 	return err
+}
+
+// AsOf returns the friends may allows (nil: all) and the areas as they
+// were at at (Unix seconds): projections.AsOf over this projector's
+// history.
+func (p *Projector) AsOf(at int64, may func(projections.DeviceID) bool) ([]projections.FriendView, []projections.AreaView, error) {
+	p.mu.RLock()
+	friends := make([]projections.FriendView, 0, len(p.state.Friends))
+	for _, f := range p.state.Friends {
+		if may == nil || may(f.ID) {
+			friends = append(friends, projections.FriendView{Friend: *f})
+		}
+	}
+	areas := make([]projections.AreaView, 0, len(p.state.Areas))
+	for _, id := range p.state.AreaIDs() {
+		a := *p.state.Areas[id]
+		a.Polygon = slices.Clone(a.Polygon)
+		areas = append(areas, projections.AreaView{Area: a})
+	}
+	p.mu.RUnlock()
+	return projections.AsOf(p, friends, areas, at)
 }
 
 // Dump calls fn for every stored key and value (tests compare rebuilds).

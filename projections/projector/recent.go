@@ -55,21 +55,6 @@ func (r *recentEvents) has(i int, e projections.AreaEvent) bool {
 	return false
 }
 
-// RecentAreaEvents returns up to n of the newest enter/leave events,
-// oldest first, leaving out those of hidden fixes.
-func (p *Projector) RecentAreaEvents(n int) []projections.AreaEvent {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	l := p.recent.list
-	if p.state != nil && len(p.state.Rules) > 0 {
-		l = projections.FilterEvents(l, p.state.FilterFor)
-	}
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return slices.Clone(l)
-}
-
 // loadRecent fills the feed from the store (at open and after a rebuild).
 func (p *Projector) loadRecent() error {
 	var r recentEvents
@@ -78,5 +63,6 @@ func (p *Projector) loadRecent() error {
 		return nil
 	})
 	p.recent = r
+	p.past.reset()
 	return err
 }

@@ -616,3 +616,51 @@ func (h *bulkHistory) finish(set func(k, v []byte) error) error {
 	}
 	return nil
 }
+
+// readHistoryBack calls fn for dev's points with tst <= at, newest first,
+// until fn returns false: the tail (newer than every block), then the
+// sealed blocks backwards. An as-of read needs a device's last fix at or
+// before a moment, and how long it had been where it was: both are a
+// seek and a few entries back, whatever the history's length.
+func readHistoryBack(txn *badger.Txn, dev projections.DeviceID, at int64, fn func(projections.Point) bool) error {
+	prefix := append([]byte(prefTail+string(dev)), 0)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false, Reverse: true})
+	seek := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(at))
+	seek = binary.BigEndian.AppendUint32(seek, math.MaxUint32)
+	for it.Seek(seek); it.Valid(); it.Next() {
+		p, err := itemPoint(it.Item())
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("store: history tail %q: %w", it.Item().Key(), err)
+		}
+		if !fn(p) {
+			it.Close()
+			return nil
+		}
+	}
+	it.Close()
+	bprefix := append([]byte(prefHistory+string(dev)), 0)
+	bit := txn.NewIterator(badger.IteratorOptions{Prefix: bprefix, PrefetchValues: false, Reverse: true})
+	defer bit.Close()
+	var b block
+	for bit.Seek(blockKey(dev, blockStart(at, blockOffset(dev)))); bit.Valid(); bit.Next() {
+		b.reset(nil)
+		if err := bit.Item().Value(b.load); err != nil {
+			return fmt.Errorf("store: history block %q: %w", bit.Item().Key(), err)
+		}
+		for i := len(b.ents) - 1; i >= 0; i-- { // stored sorted
+			e := b.ents[i]
+			if e.tst > at {
+				continue
+			}
+			p, err := decodePoint(b.buf[e.off+4 : e.off+e.ln])
+			if err != nil {
+				return err
+			}
+			if !fn(p) {
+				return nil
+			}
+		}
+	}
+	return nil
+}

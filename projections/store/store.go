@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -545,6 +546,12 @@ func (s *Store) History(dev projections.DeviceID, from, to int64, fn func(projec
 	return s.db.View(func(txn *badger.Txn) error { return readHistory(txn, dev, from, to, fn) })
 }
 
+// HistoryBack calls fn for dev's points with tst <= at, newest first,
+// until fn returns false.
+func (s *Store) HistoryBack(dev projections.DeviceID, at int64, fn func(projections.Point) bool) error {
+	return s.db.View(func(txn *badger.Txn) error { return readHistoryBack(txn, dev, at, fn) })
+}
+
 // DeviceEvents calls fn for dev's area events with from <= tst < to.
 func (s *Store) DeviceEvents(dev projections.DeviceID, from, to int64, fn func(projections.AreaEvent) error) error {
 	return s.events(prefDevEvent, string(dev), from, to, fn)
@@ -571,6 +578,34 @@ func (s *Store) events(pref, owner string, from, to int64, fn func(projections.A
 			}
 			if err := fn(e); err != nil {
 				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeviceEventsBack calls fn for dev's area events of one origin with
+// tst <= at, newest first, until fn returns false. The origin is read
+// from the key, so events of the other origin cost no decoding.
+func (s *Store) DeviceEventsBack(dev projections.DeviceID, at int64, origin string, fn func(projections.AreaEvent) bool) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := append([]byte(prefDevEvent+string(dev)), 0)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+		defer it.Close()
+		seek := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), tstKey(at))
+		seek = binary.BigEndian.AppendUint64(seek, math.MaxUint64)
+		seek = append(seek, 0xff)
+		suffix := "\x00" + origin
+		for it.Seek(seek); it.Valid(); it.Next() {
+			if !strings.HasSuffix(string(it.Item().Key()), suffix) {
+				continue
+			}
+			var e projections.AreaEvent
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &e) }); err != nil {
+				return err
+			}
+			if !fn(e) {
+				return nil
 			}
 		}
 		return nil

@@ -48,8 +48,15 @@
     if (el.title !== title) el.title = title;
   }
 
+  // pageNow is the moment the page shows: now, or the past moment of a
+  // dashboard in time travel (data-at, Unix s; asof.js).
+  function pageNow() {
+    var at = document.querySelector("[data-at]");
+    return at ? new Date(Number(at.dataset.at) * 1000) : new Date();
+  }
+
   function renderTimes(root) {
-    var now = new Date();
+    var now = pageNow();
     if (root.matches && root.matches("time[data-fmt]")) renderTime(root, now);
     root.querySelectorAll("time[data-fmt]").forEach(function (el) { renderTime(el, now); });
   }
@@ -158,6 +165,7 @@
     // A map with data-map belongs to its page's own script (history.js).
     if (!box || box.dataset.map || typeof L === "undefined" || map) return;
     map = L.map(box, { worldCopyJump: true, maxZoom: 19 }).setView([20, 0], 2);
+    box.leafletMap = map; // for the replay's tracks (replay.js)
     var tiles = box.dataset.tiles;
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 19, attribution: box.dataset.attribution || "" }).addTo(map);
@@ -712,6 +720,7 @@
   document.addEventListener("htmx:wsAfterMessage", function () { sync(); connectionBack(); });
   document.addEventListener("htmx:sseMessage", function () { sync(); connectionBack(); });
   document.addEventListener("htmx:afterSettle", sync);
+  document.addEventListener("tracker:sync", function () { sync(); }); // rows changed by a page script (replay.js)
 
   // A panel that scrolls on its own must be reachable by keyboard to be
   // scrolled: it takes the focus while its content overflows.
@@ -732,7 +741,7 @@
     var list = document.getElementById("friends");
     var after = list && Number(list.dataset.staleAfter);
     if (!after) return false;
-    var changed = false, now = Date.now();
+    var changed = false, now = pageNow().getTime();
     list.querySelectorAll("li[data-testid=friend]:not(.stale)").forEach(function (row) {
       var t = row.querySelector(".seen time[datetime]");
       if (!t || now - Date.parse(t.getAttribute("datetime")) <= after * 1000) return;

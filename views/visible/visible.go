@@ -58,6 +58,9 @@ type Source interface {
 	// is hidden (nil for a point in use); Corrections lists a device's.
 	HistoryMarked(dev projections.DeviceID, from, to int64, fn func(projections.Point, *projections.Hidden) error) error
 	Corrections(dev projections.DeviceID) projections.Corrections
+	// AsOf is the friends may allows and the areas as they were at a
+	// moment (projections.AsOf).
+	AsOf(at int64, may func(projections.DeviceID) bool) ([]projections.FriendView, []projections.AreaView, error)
 }
 
 // Gate holds the projections and gives them out only through a Rule.
@@ -160,4 +163,15 @@ func (p Reader) Corrections(dev projections.DeviceID) projections.Corrections {
 		return projections.Corrections{Device: dev, Points: []projections.HiddenPoint{}, Ranges: []projections.HiddenRange{}}
 	}
 	return p.src.Corrections(dev)
+}
+
+// AsOf returns the friends the viewer may see and the areas, as they were
+// at at (Unix seconds): each friend at its last fix at or before it.
+func (p Reader) AsOf(at int64) ([]projections.FriendView, []projections.AreaView, error) {
+	var may func(projections.DeviceID) bool
+	if p.rule != nil {
+		may = p.rule
+	}
+	friends, areas, err := p.src.AsOf(at, may)
+	return p.rule.Friends(friends), p.rule.Areas(areas), err
 }

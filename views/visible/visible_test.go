@@ -32,6 +32,13 @@ func (w world) Friend(id projections.DeviceID) (projections.FriendView, bool) {
 
 func (world) Face(projections.DeviceID) (string, error) { return "", nil }
 
+// AsOf answers like the projector: the friends may allows (a source that
+// ignored may would still be filtered by the reader), the areas with
+// both as members.
+func (w world) AsOf(at int64, may func(projections.DeviceID) bool) ([]projections.FriendView, []projections.AreaView, error) {
+	return w.Friends(), w.Areas(), nil
+}
+
 func (world) Areas() []projections.AreaView {
 	members := []projections.Presence{{Device: ann, Area: "s:hq"}, {Device: bob, Area: "s:hq"}}
 	return []projections.AreaView{
@@ -102,6 +109,18 @@ func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 			add("Corrections", d)
 		}
 	}
+	past, pastAreas, _ := p.AsOf(0)
+	for _, f := range past {
+		add("AsOf", f.ID)
+	}
+	for _, a := range pastAreas {
+		if a.Owner != "" {
+			add("AsOf", a.Owner)
+		}
+		for _, m := range a.Members {
+			add("AsOf", m.Device)
+		}
+	}
 	for _, a := range p.Areas() {
 		if a.Owner != "" {
 			add("Areas", a.Owner)
@@ -120,7 +139,7 @@ func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 // Every read of a Reader applies the viewer's rule: a device the rule
 // hides is in no answer, and a nil rule (an admin) sees everything.
 func TestReaderAppliesRuleToEveryRead(t *testing.T) {
-	reads := []string{"Friends", "Friend", "MaySee", "AreasFor", "History", "DeviceEvents", "Areas", "RecentAreaEvents", "AreaEvents", "HistoryMarked", "Corrections"}
+	reads := []string{"Friends", "Friend", "MaySee", "AreasFor", "History", "DeviceEvents", "Areas", "RecentAreaEvents", "AreaEvents", "HistoryMarked", "Corrections", "AsOf"}
 	gate := visible.New(world{})
 	for _, c := range []struct {
 		name string

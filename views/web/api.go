@@ -37,10 +37,16 @@ type projector interface {
 const maxAreaEvents = 100_000
 
 func (s *Server) listFriends(w http.ResponseWriter, r *http.Request) {
+	if s.asOfAPI(w, r, false) { // ?at= (asof.go)
+		return
+	}
 	httpx.WriteJSON(w, http.StatusOK, s.proj(r).Friends())
 }
 
 func (s *Server) listAreas(w http.ResponseWriter, r *http.Request) {
+	if s.asOfAPI(w, r, true) { // ?at= (asof.go)
+		return
+	}
 	httpx.WriteJSON(w, http.StatusOK, s.proj(r).Areas())
 }
 

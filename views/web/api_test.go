@@ -407,23 +407,27 @@ var readCases = []reqCase{
 		check: areaEventsWant(aliceID, fullDay[0], fullDay[1],
 			"06:00 alice/phone enter "+homeID+"(Home) geometry",
 			"09:00 alice/phone leave "+homeID+"(Home) geometry",
+			// HQ, defined at 18:00, applies to the day before.
+			"09:00 alice/phone enter s:hq(HQ) geometry",
 			"17:00 alice/phone enter "+homeID+"(Home) geometry",
+			"17:00 alice/phone leave s:hq(HQ) geometry",
 			"17:00:30 alice/phone enter "+homeID+"(Home) phone",
 		),
 	},
 	{
-		name: "area events: bob's day, including HQ defined at 18:00", method: "GET", path: friendPath("bob", "tablet", "areas"), code: 200,
+		name: "area events: bob's day, including HQ defined at 18:00 (he arrived at 08:00)", method: "GET", path: friendPath("bob", "tablet", "areas"), code: 200,
 		check: areaEventsWant(bobID, fullDay[0], fullDay[1],
 			"08:00 bob/tablet enter "+officeID+"(Office) geometry",
+			"08:00 bob/tablet enter s:hq(HQ) geometry",
 			"08:05 bob/tablet enter "+officeID+"(Office) phone",
 			"12:00 bob/tablet leave "+officeID+"(Office) phone",
-			"18:00 bob/tablet enter s:hq(HQ) geometry",
 		),
 	},
 	{
 		name: "area events: a range", method: "GET", code: 200,
-		path:  withQuery(friendPath("alice", "phone", "areas"), "from", fmt.Sprint(at(9, 0, 0)), "to", "2026-03-10T12:00:00Z"),
-		check: areaEventsWant(aliceID, nineToTwl[0], nineToTwl[1], "09:00 alice/phone leave "+homeID+"(Home) geometry"),
+		path: withQuery(friendPath("alice", "phone", "areas"), "from", fmt.Sprint(at(9, 0, 0)), "to", "2026-03-10T12:00:00Z"),
+		check: areaEventsWant(aliceID, nineToTwl[0], nineToTwl[1],
+			"09:00 alice/phone leave "+homeID+"(Home) geometry", "09:00 alice/phone enter s:hq(HQ) geometry"),
 	},
 	{
 		name: "area events: none for the odd friend", method: "GET", path: friendPath(oddUser, oddDevice, "areas"), code: 200,
@@ -543,11 +547,23 @@ var areaWriteCases = []reqCase{
 				t.Errorf("area = %+v, want s:hq named hq, r 300", a)
 			}
 			equalLines(t, "hq members", presences(a.Members), []string{"alice/phone s:hq(hq) phone=- geometry=true since=18:00"})
+			// The area as now defined applies to the past: bob, at his
+			// desk all day, was never in it; alice was, at home.
 			_, body = st.do(t, "GET", friendPath("bob", "tablet", "areas"), "")
-			ev := decode[areaEventsJSON](t, body).Events
-			if len(ev) == 0 || ev[len(ev)-1].String() != "18:00 bob/tablet leave s:hq(hq) geometry" {
-				t.Errorf("bob's last area event = %v, want him leaving hq", eventLines(ev))
+			for _, e := range decode[areaEventsJSON](t, body).Events {
+				if e.Area == hqID {
+					t.Errorf("bob has an event at the moved hq: %v", e)
+				}
 			}
+			_, body = st.do(t, "GET", friendPath("alice", "phone", "areas"), "")
+			var hq []string
+			for _, e := range decode[areaEventsJSON](t, body).Events {
+				if e.Area == hqID {
+					hq = append(hq, e.String())
+				}
+			}
+			equalLines(t, "alice at the moved hq", hq, []string{"06:00 alice/phone enter s:hq(hq) geometry",
+				"09:00 alice/phone leave s:hq(hq) geometry", "17:00 alice/phone enter s:hq(hq) geometry"})
 		},
 	},
 	{name: "remove: unknown area", method: "DELETE", path: "/api/v1/areas/Nowhere", code: 404,
@@ -827,5 +843,5 @@ func TestRoutesCovered(t *testing.T) {
 
 // allCases lists every table of requests.
 func allCases() []reqCase {
-	return slices.Concat(readCases, areaWriteCases, rebuildCases, eventCases, healthCases, []reqCase{followCase}, areaEditReqs())
+	return slices.Concat(readCases, areaWriteCases, rebuildCases, eventCases, healthCases, []reqCase{followCase}, areaEditReqs(), asOfCases)
 }

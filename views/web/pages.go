@@ -46,6 +46,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, c templ.Componen
 // dashboard is the main page: map, friends, places, feed. Past
 // views.ListPage friends the list pages (?show=) and filters (?q=).
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	if at, ok, err := atParam(r.URL.Query(), views.ViewerLocation(r, s.now().Location())); ok {
+		if err != nil {
+			s.pageError(w, r, "dashboard", http.StatusBadRequest, err.Error(), nil)
+			return
+		}
+		s.dashboardAt(w, r, at) // time travel (asof.go)
+		return
+	}
 	p := s.proj(r)
 	m := views.BuildDashboard(s.pageFor(r, "Dashboard", "dashboard"), views.ParseListOptions(r.URL.Query()),
 		p.Friends(), p.Areas(), p.RecentAreaEvents(views.FeedMax*4))

@@ -174,6 +174,7 @@ func (s *Server) Router() chi.Router {
 		s.historyRoutes(r)
 		s.correctionPageRoutes(r)
 		s.areaPageRoutes(r)
+		s.asOfRoutes(r)
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
