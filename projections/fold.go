@@ -25,6 +25,8 @@ type Input struct {
 	// event's placeholder, an erasure's tombstone, a retention policy
 	// (erase.go).
 	Inert bool
+	// Account is set for account events (account.go).
+	Account *AccountCommand
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -60,6 +62,15 @@ func Decode(d owntracks.Decoder, e events.Event) Input {
 			in.Err = err
 		} else {
 			in.Login = &l
+		}
+		return in
+	}
+	if e.Source == events.SourceAdmin && e.Topic == AccountTopic {
+		cmd, err := ParseAccountCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Account = &cmd
 		}
 		return in
 	}
@@ -206,6 +217,10 @@ func Apply(s *State, in Input, ch *Changes) {
 		if !issuedBefore(s, in.Correction.ID, e.Seq, ch) {
 			applyCorrection(s, e, in.Correction, ch)
 		}
+		return
+	}
+	if in.Account != nil {
+		applyAccount(s, e, in.Account, ch)
 		return
 	}
 	if in.Err != nil || in.Inert || e.Source == events.SourceServer {

@@ -23,7 +23,8 @@ import (
 // 11: users' last login (a login event), remembered command identities.
 // 12: corrections (State.Rules, AreaEvent.Fix).
 // 13: an imported place visit (_type visit) is a sign of life, no longer invalid.
-const SchemaVersion = 13
+// 14: users carry device credentials and a time zone (account.go).
+const SchemaVersion = 14
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

@@ -58,6 +58,11 @@ type User struct {
 	// LastLogin is when the user last logged in on the login page (a
 	// login event, logins.go); zero when never.
 	LastLogin time.Time `json:"last_login,omitzero"`
+	// Devices are the user's phone credentials; Zone the time zone the
+	// user reads times in ("" for the browser's). Both from account
+	// events (account.go).
+	Devices []DeviceCredential `json:"devices,omitempty"`
+	Zone    string             `json:"zone,omitempty"`
 }
 
 // CheckPassword reports whether pw is the user's password.
@@ -136,11 +141,11 @@ func applyUser(s *State, e events.Event, c *UserCommand, ch *Changes) {
 	u := s.Users[c.Name]
 	switch c.Action {
 	case UserAdd:
-		var last time.Time
-		if u != nil {
-			last = u.LastLogin // replaced, not a new person
+		prev := u
+		u = &User{Name: c.Name, Hash: c.Hash, Admin: c.Admin, PasswordSeq: e.Seq}
+		if prev != nil { // replaced, not a new person: last login and phones stay
+			u.LastLogin, u.Devices, u.Zone = prev.LastLogin, prev.Devices, prev.Zone
 		}
-		u = &User{Name: c.Name, Hash: c.Hash, Admin: c.Admin, PasswordSeq: e.Seq, LastLogin: last}
 		s.Users[c.Name] = u
 	case UserRemove:
 		if u == nil {

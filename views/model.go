@@ -48,6 +48,9 @@ type Page struct {
 	// Tab reaches, leads to, and SkipText its words; the main content
 	// when empty. Set with Skipping.
 	SkipTo, SkipText string
+	// Zone is the time zone the viewer chose on /me ("" for the
+	// browser's): the page is rendered in it, and app.js keeps it.
+	Zone string
 }
 
 // Skipping is p with its skip link leading to the element with id.

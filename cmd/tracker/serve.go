@@ -71,6 +71,7 @@ type serveConfig struct {
 
 	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
 	AllowedHosts   listFlag // names the server answers to besides its listen and ACME names
+	PublicHost     string   // the name phones reach the server at, for /connect's configurations
 
 	MetricsAllow listFlag // CIDRs that may read /metrics and /readyz without a login
 
@@ -109,6 +110,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
 	fs.Var(&c.AllowedHosts, "allowed-host", "host `name` the web side answers to besides --acme-domain, the listen addresses, this machine's name, loopback and IP addresses, repeatable or comma-separated (other names get 421: DNS rebinding)")
+	fs.StringVar(&c.PublicHost, "public-host", "", "host `name` phones reach this server at, put in the configurations /connect makes (name:port for HTTP mode behind a proxy on another port); default: the name the browser used")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution `text` shown on the map for the tiles")
 	fs.DurationVar(&c.StaleAfter, "stale-after", views.DefaultStaleAfter, "a friend not heard from for longer is shown as stale on the dashboard (\"last seen 3 h ago\")")
@@ -220,7 +222,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Log: st.log, Events: st.log, Appender: st.log, Decoder: opts.decoder, Ingest: in, Stats: auditor,
 		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, StaleAfter: cfg.StaleAfter, Hub: hub,
 		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
-		Disk: st.space, Commands: commands,
+		Disk: st.space, Commands: commands, Phones: phoneEndpoints(cfg.PublicHost, in),
 		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
 		Eraser: eraseService{eraser: eraser, log: st.log, retention: retention},
 	})
@@ -362,7 +364,7 @@ func openIntake(ctx context.Context, cfg serveConfig, opts serveOptions, log *ba
 	}
 	bcfg := broker.Config{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen,
 		TLSListen: cfg.MQTTTLSListen, TLS: opts.tls.mqttConfig(), Users: opts.mqttUsers, Accounts: accounts,
-		Internal: opts.demoLogin}
+		Phones: accounts, Internal: opts.demoLogin}
 	cfg.brokerLimits.apply(&bcfg)
 	b, err := broker.New(bcfg, log, logger)
 	if err != nil {
@@ -630,6 +632,31 @@ func (a accounts) HasUsers() bool { return a.p.HasUsers() }
 func (a accounts) Check(name, password, remote string) (uint64, bool) {
 	u, err := a.auth.Check(name, password, remote)
 	return u.PasswordSeq, err == nil
+}
+
+// CheckPhone checks a phone's login: a device secret or the password.
+func (a accounts) CheckPhone(name, password, remote string) (version uint64, device, credential string, ok bool) {
+	l, err := a.auth.CheckPhone(name, password, remote)
+	return l.User.PasswordSeq, l.Device, l.Credential, err == nil
+}
+
+// CredentialActive reports whether name still holds the device credential.
+func (a accounts) CredentialActive(name, credential string) bool {
+	u, ok := a.p.User(name)
+	return ok && u.HasCredential(credential)
+}
+
+// Used records a device credential's use, in memory (web.Auth.Used).
+func (a accounts) Used(credential string) { a.auth.Used(credential) }
+
+// phoneEndpoints are where /connect tells phones to go: the embedded
+// broker's listeners (none with an external broker) and --public-host.
+func phoneEndpoints(publicHost string, in intake) web.PhoneEndpoints {
+	p := web.PhoneEndpoints{PublicHost: publicHost}
+	if b, ok := in.(*broker.Broker); ok {
+		p.MQTT, p.MQTTTLS = b.Addr(), b.TLSAddr()
+	}
+	return p
 }
 
 func (a accounts) Guard(name, remote string, verify func() bool) bool {

@@ -26,11 +26,15 @@ type hook struct {
 	users    map[string]string
 	internal *Internal
 	accounts Accounts
+	phones   Phones      // device credentials (phones.go); nil: passwords only
 	open     atomic.Bool // anonymous access: no user at start, until one appears
 
-	// logins holds the credential version each connected account client
-	// logged in with (*mqtt.Client -> uint64).
+	// logins holds what each connected account client logged in with
+	// (*mqtt.Client -> login).
 	logins sync.Map
+	// principals holds whom each account session belongs to, by client
+	// id (string -> "user" or "user/device"), while the session lasts.
+	principals sync.Map
 
 	// pending holds clients between a successful login and mochi adding
 	// them to its client list, by client id, so two users connecting with
@@ -102,7 +106,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		return true // no user exists; New refused non-loopback listeners then
 	}
 	name := string(pk.Connect.Username)
-	version, ok := h.authenticate(name, pk.Connect.Password, cl.Net.Remote)
+	l, ok := h.authenticate(name, pk.Connect.Password, cl.Net.Remote)
 	if !ok {
 		h.b.stats.loginsRefused.Add(1)
 		if ok, n := h.refusals.Allow(hostOf(cl.Net.Remote)); ok {
@@ -111,24 +115,26 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		}
 		return false // mochi answers "bad user name or password"
 	}
-	if pk.Connect.WillFlag && !h.mayPublish(name, pk.Connect.WillTopic) {
-		h.refuseConnect(cl, "last will on a topic the user may not publish to", "user", name, "topic", clip(pk.Connect.WillTopic))
+	if pk.Connect.WillFlag && !h.mayPublish(name, l, pk.Connect.WillTopic) {
+		h.refuseConnect(cl, "last will on a topic the user may not publish to", "user", name, "device", l.device, "topic", clip(pk.Connect.WillTopic))
 		return false
 	}
-	if owner := h.claim(cl, name); owner != "" {
+	principal := l.principal(name)
+	if owner := h.claim(cl, principal); owner != "" {
 		h.b.stats.takeoversRefused.Add(1)
-		h.refuseConnect(cl, "client id belongs to another user's session", "user", name, "owner", owner)
+		h.refuseConnect(cl, "client id belongs to another user's or device's session", "user", name, "device", l.device, "owner", owner)
 		return false
 	}
 	if !h.service(name) {
-		h.logins.Store(cl, version)
+		h.logins.Store(cl, l)
+		h.principals.Store(cl.ID, principal)
 	}
 	return true
 }
 
 // authenticate checks a service account or an account user, within the
 // login limits.
-func (h *hook) authenticate(name string, pw []byte, remote string) (version uint64, ok bool) {
+func (h *hook) authenticate(name string, pw []byte, remote string) (l login, ok bool) {
 	want, service := h.users[name]
 	if h.isInternal(name) {
 		want, service = h.internal.Password, true
@@ -136,14 +142,19 @@ func (h *hook) authenticate(name string, pw []byte, remote string) (version uint
 	if service {
 		verify := func() bool { return subtle.ConstantTimeCompare([]byte(want), pw) == 1 }
 		if h.accounts == nil {
-			return 0, verify()
+			return login{}, verify()
 		}
-		return 0, h.accounts.Guard(name, remote, verify)
+		return login{}, h.accounts.Guard(name, remote, verify)
 	}
 	if h.accounts == nil || name == "" {
-		return 0, false
+		return login{}, false
 	}
-	return h.accounts.Check(name, string(pw), remote)
+	if h.phones != nil {
+		version, device, credential, ok := h.phones.CheckPhone(name, string(pw), remote)
+		return login{version: version, device: device, credential: credential}, ok
+	}
+	version, ok := h.accounts.Check(name, string(pw), remote)
+	return login{version: version}, ok
 }
 
 // refuseConnect answers CONNECT with "not authorized" and closes the
@@ -160,18 +171,25 @@ func (h *hook) refuseConnect(cl *mqtt.Client, reason string, attrs ...any) {
 	cl.Stop(packets.ErrNotAuthorized)
 }
 
-// claim reserves cl's client id for user until mochi has added the client,
-// or returns the user the id already belongs to.
-func (h *hook) claim(cl *mqtt.Client, user string) (owner string) {
+// claim reserves cl's client id for principal (a user, or a user's
+// device: phones.go) until mochi has added the client, or returns whom
+// the id already belongs to.
+func (h *hook) claim(cl *mqtt.Client, principal string) (owner string) {
 	h.pendingMu.Lock()
 	defer h.pendingMu.Unlock()
-	if p, ok := h.pending[cl.ID]; ok && p != cl && !p.Closed() && string(p.Properties.Username) != user {
-		return string(p.Properties.Username)
+	if p, ok := h.pending[cl.ID]; ok && p != cl && !p.Closed() {
+		if o, _ := h.logins.Load(p); o != nil {
+			if owner := o.(login).principal(string(p.Properties.Username)); !mayTakeOver(principal, owner) {
+				return owner
+			}
+		} else if owner := string(p.Properties.Username); !mayTakeOver(principal, owner) {
+			return owner
+		}
 	}
 	// A session outlives its connection (until SessionExpiry), so an
 	// offline phone's id is as much its own as a connected one's.
-	if existing, ok := h.b.srv.Clients.Get(cl.ID); ok && string(existing.Properties.Username) != user {
-		return string(existing.Properties.Username)
+	if existing, ok := h.b.srv.Clients.Get(cl.ID); ok && !mayTakeOver(principal, h.owner(existing)) {
+		return h.owner(existing)
 	}
 	h.pending[cl.ID] = cl
 	return ""
@@ -227,6 +245,7 @@ func (h *hook) ended(cl *mqtt.Client, err error, expire bool) {
 func (h *hook) OnClientExpired(cl *mqtt.Client) {
 	h.b.stats.sessionsExpired.Add(1)
 	h.unclaim(cl)
+	h.principals.CompareAndDelete(cl.ID, h.owner(cl))
 	cl.ClearInflights()
 	h.b.srv.UnsubscribeClient(cl)
 }
@@ -270,10 +289,13 @@ func (h *hook) mayReceive(cl *mqtt.Client, topic string) bool {
 		return false
 	}
 	owner := parts[1]
+	isCmd := len(parts) == 4 && parts[3] == "cmd"
 	if owner == name {
-		return true
+		// A device credential receives its own device's commands only.
+		l, _ := h.loginOf(cl)
+		return l.device == "" || !isCmd || parts[2] == l.device || parts[2] == "+" || parts[2] == "#"
 	}
-	if len(parts) == 4 && parts[3] == "cmd" {
+	if isCmd {
 		return false // commands are for the phone they are addressed to
 	}
 	if owner == "+" || owner == "#" {
@@ -290,17 +312,31 @@ func (h *hook) current(cl *mqtt.Client, name string) bool {
 	if !exists {
 		return false
 	}
-	v, ok := h.logins.Load(cl)
-	return !ok || v.(uint64) == version
+	l, ok := h.loginOf(cl)
+	return !ok || h.valid(name, l, version)
 }
 
-// mayPublish applies the OwnTracks rule to a topic name may publish to.
-func (h *hook) mayPublish(name, topic string) bool {
+// valid reports whether a login still holds for name, whose password
+// version is version: the same password, or a credential not revoked.
+func (h *hook) valid(name string, l login, version uint64) bool {
+	if l.credential != "" {
+		return h.phones != nil && h.phones.CredentialActive(name, l.credential)
+	}
+	return l.version == version
+}
+
+// mayPublish applies the OwnTracks rule to a topic name may publish to,
+// logged in with l: with a device credential, its own device's topics
+// only (no commands to other phones, even for an admin).
+func (h *hook) mayPublish(name string, l login, topic string) bool {
 	if h.locked() && h.isInternal(name) {
 		return h.internalTopic(topic, false)
 	}
 	if !h.locked() || h.service(name) || h.accounts == nil {
 		return true
+	}
+	if l.device != "" {
+		return deviceTopic(topic, name, l.device)
 	}
 	parts := strings.Split(topic, "/")
 	if len(parts) < 2 || parts[0] != "owntracks" {
@@ -320,10 +356,17 @@ func (h *hook) publishRefusal(cl *mqtt.Client, topic string) string {
 	}
 	name := string(cl.Properties.Username)
 	if h.accounts != nil && !h.service(name) && !h.current(cl, name) {
-		return "login no longer valid (user removed or password changed)"
+		return "login no longer valid (user removed, password changed or device credential revoked)"
 	}
-	if !h.mayPublish(name, topic) {
+	l, _ := h.loginOf(cl)
+	if !h.mayPublish(name, l, topic) {
+		if l.device != "" {
+			return "topic not allowed for this device credential"
+		}
 		return "topic not allowed for this user"
+	}
+	if l.credential != "" && h.phones != nil {
+		h.phones.Used(l.credential)
 	}
 	return ""
 }
@@ -387,7 +430,7 @@ func (b *Broker) Revoke(user string) int {
 			continue
 		}
 		if !cl.Closed() {
-			if v, ok := h.logins.Load(cl); exists && ok && v.(uint64) == version {
+			if l, ok := h.loginOf(cl); exists && ok && h.valid(user, l, version) {
 				continue
 			}
 			n++
@@ -426,5 +469,6 @@ func (b *Broker) dropSession(cl *mqtt.Client) {
 	b.srv.UnsubscribeClient(cl)
 	if cur, ok := b.srv.Clients.Get(cl.ID); ok && cur == cl {
 		b.srv.Clients.Delete(cl.ID)
+		b.hook.principals.Delete(cl.ID)
 	}
 }

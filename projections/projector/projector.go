@@ -161,7 +161,7 @@ func OpenServing(ctx context.Context, root string, log events.Reader, d owntrack
 	state := projections.NewState()
 	ch := projections.NewChanges()
 	err = log.Scan(ctx, 1, func(e events.Event) error {
-		if e.Topic == projections.UserTopic {
+		if projections.IsAccountsTopic(e.Topic) {
 			projections.Apply(state, projections.Decode(p.decoder, e), ch)
 		}
 		return nil

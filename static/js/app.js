@@ -39,13 +39,18 @@
     return dayMonth(t) + " " + t.getFullYear() + " " + hm(t);
   }
 
+  // A zone chosen on /me (html data-tz) is the server's to render in:
+  // only "ago" texts, which read alike in every zone, are kept current.
+  var fixedZone = document.documentElement.dataset.tz || "";
+
   function renderTime(el, now) {
+    if (fixedZone && el.dataset.fmt !== "ago" && el.textContent) return;
     var ms = Date.parse(el.getAttribute("datetime"));
     if (isNaN(ms)) return;
     var t = new Date(ms);
     var text = formatTime(t, now, el.dataset.fmt), title = formatTime(t, now, "full");
     if (el.textContent !== text) el.textContent = text;
-    if (el.title !== title) el.title = title;
+    if (el.title !== title && !(fixedZone && el.title)) el.title = title;
   }
 
   // pageNow is the moment the page shows: now, or the past moment of a
@@ -74,7 +79,7 @@
   // first byte (views.ViewerLocation); it lasts the browser session.
   function rememberZone() {
     var zone = "";
-    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    try { zone = fixedZone || Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
     if (!/^[A-Za-z0-9_\/+\-]{1,64}$/.test(zone)) return;
     if (document.cookie.split("; ").indexOf("tz=" + zone) >= 0) return;
     document.cookie = "tz=" + zone + "; Path=/; SameSite=Lax";

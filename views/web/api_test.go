@@ -737,6 +737,15 @@ var routesTestedElsewhere = map[string]string{
 	"GET /admin/erase":                                "TestEraseRoutes",
 	"POST /admin/erase":                               "TestEraseRoutes",
 	"POST /admin/erase/retention":                     "TestEraseRoutes",
+	"GET /connect":                                    "TestAccountPages",
+	"POST /connect":                                   "TestAccountPages",
+	"GET /me":                                         "TestAccountPages",
+	"POST /me/password":                               "TestAccountPages",
+	"POST /me/zone":                                   "TestAccountPages",
+	"POST /me/signout":                                "TestAccountPages",
+	"POST /me/devices/revoke":                         "TestAccountPages",
+	"GET /api/v1/me/otrc":                             "TestAccountPages",
+	"POST /api/v1/me/otrc":                            "TestAccountPages",
 }
 
 // testFuncs returns the names of the Test functions in this package's

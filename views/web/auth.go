@@ -205,6 +205,7 @@ type Auth struct {
 	limits   *limiter
 	lockLogs *lograte.Limiter // "too many failed logins": once a minute per address
 	initOnce sync.Once
+	lastUse  lastUses // device credentials' last use (phonelogin.go)
 }
 
 func (a *Auth) init() {

@@ -49,11 +49,21 @@ const (
 // retries), so a malformed message is kept, with its reason visible in the
 // log, and answered 200 [] rather than retried forever.
 func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.pubViewer(w, r)
+	v, bound, ok := s.pubViewer(w, r)
 	if !ok {
 		return
 	}
 	device := firstSet(r.Header.Get("X-Limit-D"), r.URL.Query().Get("d"), pubDefaultDevice)
+	if bound != "" {
+		// A device credential posts as its own device only.
+		if given := firstSet(r.Header.Get("X-Limit-D"), r.URL.Query().Get("d")); given != "" && given != bound {
+			s.Logger.Warn("owntracks http post refused: device credential used for another device",
+				"user", v.Name, "device", bound, "claimed", clip(given), "client", s.Auth.ClientIP(r))
+			s.httpError(w, r, http.StatusForbidden, fmt.Sprintf("this credential is for device %q", bound), nil)
+			return
+		}
+		device = bound
+	}
 	if err := validDeviceName(device); err != nil {
 		s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
 		return
@@ -111,35 +121,46 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 // pages: HTTP Basic credentials once a user exists (the authenticated
 // name is the identity, whatever X-Limit-U or the body say), else open
 // mode with the identity the phone gives. It writes the 400, 401 or 429
-// and returns false when the request may not go on.
-func (s *Server) pubViewer(w http.ResponseWriter, r *http.Request) (Viewer, bool) {
+// and returns false when the request may not go on. With a device
+// credential, device is the one device the phone may post as.
+func (s *Server) pubViewer(w http.ResponseWriter, r *http.Request) (v Viewer, device string, ok bool) {
 	if s.Auth.IsOpen() {
 		name := firstSet(r.Header.Get("X-Limit-U"), r.URL.Query().Get("u"), pubDefaultUser)
 		if err := projections.ValidUserName(name); err != nil {
 			s.httpError(w, r, http.StatusBadRequest, err.Error(), nil)
-			return Viewer{}, false
+			return Viewer{}, "", false
 		}
-		return Viewer{Name: name, Admin: true, Open: true}, true
+		return Viewer{Name: name, Admin: true, Open: true}, "", true
 	}
 	name, password, ok := r.BasicAuth()
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="tracker", charset="UTF-8"`)
 		http.Error(w, "login required: use HTTP Basic authentication", http.StatusUnauthorized)
-		return Viewer{}, false
+		return Viewer{}, "", false
 	}
-	u, err := s.Auth.Check(name, password, s.Auth.ClientIP(r))
+	l, err := s.Auth.CheckPhone(name, password, s.Auth.ClientIP(r))
 	if err != nil {
 		var tooMany errTooMany
 		if errors.As(err, &tooMany) {
 			w.Header().Set("Retry-After", fmt.Sprint(int(tooMany.wait.Seconds())+1))
 			http.Error(w, err.Error(), http.StatusTooManyRequests)
-			return Viewer{}, false
+			return Viewer{}, "", false
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="tracker", charset="UTF-8"`)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return Viewer{}, false
+		return Viewer{}, "", false
 	}
-	return Viewer{Name: u.Name, Admin: u.Admin, user: u}, true
+	u := l.User
+	return Viewer{Name: u.Name, Admin: u.Admin, user: u}, l.Device, true
+}
+
+// clip shortens what a client chose for the log.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }
 
 // validDeviceName checks a device name: it is an MQTT topic level.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
@@ -32,6 +33,11 @@ func (s *Server) pageFor(r *http.Request, title, active string) views.Page {
 	p.Now = p.Now.In(views.ViewerLocation(r, p.Now.Location()))
 	v := ViewerFrom(r.Context())
 	p.User, p.Admin = v.Name, v.Admin || v.Open
+	if z := v.user.Zone; z != "" { // chosen on /me
+		if loc, err := time.LoadLocation(z); err == nil {
+			p.Now, p.Zone = p.Now.In(loc), z
+		}
+	}
 	return p
 }
 

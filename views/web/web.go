@@ -96,6 +96,8 @@ type Deps struct {
 	// Eraser erases events for good and sets retention (erase.go); the
 	// erase page and API answer 404 when nil.
 	Eraser Eraser
+	// Phones are where phones reach this server (account.go).
+	Phones PhoneEndpoints
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -175,6 +177,7 @@ func (s *Server) Router() chi.Router {
 		s.correctionPageRoutes(r)
 		s.areaPageRoutes(r)
 		s.asOfRoutes(r)
+		s.accountRoutes(r)
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
@@ -182,6 +185,7 @@ func (s *Server) Router() chi.Router {
 			r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
 			r.Get("/areas", s.listAreas)
 			s.correctionAPIRoutes(r)
+			s.meAPIRoutes(r) // /api/v1/me/otrc
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
