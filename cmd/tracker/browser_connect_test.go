@@ -44,7 +44,7 @@ func TestBrowserConnectAndMe(t *testing.T) {
 	if cfg.Username != "vera" || cfg.DeviceID != "phone" || cfg.Password == "" {
 		t.Fatalf("configuration from the page = %+v", cfg)
 	}
-	shots(t, b, "connect")
+	connectShots(t, b, "connect")
 
 	// The phone scans it and connects.
 	lost := make(chan error, 1)
@@ -66,7 +66,7 @@ func TestBrowserConnectAndMe(t *testing.T) {
 	if strings.Contains(b.pageText(t), cfg.Password) {
 		t.Error("/me shows the device secret")
 	}
-	shots(t, b, "me")
+	connectShots(t, b, "me")
 
 	// Revoke it: the phone's session closes.
 	b.do(t, 10*time.Second, chromedp.Click(chromedp.CSS(`[data-device="phone"] [data-testid="revoke"]`)))
@@ -133,9 +133,9 @@ func TestBrowserConnectAndMe(t *testing.T) {
 	}
 }
 
-// shots saves the page at 390 and 1280 px, light and dark, and checks
+// connectShots saves the page at 390 and 1280 px, light and dark, and checks
 // that nothing scrolls sideways.
-func shots(t *testing.T, b *browser, name string) {
+func connectShots(t *testing.T, b *browser, name string) {
 	t.Helper()
 	dir := screenshotDir(t)
 	for _, w := range []int64{390, 1280} {
