@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"tracker/events"
@@ -83,6 +84,16 @@ type Retention struct {
 	Default time.Duration // --retain-history; 0 keeps everything unless a user's policy says otherwise
 	Every   time.Duration // how often it is applied; 1 h when 0
 	Logger  *slog.Logger
+
+	// What the log said up to seen: each run reads only the events since
+	// the last (a whole log every hour was a second of CPU per million
+	// events, and its garbage, even with no policy at all). Forgotten
+	// after any erasure, which changes every user's oldest event.
+	mu       sync.Mutex
+	seen     uint64
+	policies map[string]time.Duration // lower-cased user -> period; absent: Default
+	oldest   map[string]time.Time
+	names    map[string]string
 }
 
 // Run applies the policy every Every (the first time after at most five
@@ -121,44 +132,75 @@ func (r *Retention) Once(ctx context.Context) (Result, error) {
 	if err != nil || len(rules) == 0 {
 		return Result{}, err
 	}
-	return r.Eraser.Erase(ctx, Request{Rules: rules, Reason: ReasonRetention, By: ReasonRetention, Quiet: true})
+	res, err := r.Eraser.Erase(ctx, Request{Rules: rules, Reason: ReasonRetention, By: ReasonRetention, Quiet: true})
+	r.forget()
+	return res, err
+}
+
+// forget drops what was read, so the next run reads the log from the start.
+func (r *Retention) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen, r.policies, r.oldest, r.names = 0, nil, nil, nil
+}
+
+// read brings policies and oldest up to the log's head, reading from
+// the start when nothing is known or when an erasure by command came
+// since the last run.
+func (r *Retention) read(ctx context.Context) error {
+	for {
+		if r.policies == nil {
+			r.seen = 0
+			r.policies, r.oldest, r.names = map[string]time.Duration{}, map[string]time.Time{}, map[string]string{}
+		}
+		from, erased := r.seen, false
+		err := r.Eraser.Log.Scan(ctx, from+1, func(e events.Event) error {
+			r.seen = e.Seq
+			switch {
+			case e.Source == events.SourceAdmin && e.Topic == Topic:
+				erased = true // the oldest events may be gone
+			case e.Source == events.SourceAdmin && e.Topic == RetentionTopic:
+				p, err := ParsePolicy(e.Payload)
+				if err != nil {
+					return nil // kept in the log with its reason; the fold reports it
+				}
+				key := strings.ToLower(p.User)
+				if p.Keep == KeepDefault {
+					delete(r.policies, key)
+				} else {
+					d, _ := ParseKeep(p.Keep)
+					r.policies[key] = d
+				}
+			default:
+				user, _, ok := Owner(&e)
+				if !ok {
+					return nil
+				}
+				key := strings.ToLower(user)
+				if o, seen := r.oldest[key]; !seen || e.Received.Before(o) {
+					r.oldest[key], r.names[key] = e.Received, user
+				}
+			}
+			return nil
+		})
+		if err != nil || !erased || from == 0 {
+			return err
+		}
+		r.policies = nil // read from the start once more
+	}
 }
 
 // Rules reads the policies and the users' oldest events from the log and
 // returns a rule for each user who has events older than the user's
 // period.
 func (r *Retention) Rules(ctx context.Context, now time.Time) ([]Rule, error) {
-	policies := map[string]time.Duration{} // lower-cased user -> period; absent: Default
-	oldest := map[string]time.Time{}
-	names := map[string]string{}
-	err := r.Eraser.Log.Scan(ctx, 1, func(e events.Event) error {
-		if e.Source == events.SourceAdmin && e.Topic == RetentionTopic {
-			p, err := ParsePolicy(e.Payload)
-			if err != nil {
-				return nil // kept in the log with its reason; the fold reports it
-			}
-			key := strings.ToLower(p.User)
-			if p.Keep == KeepDefault {
-				delete(policies, key)
-			} else {
-				d, _ := ParseKeep(p.Keep)
-				policies[key] = d
-			}
-			return nil
-		}
-		user, _, ok := Owner(&e)
-		if !ok {
-			return nil
-		}
-		key := strings.ToLower(user)
-		if o, seen := oldest[key]; !seen || e.Received.Before(o) {
-			oldest[key], names[key] = e.Received, user
-		}
-		return nil
-	})
-	if err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.read(ctx); err != nil {
+		r.policies = nil
 		return nil, fmt.Errorf("retention: read the log: %w", err)
 	}
+	policies, oldest, names := r.policies, r.oldest, r.names
 	var rules []Rule
 	for key, o := range oldest {
 		keep, ok := policies[key]
