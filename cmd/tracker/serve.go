@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -211,7 +212,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	}
 	hub := live.New(st.proj, pageFor, locator(in, commands, metrics, logger), logger) // the locator runs only once HTTP serves
 	auditor := audit.New(st.log, opts.decoder, logger)
-	devHealth := health.NewTracker() // folded from the log in runServer
+	devHealth := health.NewTracker() // folded from the log in runServer, once asked for
+	devHealth.OnCaughtUp = func() { debug.FreeOSMemory() }
 	uploads, err := cfg.Data.uploadsDir()
 	if err != nil {
 		return err

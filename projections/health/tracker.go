@@ -9,19 +9,47 @@ import (
 	"tracker/events/owntracks"
 )
 
-// Tracker keeps the health fold in memory, folded from the whole log when
-// the server starts and then following it: the figures are derived from
-// the log alone, so a restart (or a rebuild) reproduces them.
+// Tracker keeps the health fold in memory, folded from the whole log once
+// someone first asks for it (the devices page, its API, a /metrics
+// scrape) and then following it: the figures are derived from the log
+// alone, so a restart (or a rebuild) reproduces them. Not at start: reading
+// a million events costs seconds of CPU, and keeps every page of the
+// log's tables mapped into the process (18 MB of RSS at rest, for good)
+// on a server whose admin may never look.
 type Tracker struct {
 	mu sync.RWMutex
 	h  *Health
+
+	wanted   chan struct{} // closed by the first demand
+	want     sync.Once
+	caughtUp chan struct{} // closed once the first pass over the log is done
+
+	// OnCaughtUp, when set, runs once after the first pass over the log
+	// (serve returns that pass's garbage to the system).
+	OnCaughtUp func()
 }
 
+// firstWait bounds how long the first demand waits for the first pass: a
+// page then shows what is folded so far rather than hang on a huge log.
+const firstWait = 10 * time.Second
+
 // NewTracker returns a tracker that has folded nothing yet (see Run).
-func NewTracker() *Tracker { return &Tracker{h: New()} }
+func NewTracker() *Tracker {
+	return &Tracker{h: New(), wanted: make(chan struct{}), caughtUp: make(chan struct{})}
+}
+
+// demand starts the fold, and waits for its first pass up to firstWait.
+func (t *Tracker) demand() {
+	t.want.Do(func() { close(t.wanted) })
+	select {
+	case <-t.caughtUp:
+	case <-time.After(firstWait):
+	}
+}
 
 // Report returns the figures as of now.
 func (t *Tracker) Report(now time.Time) Report {
+	t.demand()
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.h.Report(now)
@@ -29,6 +57,7 @@ func (t *Tracker) Report(now time.Time) Report {
 
 // Applied is the newest event folded.
 func (t *Tracker) Applied() uint64 {
+	t.want.Do(func() { close(t.wanted) })
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.h.applied
@@ -37,10 +66,17 @@ func (t *Tracker) Applied() uint64 {
 // foldBatch is how many events are folded under one lock.
 const foldBatch = 512
 
-// Run folds log from its first event, then each new one, until ctx ends.
-// Events the phones did not send (admin definitions, the server's
-// commands) are skipped before decoding.
+// Run folds log from its first event, once first asked for (Report,
+// Applied), then each new one, until ctx ends. Events the phones did not
+// send (admin definitions, the server's commands) are skipped before
+// decoding.
 func (t *Tracker) Run(ctx context.Context, log events.Reader, d owntracks.Decoder) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-t.wanted:
+	}
+	first := true
 	type decoded struct {
 		e   events.Event
 		m   owntracks.Message
@@ -85,6 +121,13 @@ func (t *Tracker) Run(ctx context.Context, log events.Reader, d owntracks.Decode
 				return nil
 			}
 			return err
+		}
+		if first {
+			first = false
+			if t.OnCaughtUp != nil {
+				t.OnCaughtUp()
+			}
+			close(t.caughtUp)
 		}
 		select {
 		case <-ctx.Done():
