@@ -2,8 +2,6 @@ package main
 
 import (
 	"archive/zip"
-	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"tracker/events"
@@ -61,87 +58,18 @@ go through its API.`, stderr)
 	}
 	defer src.close()
 
-	var (
-		stats   []google.Stats
-		skipped []string
-	)
+	files := &google.Files{Device: dev, Several: len(src.files) > 1}
 	job := importJob{
 		what:  src.what,
 		bytes: src.size,
 		read: func(ctx context.Context, add func(events.Event, int64) error, problem func(reason, where string)) error {
-			var before int64
-			for _, f := range src.files {
-				st, err := readGoogleFile(ctx, f, dev,
-					func(r google.Record) error { return add(r.Event, before+r.Done) },
-					func(p google.Problem) { problem(p.Reason, src.where(f, p.Where)) })
-				before += f.size
-				switch {
-				case errors.Is(err, google.ErrNotGoogle) && len(src.files) > 1:
-					skipped = append(skipped, f.name)
-					continue
-				case err != nil:
-					return fmt.Errorf("%s: %w", f.name, err)
-				}
-				stats = append(stats, st)
-			}
-			return nil
+			return files.ReadAll(ctx, src.files,
+				func(r google.Record) error { return add(r.Event, r.Done) },
+				func(p google.Problem) { problem(p.Reason, p.Where) })
 		},
-		notes: func() []string {
-			notes := googleNotes(stats, dev)
-			if len(skipped) > 0 {
-				notes = append(notes, fmt.Sprintf("%d files are not location history and were not read: %s", len(skipped), listShort(skipped, 5)))
-			}
-			return notes
-		},
+		notes: files.Notes,
 	}
 	return runImportJob(ctx, to, job, stdout, stderr)
-}
-
-// googleNotes adds the counts of several files' stats up, per format.
-func googleNotes(stats []google.Stats, dev google.Device) []string {
-	var (
-		total  google.Stats
-		byForm = map[google.Format]int{}
-		order  []google.Format
-	)
-	total.DeviceTags = map[int64]int{}
-	for _, s := range stats {
-		if byForm[s.Format] == 0 {
-			order = append(order, s.Format)
-		}
-		byForm[s.Format]++
-		total.Records += s.Records
-		total.Points += s.Points
-		total.Visits += s.Visits
-		total.Activities += s.Activities
-		total.Interpolate += s.Interpolate
-		total.Wrapped += s.Wrapped
-		total.Signals += s.Signals
-		total.Frequent += s.Frequent
-		total.Memories += s.Memories
-		for k, v := range s.DeviceTags {
-			total.DeviceTags[k] += v
-		}
-	}
-	if len(order) == 1 {
-		total.Format = order[0]
-	}
-	notes := total.Notes(dev)
-	if len(order) > 1 || len(stats) > 1 {
-		var parts []string
-		for _, f := range order {
-			parts = append(parts, fmt.Sprintf("%d × %s", byForm[f], f))
-		}
-		notes = append([]string{"files read: " + strings.Join(parts, ", ")}, notes...)
-	}
-	return notes
-}
-
-func listShort(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return strings.Join(names[:n], ", ") + fmt.Sprintf(", … (%d more)", len(names)-n)
 }
 
 // googleSource is what the command reads: one file, the .json files of a
@@ -149,30 +77,14 @@ func listShort(names []string, n int) string {
 type googleSource struct {
 	what  string
 	size  int64
-	files []googleFile
+	files []google.File
 	zip   *zip.ReadCloser
-}
-
-type googleFile struct {
-	name string // as shown: relative to the directory or archive
-	size int64
-	open func() (io.ReadCloser, error)
 }
 
 func (s *googleSource) close() {
 	if s.zip != nil {
 		_ = s.zip.Close()
 	}
-}
-
-func (s *googleSource) where(f googleFile, where string) string {
-	return f.name + " " + where
-}
-
-// isGoogleJSON: the names worth reading in a directory or archive.
-func isGoogleJSON(name string) bool {
-	n := strings.ToLower(name)
-	return strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".json.gz")
 }
 
 func openGoogleSource(path string) (*googleSource, error) {
@@ -187,7 +99,7 @@ func openGoogleSource(path string) (*googleSource, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() || !isGoogleJSON(d.Name()) || !d.Type().IsRegular() {
+			if d.IsDir() || !google.IsHistoryFile(d.Name()) || !d.Type().IsRegular() {
 				return nil // links are not followed: only what is in the directory
 			}
 			info, err := d.Info()
@@ -195,7 +107,7 @@ func openGoogleSource(path string) (*googleSource, error) {
 				return err
 			}
 			rel, _ := filepath.Rel(path, p)
-			src.files = append(src.files, googleFile{name: rel, size: info.Size(), open: func() (io.ReadCloser, error) { return os.Open(p) }})
+			src.files = append(src.files, google.File{Name: rel, Size: info.Size(), Open: func() (io.ReadCloser, error) { return os.Open(p) }})
 			src.size += info.Size()
 			return nil
 		})
@@ -210,41 +122,19 @@ func openGoogleSource(path string) (*googleSource, error) {
 		}
 		src.zip = z
 		for _, zf := range z.File {
-			if zf.FileInfo().IsDir() || !isGoogleJSON(zf.Name) {
+			if zf.FileInfo().IsDir() || !google.IsHistoryFile(zf.Name) {
 				continue
 			}
-			src.files = append(src.files, googleFile{name: zf.Name, size: int64(zf.UncompressedSize64), open: zf.Open})
+			src.files = append(src.files, google.File{Name: zf.Name, Size: int64(zf.UncompressedSize64), Open: zf.Open})
 			src.size += int64(zf.UncompressedSize64)
 		}
 		src.what = fmt.Sprintf("%d files in %s", len(src.files), path)
 	default:
-		src.files = []googleFile{{name: filepath.Base(path), size: fi.Size(), open: func() (io.ReadCloser, error) { return os.Open(path) }}}
+		src.files = []google.File{{Name: filepath.Base(path), Size: fi.Size(), Open: func() (io.ReadCloser, error) { return os.Open(path) }}}
 		src.size = fi.Size()
 	}
 	if len(src.files) == 0 {
 		return nil, fmt.Errorf("%s: no .json files in it", path)
 	}
-	// Records.json first, then the months in order, as a person reads them.
-	slices.SortStableFunc(src.files, func(a, b googleFile) int { return strings.Compare(a.name, b.name) })
 	return src, nil
-}
-
-// readGoogleFile reads one file, gzip-compressed or not.
-func readGoogleFile(ctx context.Context, f googleFile, dev google.Device, fn func(google.Record) error, problem func(google.Problem)) (google.Stats, error) {
-	rc, err := f.open()
-	if err != nil {
-		return google.Stats{}, err
-	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
-	var in io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return google.Stats{}, err
-		}
-		defer gz.Close()
-		in = gz
-	}
-	return google.Read(ctx, in, dev, fn, problem)
 }

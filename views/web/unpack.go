@@ -47,14 +47,10 @@ var recorderTops = []string{"rec", "cards", "waypoints"}
 // unpack directory with slashes; "" when it is not unpacked, with a
 // reason when that is a problem worth reporting.
 func entryPath(name string) (rel, problem string) {
-	if strings.ContainsRune(name, '\\') || strings.ContainsRune(name, 0) || path.IsAbs(name) {
+	elems, ok := entryElems(name)
+	if !ok {
 		return "", reasonUnsafeName
 	}
-	elems := strings.Split(strings.TrimSuffix(name, "/"), "/")
-	if slices.Contains(elems, "..") {
-		return "", reasonUnsafeName
-	}
-	elems = slices.DeleteFunc(elems, func(e string) bool { return e == "" || e == "." })
 	i := slices.IndexFunc(elems, func(e string) bool { return slices.Contains(recorderTops, e) })
 	if i < 0 || len(elems)-i < 3 { // rec/<user>/<file> at the least (old cards/<user>.json is 3 too)
 		return "", ""
@@ -65,6 +61,20 @@ func entryPath(name string) (rel, problem string) {
 		return rel, ""
 	}
 	return "", ""
+}
+
+// entryElems splits an archive entry's name into its path elements
+// (without empty ones and "."); not ok when the name is unsafe: absolute,
+// with .., a backslash or a NUL.
+func entryElems(name string) (elems []string, ok bool) {
+	if strings.ContainsRune(name, '\\') || strings.ContainsRune(name, 0) || path.IsAbs(name) {
+		return nil, false
+	}
+	elems = strings.Split(strings.TrimSuffix(name, "/"), "/")
+	if slices.Contains(elems, "..") {
+		return nil, false
+	}
+	return slices.DeleteFunc(elems, func(e string) bool { return e == "" || e == "." }), true
 }
 
 // unpacker writes the entries of one archive under dir.
