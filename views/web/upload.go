@@ -97,6 +97,9 @@ type uploadInput struct {
 	// unpack writes the Recorder files of an archive under dir, within
 	// the limits and the free space (unpack.go).
 	unpack func(ctx context.Context, dir string, problem func(reason, where string)) error
+	// newUnpacker gives the limits of an archive read where it is
+	// (takeout.go).
+	newUnpacker func(problem func(reason, where string)) *unpacker
 }
 
 // Open returns the file's content from its start, decompressed when it
@@ -127,23 +130,26 @@ type uploadFormat struct {
 	// Sniff looks at the file's first bytes (decompressed when it is
 	// gzip; zipped says it is a zip archive) and its name.
 	Sniff func(head []byte, zipped bool, name string) bool
+	// Confirm, when set, looks further into a file Sniff took (an
+	// archive's entries) before the format is chosen.
+	Confirm func(in uploadInput, zipped bool) bool
 	// Read calls add for each event (done: input bytes read so far) and
 	// problem for each line or file skipped; it returns notes for the
 	// summary.
 	Read func(ctx context.Context, in uploadInput, add func(e events.Event, done int64) error, problem func(reason, where string)) ([]string, error)
 }
 
-// uploadFormats, in the order they are tried. A new reader (Google
-// Takeout) adds its entry here, before the ones its files could be taken
-// for.
+// uploadFormats, in the order they are tried. A new reader adds its
+// entry here, before the ones its files could be taken for.
 var uploadFormats = []uploadFormat{
+	takeoutFormat,
 	{Name: "recorder", Sniff: sniffRecorder, Read: readRecorderUpload},
 	{Name: "gpx", NeedsDevice: true, Sniff: sniffGPX, Read: readGPXUpload},
 	{Name: "events", Sniff: sniffEvents, Read: readEventsUpload},
 }
 
 // errUnknownFormat is an upload no format recognised.
-var errUnknownFormat = errors.New("not a file this server can import: upload an OwnTracks Recorder directory as .tar.gz or .zip, a GPX file, or an event export (JSON lines)")
+var errUnknownFormat = errors.New("not a file this server can import: upload an OwnTracks Recorder directory as .tar.gz or .zip, a GPX file, Google location history (a Takeout .zip or .tgz, or its JSON files), or an event export (JSON lines)")
 
 func sniffRecorder(head []byte, zipped bool, _ string) bool {
 	return zipped || isTar(head)
@@ -341,6 +347,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	in.unpack = func(ctx context.Context, dir string, problem func(string, string)) error {
 		return unpack(ctx, s, in, dir, problem)
 	}
+	in.newUnpacker = func(problem func(string, string)) *unpacker { return s.newUnpacker(in, "", problem) }
 	s.ops.update(job, func(j *Job) { j.Total = uint64(n) })
 
 	format, err := detectUpload(in)
@@ -381,7 +388,7 @@ func detectUpload(in uploadInput) (uploadFormat, error) {
 		head = head[:n]
 	}
 	for _, f := range uploadFormats {
-		if f.Sniff(head, zipped, in.Name) {
+		if f.Sniff(head, zipped, in.Name) && (f.Confirm == nil || f.Confirm(in, zipped)) {
 			return f, nil
 		}
 	}
