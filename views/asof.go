@@ -72,20 +72,13 @@ func (t TimeBar) ReplayFrom() string { return t.Shown().Add(-time.Hour).Format("
 func (t TimeBar) ReplayTo() string { return t.Shown().Format("2006-01-02T15:04") }
 
 // ReplayURL replays the history's range for this friend alone on the
-// dashboard (at 600×, or 3600× for a range longer than 6 hours), up to now.
+// dashboard (at ReplaySpeed), up to now.
 func (h History) ReplayURL() string {
-	to := h.To
-	if h.Now.Before(to) {
-		to = h.Now
-	}
-	speed := "600"
-	if to.Sub(h.From) > 6*time.Hour {
-		speed = "3600"
-	}
+	from, to := h.ReplayFrom(), h.ReplayTo()
 	q := url.Values{}
-	q.Set("at", unixText(h.From))
-	q.Set("replay", unixText(h.From)+"-"+unixText(to))
-	q.Set("speed", speed)
+	q.Set("at", unixText(from))
+	q.Set("replay", unixText(from)+"-"+unixText(to))
+	q.Set("speed", h.ReplaySpeed())
 	q.Set("friend", string(h.Friend.ID))
 	return "/?" + q.Encode()
 }

@@ -178,7 +178,15 @@ func TimeBarView(t TimeBar) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" data-testid=\"replay-to\"></label> <label>Speed <select name=\"speed\" data-testid=\"replay-speed\"><option value=\"1\">1×</option> <option value=\"10\">10×</option> <option value=\"60\" selected>60×</option> <option value=\"600\">600×</option> <option value=\"3600\">3600×</option></select></label> <button type=\"submit\" class=\"small\" data-testid=\"replay-load\">Replay</button></form><div class=\"tb-player\" data-testid=\"replay-player\" hidden><button type=\"button\" class=\"small\" data-testid=\"replay-play\">Pause</button> <button type=\"button\" class=\"small\" data-testid=\"replay-step\">Step</button> <label for=\"replay-seek\" class=\"vh\">Position in the replay</label> <input id=\"replay-seek\" type=\"range\" min=\"0\" max=\"1000\" value=\"0\" data-testid=\"replay-seek\"> <output class=\"tb-clock\" data-testid=\"replay-clock\"></output> <span class=\"tb-note\" role=\"status\" data-testid=\"replay-note\"></span></div></details></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "\" data-testid=\"replay-to\"></label> <label>Speed <select name=\"speed\" data-testid=\"replay-speed\">")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = replaySpeedOptions("60").Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</select></label> <button type=\"submit\" class=\"small\" data-testid=\"replay-load\">Replay</button></form><div class=\"tb-player\" data-testid=\"replay-player\" hidden><button type=\"button\" class=\"small\" data-testid=\"replay-play\">Pause</button> <button type=\"button\" class=\"small\" data-testid=\"replay-step\">Step</button> <label for=\"replay-seek\" class=\"vh\">Position in the replay</label> <input id=\"replay-seek\" type=\"range\" min=\"0\" max=\"1000\" value=\"0\" data-testid=\"replay-seek\"> <output class=\"tb-clock\" data-testid=\"replay-clock\"></output> <span class=\"tb-note\" role=\"status\" data-testid=\"replay-note\"></span></div></details></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

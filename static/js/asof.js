@@ -2,20 +2,12 @@
 // week and shows the dashboard as of then (/?at=UNIX, a URL that can be
 // shared); the date picker (a plain form) reaches any moment. A past
 // dashboard has no live stream, so nothing live changes it; "Back to now"
-// returns to the live one. No dependencies.
+// returns to the live one. Needs player.js (for the time words).
 (function () {
   "use strict";
 
-  var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  function pad(n) { return n < 10 ? "0" + n : String(n); }
-
   // moment says a Unix time in the browser's zone: "Tue 1 Dec 14:05".
-  function moment(s) {
-    var t = new Date(s * 1000);
-    return WEEKDAYS[t.getDay()] + " " + t.getDate() + " " + MONTHS[t.getMonth()] + " " + pad(t.getHours()) + ":" + pad(t.getMinutes());
-  }
-  window.trackerMoment = moment; // shared with replay.js
+  var moment = window.TrackerPlayer.moment;
 
   function start() {
     var slider = document.getElementById("at-slider");

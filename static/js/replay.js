@@ -1,7 +1,8 @@
 // Replay on the dashboard: plays a period for everyone the viewer sees
 // (or one friend, ?friend=user/device) at 1×–3600×, moving the markers
 // along their tracks and changing the place cards as they cross areas;
-// pause, step and seek. The period is in the URL (/?at=FROM&replay=FROM-TO
+// pause, step and seek (the player is player.js's, shared with a friend's
+// history page). The period is in the URL (/?at=FROM&replay=FROM-TO
 // &speed=N), which shows the dashboard as of its start (no live stream),
 // and its data come from /api/v1/replay. The markers are app.js's: this
 // script changes the rows' data-marker and asks it to redraw
@@ -9,8 +10,8 @@
 (function () {
   "use strict";
 
-  var FRAME_MS = 100; // how often the markers and cards are redrawn
-  var data = null, t = 0, playing = false, speed = 60, lastFrame = 0, lastDraw = 0, placesSig = "", tracks = [];
+  var P = window.TrackerPlayer;
+  var data = null, placesSig = "", tracks = [];
   var els = {}; // friend id -> the element carrying its marker
 
   function q(sel) { return document.querySelector(sel); }
@@ -18,10 +19,6 @@
   function localValue(s) {
     var d = new Date(s * 1000);
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
-  }
-  function clockText(s) {
-    var d = new Date(s * 1000), m = window.trackerMoment ? window.trackerMoment(s) : d.toString();
-    return m + ":" + pad(d.getSeconds());
   }
 
   // ------------------------------------------------------------- the form
@@ -55,22 +52,6 @@
     e.dataset.friend = id;
     box.appendChild(e);
     return e;
-  }
-
-  // position is where a friend is at s: on its track between two fixes,
-  // or its first fix before the track begins.
-  function position(f, s) {
-    var p = f.points;
-    if (!p.length) return null;
-    var lo = 0, hi = p.length - 1;
-    if (s <= p[0][0]) return { lat: p[0][1], lon: p[0][2], tst: p[0][0] };
-    if (s >= p[hi][0]) return { lat: p[hi][1], lon: p[hi][2], tst: p[hi][0] };
-    while (hi - lo > 1) {
-      var mid = (lo + hi) >> 1;
-      if (p[mid][0] <= s) lo = mid; else hi = mid;
-    }
-    var a = p[lo], b = p[hi], k = b[0] > a[0] ? (s - a[0]) / (b[0] - a[0]) : 0;
-    return { lat: a[1] + (b[1] - a[1]) * k, lon: a[2] + (b[2] - a[2]) * k, tst: a[0] };
   }
 
   // members are, per place key, the friends in it at s: any of its
@@ -147,10 +128,10 @@
     }
   }
 
-  function draw() {
+  function draw(t) {
     var moved = false;
     data.friends.forEach(function (f) {
-      var id = f.marker.id, e = els[id], at = position(f, t);
+      var id = f.marker.id, e = els[id], at = P.position(f.points, t);
       if (!e || !at) return;
       var m = f.marker;
       if (m.lat === at.lat && m.lon === at.lon) return;
@@ -161,45 +142,6 @@
     });
     if (moved) document.dispatchEvent(new CustomEvent("tracker:sync"));
     drawPlaces(t);
-    q('[data-testid="replay-clock"]').textContent = clockText(t);
-    var seek = q('[data-testid="replay-seek"]');
-    if (document.activeElement !== seek) seek.value = String(Math.round((t - data.from) / (data.to - data.from) * 1000));
-  }
-
-  // ---------------------------------------------------------- the player
-  var loop = 0; // the running frame loop; a new one ends the old
-  function frame(now, mine) {
-    if (!playing || mine !== loop) return;
-    if (lastFrame) t = Math.min(data.to, t + (now - lastFrame) / 1000 * speed);
-    lastFrame = now;
-    if (now - lastDraw >= FRAME_MS || t >= data.to) { lastDraw = now; draw(); }
-    if (t >= data.to) { setPlaying(false); return; }
-    requestAnimationFrame(function (ts) { frame(ts, mine); });
-  }
-
-  function setPlaying(on) {
-    playing = on;
-    lastFrame = 0;
-    var b = q('[data-testid="replay-play"]');
-    b.textContent = on ? "Pause" : (t >= data.to ? "Play again" : "Play");
-    b.setAttribute("aria-pressed", on ? "true" : "false");
-    if (on) {
-      if (t >= data.to) t = data.from;
-      var mine = ++loop;
-      requestAnimationFrame(function (ts) { frame(ts, mine); });
-    }
-  }
-
-  // step moves to the next fix or crossing after t, paused.
-  function step() {
-    var next = data.to;
-    data.friends.forEach(function (f) {
-      for (var i = 0; i < f.points.length; i++) if (f.points[i][0] > t) { next = Math.min(next, f.points[i][0]); break; }
-    });
-    data.crossings.forEach(function (c) { if (c.tst > t) next = Math.min(next, c.tst); });
-    setPlaying(false);
-    t = next;
-    draw();
   }
 
   function drawTracks() {
@@ -217,7 +159,7 @@
     if (all.length > 1) map.fitBounds(L.latLngBounds(all).pad(0.1));
   }
 
-  function load(from, to, friend) {
+  function load(from, to, friend, speedSelect, speed) {
     var player = q('[data-testid="replay-player"]'), note = q('[data-testid="replay-note"]');
     var details = q('[data-testid="replay"]');
     details.hidden = false;
@@ -230,14 +172,15 @@
       return r.json();
     }).then(function (d) {
       data = d;
-      t = d.from;
       d.friends.forEach(function (f) { els[f.marker.id] = elementOf(f.marker.id); if (!els[f.marker.id].dataset.marker) els[f.marker.id].dataset.marker = JSON.stringify(f.marker); });
       document.dispatchEvent(new CustomEvent("tracker:sync"));
       drawTracks();
       note.textContent = d.friends.length + (d.friends.length === 1 ? " friend" : " friends") + (d.sampled ? " · tracks thinned" : "");
       document.body.classList.add("replaying");
-      draw();
-      setPlaying(true);
+      P.create({
+        root: player, speedSelect: speedSelect, speed: speed,
+        from: d.from, to: d.to, draw: draw, next: function (t) { return P.nextStop(d, t); }, autoplay: true
+      });
     }).catch(function (e) { note.textContent = "Could not load the replay: " + e.message; });
   }
 
@@ -249,22 +192,10 @@
     if (period.length !== 2) return;
     var from = Number(period[0]), to = Number(period[1]);
     if (!(from < to)) return;
-    speed = Number(u.get("speed")) || 60;
     form.from.value = localValue(from);
     form.to.value = localValue(to);
-    form.speed.value = String(speed);
-    speed = Number(form.speed.value) || 60;
-    form.speed.addEventListener("change", function () { speed = Number(form.speed.value) || speed; });
-    q('[data-testid="replay-play"]').addEventListener("click", function () { if (data) setPlaying(!playing); });
-    q('[data-testid="replay-step"]').addEventListener("click", function () { if (data) step(); });
-    q('[data-testid="replay-seek"]').addEventListener("input", function (ev) {
-      if (!data) return;
-      // Seeking pauses, so what is shown is the moment sought.
-      if (playing) setPlaying(false);
-      t = data.from + (data.to - data.from) * Number(ev.target.value) / 1000;
-      draw();
-    });
-    load(from, to, u.get("friend"));
+    form.speed.value = String(Number(u.get("speed")) || 60);
+    load(from, to, u.get("friend"), form.speed, Number(form.speed.value) || 60);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
