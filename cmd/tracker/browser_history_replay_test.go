@@ -145,11 +145,11 @@ func TestBrowserHistoryReplay(t *testing.T) {
 				b.mustWaitJS(t, 5*time.Second, "track drawn", fmt.Sprintf(`document.getElementById("track").dataset.points === "%d"`, n))
 				b.do(t, 10*time.Second, chromedp.Click(chromedp.CSS(`[data-testid="history-player"] [data-testid="replay-play"]`)), chromedp.Sleep(2500*time.Millisecond),
 					chromedp.Click(chromedp.CSS(`[data-testid="history-player"] [data-testid="replay-play"]`)))
-				png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+				png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(screenshotDir(t), fmt.Sprintf("history-replay-%d-%s.jpg", w, scheme)), png, 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(screenshotDir(t), fmt.Sprintf("history-replay-%d-%s.png", w, scheme)), png, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
