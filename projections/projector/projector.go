@@ -394,31 +394,33 @@ func (p *Projector) catchUp(ctx context.Context) error {
 	// comes alone, after everything before it is saved: repositioning
 	// reads the history up to it from the store.
 	save := func(seg []projections.Input) error {
+		var saved []*projections.Changes // published once p.mu is released
 		p.mu.Lock()
-		for _, in := range seg {
-			projections.Apply(state, in, ch)
-		}
 		var err error
-		if len(ch.Reposition) > 0 {
-			err = p.reposition(ctx, state, ch, st.Newest)
+		for i, in := range seg {
+			projections.Apply(state, in, ch)
+			if i < len(seg)-1 && saveFull(ch) {
+				if err = p.saveApplied(ctx, st, state, ch, in.Event.Seq); err != nil {
+					break
+				}
+				saved, ch = append(saved, ch), projections.NewChanges()
+			}
 		}
-		last := seg[len(seg)-1].Event.Seq
 		if err == nil {
-			err = st.Save(state, ch, last)
-		}
-		if err == nil {
-			p.advance(last)
-			p.recent.add(ch.AreaEvents)
-			p.past.saw(ch)
+			err = p.saveApplied(ctx, st, state, ch, seg[len(seg)-1].Event.Seq)
 		}
 		p.mu.Unlock()
 		if err != nil {
 			return err
 		}
-		if p.opts.OnChange != nil && !ch.Empty() {
-			p.opts.OnChange(ch)
+		saved, ch = append(saved, ch), projections.NewChanges()
+		if p.opts.OnChange != nil {
+			for _, c := range saved {
+				if !c.Empty() {
+					p.opts.OnChange(c)
+				}
+			}
 		}
-		ch = projections.NewChanges()
 		return nil
 	}
 	flush := func() error {
@@ -457,6 +459,40 @@ func (p *Projector) catchUp(ctx context.Context) error {
 		return err
 	}
 	return flush()
+}
+
+// saveFull reports whether ch is as much as one save should hold: the
+// state's changes and the checkpoint are one Badger transaction, which
+// must stay within 15% of a memtable (600 KB for a serving store), and
+// each changed friend carries its newest payload; a card's face can be
+// hundreds of KB. History goes in transactions of its own and does not
+// count.
+func saveFull(ch *projections.Changes) bool {
+	return len(ch.Friends) >= maxFriendsPerSave || len(ch.Members) >= 4*maxFriendsPerSave ||
+		len(ch.AreaEvents) >= 8*maxFriendsPerSave || len(ch.Faces) >= 1
+}
+
+// maxFriendsPerSave: a friend's record is its payload (up to ~1 KB for
+// a location) and ~300 bytes around it.
+const maxFriendsPerSave = 256
+
+// saveApplied saves what ch says was applied up to seq (p.mu held), then
+// publishes it.
+func (p *Projector) saveApplied(ctx context.Context, st *store.Store, state *projections.State, ch *projections.Changes, seq uint64) error {
+	var err error
+	if len(ch.Reposition) > 0 {
+		err = p.reposition(ctx, state, ch, st.Newest)
+	}
+	if err == nil {
+		err = st.Save(state, ch, seq)
+	}
+	if err != nil {
+		return err
+	}
+	p.advance(seq)
+	p.recent.add(ch.AreaEvents)
+	p.past.saw(ch)
+	return nil
 }
 
 // Rebuild replays the whole log into a new projections database and
@@ -609,7 +645,15 @@ func (p *Projector) Rebuild(ctx context.Context, progress projections.Progress) 
 		projections.Apply(state, in, ch)
 		last = e.Seq
 		if len(ch.Reposition) > 0 {
-			return p.reposition(ctx, state, ch, st.Newest)
+			if err := p.reposition(ctx, state, ch, st.Newest); err != nil {
+				return err
+			}
+		}
+		if saveFull(ch) {
+			if err := st.Save(state, ch, last); err != nil {
+				return err
+			}
+			ch.Reset()
 		}
 		return nil
 	})
