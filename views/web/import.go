@@ -87,6 +87,26 @@ type ImportResult struct {
 	Error          string `json:"error,omitempty"` // why the request stopped early
 }
 
+// count records one append's outcome: stored (with its sequence
+// number) or already present; any other failure is returned for the
+// caller to keep.
+func (r *ImportResult) count(seq uint64, err error) error {
+	var al alreadyLogged
+	switch {
+	case err == nil:
+		r.Stored++
+		if r.FirstSeq == 0 || seq < r.FirstSeq {
+			r.FirstSeq = seq
+		}
+		r.LastSeq = max(r.LastSeq, seq)
+	case errors.As(err, &al) && al.AlreadyLogged():
+		r.AlreadyPresent++
+	default:
+		return err
+	}
+	return nil
+}
+
 // alreadyLogged is how the log reports an import it holds already
 // (badgerlog.ErrAlreadyLogged), recognised by behaviour so this package
 // needs no storage import.
@@ -125,17 +145,7 @@ func (s *Server) importEvents(w http.ResponseWriter, r *http.Request) {
 		defer func() { <-inflight; wg.Done() }()
 		mu.Lock()
 		defer mu.Unlock()
-		var al alreadyLogged
-		switch {
-		case err == nil:
-			res.Stored++
-			if res.FirstSeq == 0 || seq < res.FirstSeq {
-				res.FirstSeq = seq
-			}
-			res.LastSeq = max(res.LastSeq, seq)
-		case errors.As(err, &al) && al.AlreadyLogged():
-			res.AlreadyPresent++
-		case failed == nil:
+		if err := res.count(seq, err); err != nil && failed == nil {
 			failed = err
 		}
 	}

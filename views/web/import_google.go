@@ -110,17 +110,7 @@ func (s *Server) importGoogle(w http.ResponseWriter, r *http.Request, br *bufio.
 		defer func() { <-inflight; wg.Done() }()
 		mu.Lock()
 		defer mu.Unlock()
-		var al alreadyLogged
-		switch {
-		case err == nil:
-			res.Stored++
-			if res.FirstSeq == 0 || seq < res.FirstSeq {
-				res.FirstSeq = seq
-			}
-			res.LastSeq = max(res.LastSeq, seq)
-		case errors.As(err, &al) && al.AlreadyLogged():
-			res.AlreadyPresent++
-		case failed == nil:
+		if err := res.count(seq, err); err != nil && failed == nil {
 			failed = err
 		}
 	}
