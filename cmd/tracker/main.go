@@ -37,8 +37,8 @@ func commands() []command {
 		{"rebuild", "replay the log into fresh projections", runRebuild},
 		{"export", "write the whole event log to a file (works while a server runs)", runExport},
 		{"import", "import history: import recorder DIR, import gpx FILE, import google FILE, import log FILE (restore an export)", runImport},
-		{"area", "define, remove and list server areas (add|remove|list)", runArea},
-		{"user", "manage users: add, passwd, remove, share, list", runUser},
+		{"area", "define, rename, remove and list server areas (add|rename|remove|list)", runArea},
+		{"user", "manage users: add, passwd, role, remove, share, list", runUser},
 		{"hide", "hide a device's point (--seq) or range (--from --to) from every answer", runHide},
 		{"unhide", "show hidden points again (same arguments as hide)", runUnhide},
 		{"accuracy", "set or clear the accuracy limit above which fixes are not used (--max 200m, --clear; --all)", runAccuracy},
@@ -80,8 +80,12 @@ func usage(w io.Writer) {
 Usage: tracker COMMAND [flags]
 
 Commands:`)
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintln(w, `
 Run "tracker COMMAND --help" for a command's flags. Every flag can also be
