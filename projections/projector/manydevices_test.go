@@ -8,15 +8,30 @@ import (
 
 	"tracker/events"
 	"tracker/events/eventstest"
+	"tracker/events/owntracks"
+	"tracker/projections"
 )
 
 // TestCatchUpManyDevicesInOneSave: a catch-up whose save holds the
 // newest fix of as many devices as a save takes events (each friend
-// keeps its payload) fits the serving store's transaction.
+// keeps its payload) fits the serving store's transaction, and every
+// change of the parts it is saved in is published.
 func TestCatchUpManyDevicesInOneSave(t *testing.T) {
 	log := eventstest.OpenLog(t)
 	root := filepath.Join(t.TempDir(), "proj")
-	p := openProjector(t, t.Context(), root, log)
+	published := map[projections.DeviceID]bool{}
+	p, err := Open(t.Context(), root, log, owntracks.Decoder{}, nil, Options{OnChange: func(ch *projections.Changes) {
+		if ch == nil { // a rebuild: everything changed
+			return
+		}
+		for id := range ch.Friends {
+			published[id] = true
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
 	if err := p.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -38,5 +53,8 @@ func TestCatchUpManyDevicesInOneSave(t *testing.T) {
 	}
 	if got := p.Checkpoint(); got != log.Head() {
 		t.Fatalf("checkpoint %d, head %d", got, log.Head())
+	}
+	if len(published) != saveEvery {
+		t.Errorf("changes of %d friends published, want %d", len(published), saveEvery)
 	}
 }

@@ -410,18 +410,17 @@ func (p *Projector) catchUp(ctx context.Context) error {
 			err = p.saveApplied(ctx, st, state, ch, seg[len(seg)-1].Event.Seq)
 		}
 		p.mu.Unlock()
-		if err != nil {
-			return err
+		if err == nil {
+			saved, ch = append(saved, ch), projections.NewChanges()
 		}
-		saved, ch = append(saved, ch), projections.NewChanges()
-		if p.opts.OnChange != nil {
+		if p.opts.OnChange != nil { // what was saved, also when a later part failed
 			for _, c := range saved {
 				if !c.Empty() {
 					p.opts.OnChange(c)
 				}
 			}
 		}
-		return nil
+		return err
 	}
 	flush := func() error {
 		if len(batch) == 0 {
@@ -476,8 +475,8 @@ func saveFull(ch *projections.Changes) bool {
 // a location) and ~300 bytes around it.
 const maxFriendsPerSave = 256
 
-// saveApplied saves what ch says was applied up to seq (p.mu held), then
-// publishes it.
+// saveApplied saves what ch says was applied up to seq (p.mu held) and
+// notes it for reads; the caller publishes it once p.mu is released.
 func (p *Projector) saveApplied(ctx context.Context, st *store.Store, state *projections.State, ch *projections.Changes, seq uint64) error {
 	var err error
 	if len(ch.Reposition) > 0 {
