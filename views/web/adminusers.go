@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -48,7 +49,7 @@ const LoginEvery = time.Minute
 // logged and does not stop the login.
 func (s *Server) recordLogin(ctx context.Context, u projections.User) {
 	now := s.now()
-	if s.Appender == nil || (!u.LastLogin.IsZero() && now.Sub(u.LastLogin) < LoginEvery && !now.Before(u.LastLogin)) {
+	if s.Appender == nil || recent(u.LastLogin, now) || !s.logins.claim(u.Name, now) {
 		return
 	}
 	payload := []byte(fmt.Sprintf(`{"_type":"login","name":%q}`, u.Name))
@@ -57,6 +58,31 @@ func (s *Server) recordLogin(ctx context.Context, u projections.User) {
 	}); err != nil {
 		s.Logger.Warn("could not record a login in the log; the user's last login stays as it was", "user", u.Name, "err", err)
 	}
+}
+
+// recent reports whether a login at last is within LoginEvery before now.
+func recent(last, now time.Time) bool {
+	return !last.IsZero() && now.Sub(last) < LoginEvery && !now.Before(last)
+}
+
+// loginMarks remembers the logins this server recorded: the projections
+// fold a login event a moment after it is appended, and a second login in
+// that moment must not record another. One entry per user who logged in.
+type loginMarks struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// claim reports whether a login of name at now should be recorded, and if
+// so marks it: check and mark are one step, so concurrent logins record one.
+func (m *loginMarks) claim(name string, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if recent(m.at[name], now) {
+		return false
+	}
+	m.at[name] = now
+	return true
 }
 
 // adminUsersPage shows the page with no notice.

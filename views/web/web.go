@@ -108,6 +108,7 @@ type Server struct {
 	streams   *streamCount  // live connections per user (capStreams)
 	usersMu   *sync.Mutex   // one user command at a time (users.go)
 	ops       *opsJobs      // the running rebuild and import (adminops.go)
+	logins    *loginMarks   // the logins recorded, before the projections fold them (adminusers.go)
 }
 
 // New returns the server for d. Without an Auth nobody can log in, so
@@ -124,7 +125,8 @@ func New(d Deps) *Server {
 	}
 	d.Metrics.reg.MustRegister(newStateCollector(d))
 	s := &Server{Deps: d, reads: visible.New(d.Projections), projector: d.Projections,
-		streams: &streamCount{n: map[string]int{}}, usersMu: &sync.Mutex{}, ops: newOpsJobs()}
+		streams: &streamCount{n: map[string]int{}}, usersMu: &sync.Mutex{}, ops: newOpsJobs(),
+		logins: &loginMarks{at: map[string]time.Time{}}}
 	if d.Health != nil {
 		d.Metrics.reg.MustRegister(healthCollector{h: d.Health, now: s.now})
 	}
