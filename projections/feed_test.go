@@ -46,3 +46,96 @@ func TestFeed(t *testing.T) {
 	default:
 	}
 }
+
+// TestFeedFanOut: every follower gets each change, in the order sent;
+// one that joins late is told it missed what came before (one nil),
+// the others are not told again; one leaving leaves the others
+// following.
+func TestFeedFanOut(t *testing.T) {
+	f := NewFeed()
+	first, second := NewChanges(), NewChanges()
+	first.Users["alice"] = true
+	second.Users["bob"] = true
+
+	type joined struct {
+		got    chan *Changes
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	join := func() joined {
+		j := joined{got: make(chan *Changes, 8), done: make(chan struct{})}
+		ctx, cancel := context.WithCancel(t.Context())
+		j.cancel = cancel
+		go func() {
+			defer close(j.done)
+			f.Run(ctx, func(ch *Changes) { j.got <- ch })
+		}()
+		return j
+	}
+	waitJoined := func(n int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			f.mu.Lock()
+			k := len(f.followers)
+			f.mu.Unlock()
+			if k == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d followers joined, want %d", k, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	drain := func(j joined) []*Changes {
+		var out []*Changes
+		for {
+			select {
+			case ch := <-j.got:
+				out = append(out, ch)
+			default:
+				return out
+			}
+		}
+	}
+
+	a := join()
+	waitJoined(1)
+	b := join()
+	waitJoined(2)
+	if got := drain(a); len(got) != 0 {
+		t.Errorf("a joined before any change and got %v", got)
+	}
+	f.Send(first)
+	for name, j := range map[string]joined{"a": a, "b": b} {
+		if got := drain(j); len(got) != 1 || got[0] != first {
+			t.Errorf("%s got %v, want the first change once", name, got)
+		}
+	}
+
+	c := join() // late: it missed the first change
+	waitJoined(3)
+	if got := drain(c); len(got) != 1 || got[0] != nil {
+		t.Errorf("late follower got %v, want one nil (everything changed)", got)
+	}
+	if got := drain(a); len(got) != 0 {
+		t.Errorf("a was told again on c's joining: %v", got)
+	}
+
+	a.cancel()
+	<-a.done
+	waitJoined(2)
+	f.Send(second)
+	if got := drain(a); len(got) != 0 {
+		t.Errorf("a left and still got %v", got)
+	}
+	for name, j := range map[string]joined{"b": b, "c": c} {
+		if got := drain(j); len(got) != 1 || got[0] != second {
+			t.Errorf("%s got %v, want the second change once", name, got)
+		}
+	}
+	b.cancel()
+	c.cancel()
+	<-b.done
+	<-c.done
+}
