@@ -13,8 +13,14 @@ import (
 // Time per area comes from the points alone, so an area defined today
 // answers for last spring. The interval between two fixes counts fully
 // when both are inside an area, half when only one is (the crossing lies
-// somewhere between).
+// somewhere between), and not at all when it is longer than MaxGap: the
+// phone said nothing, so a visit ends at its last fix rather than
+// stretching over the silence (the rule stays use, projections/visits).
 type RangeStats struct {
+	// MaxGap is the longest interval between two fixes that is credited;
+	// zero means DefaultMaxGap.
+	MaxGap time.Duration
+
 	areas  []*Area
 	prev   *Point
 	prevIn []bool
@@ -22,6 +28,10 @@ type RangeStats struct {
 	dist   float64
 	n      int
 }
+
+// DefaultMaxGap is the longest silence between two fixes that still joins
+// them into one visit: twice Android's default ping interval.
+const DefaultMaxGap = 30 * time.Minute
 
 // NewRangeStats prepares to sum time for the given areas (those without
 // geometry are ignored).
@@ -43,7 +53,11 @@ func (r *RangeStats) Add(p Point) {
 		in[i] = a.Contains(p.Geo())
 	}
 	if r.prev != nil {
-		if dt := p.Tst - r.prev.Tst; dt > 0 {
+		maxGap := r.MaxGap
+		if maxGap <= 0 {
+			maxGap = DefaultMaxGap
+		}
+		if dt := p.Tst - r.prev.Tst; dt > 0 && time.Duration(dt)*time.Second <= maxGap {
 			for i := range r.areas {
 				switch {
 				case in[i] && r.prevIn[i]:

@@ -66,6 +66,22 @@ func TestRangeStats(t *testing.T) {
 			dist:   geo.Distance(gym, paris),
 		},
 		{
+			// Issue 16: about 2 minutes at the office, then the phone was
+			// silent for 80 minutes and reported from elsewhere; half the
+			// silence was credited (42 min 30 s).
+			name:   "a gap longer than MaxGap is not credited, neither inside nor on a crossing",
+			areas:  []*projections.Area{gymArea},
+			points: []projections.Point{pt(0, north(gym, 300)), pt(60, gym), pt(180, north(gym, 20)), pt(180+80*60, paris), pt(180+81*60, gym), pt(180+200*60, gym)},
+			want:   []projections.AreaTime{{Area: gymID, Name: "Gym", Seconds: 180, Time: 180 * time.Second}}, // 30 s + 2 min + 30 s back in
+			dist:   300 + 20 + geo.Distance(north(gym, 20), paris) + geo.Distance(paris, gym),
+		},
+		{
+			name:   "a gap up to MaxGap joins the fixes",
+			areas:  []*projections.Area{gymArea},
+			points: []projections.Point{pt(0, gym), pt(30*60, gym)},
+			want:   []projections.AreaTime{{Area: gymID, Name: "Gym", Seconds: 1800, Time: 30 * time.Minute}},
+		},
+		{
 			name:   "a single point has no time and no distance",
 			areas:  []*projections.Area{gymArea},
 			points: []projections.Point{pt(0, gym)},
