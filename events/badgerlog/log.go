@@ -208,22 +208,20 @@ func (l *Log) load() error {
 		// Walk blocks newest first until the duplicate window is full.
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixLog}, Reverse: true})
 		defer it.Close()
-		type loaded struct {
-			recentMark
-			hash uint64
-		}
 		// Blocks come newest first, each block oldest first: each block's
-		// marks go just before the newer ones in one window filled from
+		// marks go just before the newer ones, filling the ring itself from
 		// its end. Little garbage on purpose: what the start leaves behind
 		// is heap that Go must zero (and so make resident) when the
 		// projections' memtable, allocated next, lands in it.
-		window := make([]loaded, l.opts.DupWindow)
-		start := len(window)
-		var block []loaded
+		ring := l.ring[:cap(l.ring)]
+		hashes := make([]uint64, len(ring))
+		start := len(ring)
+		var block []recentMark
+		var blockHashes []uint64
 		var buf []byte
 		for it.Seek(seqKey(^uint64(0))); it.Valid() && start > 0; it.Next() {
 			first := binary.BigEndian.Uint64(it.Item().Key()[1:])
-			block = block[:0]
+			block, blockHashes = block[:0], blockHashes[:0]
 			var last uint64
 			err := it.Item().Value(func(v []byte) (err error) {
 				buf, err = decodeBlockBuf(first, v, buf, func(e events.Event) error {
@@ -231,10 +229,8 @@ func (l *Log) load() error {
 					if e.DuplicateOf != 0 || e.Erased() {
 						return nil // a redelivery is not registered (see commit), nor a placeholder
 					}
-					block = append(block, loaded{
-						recentMark: recentMark{seq: e.Seq, packet: packetKey(&e), topic: topicKey(e.Topic)},
-						hash:       contentHash(e.Topic, e.Payload),
-					})
+					block = append(block, recentMark{seq: e.Seq, packet: packetKey(&e), topic: topicKey(e.Topic)})
+					blockHashes = append(blockHashes, contentHash(e.Topic, e.Payload))
 					return nil
 				})
 				return err
@@ -246,12 +242,18 @@ func (l *Log) load() error {
 				l.head.Store(last) // the newest block ends at the head
 			}
 			// Beyond the window, the block's oldest marks are dropped.
-			block = block[max(0, len(block)-start):]
-			start -= len(block)
-			copy(window[start:], block)
+			drop := max(0, len(block)-start)
+			start -= len(block) - drop
+			copy(ring[start:], block[drop:])
+			copy(hashes[start:], blockHashes[drop:])
 		}
-		for _, m := range window[start:] {
-			l.remember(m.recentMark, m.hash)
+		// Oldest first from the ring's start; a full ring's oldest is at 0,
+		// where remember replaces next.
+		n := copy(ring, ring[start:])
+		copy(hashes, hashes[start:])
+		l.ring, l.ringPos = ring[:n], 0
+		for i, m := range l.ring {
+			l.index(m, hashes[i])
 		}
 
 		rit := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRetained}})
@@ -291,6 +293,11 @@ func (l *Log) remember(m recentMark, hash uint64) {
 		l.ring[l.ringPos] = m
 		l.ringPos = (l.ringPos + 1) % cap(l.ring)
 	}
+	l.index(m, hash)
+}
+
+// index makes m the last event of its packet identity and of its topic.
+func (l *Log) index(m recentMark, hash uint64) {
 	if m.packet != 0 {
 		l.byPacket[m.packet] = retainedMark{seq: m.seq, hash: hash}
 	}
