@@ -30,8 +30,15 @@ type child struct {
 
 func startChild(t testing.TB, data, httpAddr string, args ...string) *child {
 	t.Helper()
+	return startProgram(t, os.Args[0], data, httpAddr, args...)
+}
+
+// startProgram is startChild running the program bin: the test binary
+// (as main), or tracker itself where its memory is measured.
+func startProgram(t testing.TB, bin, data, httpAddr string, args ...string) *child {
+	t.Helper()
 	c := &child{http: httpAddr, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	c.cmd = exec.Command(os.Args[0], append([]string{"serve", "--data", data, "--http", httpAddr}, args...)...)
+	c.cmd = exec.Command(bin, append([]string{"serve", "--data", data, "--http", httpAddr}, args...)...)
 	c.cmd.Env = append(os.Environ(), "TRACKER_TEST_AS_MAIN=1")
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {
