@@ -27,6 +27,8 @@ type Input struct {
 	Inert bool
 	// Account is set for account events (account.go).
 	Account *AccountCommand
+	// Notify is set for notification rule events (notify.go).
+	Notify *NotifyCommand
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -71,6 +73,15 @@ func Decode(d owntracks.Decoder, e events.Event) Input {
 			in.Err = err
 		} else {
 			in.Account = &cmd
+		}
+		return in
+	}
+	if e.Source == events.SourceAdmin && e.Topic == NotifyTopic {
+		cmd, err := ParseNotifyCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Notify = &cmd
 		}
 		return in
 	}
@@ -221,6 +232,12 @@ func Apply(s *State, in Input, ch *Changes) {
 	}
 	if in.Account != nil {
 		applyAccount(s, e, in.Account, ch)
+		return
+	}
+	if in.Notify != nil {
+		if !issuedBefore(s, in.Notify.ID, e.Seq, ch) {
+			applyNotify(s, e, in.Notify, ch)
+		}
 		return
 	}
 	if in.Err != nil || in.Inert || e.Source == events.SourceServer {

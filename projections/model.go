@@ -24,7 +24,8 @@ import (
 // 12: corrections (State.Rules, AreaEvent.Fix).
 // 13: an imported place visit (_type visit) is a sign of life, no longer invalid.
 // 14: users carry device credentials and a time zone (account.go).
-const SchemaVersion = 14
+// 15: users carry their notification rules (notify.go).
+const SchemaVersion = 15
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

@@ -63,6 +63,8 @@ type User struct {
 	// events (account.go).
 	Devices []DeviceCredential `json:"devices,omitempty"`
 	Zone    string             `json:"zone,omitempty"`
+	// Notify are the user's notification rules (notify.go).
+	Notify []NotifyRule `json:"notify,omitempty"`
 }
 
 // CheckPassword reports whether pw is the user's password.
@@ -144,7 +146,7 @@ func applyUser(s *State, e events.Event, c *UserCommand, ch *Changes) {
 		prev := u
 		u = &User{Name: c.Name, Hash: c.Hash, Admin: c.Admin, PasswordSeq: e.Seq}
 		if prev != nil { // replaced, not a new person: last login and phones stay
-			u.LastLogin, u.Devices, u.Zone = prev.LastLogin, prev.Devices, prev.Zone
+			u.LastLogin, u.Devices, u.Zone, u.Notify = prev.LastLogin, prev.Devices, prev.Zone, prev.Notify
 		}
 		s.Users[c.Name] = u
 	case UserRemove:

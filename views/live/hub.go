@@ -297,6 +297,7 @@ type client struct {
 	areas   map[string]bool
 	feed    []projections.AreaEvent
 	notes   []views.Note
+	notices []views.Notice // the viewer's notifications to show (Tell)
 	known   map[string]bool // element ids the page has (rows, off-list markers)
 	paged   bool            // the page's list leaves friends out: those get markers only
 	locates map[projections.DeviceID]*locateState
@@ -401,8 +402,8 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	full, friends, areas, feed, notes := c.full, c.friends, c.areas, c.feed, c.notes
-	c.full, c.friends, c.areas, c.feed, c.notes = false, map[projections.DeviceID]bool{}, map[string]bool{}, nil, nil
+	full, friends, areas, feed, notes, notices := c.full, c.friends, c.areas, c.feed, c.notes, c.notices
+	c.full, c.friends, c.areas, c.feed, c.notes, c.notices = false, map[projections.DeviceID]bool{}, map[string]bool{}, nil, nil, nil
 	c.mu.Unlock()
 	page := h.page()
 	if c.loc != nil {
@@ -426,6 +427,9 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		if err := state.Render(ctx, &buf); err != nil {
 			return nil, err
 		}
+		if err := renderNotices(ctx, &buf, notices); err != nil {
+			return nil, err
+		}
 		notes = append(notes, h.locateNotes(c, nil, page.Now)...)
 		if len(notes) > 0 {
 			err := views.LiveUpdate(views.Update{Notes: notes}).Render(ctx, &buf)
@@ -433,8 +437,14 @@ func (h *Hub) next(c *client) ([]byte, error) {
 		}
 		return buf.Bytes(), nil
 	}
+	if err := renderNotices(ctx, &buf, notices); err != nil {
+		return nil, err
+	}
 	if len(friends)+len(areas)+len(feed)+len(notes) == 0 {
-		return nil, nil
+		if buf.Len() == 0 {
+			return nil, nil
+		}
+		return buf.Bytes(), nil // notices only
 	}
 	u := views.Update{Notes: notes}
 	var v views.Viewing
