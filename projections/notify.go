@@ -87,7 +87,7 @@ type NotifyCommand struct {
 	Type   string      `json:"_type"` // "notify"
 	Action string      `json:"action"`
 	Owner  string      `json:"owner"`
-	Rule   *NotifyRule `json:"rule,omitempty"` // add
+	Rule   *NotifyRule `json:"rule,omitempty"`    // add
 	RuleID string      `json:"rule_id,omitempty"` // remove
 	Issue
 }

@@ -34,6 +34,7 @@ import (
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
+	"tracker/views/notify"
 	"tracker/views/web"
 )
 
@@ -67,6 +68,8 @@ type serveConfig struct {
 	diskFlags // --min-free-disk (disk.go)
 
 	retentionFlags // --retain-history, --retain-check (erase.go)
+
+	notifyFlags // --webhook-allow-private (notify.go)
 
 	Areas string // JSON file of areas to define when the log is new
 
@@ -107,6 +110,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.mirrorFlags.flags(fs)
 	c.diskFlags.flags(fs)
 	c.retentionFlags.flags(fs)
+	c.notifyFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
@@ -211,6 +215,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		return views.Page{Assets: assets, Tiles: tiles, Now: time.Now(), StaleAfter: cfg.StaleAfter}
 	}
 	hub := live.New(st.proj, pageFor, locator(in, commands, metrics, logger), logger) // the locator runs only once HTTP serves
+	notifier := newNotifier(cfg.notifyFlags, st.proj, st.log, hub, metrics, logger)
 	auditor := audit.New(st.log, opts.decoder, logger)
 	devHealth := health.NewTracker() // folded from the log in runServer, once asked for
 	devHealth.OnCaughtUp = func() { debug.FreeOSMemory() }
@@ -229,7 +234,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Eraser: eraseService{eraser: eraser, log: st.log, retention: retention},
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
-		onChange: onChange(hub, in), health: devHealth, retention: retention}, logger, stdout)
+		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier}, logger, stdout)
 }
 
 // serveOptions are the flags turned into what the parts take, checked
@@ -410,6 +415,7 @@ type running struct {
 	onChange  func(*projections.Changes)
 	health    *health.Tracker
 	retention *erasure.Retention
+	notifier  *notify.Dispatcher
 }
 
 // runServer runs every part in one group until ctx ends or one fails;
@@ -441,6 +447,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	g.Go(func() error { return p.auditor.Run(gctx, p.log.Head()+1) })
 	g.Go(func() error { return p.health.Run(gctx, p.log, *opts.decoder) })
 	g.Go(func() error { p.changes.Run(gctx, p.onChange); return nil })
+	runNotifier(gctx, g, p.notifier, p.changes)
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {

@@ -297,7 +297,7 @@ type client struct {
 	areas   map[string]bool
 	feed    []projections.AreaEvent
 	notes   []views.Note
-	notices []views.Notice // the viewer's notifications to show (Tell)
+	notices []views.Notice  // the viewer's notifications to show (Tell)
 	known   map[string]bool // element ids the page has (rows, off-list markers)
 	paged   bool            // the page's list leaves friends out: those get markers only
 	locates map[projections.DeviceID]*locateState

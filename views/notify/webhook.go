@@ -39,18 +39,18 @@ const MaxWebhookResponse = 64 << 10
 
 // WebhookBody is the JSON the webhook channel posts.
 type WebhookBody struct {
-	ID        string                `json:"id"` // the same for every attempt: drop repeats
-	Timestamp int64                 `json:"timestamp"`
-	Event     string                `json:"event"`
-	Text      string                `json:"text"`
-	Device    projections.DeviceID  `json:"device"`
-	Friend    string                `json:"friend"`
-	Place     string                `json:"place,omitempty"`
-	At        time.Time             `json:"at"`
-	Battery   int                   `json:"battery,omitempty"`
-	SilentS   int64                 `json:"silent_s,omitempty"`
-	Rule      WebhookRule           `json:"rule"`
-	Sent      time.Time             `json:"sent"`
+	ID        string               `json:"id"` // the same for every attempt: drop repeats
+	Timestamp int64                `json:"timestamp"`
+	Event     string               `json:"event"`
+	Text      string               `json:"text"`
+	Device    projections.DeviceID `json:"device"`
+	Friend    string               `json:"friend"`
+	Place     string               `json:"place,omitempty"`
+	At        time.Time            `json:"at"`
+	Battery   int                  `json:"battery,omitempty"`
+	SilentS   int64                `json:"silent_s,omitempty"`
+	Rule      WebhookRule          `json:"rule"`
+	Sent      time.Time            `json:"sent"`
 }
 
 // WebhookRule is the rule as the webhook tells it (never its secret).
