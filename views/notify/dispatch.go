@@ -253,13 +253,15 @@ func (d *Dispatcher) attempt(ctx context.Context, q *channelQueue, j *job) {
 			wait = d.o.MaxBackoff
 		}
 		j.due = d.o.Now().Add(wait)
+		// Logged before j is handed on: another worker may take it at once.
+		d.log.record(j.n, j.channel, statusRetrying, j.attempt, err.Error())
+		n, channel, attempts := j.n, j.channel, j.attempt
 		if !q.later(j, d.o.Queue) {
 			d.stats.dropped.Add(1)
-			d.log.record(j.n, j.channel, statusDropped, j.attempt, "too many retries pending: "+err.Error())
+			d.log.record(n, channel, statusDropped, attempts, "too many retries pending: "+err.Error())
 			return
 		}
 		d.stats.retried.Add(1)
-		d.log.record(j.n, j.channel, statusRetrying, j.attempt, err.Error())
 	}
 }
 

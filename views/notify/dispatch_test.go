@@ -70,3 +70,40 @@ func TestCrossingPostsOnce(t *testing.T) {
 		t.Errorf("delivery log %+v, want one sent", d)
 	}
 }
+
+// TestReceiverDownThenUp: the receiver's port is closed when ben
+// arrives; the delivery is retried with backoff, shows as retrying on
+// the rule meanwhile, and arrives once the receiver is up.
+func TestReceiverDownThenUp(t *testing.T) {
+	rc := newReceiver(t, "anna's secret", true)
+	r := newRig(t, webhookOnly(rc))
+	r.user(t, "anna")
+	r.user(t, "ben")
+	r.area(t, "Home")
+	r.rule(t, webhookRule("r1", rc, nil))
+	now := time.Now().Unix()
+	r.fix(t, "ben/phone", away, now-60, events.SourceEmbedded, time.Time{})
+	r.fix(t, "ben/phone", home, now, events.SourceEmbedded, time.Time{})
+	eventstest.WaitFor(t, 5*time.Second, "a failed attempt on the rule", func() bool {
+		d := r.disp.Deliveries("r1")
+		return len(d) == 1 && d[0].Status == "retrying" && r.disp.Status("r1").LastError != ""
+	})
+	t.Logf("while down: %+v", r.disp.Deliveries("r1")[0])
+	rc.up(t)
+	eventstest.WaitFor(t, 10*time.Second, "the retried POST", func() bool { return len(rc.posts()) > 0 })
+	eventstest.WaitFor(t, 5*time.Second, "the delivery logged as sent", func() bool {
+		d := r.disp.Deliveries("r1")
+		return len(d) == 1 && d[0].Status == "sent"
+	})
+	got := rc.posts()
+	if len(got) != 1 || !got[0].ok {
+		t.Fatalf("POSTs %+v, want one signed", got)
+	}
+	d := r.disp.Deliveries("r1")[0]
+	if d.Attempts < 2 {
+		t.Errorf("delivered after %d attempts, want at least 2", d.Attempts)
+	}
+	if st := r.disp.Status("r1"); st.Sent != 1 || st.LastError != "" || r.disp.Stats().Retried == 0 {
+		t.Errorf("status %+v, stats %+v: want one sent, the error cleared, retries counted", st, r.disp.Stats())
+	}
+}
