@@ -72,7 +72,7 @@ var ccByID = map[string]string{
 	"234": "FO",
 	"238": "FK",
 	"239": "GS",
-	"242": "AU",
+	"242": "FJ",
 	"246": "FI",
 	"248": "AX",
 	"250": "FR",

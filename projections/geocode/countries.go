@@ -21,19 +21,19 @@ type countryIndex struct {
 	px, py         []int32 // ring vertices; edge k is vertex k → k+1
 	edgeOf         []uint16
 	nodes          []qnode
-	edges          []int32  // leaves' edge lists
-	inside         []uint16 // leaves' reference answers
+	edges          []int32 // leaves' edge lists
 }
 
-// qnode is a cell: an inner node (child ≥ 0: its four children are
-// nodes[child … child+3], ordered SW, SE, NW, NE) or a leaf.
+// qnode is a cell: an inner node (n == inner: its four children are
+// nodes[off … off+3], ordered SW, SE, NW, NE) or a leaf whose n edges are
+// edges[off:off+n] and whose reference point lies in country in.
 type qnode struct {
-	child      int32
-	eOff, eLen int32
-	iOff       int32
-	iLen       int32
+	off int32
+	n   uint16
+	in  uint16
 }
 
+const inner = math.MaxUint16
 const (
 	rootG     = 256
 	leafEdges = 12
@@ -48,9 +48,13 @@ func ref(x0, y0, w, h float64) (float64, float64) {
 	return math.Floor(x0+w/2) + 0.3183098861837907, math.Floor(y0+h/2) + 0.6180339887498949
 }
 
-// newCountryIndex indexes rings: rings[c] are country c's rings.
-func newCountryIndex(rings [][][]int32) *countryIndex {
+// newCountryIndex indexes rings: rings[c] are country c's rings; span is
+// the width of the world (360°) in the rings' units, 0 if they do not wrap.
+func newCountryIndex(rings [][][]int32, span int64) *countryIndex {
 	ix := &countryIndex{}
+	if span > 0 {
+		rings = cutAtAntimeridian(rings, span)
+	}
 	minX, minY, maxX, maxY := int32(math.MaxInt32), int32(math.MaxInt32), int32(math.MinInt32), int32(math.MinInt32)
 	n := 0
 	for _, rs := range rings {
@@ -125,6 +129,69 @@ func newCountryIndex(rings [][][]int32) *countryIndex {
 	return ix
 }
 
+// cutAtAntimeridian rewrites rings that cross the antimeridian. Natural
+// Earth cuts shapes there, but a ring may still step from +180° to -180°
+// (Chukotka, Fiji): on the plane that step is an edge across the whole
+// map. Each ring is cut at such steps into chains, each chain is extended
+// to the map's edge where the step crosses the antimeridian, and closed by
+// a straight segment from its end to its start: a chain that left and came
+// back on the same side is so closed along that edge, which is what the
+// even-odd rule needs there (a chain whose ends are on opposite sides,
+// like Antarctica's, is closed along the bottom, as the step did).
+func cutAtAntimeridian(rings [][][]int32, span int64) [][][]int32 {
+	jump := func(ax, bx int32) bool { d := int64(bx) - int64(ax); return 2*d > span || -2*d > span }
+	// cross returns where the step a → b meets the antimeridian, on a's
+	// side and on b's.
+	cross := func(ax, ay, bx, by int32) (int32, int32, int32) {
+		ux, edgeA, edgeB := float64(bx)+float64(span), int32(span), int32(0) // a east, b west
+		if ax < bx {
+			ux, edgeA, edgeB = float64(bx)-float64(span), 0, int32(span)
+		}
+		y := float64(ay)
+		if ux != float64(ax) {
+			y += (float64(edgeA) - float64(ax)) * (float64(by) - float64(ay)) / (ux - float64(ax))
+		}
+		return edgeA, int32(math.Round(y)), edgeB
+	}
+	out := make([][][]int32, len(rings))
+	for c, rs := range rings {
+		for _, r := range rs {
+			n := len(r)/2 - 1 // vertices without the closing repeat
+			first := -1
+			for i := range n {
+				if j := (i + 1) % n; jump(r[2*i], r[2*j]) {
+					first = j
+					break
+				}
+			}
+			if first < 0 {
+				out[c] = append(out[c], r)
+				continue
+			}
+			var chain []int32
+			for s := range n {
+				i := (first + s) % n
+				j := (i + 1) % n
+				if len(chain) == 0 { // starts after a step: from the edge it crossed
+					h := (i + n - 1) % n
+					_, y, eb := cross(r[2*h], r[2*h+1], r[2*i], r[2*i+1])
+					chain = append(chain, eb, y)
+				}
+				chain = append(chain, r[2*i], r[2*i+1])
+				if jump(r[2*i], r[2*j]) {
+					ea, y, _ := cross(r[2*i], r[2*i+1], r[2*j], r[2*j+1])
+					chain = append(chain, ea, y, chain[0], chain[1])
+					if len(chain) >= 8 {
+						out[c] = append(out[c], chain)
+					}
+					chain = nil
+				}
+			}
+		}
+	}
+	return out
+}
+
 func (ix *countryIndex) col(x int32) int {
 	return min(rootG-1, max(0, int((float64(x)-ix.x0)/ix.cw)))
 }
@@ -152,18 +219,19 @@ func (ix *countryIndex) crossRow(in *parity, edges []int32, y, from, to float64)
 // build fills node n (bounds x0,y0,w,h) from the edges reaching it and the
 // countries containing its reference point, splitting it while it is busy.
 func (ix *countryIndex) build(n int, x0, y0, w, h float64, edges []int32, inside []uint16, depth int) {
-	if len(edges) <= leafEdges || depth >= maxDepth {
-		ix.nodes[n] = qnode{
-			child: -1,
-			eOff:  int32(len(ix.edges)), eLen: int32(len(edges)),
-			iOff: int32(len(ix.inside)), iLen: int32(len(inside)),
+	if len(edges) <= leafEdges || (depth >= maxDepth && len(edges) < inner) {
+		// Countries do not overlap: a reference point is in one at most
+		// (were it in two, the lower index would answer).
+		in := uint16(noCountry)
+		if len(inside) > 0 {
+			in = inside[0]
 		}
+		ix.nodes[n] = qnode{off: int32(len(ix.edges)), n: uint16(len(edges)), in: in}
 		ix.edges = append(ix.edges, edges...)
-		ix.inside = append(ix.inside, inside...)
 		return
 	}
 	c := len(ix.nodes)
-	ix.nodes[n] = qnode{child: int32(c)}
+	ix.nodes[n] = qnode{off: int32(c), n: inner}
 	ix.nodes = append(ix.nodes, qnode{}, qnode{}, qnode{}, qnode{})
 	rx, ry := ref(x0, y0, w, h)
 	hw, hh := w/2, h/2
@@ -221,7 +289,7 @@ func (ix *countryIndex) lookup(x, y float64) uint16 {
 	}
 	n := int(j)*rootG + int(i)
 	x0, y0, w, h := ix.x0+i*ix.cw, ix.y0+j*ix.ch, ix.cw, ix.ch
-	for ix.nodes[n].child >= 0 {
+	for ix.nodes[n].n == inner {
 		w, h = w/2, h/2
 		q := 0
 		if x >= x0+w {
@@ -230,21 +298,19 @@ func (ix *countryIndex) lookup(x, y float64) uint16 {
 		if y >= y0+h {
 			q, y0 = q+2, y0+h
 		}
-		n = int(ix.nodes[n].child) + q
+		n = int(ix.nodes[n].off) + q
 	}
 	nd := ix.nodes[n]
-	inside := ix.inside[nd.iOff : nd.iOff+nd.iLen]
-	if nd.eLen == 0 {
-		if len(inside) == 0 {
-			return noCountry
-		}
-		return inside[0]
+	if nd.n == 0 {
+		return nd.in
 	}
 	var buf [8]uint16
 	in := parity{ids: buf[:0]}
-	in.from(inside)
+	if nd.in != noCountry {
+		in.ids = append(in.ids, nd.in)
+	}
 	rx, ry := ref(x0, y0, w, h)
-	for _, k := range ix.edges[nd.eOff : nd.eOff+nd.eLen] {
+	for _, k := range ix.edges[nd.off : nd.off+int32(nd.n)] {
 		if ix.crosses(k, rx, ry, x, y) {
 			in.toggle(ix.edgeOf[k])
 		}
@@ -257,7 +323,7 @@ func (ix *countryIndex) lookup(x, y float64) uint16 {
 
 // bytes is the index's size in memory.
 func (ix *countryIndex) bytes() int {
-	return 4*(cap(ix.px)+cap(ix.py)+cap(ix.edges)) + 2*(cap(ix.edgeOf)+cap(ix.inside)) + 20*cap(ix.nodes)
+	return 4*(cap(ix.px)+cap(ix.py)+cap(ix.edges)) + 2*cap(ix.edgeOf) + 8*cap(ix.nodes)
 }
 
 // parity is the set of countries an odd number of crossings away: the

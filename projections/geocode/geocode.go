@@ -52,6 +52,9 @@ const (
 	// seaTownKm is the same at sea: about the territorial waters (12 nmi).
 	seaTownKm = 22.0
 	earthKm   = 6371.0088
+	// southOfShapes is where world-atlas' Antarctica stops (its ring is
+	// closed along about 84.4°S): all south of it is Antarctica's ice.
+	southOfShapes = -84.5
 )
 
 // index is everything a lookup reads; built once.
@@ -60,6 +63,8 @@ type index struct {
 	countries *countryIndex
 	cc, names []string // per country
 	towns     *cityIndex
+	// antarctica is the country answered south of the shapes.
+	antarctica uint16
 }
 
 var (
@@ -94,12 +99,22 @@ func build(topo []byte, pbf string) (*index, error) {
 		rings[i] = c.Rings
 		ix.cc[i], ix.names[i] = countryCode(c.ID, c.Name), c.Name
 	}
-	ix.countries = newCountryIndex(rings)
+	ix.antarctica = noCountry
+	for i, cc := range ix.cc {
+		if cc == "AQ" {
+			ix.antarctica = uint16(i)
+		}
+	}
+	var span int64 // 360° in quantized units, if the data wrap at all
+	if w := 360 / t.Scale[0]; w >= 2 && w < math.MaxInt32 {
+		span = int64(math.Round(w))
+	}
+	ix.countries = newCountryIndex(rings, span)
 	cities, err := decodeCities(pbf, isTown)
 	if err != nil {
 		return nil, err
 	}
-	ix.towns = newCityIndex(cities)
+	ix.towns = newCityIndex(pbf, cities)
 	return ix, nil
 }
 
@@ -147,31 +162,27 @@ func (ix *index) lookup(lat, lon float64) Place {
 	var p Place
 	x := (lon - ix.t.Translate[0]) / ix.t.Scale[0]
 	y := (lat - ix.t.Translate[1]) / ix.t.Scale[1]
-	if c := ix.countries.lookup(x, y); c != noCountry {
+	c := ix.countries.lookup(x, y)
+	if lat < southOfShapes {
+		c = ix.antarctica
+	}
+	if c != noCountry {
 		p.CC, p.Country = ix.cc[c], ix.names[c]
 	}
 	maxKm := landTownKm
 	if p.Country == "" {
 		maxKm = seaTownKm
 	}
-	all, same := ix.towns.nearest(lat, lon, p.CC, 2*math.Sin(maxKm/earthKm/2))
-	if same >= 0 && p.CC != "" {
-		all = same
+	s := ix.towns.nearest(lat, lon, p.CC, 2*math.Sin(maxKm/earthKm/2))
+	best, d2 := s.all, s.dAll
+	if s.same >= 0 && p.CC != "" {
+		best, d2 = s.same, s.dSam
 	}
-	if all >= 0 {
-		t := &ix.towns.cities[all]
-		p.Town, p.TownCC = t.Name, t.CC
-		p.TownKm = distanceKm(lat, lon, float64(t.Lat)/1e5, float64(t.Lon)/1e5)
+	if best >= 0 {
+		p.Town, p.TownCC = ix.towns.name(best), ix.towns.cc(best)
+		p.TownKm = 2 * earthKm * math.Asin(min(1, math.Sqrt(float64(d2))/2))
 	}
 	return p
-}
-
-// distanceKm is the great-circle distance (haversine).
-func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = math.Pi / 180
-	dLat, dLon := (lat2-lat1)*r, (lon2-lon1)*r
-	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*r)*math.Cos(lat2*r)*math.Sin(dLon/2)*math.Sin(dLon/2)
-	return 2 * earthKm * math.Asin(math.Min(1, math.Sqrt(a)))
 }
 
 // Stats describes the index, for README's figures and the operator.
@@ -192,14 +203,11 @@ func IndexStats() Stats {
 	return Stats{
 		Loaded:     true,
 		LoadTime:   loadTook,
-		IndexBytes: ix.countries.bytes() + len(ix.towns.cities)*int(cityBytes) + len(ix.towns.xyz)*12,
+		IndexBytes: ix.countries.bytes() + len(ix.towns.towns)*8 + len(ix.towns.xyz)*12,
 		Countries:  len(ix.names),
-		Towns:      len(ix.towns.cities),
+		Towns:      len(ix.towns.towns),
 	}
 }
-
-// cityBytes is a city's size in the index (strings alias the embedded data).
-const cityBytes = 3*16 + 8 + 8
 
 func (s Stats) String() string {
 	if !s.Loaded {
