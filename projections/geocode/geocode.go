@@ -140,12 +140,72 @@ func countryCode(id, name string) string {
 
 // Lookup says where (lat, lon) is, in degrees (WGS 84). Longitudes wrap;
 // NaN, infinities and latitudes beyond ±90 answer the zero Place. The
-// first call builds the index (see Load); it is safe for concurrent use.
+// position is first rounded to a cell of 0.001° (about 100 m; see Cell):
+// the data are not finer, and every point of a cell gets the same answer,
+// so that callers may cache by cell. The first call builds the index (see
+// Load); Lookup is safe for concurrent use.
 func Lookup(lat, lon float64) Place {
+	c, ok := CellOf(lat, lon)
+	if !ok || Load() != nil {
+		return Place{}
+	}
+	return loaded.lookup(c.center())
+}
+
+// A Cell is a 0.001° square of the globe, what Lookup answers for.
+type Cell int64
+
+const cellsPerDegree = 1000
+
+// CellOf returns the cell holding (lat, lon); false for NaN, infinities and
+// latitudes beyond ±90. Longitudes wrap.
+func CellOf(lat, lon float64) (Cell, bool) {
+	if math.IsNaN(lat) || math.IsNaN(lon) || math.IsInf(lon, 0) || lat < -90 || lat > 90 {
+		return 0, false
+	}
+	if lon < -180 || lon >= 180 {
+		lon = math.Mod(lon+180, 360)
+		if lon < 0 {
+			lon += 360
+		}
+		lon -= 180
+	}
+	i := min(int64(math.Floor((lat+90)*cellsPerDegree)), 180*cellsPerDegree-1)
+	j := min(int64(math.Floor((lon+180)*cellsPerDegree)), 360*cellsPerDegree-1)
+	return Cell(i*360*cellsPerDegree + j), true
+}
+
+func (c Cell) center() (lat, lon float64) {
+	i, j := int64(c)/(360*cellsPerDegree), int64(c)%(360*cellsPerDegree)
+	return (float64(i)+0.5)/cellsPerDegree - 90, (float64(j)+0.5)/cellsPerDegree - 180
+}
+
+// A Cache remembers the places of recent cells, for one reader going
+// through a track (consecutive points mostly share a cell): a lookup
+// costs about a microsecond, a hit a few nanoseconds. Not safe for
+// concurrent use; the zero Cache is ready.
+type Cache struct {
+	keys [256]Cell
+	vals [256]Place
+	used [256]bool
+}
+
+// Lookup is Lookup, remembered.
+func (k *Cache) Lookup(lat, lon float64) Place {
+	c, ok := CellOf(lat, lon)
+	if !ok {
+		return Place{}
+	}
+	h := uint64(c) * 0x9E3779B97F4A7C15 >> 56
+	if k.used[h] && k.keys[h] == c {
+		return k.vals[h]
+	}
 	if Load() != nil {
 		return Place{}
 	}
-	return loaded.lookup(lat, lon)
+	p := loaded.lookup(c.center())
+	k.keys[h], k.vals[h], k.used[h] = c, p, true
+	return p
 }
 
 func (ix *index) lookup(lat, lon float64) Place {

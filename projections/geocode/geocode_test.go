@@ -174,3 +174,38 @@ func TestPlaceLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestCellAndCache: every point of a 0.001° cell answers the same, the
+// cache answers what Lookup answers, and cells wrap and refuse nonsense.
+func TestCellAndCache(t *testing.T) {
+	a, _ := CellOf(51.05431, 3.72081)
+	b, _ := CellOf(51.05469, 3.72019)
+	if a != b {
+		t.Fatalf("points 50 m apart in one cell: %d vs %d", a, b)
+	}
+	if c, _ := CellOf(51.0543, 3.7208+360); c != a {
+		t.Errorf("longitude +360 is another cell")
+	}
+	if e, _ := CellOf(0, 180); true {
+		if w, _ := CellOf(0, -180); e != w {
+			t.Errorf("180° and -180° differ: %d vs %d", e, w)
+		}
+	}
+	for _, bad := range [][2]float64{{math.NaN(), 0}, {0, math.Inf(-1)}, {90.0001, 0}} {
+		if _, ok := CellOf(bad[0], bad[1]); ok {
+			t.Errorf("CellOf(%v) ok", bad)
+		}
+	}
+	if _, ok := CellOf(90, 179.9999); !ok {
+		t.Errorf("the north pole's last cell refused")
+	}
+	var k Cache
+	for _, p := range benchPoints(2000) {
+		if got, want := k.Lookup(p[0], p[1]), Lookup(p[0], p[1]); got != want {
+			t.Fatalf("Cache.Lookup(%v) = %+v, Lookup = %+v", p, got, want)
+		}
+	}
+	if got := k.Lookup(math.NaN(), 0); got != (Place{}) {
+		t.Errorf("Cache.Lookup(NaN) = %+v", got)
+	}
+}
