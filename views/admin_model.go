@@ -258,3 +258,13 @@ func adminDeviceNames(devs []projections.DeviceID) []string {
 	slices.Sort(out)
 	return out
 }
+
+// AdminSection reports whether the page named active is one of the admin
+// pages, which the main navigation's one Admin link stands for.
+func AdminSection(active string) bool {
+	switch active {
+	case "admin", "devices", "users", "log", "erase":
+		return true
+	}
+	return false
+}
