@@ -390,9 +390,11 @@ func (t *tail) add(txn *badger.Txn, dev projections.DeviceID, pts []projections.
 		}
 		clear(t.pts)
 	}
+	var late []projections.HistoryPoint
 	for _, h := range pts {
 		if blockStart(h.Point.Tst, off) < cur {
 			sealed = append(sealed, h)
+			late = append(late, h)
 			continue
 		}
 		ops = append(ops, histOp{k: tailKey(dev, h.Point.Tst, h.Hash), v: encodePoint(h.Point)})
@@ -407,7 +409,7 @@ func (t *tail) add(txn *badger.Txn, dev projections.DeviceID, pts []projections.
 		}
 		ops = append(ops, histOp{k: b.key, v: b.encode()})
 	}
-	return ops, nil
+	return append(ops, lateMarks(dev, late)...), nil // days.go
 }
 
 // loadBlock adds the stored entries of b's block, if any.

@@ -9,6 +9,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,7 @@ const (
 	prefTail      = "ht/"          // ht/<device>\0<tst:8><hash:4>      -> point of the current block
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
 	prefAreaEvent = "ea/"          // ea/<area>\0<tst:8><seq:8><device>\0<origin> -> AreaEvent JSON
+	// sm/ and sd/: the stats' day marks and summaries (days.go).
 )
 
 // ErrLocked is returned by Open when another process holds the database.
@@ -632,6 +634,9 @@ func (s *Store) Dump(fn func(k, v []byte) error) error {
 		it := txn.NewIterator(badger.DefaultIteratorOptions)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
+			if k := it.Item().Key(); bytes.HasPrefix(k, []byte(prefDayMark)) || bytes.HasPrefix(k, []byte(prefDayStat)) {
+				continue // the stats' cache, not state (days.go)
+			}
 			v, err := it.Item().ValueCopy(nil)
 			if err != nil {
 				return err

@@ -61,6 +61,8 @@ type Source interface {
 	// AsOf is the friends may allows and the areas as they were at a
 	// moment (projections.AsOf).
 	AsOf(at int64, may func(projections.DeviceID) bool) ([]projections.FriendView, []projections.AreaView, error)
+	// Days are a device's day summaries (the stats; projections.DaysQuery).
+	Days(dev projections.DeviceID, q projections.DaysQuery, got func(i int, summary []byte) error) error
 }
 
 // Gate holds the projections and gives them out only through a Rule.
@@ -174,4 +176,12 @@ func (p Reader) AsOf(at int64) ([]projections.FriendView, []projections.AreaView
 	}
 	friends, areas, err := p.src.AsOf(at, may)
 	return p.rule.Friends(friends), p.rule.Areas(areas), err
+}
+
+// Days calls got with dev's day summaries (nothing when dev is hidden).
+func (p Reader) Days(dev projections.DeviceID, q projections.DaysQuery, got func(i int, summary []byte) error) error {
+	if !p.rule.MaySee(dev) {
+		return nil
+	}
+	return p.src.Days(dev, q, got)
 }

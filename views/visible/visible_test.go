@@ -81,6 +81,10 @@ func (w world) AreaEvents(area string, from, to int64, fn func(projections.AreaE
 	return nil
 }
 
+func (world) Days(dev projections.DeviceID, q projections.DaysQuery, got func(int, []byte) error) error {
+	return got(0, []byte(dev))
+}
+
 // devicesSeen is every device a reader reveals, read by read.
 func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 	out := map[string][]projections.DeviceID{}
@@ -105,6 +109,7 @@ func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 		_ = p.History(d, 0, 1, func(projections.Point) error { add("History", d); return nil })
 		_ = p.DeviceEvents(d, 0, 1, func(e projections.AreaEvent) error { add("DeviceEvents", e.Device); return nil })
 		_ = p.HistoryMarked(d, 0, 1, func(projections.Point, *projections.Hidden) error { add("HistoryMarked", d); return nil })
+		_ = p.Days(d, projections.DaysQuery{}, func(_ int, v []byte) error { add("Days", projections.DeviceID(v)); return nil })
 		if len(p.Corrections(d).Points) > 0 {
 			add("Corrections", d)
 		}
@@ -139,7 +144,7 @@ func devicesSeen(p visible.Reader) map[string][]projections.DeviceID {
 // Every read of a Reader applies the viewer's rule: a device the rule
 // hides is in no answer, and a nil rule (an admin) sees everything.
 func TestReaderAppliesRuleToEveryRead(t *testing.T) {
-	reads := []string{"Friends", "Friend", "MaySee", "AreasFor", "History", "DeviceEvents", "Areas", "RecentAreaEvents", "AreaEvents", "HistoryMarked", "Corrections", "AsOf"}
+	reads := []string{"Friends", "Friend", "MaySee", "AreasFor", "History", "DeviceEvents", "Areas", "RecentAreaEvents", "AreaEvents", "HistoryMarked", "Corrections", "AsOf", "Days"}
 	gate := visible.New(world{})
 	for _, c := range []struct {
 		name string

@@ -23,6 +23,7 @@ import (
 	"tracker/events/audit"
 	"tracker/events/owntracks"
 	"tracker/projections"
+	"tracker/projections/stats"
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
@@ -98,6 +99,9 @@ type Deps struct {
 	Eraser Eraser
 	// Phones are where phones reach this server (account.go).
 	Phones PhoneEndpoints
+	// Summarizer makes the stats' day summaries (stats.go); its zero
+	// value sums up distance and fixes only.
+	Summarizer stats.Summarizer
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -180,6 +184,7 @@ func (s *Server) Router() chi.Router {
 		s.areaPageRoutes(r)
 		s.asOfRoutes(r)
 		s.accountRoutes(r)
+		s.statsRoutes(r) // stats.go
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
@@ -188,6 +193,7 @@ func (s *Server) Router() chi.Router {
 			r.Get("/areas", s.listAreas)
 			s.correctionAPIRoutes(r)
 			s.meAPIRoutes(r) // /api/v1/me/otrc
+			s.statsAPIRoutes(r) // stats and heatmap (stats.go)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
