@@ -28,8 +28,13 @@ mkdir -p vendor/geoman
 cp "$nm/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js" vendor/geoman/leaflet-geoman.min.js
 cp "$nm/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css" vendor/geoman/leaflet-geoman.css
 cp "$nm/@geoman-io/leaflet-geoman-free/LICENSE" vendor/geoman/LICENSE
+# The heatmap layer (history and stats pages): its plain-script build,
+# which carries simpleheat (same author and licence) inside.
+mkdir -p vendor/leaflet-heat
+cp "$nm/leaflet.heat/dist/leaflet-heat-global.js" vendor/leaflet-heat/leaflet-heat-global.js
+cp "$nm/leaflet.heat/LICENSE" vendor/leaflet-heat/LICENSE
 {
-  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet leaflet.markercluster @geoman-io/leaflet-geoman-free; do
+  for p in htmx.org htmx-ext-ws htmx-ext-sse leaflet leaflet.markercluster @geoman-io/leaflet-geoman-free leaflet.heat; do
     printf '%s %s\n' "$p" "$(node -p "require('$nm/$p/package.json').version")"
   done
 } > vendor/VERSIONS

@@ -18,7 +18,9 @@ type StatsPicker struct {
 }
 
 // Row is a friend of the picker as a row.
-func (m StatsPicker) Row(f projections.FriendView) FriendRow { return FriendRow{FriendView: f, Now: m.Now} }
+func (m StatsPicker) Row(f projections.FriendView) FriendRow {
+	return FriendRow{FriendView: f, Now: m.Now}
+}
 
 // StatsURL is the stats page of a friend.
 func StatsURL(id projections.DeviceID, q url.Values) string {
@@ -112,7 +114,12 @@ func (m Stats) HeatmapURL() string {
 	if to.Sub(from) > 366*24*time.Hour {
 		from = to.AddDate(-1, 0, 0)
 	}
-	u, d := m.Friend.ID.Split()
+	return HeatmapURL(m.Friend.ID, from, to)
+}
+
+// HeatmapURL is the heatmap API's URL for a friend and range.
+func HeatmapURL(id projections.DeviceID, from, to time.Time) string {
+	u, d := id.Split()
 	q := url.Values{"from": {from.UTC().Format(time.RFC3339)}, "to": {to.UTC().Format(time.RFC3339)}}
 	return "/api/v1/friends/" + url.PathEscape(u) + "/" + url.PathEscape(d) + "/heatmap?" + q.Encode()
 }

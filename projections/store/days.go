@@ -91,8 +91,8 @@ func lateMarks(dev projections.DeviceID, late []projections.HistoryPoint) []hist
 
 // DaysQuery asks for a device's day summaries.
 type DaysQuery struct {
-	Zone  string                  // the spans' zone; part of the cache key
-	Spans []projections.DaySpan   // ordered, not overlapping
+	Zone  string                           // the spans' zone; part of the cache key
+	Spans []projections.DaySpan            // ordered, not overlapping
 	Stamp func(projections.DaySpan) uint64 // what else the summary depends on (corrections, version)
 	// Make summarises one span from its points (every point in it; the
 	// caller filters).

@@ -268,7 +268,7 @@ func basic(user string) string {
 func TestSharingHidesFriends(t *testing.T) {
 	a := newAuthStack(t)
 	auth := []string{"Authorization", basic("carol")}
-	for _, path := range []string{"/api/v1/friends", "/api/v1/areas", "/", "/areas", views.MarkersURL} {
+	for _, path := range []string{"/api/v1/friends", "/api/v1/areas", "/", "/areas", views.MarkersURL, "/stats"} {
 		res, body := get(t, http.DefaultClient, a.locked.URL+path, auth...)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %s", path, res.Status)
@@ -283,6 +283,7 @@ func TestSharingHidesFriends(t *testing.T) {
 	for _, path := range []string{
 		"/api/v1/friends/alice/phone/locations", "/api/v1/friends/alice/phone/areas", "/friends/alice/phone",
 		"/friends/alice/phone/export.gpx", "/friends/alice/phone/export.geojson", "/friends/alice/phone/export.csv",
+		"/api/v1/friends/alice/phone/stats", "/api/v1/friends/alice/phone/heatmap", "/stats/alice/phone", // stats.go
 	} {
 		if res, _ := get(t, http.DefaultClient, a.locked.URL+path, auth...); res.StatusCode != http.StatusNotFound {
 			t.Errorf("%s for carol: %s, want 404", path, res.Status)

@@ -184,7 +184,7 @@ func (s *Server) Router() chi.Router {
 		s.areaPageRoutes(r)
 		s.asOfRoutes(r)
 		s.accountRoutes(r)
-		s.statsRoutes(r) // stats.go
+		s.statsRoutes(r)                        // stats.go
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
@@ -192,7 +192,7 @@ func (s *Server) Router() chi.Router {
 			r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
 			r.Get("/areas", s.listAreas)
 			s.correctionAPIRoutes(r)
-			s.meAPIRoutes(r) // /api/v1/me/otrc
+			s.meAPIRoutes(r)    // /api/v1/me/otrc
 			s.statsAPIRoutes(r) // stats and heatmap (stats.go)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
