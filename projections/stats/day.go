@@ -12,10 +12,12 @@ package stats
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 
 	"tracker/projections"
 	"tracker/projections/geo"
+	"tracker/projections/visits"
 )
 
 // Version names what Summarize makes; bump it when that changes, so
@@ -29,6 +31,9 @@ type Day struct {
 	Points    int     `json:"n"`
 	First     int64   `json:"first,omitempty"` // tst of the first and last fix in use
 	Last      int64   `json:"last,omitempty"`
+	// DistanceM is the length of the day's journeys: fixes within a stay
+	// (a phone's jitter on a desk) add nothing, nor do gaps longer than
+	// the visits' MaxGap.
 	DistanceM float64 `json:"dist_m"`
 	// Stays are where the device stayed (from the visits detector), cut
 	// at the day's bounds.
@@ -44,12 +49,13 @@ type Day struct {
 type Stay struct {
 	From    int64   `json:"from"`
 	To      int64   `json:"to"`
-	Lat     float64 `json:"lat"`
+	Lat     float64 `json:"lat"` // the stay's centre
 	Lon     float64 `json:"lon"`
-	Place   string  `json:"place,omitempty"` // the area or region it matched when summarised (id)
-	Name    string  `json:"name,omitempty"`  // its name then, or an address
-	Country string  `json:"cc,omitempty"`
-	Town    string  `json:"town,omitempty"`
+	Country string  `json:"cc,omitempty"`   // where the centre is (Summarizer.Where)
+	Town    string  `json:"town,omitempty"` // the nearest town
+	// The place (an area or region) is found when the days are added up,
+	// by the areas as they are then: an area drawn today names last
+	// spring's stays.
 }
 
 // Seconds is the stay's length.
@@ -71,41 +77,31 @@ type Journey struct {
 // Seconds is the journey's duration.
 func (j Journey) Seconds() int64 { return j.To - j.From }
 
-// Summarizer makes day summaries. Its parts are optional: without Stays
-// a day has no stays and no journeys, without Where no countries or
-// towns.
+// Summarizer makes day summaries: stays and journeys by the visits
+// detector with Visits, countries and towns by Where when set.
 type Summarizer struct {
-	// Stays finds the stays and journeys in a day's points (in tst order).
-	Stays func(pts []projections.Point) ([]Stay, []Journey)
-	// Where names the country (ISO alpha-2) and nearest town of a place.
+	// Visits says what counts as a stay (zero: the defaults).
+	Visits visits.Config
+	// Where names the country (ISO alpha-2) and nearest town of a place;
+	// nil: no countries or towns.
 	Where func(lat, lon float64) (country, town string)
-	// Version names the parts (a geocoder's data, a detector's rules);
-	// it goes into the summaries' version.
-	Version uint64
+	// WhereVersion names Where's data (e.g. of the geocoder's data set),
+	// so that summaries made with other data are made again.
+	WhereVersion uint64
 }
 
-// CacheVersion is what a DaysQuery's Version should be.
+// CacheVersion is what a DaysQuery's Version should be: it changes with
+// Version, the stay rules and the geocoder.
 func (s Summarizer) CacheVersion() uint64 {
-	v := uint64(Version)<<48 ^ s.Version
-	if s.Stays != nil {
-		v ^= 1 << 62
-	}
-	if s.Where != nil {
-		v ^= 1 << 61
-	}
-	return v
+	c := s.Visits.WithDefaults()
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d %g %d %d %g %t %d", Version, c.Radius, c.MinStay, c.MaxGap, c.MaxAcc, s.Where != nil, s.WhereVersion)
+	return h.Sum64()
 }
 
-// Jitter: a fix closer than this to the last one counted (or within the
-// accuracy either claims, up to maxJitter) adds no distance, so a phone
-// lying on a desk does not walk kilometres a day.
-const (
-	minJitter = 25.0  // m
-	maxJitter = 200.0 // m
-	// whereEvery: a place is looked up (country, town) at the first fix,
-	// then at each fix this far from the last one looked up.
-	whereEvery = 2000.0 // m
-)
+// whereEvery: a place is looked up (country, town) at the day's first
+// fix, then at each fix this far from the last one looked up.
+const whereEvery = 2000.0 // m
 
 // Summarize sums up one span's points in use, in tst order.
 func (s Summarizer) Summarize(sp projections.DaySpan, pts []projections.Point) Day {
@@ -114,19 +110,17 @@ func (s Summarizer) Summarize(sp projections.DaySpan, pts []projections.Point) D
 		return d
 	}
 	d.First, d.Last = pts[0].Tst, pts[len(pts)-1].Tst
-	d.DistanceM = Distance(pts)
-	if s.Stays != nil {
-		stays, journeys := s.Stays(pts)
-		for _, st := range stays {
-			st.From, st.To = max(st.From, sp.From), min(st.To, sp.To)
+	for _, seg := range visits.Detect(s.Visits, pts) {
+		switch {
+		case seg.Kind == visits.KindStay && seg.Centre != nil:
+			st := Stay{From: max(seg.Start.Unix(), sp.From), To: min(seg.End.Unix(), sp.To), Lat: seg.Centre.Lat, Lon: seg.Centre.Lon}
 			if st.To > st.From {
 				d.Stays = append(d.Stays, st)
 			}
-		}
-		for _, j := range journeys {
-			if d.Journey == nil || j.DistanceM > d.Journey.DistanceM {
-				jj := j
-				d.Journey = &jj
+		case seg.Kind == visits.KindJourney:
+			d.DistanceM += seg.DistanceM
+			if d.Journey == nil || seg.DistanceM > d.Journey.DistanceM {
+				d.Journey = &Journey{From: seg.Start.Unix(), To: seg.End.Unix(), DistanceM: seg.DistanceM}
 			}
 		}
 	}
@@ -157,33 +151,6 @@ func (s Summarizer) Summarize(sp projections.DaySpan, pts []projections.Point) D
 		}
 	}
 	return d
-}
-
-// Distance is the length of a track in metres, leaving out jitter: a fix
-// adds its distance from the last fix counted only when it is farther
-// than minJitter and than the accuracy either claims (up to maxJitter).
-func Distance(pts []projections.Point) float64 {
-	if len(pts) == 0 {
-		return 0
-	}
-	var dist float64
-	anchor := pts[0]
-	for _, p := range pts[1:] {
-		step := geo.Distance(anchor.Geo(), p.Geo())
-		limit := minJitter
-		if a, ok := anchor.Accuracy(); ok {
-			limit = max(limit, float64(a))
-		}
-		if a, ok := p.Accuracy(); ok {
-			limit = max(limit, float64(a))
-		}
-		if step <= min(limit, maxJitter) {
-			continue
-		}
-		dist += step
-		anchor = p
-	}
-	return dist
 }
 
 // Encode and Decode are a summary's stored form.

@@ -3,10 +3,13 @@ package stats
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
 	"tracker/projections"
+	"tracker/projections/geo"
+	"tracker/projections/visits"
 )
 
 // Periods the stats are asked for.
@@ -107,10 +110,55 @@ type Report struct {
 
 // PlaceTime is the time spent at one place.
 type PlaceTime struct {
-	Place   string `json:"place"`          // its name, or an address
+	Place   string `json:"place"`          // the area's name, else the town (else the position)
 	Area    string `json:"area,omitempty"` // the area's id when it is one
 	Seconds int64  `json:"seconds"`
 	Stays   int    `json:"stays"`
+	// Lat and Lon are where a place that is no area is (its first
+	// stay's centre): stays within placeRadius of it are the same place.
+	Lat float64 `json:"lat,omitempty"`
+	Lon float64 `json:"lon,omitempty"`
+}
+
+// placeRadius: stays in no area within this of a place's first stay are
+// at that place.
+const placeRadius = 150.0 // m
+
+// placeIndex finds the place of a stay in no area, by a grid of cells a
+// little larger than placeRadius.
+type placeIndex struct {
+	cells map[[2]int32][]*PlaceTime
+	all   []*PlaceTime
+}
+
+const placeCell = 0.002 // degrees: 222 m of latitude, less of longitude off the equator, so the 3×3 look is widened
+
+func cellOf(lat, lon float64) [2]int32 {
+	return [2]int32{int32(math.Floor(lat / placeCell)), int32(math.Floor(lon / placeCell))}
+}
+
+func (x *placeIndex) near(s Stay) *PlaceTime {
+	c := cellOf(s.Lat, s.Lon)
+	// Longitude cells are narrower than placeRadius beyond ~48° north or
+	// south: look further east and west there.
+	span := int32(1 + placeRadius/(placeCell*111_320*math.Max(0.05, math.Cos(s.Lat*math.Pi/180))))
+	for dy := int32(-1); dy <= 1; dy++ {
+		for dx := -span; dx <= span; dx++ {
+			for _, pt := range x.cells[[2]int32{c[0] + dy, c[1] + dx}] {
+				if geo.Distance(geo.Point{Lat: pt.Lat, Lon: pt.Lon}, geo.Point{Lat: s.Lat, Lon: s.Lon}) <= placeRadius {
+					return pt
+				}
+			}
+		}
+	}
+	name := s.Town
+	if name == "" {
+		name = fmt.Sprintf("%.4f, %.4f", s.Lat, s.Lon)
+	}
+	pt := &PlaceTime{Place: name, Lat: s.Lat, Lon: s.Lon}
+	x.cells[c] = append(x.cells[c], pt)
+	x.all = append(x.all, pt)
+	return pt
 }
 
 // CountryDays counts the days with a fix in a country.
@@ -140,13 +188,11 @@ type DayFigures struct {
 	DistanceM float64 `json:"distance_m"`
 }
 
-// PlaceOf names a stay's place by the areas as they are now: its area id
-// and name, or "" when none contains it.
-type PlaceOf func(lat, lon float64) (id, name string)
-
-// Add adds up a period's days (in order, one per day of p). place names
-// stays by today's areas (nil: by what the summary recorded).
-func Add(p Period, days []Day, place PlaceOf) Report {
+// Add adds up a period's days (in order, one per day of p). Stays are
+// named by the areas that concern the device now (visits.Places: a server
+// area, else one of its regions), else by their town.
+func Add(p Period, days []Day, areas []*projections.Area) Report {
+	namer := visits.Places{Areas: areas}
 	r := Report{Period: p.Name, From: p.From, To: p.To, Zone: p.From.Location().String(),
 		TimePerPlace: []PlaceTime{}, DaysPerCountry: []CountryDays{}, Countries: []string{}, Towns: []TownDays{},
 		Bars: []Bar{}, Days: make([]DayFigures, 0, len(days))}
@@ -154,7 +200,8 @@ func Add(p Period, days []Day, place PlaceOf) Report {
 	if p.Name == PeriodWeek {
 		r.BarUnit = "day"
 	}
-	places := map[string]*PlaceTime{}
+	places := map[string]*PlaceTime{} // by area
+	unnamed := &placeIndex{cells: map[[2]int32][]*PlaceTime{}}
 	countries := map[string]int{}
 	towns := map[Town]int{}
 	loc := p.From.Location()
@@ -185,25 +232,17 @@ func Add(p Period, days []Day, place PlaceOf) Report {
 			towns[t]++
 		}
 		for _, s := range d.Stays {
-			id, name := s.Place, s.Name
-			if place != nil {
-				if aid, an := place(s.Lat, s.Lon); aid != "" {
-					id, name = aid, an
-				} else if id != "" { // an area since removed
-					id, name = "", ""
+			seg := []visits.Segment{{Kind: visits.KindStay, Start: time.Unix(s.From, 0), End: time.Unix(s.To, 0), Centre: &geo.Point{Lat: s.Lat, Lon: s.Lon}}}
+			namer.Name(seg)
+			var pt *PlaceTime
+			if pl := seg[0].Place; pl != nil {
+				k := pl.Area + "\x00" + pl.Name
+				if pt = places[k]; pt == nil {
+					pt = &PlaceTime{Place: pl.Name, Area: pl.Area}
+					places[k] = pt
 				}
-			}
-			if name == "" {
-				name = s.Town
-			}
-			if name == "" {
-				name = fmt.Sprintf("%.3f, %.3f", s.Lat, s.Lon)
-			}
-			k := id + "\x00" + name
-			pt := places[k]
-			if pt == nil {
-				pt = &PlaceTime{Place: name, Area: id}
-				places[k] = pt
+			} else {
+				pt = unnamed.near(s)
 			}
 			pt.Seconds += s.Seconds()
 			pt.Stays++
@@ -216,8 +255,11 @@ func Add(p Period, days []Day, place PlaceOf) Report {
 	for _, pt := range places {
 		r.TimePerPlace = append(r.TimePerPlace, *pt)
 	}
+	for _, pt := range unnamed.all {
+		r.TimePerPlace = append(r.TimePerPlace, *pt)
+	}
 	slices.SortFunc(r.TimePerPlace, func(a, b PlaceTime) int {
-		return cmp.Or(cmp.Compare(b.Seconds, a.Seconds), cmp.Compare(a.Place, b.Place))
+		return cmp.Or(cmp.Compare(b.Seconds, a.Seconds), cmp.Compare(a.Place, b.Place), cmp.Compare(a.Lat, b.Lat), cmp.Compare(a.Lon, b.Lon))
 	})
 	for cc, n := range countries {
 		r.DaysPerCountry = append(r.DaysPerCountry, CountryDays{Country: cc, Days: n})

@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"tracker/projections"
-	"tracker/projections/geo"
 	"tracker/projections/stats"
 	"tracker/views"
 	"tracker/views/web/internal/httpx"
@@ -87,7 +86,7 @@ func (s *Server) statsReport(r *http.Request, id projections.DeviceID, now time.
 	if bad != nil {
 		s.Logger.Warn("a cached day summary could not be read; that day shows no data", "device", string(id), "err", bad)
 	}
-	return stats.Add(p, days, placeOf(s.proj(r).AreasFor(id))), p, nil
+	return stats.Add(p, days, s.proj(r).AreasFor(id)), p, nil
 }
 
 // firstFix is the time of dev's oldest fix in use (now when none).
@@ -102,26 +101,6 @@ func (s *Server) firstFix(r *http.Request, dev projections.DeviceID, now time.Ti
 		return first, err
 	}
 	return first, nil
-}
-
-// placeOf names a place by the areas that concern the device now: the
-// smallest circle containing it, else the first polygon.
-func placeOf(areas []*projections.Area) stats.PlaceOf {
-	return func(lat, lon float64) (string, string) {
-		var best *projections.Area
-		for _, a := range areas {
-			if !a.Contains(geo.Point{Lat: lat, Lon: lon}) {
-				continue
-			}
-			if best == nil || (a.Center != nil && (best.Center == nil || a.Radius < best.Radius)) {
-				best = a
-			}
-		}
-		if best == nil {
-			return "", ""
-		}
-		return best.ID, best.Name
-	}
 }
 
 // friendStats answers a friend's stats for a period as JSON.
