@@ -26,11 +26,11 @@ const Version = 1
 
 // Day is what one day of a device's history adds up to.
 type Day struct {
-	From      int64   `json:"from"` // the span, Unix seconds
-	To        int64   `json:"to"`
-	Points    int     `json:"n"`
-	First     int64   `json:"first,omitempty"` // tst of the first and last fix in use
-	Last      int64   `json:"last,omitempty"`
+	From   int64 `json:"from"` // the span, Unix seconds
+	To     int64 `json:"to"`
+	Points int   `json:"n"`
+	First  int64 `json:"first,omitempty"` // tst of the first and last fix in use
+	Last   int64 `json:"last,omitempty"`
 	// DistanceM is the length of the day's journeys: fixes within a stay
 	// (a phone's jitter on a desk) add nothing, nor do gaps longer than
 	// the visits' MaxGap.
