@@ -356,20 +356,4 @@ func (m Stats) PlaceShare(p stats.PlaceTime) int {
 	return int(p.Seconds * 100 / m.Report.TimePerPlace[0].Seconds)
 }
 
-// CountryName names an ISO 3166-1 alpha-2 code (the code itself when
-// unknown to this short list).
-func CountryName(cc string) string {
-	if n, ok := countryNames[cc]; ok {
-		return n
-	}
-	return cc
-}
-
-var countryNames = map[string]string{
-	"BE": "Belgium", "NL": "Netherlands", "FR": "France", "DE": "Germany", "LU": "Luxembourg",
-	"GB": "United Kingdom", "IE": "Ireland", "ES": "Spain", "PT": "Portugal", "IT": "Italy",
-	"CH": "Switzerland", "AT": "Austria", "DK": "Denmark", "SE": "Sweden", "NO": "Norway",
-	"FI": "Finland", "PL": "Poland", "CZ": "Czechia", "US": "United States", "CA": "Canada",
-}
-
 func timeOf(unix int64) time.Time { return time.Unix(unix, 0) }

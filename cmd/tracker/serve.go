@@ -231,7 +231,8 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
 		Disk: st.space, Commands: commands, Phones: phoneEndpoints(cfg.PublicHost, in),
 		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
-		Eraser: eraseService{eraser: eraser, log: st.log, retention: retention},
+		Eraser:     eraseService{eraser: eraser, log: st.log, retention: retention},
+		Summarizer: statsSummarizer(), // stats.go
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
 		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier}, logger, stdout)

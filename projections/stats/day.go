@@ -38,9 +38,9 @@ type Day struct {
 	// Stays are where the device stayed (from the visits detector), cut
 	// at the day's bounds.
 	Stays []Stay `json:"stays,omitempty"`
-	// Countries (ISO 3166-1 alpha-2) and towns with a fix that day.
-	Countries []string `json:"cc,omitempty"`
-	Towns     []Town   `json:"towns,omitempty"`
+	// Countries and towns with a fix that day.
+	Countries []Country `json:"countries,omitempty"`
+	Towns     []Town    `json:"towns,omitempty"`
 	// Journey is the day's longest journey (movement between two stays).
 	Journey *Journey `json:"journey,omitempty"`
 }
@@ -61,10 +61,23 @@ type Stay struct {
 // Seconds is the stay's length.
 func (s Stay) Seconds() int64 { return s.To - s.From }
 
+// Country is a country visited.
+type Country struct {
+	CC   string `json:"cc"`   // ISO 3166-1 alpha-2; "" for a shape without a code of its own
+	Name string `json:"name"` // English short name, e.g. "Belgium"
+}
+
 // Town is a town visited.
 type Town struct {
 	Name    string `json:"name"`
-	Country string `json:"cc,omitempty"`
+	Country string `json:"cc,omitempty"` // the town's country (alpha-2)
+}
+
+// Place is what a geocoder says of a position: the country and the
+// nearest town, each "" when unknown (at sea, far from towns).
+type Place struct {
+	Country Country
+	Town    Town
 }
 
 // Journey is a movement from one place to another.
@@ -82,9 +95,9 @@ func (j Journey) Seconds() int64 { return j.To - j.From }
 type Summarizer struct {
 	// Visits says what counts as a stay (zero: the defaults).
 	Visits visits.Config
-	// Where names the country (ISO alpha-2) and nearest town of a place;
-	// nil: no countries or towns.
-	Where func(lat, lon float64) (country, town string)
+	// Where names the country and nearest town of a position (the
+	// offline geocoder); nil: no countries or towns.
+	Where func(lat, lon float64) Place
 	// WhereVersion names Where's data (e.g. of the geocoder's data set),
 	// so that summaries made with other data are made again.
 	WhereVersion uint64
@@ -125,18 +138,16 @@ func (s Summarizer) Summarize(sp projections.DaySpan, pts []projections.Point) D
 		}
 	}
 	if s.Where != nil {
-		seen := map[Town]bool{}
 		var last *geo.Point
 		look := func(lat, lon float64) (string, string) {
-			cc, town := s.Where(lat, lon)
-			if cc != "" && !slices.Contains(d.Countries, cc) {
-				d.Countries = append(d.Countries, cc)
+			pl := s.Where(lat, lon)
+			if pl.Country.Name != "" && !slices.Contains(d.Countries, pl.Country) {
+				d.Countries = append(d.Countries, pl.Country)
 			}
-			if t := (Town{Name: town, Country: cc}); town != "" && !seen[t] {
-				seen[t] = true
-				d.Towns = append(d.Towns, t)
+			if pl.Town.Name != "" && !slices.Contains(d.Towns, pl.Town) {
+				d.Towns = append(d.Towns, pl.Town)
 			}
-			return cc, town
+			return pl.Country.CC, pl.Town.Name
 		}
 		for _, p := range pts {
 			if last != nil && geo.Distance(*last, p.Geo()) < whereEvery {

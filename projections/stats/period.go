@@ -97,7 +97,7 @@ type Report struct {
 	TimePerPlace []PlaceTime `json:"time_per_place"`
 	// DaysPerCountry: days with a fix in each country, most first.
 	DaysPerCountry []CountryDays `json:"days_per_country"`
-	Countries      []string      `json:"countries"`
+	Countries      []string      `json:"countries"` // their codes (or names, for a shape without a code)
 	Towns          []TownDays    `json:"towns"`
 	LongestJourney *Journey      `json:"longest_journey,omitempty"`
 	// Bars are the period's figures by day (a week) or by week (the rest).
@@ -163,7 +163,8 @@ func (x *placeIndex) near(s Stay) *PlaceTime {
 
 // CountryDays counts the days with a fix in a country.
 type CountryDays struct {
-	Country string `json:"country"`
+	Country string `json:"country"` // ISO 3166-1 alpha-2
+	Name    string `json:"name"`
 	Days    int    `json:"days"`
 }
 
@@ -202,7 +203,7 @@ func Add(p Period, days []Day, areas []*projections.Area) Report {
 	}
 	places := map[string]*PlaceTime{} // by area
 	unnamed := &placeIndex{cells: map[[2]int32][]*PlaceTime{}}
-	countries := map[string]int{}
+	countries := map[Country]int{}
 	towns := map[Town]int{}
 	loc := p.From.Location()
 	for _, d := range days {
@@ -261,12 +262,12 @@ func Add(p Period, days []Day, areas []*projections.Area) Report {
 	slices.SortFunc(r.TimePerPlace, func(a, b PlaceTime) int {
 		return cmp.Or(cmp.Compare(b.Seconds, a.Seconds), cmp.Compare(a.Place, b.Place), cmp.Compare(a.Lat, b.Lat), cmp.Compare(a.Lon, b.Lon))
 	})
-	for cc, n := range countries {
-		r.DaysPerCountry = append(r.DaysPerCountry, CountryDays{Country: cc, Days: n})
-		r.Countries = append(r.Countries, cc)
+	for c, n := range countries {
+		r.DaysPerCountry = append(r.DaysPerCountry, CountryDays{Country: c.CC, Name: c.Name, Days: n})
+		r.Countries = append(r.Countries, cmp.Or(c.CC, c.Name))
 	}
 	slices.SortFunc(r.DaysPerCountry, func(a, b CountryDays) int {
-		return cmp.Or(cmp.Compare(b.Days, a.Days), cmp.Compare(a.Country, b.Country))
+		return cmp.Or(cmp.Compare(b.Days, a.Days), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Country, b.Country))
 	})
 	slices.Sort(r.Countries)
 	for t, n := range towns {

@@ -23,14 +23,15 @@ func mustZone(name string) *time.Location {
 
 // where is a stand-in geocoder: north of 50.88 is Vilvoorde, the rest
 // Brussels; east of 5° is the Netherlands.
-func where(lat, lon float64) (string, string) {
+func where(lat, lon float64) stats.Place {
+	be, nl := stats.Country{CC: "BE", Name: "Belgium"}, stats.Country{CC: "NL", Name: "Netherlands"}
 	switch {
 	case lon > 5:
-		return "NL", "Maastricht"
+		return stats.Place{Country: nl, Town: stats.Town{Name: "Maastricht", Country: "NL"}}
 	case lat > 50.88:
-		return "BE", "Vilvoorde"
+		return stats.Place{Country: be, Town: stats.Town{Name: "Vilvoorde", Country: "BE"}}
 	}
-	return "BE", "Brussels"
+	return stats.Place{Country: be, Town: stats.Town{Name: "Brussels", Country: "BE"}}
 }
 
 var officeArea = &projections.Area{ID: "s:office", Name: "Office", Origin: projections.OriginServer,
@@ -82,7 +83,7 @@ func TestSummarizeDay(t *testing.T) {
 			case c.journeyM > 0 && (d.Journey == nil || !near(d.Journey.DistanceM, c.journeyM, 0.05*c.journeyM)):
 				t.Errorf("longest journey %+v, want %.0f m", d.Journey, c.journeyM)
 			}
-			if len(d.Countries) != len(c.countries) || (len(c.countries) > 0 && d.Countries[0] != c.countries[0]) {
+			if len(d.Countries) != len(c.countries) || (len(c.countries) > 0 && d.Countries[0].CC != c.countries[0]) {
 				t.Errorf("countries %v, want %v", d.Countries, c.countries)
 			}
 			if len(d.Towns) != c.towns {
@@ -181,8 +182,8 @@ func TestAddPeriod(t *testing.T) {
 			if !near(float64(office.Seconds), 5*(6*3600+34*60), 5*15*60) {
 				t.Errorf("office %s, want ~33 h", time.Duration(office.Seconds)*time.Second)
 			}
-			if len(r.DaysPerCountry) != 2 || r.DaysPerCountry[0] != (stats.CountryDays{Country: "BE", Days: 5}) ||
-				r.DaysPerCountry[1] != (stats.CountryDays{Country: "NL", Days: 1}) {
+			if len(r.DaysPerCountry) != 2 || r.DaysPerCountry[0] != (stats.CountryDays{Country: "BE", Name: "Belgium", Days: 5}) ||
+				r.DaysPerCountry[1] != (stats.CountryDays{Country: "NL", Name: "Netherlands", Days: 1}) {
 				t.Errorf("days per country %+v", r.DaysPerCountry)
 			}
 			if len(r.Countries) != 2 || len(r.Towns) != 3 {

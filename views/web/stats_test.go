@@ -2,10 +2,12 @@ package web_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
+	"tracker/projections/geocode"
 	"tracker/projections/stats"
 	"tracker/views/htmltest"
 )
@@ -15,10 +17,27 @@ type statsJSON struct {
 	stats.Report
 }
 
+// geoSummarizer sums days up with the offline geocoder, as serve does.
+var geoSummarizer = stats.Summarizer{Where: func(lat, lon float64) stats.Place {
+	p := geocode.Lookup(lat, lon)
+	return stats.Place{Country: stats.Country{CC: p.CC, Name: p.Country}, Town: stats.Town{Name: p.Town, Country: p.TownCC}}
+}}
+
+// withSummarizer serves st's site with sum.
+func withSummarizer(t *testing.T, st *stack, sum stats.Summarizer) *httptest.Server {
+	site := *st.site
+	site.Summarizer = sum
+	srv := httptest.NewServer(site.Routes())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestStatsAPI: a friend's stats per period, on the fixture (alice: one
-// fix yesterday in the park, 48 today; the clock at 18:00 today, UTC).
+// fix yesterday in the park, 48 today at home and at the office, in
+// London; the clock at 18:00 today, UTC).
 func TestStatsAPI(t *testing.T) {
 	st := newStack(t)
+	geo := withSummarizer(t, st, geoSummarizer)
 	for _, c := range []struct {
 		name               string
 		query              string
@@ -40,7 +59,7 @@ func TestStatsAPI(t *testing.T) {
 				path += "?" + c.query
 			}
 			for range 2 { // made, then from the cache: the same
-				res, body := st.do(t, http.MethodGet, path, "")
+				res, body := doURL(t, http.MethodGet, geo.URL+path, "")
 				if res.StatusCode != http.StatusOK {
 					t.Fatalf("%s: %s", res.Status, body)
 				}
@@ -56,6 +75,13 @@ func TestStatsAPI(t *testing.T) {
 				}
 				if c.points > 0 && got.DistanceM < 2000 { // home and office are 2.6 km apart, there and back
 					t.Errorf("distance %.0f m, want the commute", got.DistanceM)
+				}
+				if c.points > 0 && (len(got.DaysPerCountry) != 1 || got.DaysPerCountry[0] != (stats.CountryDays{Country: "GB", Name: "United Kingdom", Days: 2}) ||
+					len(got.Towns) != 3 || got.Towns[0].Name != "Brixton Hill" || got.Towns[1].Name != "Clerkenwell" || got.Towns[2].Name != "London") {
+					t.Errorf("days per country %+v, towns %+v; want 2 days in GB; the park in Brixton Hill, home in London, the office in Clerkenwell", got.DaysPerCountry, got.Towns)
+				}
+				if c.points > 0 && (len(got.TimePerPlace) == 0 || got.TimePerPlace[0].Place != "HQ") {
+					t.Errorf("time per place %+v, want the server area HQ first (bob's office region is not alice's)", got.TimePerPlace)
 				}
 			}
 		})
