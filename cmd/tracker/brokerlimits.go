@@ -61,10 +61,12 @@ var (
 		"Offline MQTT sessions dropped after --mqtt-session-expiry.", nil, nil)
 	descMQTTRevoked = prometheus.NewDesc("tracker_mqtt_revoked_total",
 		"MQTT connections closed because their user was removed or changed password.", nil, nil)
+	descMQTTUnshared = prometheus.NewDesc("tracker_mqtt_unshared_total",
+		"Friends phones were told to forget (an empty message on the friend's topic) because sharing changed.", nil, nil)
 )
 
 func (brokerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMQTTRefused, descMQTTDropped, descMQTTExpired, descMQTTRevoked} {
+	for _, d := range []*prometheus.Desc{descMQTTRefused, descMQTTDropped, descMQTTExpired, descMQTTRevoked, descMQTTUnshared} {
 		ch <- d
 	}
 }
@@ -80,4 +82,5 @@ func (c brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descMQTTDropped, prometheus.CounterValue, float64(s.QueuedDropped))
 	ch <- prometheus.MustNewConstMetric(descMQTTExpired, prometheus.CounterValue, float64(s.SessionsExpired))
 	ch <- prometheus.MustNewConstMetric(descMQTTRevoked, prometheus.CounterValue, float64(s.Revoked))
+	ch <- prometheus.MustNewConstMetric(descMQTTUnshared, prometheus.CounterValue, float64(s.Unshared))
 }

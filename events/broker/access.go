@@ -42,6 +42,9 @@ type hook struct {
 	pendingMu sync.Mutex
 	pending   map[string]*mqtt.Client
 
+	// shown records which friends each phone was sent (unshare.go).
+	shown *shownFriends
+
 	// refusals keeps a client that retries a bad login every second (a
 	// misconfigured phone) to one log line a minute.
 	refusals *lograte.Limiter
@@ -216,7 +219,11 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	for _, m := range existing.State.Inflight.GetAll(false) {
-		if m.FixedHeader.Type != packets.Publish || h.mayReceive(cl, m.TopicName) {
+		if m.FixedHeader.Type != packets.Publish {
+			continue
+		}
+		if h.mayReceive(cl, m.TopicName) {
+			h.noteDelivery(cl, m.TopicName) // resent once the session is established
 			continue
 		}
 		if existing.State.Inflight.Delete(m.PacketID) {
@@ -227,7 +234,14 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, pk packets.Packet) {
 }
 
 // OnSessionEstablished: mochi has the client in its list now.
-func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) { h.unclaim(cl) }
+// A phone that was away while sharing changed forgets the friends it may
+// no longer see (unshare.go).
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.unclaim(cl)
+	if h.locked() && h.accounts != nil {
+		h.b.clearHidden(cl)
+	}
+}
 
 // ended forgets a client whose connection ended (from OnDisconnect) and
 // cuts the queue of a session that stays.
@@ -265,6 +279,7 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		h.b.stats.queuedDropped.Add(1)
 		return false
 	}
+	h.noteDelivery(cl, topic)
 	return true
 }
 
@@ -440,6 +455,12 @@ func (b *Broker) Revoke(user string) int {
 			b.dropSession(cl)
 		}
 	}
+	if !exists {
+		h.shown.forgetUser(user)
+	}
+	// A changed user may see fewer friends, and a removed one is no
+	// longer anyone's friend: phones forget what they may no longer see.
+	b.clearHiddenAll()
 	if n > 0 {
 		b.stats.revoked.Add(uint64(n))
 		b.logger.Info("MQTT connections of a changed user closed", "user", user, "removed", !exists, "connections", n)

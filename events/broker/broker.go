@@ -190,7 +190,7 @@ func New(cfg Config, log events.Appender, logger *slog.Logger) (*Broker, error) 
 	b := &Broker{srv: srv, log: log, logger: logger, limits: lim, ackers: map[*mqtt.Client]*acker{}}
 	b.conns.counts = map[string]*addrConns{}
 	b.relay = srv.NewClient(nil, "local", relayID, true)
-	b.hook = &hook{b: b, users: cfg.Users, internal: cfg.Internal, accounts: cfg.Accounts, phones: cfg.Phones, pending: map[string]*mqtt.Client{},
+	b.hook = &hook{b: b, shown: newShownFriends(), users: cfg.Users, internal: cfg.Internal, accounts: cfg.Accounts, phones: cfg.Phones, pending: map[string]*mqtt.Client{},
 		refusals: lograte.New(time.Minute, 4096)}
 	b.hook.open.Store(open) // decided here, at start, on loopback only
 	if err := srv.AddHook(b.hook, nil); err != nil {

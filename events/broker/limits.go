@@ -101,11 +101,12 @@ type Stats struct {
 	TakeoversRefused uint64 // CONNECTs with another user's client id
 	PublishesRefused uint64 // publishes refused (topic not allowed, login no longer valid)
 	Revoked          uint64 // connections closed by Revoke
+	Unshared         uint64 // friends phones were told to forget (unshare.go)
 }
 
 type stats struct {
 	tooLarge, connectTimeouts, addrCapRefused, queuedDropped, sessionsExpired,
-	loginsRefused, takeoversRefused, publishesRefused, revoked atomic.Uint64
+	loginsRefused, takeoversRefused, publishesRefused, revoked, unshared atomic.Uint64
 }
 
 // Stats returns the counts so far.
@@ -115,6 +116,7 @@ func (b *Broker) Stats() Stats {
 		TooLarge: s.tooLarge.Load(), ConnectTimeouts: s.connectTimeouts.Load(), AddrCapRefused: s.addrCapRefused.Load(),
 		QueuedDropped: s.queuedDropped.Load(), SessionsExpired: s.sessionsExpired.Load(), LoginsRefused: s.loginsRefused.Load(),
 		TakeoversRefused: s.takeoversRefused.Load(), PublishesRefused: s.publishesRefused.Load(), Revoked: s.revoked.Load(),
+		Unshared: s.unshared.Load(),
 	}
 }
 
