@@ -569,6 +569,7 @@ func (s *Server) meRevoke(w http.ResponseWriter, r *http.Request) {
 			s.apiError(w, r, err)
 			return
 		}
+		s.Auth.lastUse.Delete(id) // a revoked credential is never used again
 		s.Logger.Info("device credential revoked", "user", v.Name, "device", device, "credential", id)
 	}
 	http.Redirect(w, r, "/me?done=revoked", http.StatusSeeOther)
