@@ -167,57 +167,15 @@ var importLogOptions = badgerlog.Options{QueueLen: importWindow, MaxBatch: 8192,
 
 // logSink appends to the log directly, many events in flight, so the log
 // writes them in large group commits.
-type logSink struct {
-	log    *badgerlog.Log
-	counts *importCounts
-	window chan struct{}
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	err    error
-}
+type logSink struct{ *events.AppendWindow }
 
 func newLogSink(log *badgerlog.Log, counts *importCounts) *logSink {
-	return &logSink{log: log, counts: counts, window: make(chan struct{}, importWindow)}
+	return &logSink{events.NewAppendWindow(log, importWindow, &counts.stored, &counts.present)}
 }
 
-func (s *logSink) failed() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
+func (s *logSink) add(ctx context.Context, e events.Event) error { return s.Add(ctx, e) }
 
-func (s *logSink) add(ctx context.Context, e events.Event) error {
-	if err := s.failed(); err != nil {
-		return err
-	}
-	select {
-	case s.window <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	s.wg.Add(1)
-	s.log.AppendAsync(e, func(_ uint64, err error) {
-		defer func() { <-s.window; s.wg.Done() }()
-		switch {
-		case err == nil:
-			s.counts.stored.Add(1)
-		case errors.Is(err, badgerlog.ErrAlreadyLogged):
-			s.counts.present.Add(1)
-		default:
-			s.mu.Lock()
-			if s.err == nil {
-				s.err = err
-			}
-			s.mu.Unlock()
-		}
-	})
-	return nil
-}
-
-func (s *logSink) close(context.Context) error {
-	s.wg.Wait()
-	return s.failed()
-}
+func (s *logSink) close(context.Context) error { return s.Wait() }
 
 // Batches sent to a running server: bounded in events and bytes so each
 // request is quick (the server's read timeout is 30 s) and a failure

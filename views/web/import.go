@@ -91,7 +91,6 @@ type ImportResult struct {
 // number) or already present; any other failure is returned for the
 // caller to keep.
 func (r *ImportResult) count(seq uint64, err error) error {
-	var al alreadyLogged
 	switch {
 	case err == nil:
 		r.Stored++
@@ -99,18 +98,13 @@ func (r *ImportResult) count(seq uint64, err error) error {
 			r.FirstSeq = seq
 		}
 		r.LastSeq = max(r.LastSeq, seq)
-	case errors.As(err, &al) && al.AlreadyLogged():
+	case events.IsAlreadyLogged(err):
 		r.AlreadyPresent++
 	default:
 		return err
 	}
 	return nil
 }
-
-// alreadyLogged is how the log reports an import it holds already
-// (badgerlog.ErrAlreadyLogged), recognised by behaviour so this package
-// needs no storage import.
-type alreadyLogged interface{ AlreadyLogged() bool }
 
 // importEvents appends the posted events (POST /api/v1/admin/import,
 // admins only) and answers with counts once every one is durable. A bad

@@ -14,7 +14,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -410,7 +409,7 @@ func (s *Server) importUpload(format uploadFormat, in uploadInput) (ImportSummar
 			if read%256 == 0 {
 				s.ops.update(job, func(j *Job) { j.Records, j.Done = read, uint64(max(done, 0)) })
 			}
-			return sink.add(ctx, e)
+			return sink.Add(ctx, e)
 		},
 		func(reason, where string) {
 			p := problems[reason]
@@ -423,7 +422,7 @@ func (s *Server) importUpload(format uploadFormat, in uploadInput) (ImportSummar
 				p.Examples = append(p.Examples, where)
 			}
 		})
-	closeErr := sink.close()
+	closeErr := sink.Wait()
 	sum.Took = time.Since(start)
 	sum.Read, sum.Stored, sum.AlreadyPresent, sum.Notes = read, sink.stored.Load(), sink.present.Load(), notes
 	for _, p := range problems {
@@ -519,56 +518,14 @@ func (i *keepReading) Read(p []byte) (int, error) {
 
 // uploadSink appends events with many in flight and counts the outcome.
 type uploadSink struct {
-	app             events.Appender
-	window          chan struct{}
-	wg              sync.WaitGroup
+	*events.AppendWindow
 	stored, present atomic.Uint64
-	mu              sync.Mutex
-	err             error
 }
 
 func newUploadSink(app events.Appender) *uploadSink {
-	return &uploadSink{app: app, window: make(chan struct{}, importWindow)}
-}
-
-func (s *uploadSink) failed() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
-func (s *uploadSink) add(ctx context.Context, e events.Event) error {
-	if err := s.failed(); err != nil {
-		return err
-	}
-	select {
-	case s.window <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	s.wg.Add(1)
-	s.app.AppendAsync(e, func(_ uint64, err error) {
-		defer func() { <-s.window; s.wg.Done() }()
-		var al alreadyLogged
-		switch {
-		case err == nil:
-			s.stored.Add(1)
-		case errors.As(err, &al) && al.AlreadyLogged():
-			s.present.Add(1)
-		default:
-			s.mu.Lock()
-			if s.err == nil {
-				s.err = err
-			}
-			s.mu.Unlock()
-		}
-	})
-	return nil
-}
-
-func (s *uploadSink) close() error {
-	s.wg.Wait()
-	return s.failed()
+	s := &uploadSink{}
+	s.AppendWindow = events.NewAppendWindow(app, importWindow, &s.stored, &s.present)
+	return s
 }
 
 // looksJSON reports whether the upload starts (decompressed) like JSON.
