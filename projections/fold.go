@@ -29,6 +29,8 @@ type Input struct {
 	Account *AccountCommand
 	// Notify is set for notification rule events (notify.go).
 	Notify *NotifyCommand
+	// Share is set for share link events (share.go).
+	Share *ShareCommand
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -85,6 +87,15 @@ func Decode(d owntracks.Decoder, e events.Event) Input {
 		}
 		return in
 	}
+	if e.Source == events.SourceAdmin && e.Topic == ShareTopic {
+		cmd, err := ParseShareCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Share = &cmd
+		}
+		return in
+	}
 	if e.Source == events.SourceAdmin {
 		cmd, err := ParseAreaCommand(e.Payload)
 		if err != nil {
@@ -110,6 +121,8 @@ type State struct {
 	// Rules are the corrections per device ("" for all devices); a
 	// device without any has no entry.
 	Rules map[DeviceID]*Rules
+	// Shares are the share links by id (share.go).
+	Shares map[string]*ShareLink
 
 	areaOrder []string // sorted area ids, so the fold's output order is stable
 }
@@ -117,7 +130,7 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State {
 	return &State{Friends: map[DeviceID]*Friend{}, Areas: map[string]*Area{}, Members: map[MemberKey]*Member{}, Users: map[string]*User{},
-		Issued: map[string]uint64{}, Rules: map[DeviceID]*Rules{}}
+		Issued: map[string]uint64{}, Rules: map[DeviceID]*Rules{}, Shares: map[string]*ShareLink{}}
 }
 
 // SortedAreas returns area ids in order. It refreshes a cache, so it
@@ -175,12 +188,15 @@ type Changes struct {
 	// may have changed: the runner finds each one's newest fix the rules
 	// let through in history and applies it (Reposition).
 	Reposition []DeviceID
+	// Shares are the share links made, ended or forgotten (then absent
+	// from State).
+	Shares map[string]bool
 }
 
 // NewChanges returns an empty change set.
 func NewChanges() *Changes {
 	return &Changes{Friends: map[DeviceID]bool{}, Areas: map[string]bool{}, Members: map[MemberKey]bool{}, Users: map[string]bool{}, Faces: map[DeviceID]string{},
-		Issued: map[string]bool{}, Rules: map[DeviceID]bool{}}
+		Issued: map[string]bool{}, Rules: map[DeviceID]bool{}, Shares: map[string]bool{}}
 }
 
 // Reset empties c for reuse.
@@ -192,6 +208,7 @@ func (c *Changes) Reset() {
 	clear(c.Issued)
 	clear(c.Faces)
 	clear(c.Rules)
+	clear(c.Shares)
 	c.Reposition = c.Reposition[:0]
 	c.History = c.History[:0]
 	c.AreaEvents = c.AreaEvents[:0]
@@ -199,7 +216,7 @@ func (c *Changes) Reset() {
 
 // Empty reports whether nothing changed.
 func (c *Changes) Empty() bool {
-	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Issued)+len(c.Faces)+len(c.History)+len(c.AreaEvents)+len(c.Rules)+len(c.Reposition) == 0
+	return len(c.Friends)+len(c.Areas)+len(c.Members)+len(c.Users)+len(c.Issued)+len(c.Faces)+len(c.History)+len(c.AreaEvents)+len(c.Rules)+len(c.Reposition)+len(c.Shares) == 0
 }
 
 // Apply folds one event into s and records what changed in ch.
@@ -237,6 +254,12 @@ func Apply(s *State, in Input, ch *Changes) {
 	if in.Notify != nil {
 		if !issuedBefore(s, in.Notify.ID, e.Seq, ch) {
 			applyNotify(s, e, in.Notify, ch)
+		}
+		return
+	}
+	if in.Share != nil {
+		if !issuedBefore(s, in.Share.ID, e.Seq, ch) {
+			applyShare(s, e, in.Share, ch)
 		}
 		return
 	}

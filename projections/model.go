@@ -25,7 +25,8 @@ import (
 // 13: an imported place visit (_type visit) is a sign of life, no longer invalid.
 // 14: users carry device credentials and a time zone (account.go).
 // 15: users carry their notification rules (notify.go).
-const SchemaVersion = 15
+// 16: share links (State.Shares, share.go).
+const SchemaVersion = 16
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

@@ -39,6 +39,7 @@ const (
 	prefUser      = "u/"           // u/<name>                          -> User JSON
 	prefIssued    = "i/"           // i/<command id>                    -> seq:8 of the event that applied it
 	prefRules     = "x/"           // x/<device> ("x/" for all devices) -> Rules JSON (corrections)
+	prefShare     = "sl/"          // sl/<link id>                      -> ShareLink JSON
 	prefHistory   = "h/"           // h/<device>\0<block start:8>       -> sealed block of points (history.go)
 	prefTail      = "ht/"          // ht/<device>\0<tst:8><hash:4>      -> point of the current block
 	prefDevEvent  = "ed/"          // ed/<device>\0<tst:8><seq:8><area>\0<origin> -> AreaEvent JSON
@@ -229,6 +230,16 @@ func (s *Store) Load() (*projections.State, error) {
 		}); err != nil {
 			return fmt.Errorf("load users: %w", err)
 		}
+		if err := each(txn, prefShare, func(v []byte) error {
+			var l projections.ShareLink
+			if err := json.Unmarshal(v, &l); err != nil {
+				return err
+			}
+			st.Shares[l.ID] = &l
+			return nil
+		}); err != nil {
+			return fmt.Errorf("load share links: %w", err)
+		}
 		if err := eachKV(txn, prefIssued, func(k, v []byte) error {
 			if len(v) != 8 {
 				return fmt.Errorf("command %q: stored seq has %d bytes", k, len(v))
@@ -404,6 +415,19 @@ func writeChanges(set func(k, v []byte) error, del func(k []byte) error, st *pro
 			continue
 		}
 		if err := setJSON(set, k, r); err != nil {
+			return err
+		}
+	}
+	for id := range ch.Shares {
+		k := []byte(prefShare + id)
+		l, ok := st.Shares[id]
+		if !ok {
+			if err := del(k); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := setJSON(set, k, l); err != nil {
 			return err
 		}
 	}
@@ -733,6 +757,9 @@ func (b *Bulk) Finish(st *projections.State, checkpoint uint64) error {
 	}
 	for dev := range st.Rules {
 		all.Rules[dev] = true
+	}
+	for id := range st.Shares {
+		all.Shares[id] = true
 	}
 	if err := b.hist.finish(b.wb.Set); err != nil {
 		b.wb.Cancel()
