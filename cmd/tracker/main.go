@@ -42,6 +42,7 @@ func commands() []command {
 		{"hide", "hide a device's point (--seq) or range (--from --to) from every answer", runHide},
 		{"unhide", "show hidden points again (same arguments as hide)", runUnhide},
 		{"accuracy", "set or clear the accuracy limit above which fixes are not used (--max 200m, --clear; --all)", runAccuracy},
+		{"share", "share a friend's live location by a link that expires: create, list, revoke", runShare},
 		{"erase", "erase a user's events from the log for good (--user, --device, --before)", runErase},
 		{"retention", "set how long a user's history is kept (retention --user U 90d)", runRetention},
 		{"config", "check a configuration and print the effective settings", runConfig},

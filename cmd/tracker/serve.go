@@ -76,6 +76,7 @@ type serveConfig struct {
 	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
 	AllowedHosts   listFlag // names the server answers to besides its listen and ACME names
 	PublicHost     string   // the name phones reach the server at, for /connect's configurations
+	PublicURL      string   // the base URL share links start with (share.go)
 
 	MetricsAllow listFlag // CIDRs that may read /metrics and /readyz without a login
 
@@ -116,6 +117,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
 	fs.Var(&c.AllowedHosts, "allowed-host", "host `name` the web side answers to besides --acme-domain, the listen addresses, this machine's name, loopback and IP addresses, repeatable or comma-separated (other names get 421: DNS rebinding)")
 	fs.StringVar(&c.PublicHost, "public-host", "", "host `name` phones reach this server at, put in the configurations /connect makes (name:port for HTTP mode behind a proxy on another port); default: the name the browser used")
+	fs.StringVar(&c.PublicURL, "public-url", "", "base `URL` share links start with, e.g. https://tracker.example.org; default: https:// or http:// and --public-host, else the name the browser used")
 	fs.StringVar(&c.Tiles, "tiles", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "map tile `URL` template ({z}/{x}/{y}); the only outside resource the pages load; empty for no map background")
 	fs.StringVar(&c.TilesAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution `text` shown on the map for the tiles")
 	fs.DurationVar(&c.StaleAfter, "stale-after", views.DefaultStaleAfter, "a friend not heard from for longer is shown as stale on the dashboard (\"last seen 3 h ago\")")
@@ -223,6 +225,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	shareViews, err := web.OpenShareViews(cfg.Data.shareViewsFile())
+	if err != nil {
+		return err
+	}
 	eraser := &erasure.Eraser{Log: st.log, Purger: newServingPurger(cfg.Data, st, in), Logger: logger}
 	retention := &erasure.Retention{Eraser: eraser, Default: opts.retainHistory, Every: cfg.RetainCheck, Logger: logger}
 	site := web.New(web.Deps{
@@ -233,6 +239,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
 		Eraser:     eraseService{eraser: eraser, log: st.log, retention: retention},
 		Summarizer: statsSummarizer(), // stats.go
+		Shares:     st.proj, ShareViews: shareViews, PublicURL: cfg.PublicURL,
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
 		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier}, logger, stdout)
@@ -448,6 +455,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	g.Go(func() error { return p.auditor.Run(gctx, p.log.Head()+1) })
 	g.Go(func() error { return p.health.Run(gctx, p.log, *opts.decoder) })
 	g.Go(func() error { p.changes.Run(gctx, p.onChange); return nil })
+	g.Go(func() error { p.changes.Run(gctx, p.site.ShareChanges); return nil }) // share links' streams and arrivals
 	runNotifier(gctx, g, p.notifier, p.changes)
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
@@ -492,6 +500,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 		g.Go(func() error { return p.mirror.Run(gctx) }) // only reads the log
 	}
 	g.Go(func() error { return p.retention.Run(gctx) })
+	g.Go(func() error { return p.site.RunShares(gctx) }) // share links' view counts and arrivals
 
 	logger.Info("tracker serving", "http", base, "ingest", p.in.Source())
 	fmt.Fprintf(stdout, "tracker: dashboard and API on %s, ingest %s\n", base, p.in.Source())

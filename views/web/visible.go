@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 
+	"tracker/projections"
+
 	"tracker/views/visible"
 )
 
@@ -18,6 +20,12 @@ func (s *Server) proj(r *http.Request) visible.Reader {
 // projAs is the projections as v may see them (for streams, v as of now).
 func (s *Server) projAs(v Viewer) visible.Reader {
 	return s.reads.For(v.rule())
+}
+
+// projOne is the projections as a share link's viewer may see them:
+// dev alone (share.go).
+func (s *Server) projOne(dev projections.DeviceID) visible.Reader {
+	return s.reads.For(func(d projections.DeviceID) bool { return d == dev })
 }
 
 // rule is what v may see under the sharing rule (projections.User.MaySee);

@@ -102,6 +102,12 @@ type Deps struct {
 	// Summarizer makes the stats' day summaries (stats.go); its zero
 	// value sums up distance and fixes only.
 	Summarizer stats.Summarizer
+	// Share links (share.go): the links (their pages answer 404 when
+	// nil), their view counts (in memory only when nil), and the base URL
+	// their links start with (else from Phones.PublicHost or the request).
+	Shares     ShareLinks
+	ShareViews *ShareViews
+	PublicURL  string
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -113,6 +119,7 @@ type Server struct {
 	usersMu   *sync.Mutex   // one user command at a time (users.go)
 	ops       *opsJobs      // the running rebuild and import (adminops.go)
 	logins    *loginMarks   // the logins recorded, before the projections fold them (adminusers.go)
+	share     *shareHub     // share links' streams, arrivals and guesses (share.go)
 }
 
 // New returns the server for d. Without an Auth nobody can log in, so
@@ -127,10 +134,14 @@ func New(d Deps) *Server {
 	if d.Commands == nil {
 		d.Commands = NewCommands(d.Logger)
 	}
+	if d.ShareViews == nil {
+		d.ShareViews, _ = OpenShareViews("") // in memory: never fails
+	}
 	d.Metrics.reg.MustRegister(newStateCollector(d))
 	s := &Server{Deps: d, reads: visible.New(d.Projections), projector: d.Projections,
 		streams: &streamCount{n: map[string]int{}}, usersMu: &sync.Mutex{}, ops: newOpsJobs(),
 		logins: &loginMarks{at: map[string]time.Time{}}}
+	s.share = newShareHub(s.now)
 	if d.Health != nil {
 		d.Metrics.reg.MustRegister(healthCollector{h: d.Health, now: s.now})
 	}
@@ -170,6 +181,7 @@ func (s *Server) Router() chi.Router {
 	r.Post("/login", s.login)
 	r.Post("/logout", s.logout)
 	r.Post("/pub", s.pub) // OwnTracks HTTP mode: checks HTTP Basic credentials itself
+	s.shareRoutes(r)      // /s/{token}: a share link, no login (share.go)
 
 	// Everything else needs a login once a user exists.
 	r.Group(func(r chi.Router) {
@@ -185,6 +197,7 @@ func (s *Server) Router() chi.Router {
 		s.asOfRoutes(r)
 		s.accountRoutes(r)
 		s.statsRoutes(r)                        // stats.go
+		s.shareManageRoutes(r)                  // /share (sharemanage.go)
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
@@ -194,6 +207,7 @@ func (s *Server) Router() chi.Router {
 			s.correctionAPIRoutes(r)
 			s.meAPIRoutes(r)    // /api/v1/me/otrc
 			s.statsAPIRoutes(r) // stats and heatmap (stats.go)
+			s.shareAPIRoutes(r)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
