@@ -269,4 +269,3 @@ func printShares(w io.Writer, list []web.ShareInfo, asJSON bool) error {
 	}
 	return tw.Flush()
 }
-
