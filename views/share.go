@@ -2,8 +2,19 @@ package views
 
 import (
 	"fmt"
+	"net/url"
 	"time"
+
+	"github.com/a-h/templ"
+
+	"tracker/projections"
 )
+
+// ShareURLFor is /share with dev chosen in its form (the history page's
+// "Share this live location").
+func ShareURLFor(dev projections.DeviceID) templ.SafeURL {
+	return templ.SafeURL("/share?friend=" + url.QueryEscape(string(dev)))
+}
 
 // ShareManagePage is /share: the viewer's share links and the form that
 // makes one ("share my location for 1 hour / until I arrive / until a
