@@ -286,9 +286,8 @@ func (s *Server) shareTrack(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := s.now()
 	var pts []shareFixJSON
-	err := s.projOne(l.Device).History(l.Device, l.Created.Unix(), now.Unix()+1, func(p projections.Point) error {
+	err := s.projOne(l.Device).History(l.Device, l.Created.Unix(), l.Until().Unix()+1, func(p projections.Point) error {
 		if len(pts) == shareTrailMax {
 			pts = append(pts[:0], pts[1:]...)
 		}
