@@ -326,8 +326,6 @@ func TestShareTokenGuessesLimited(t *testing.T) {
 	}
 }
 
-
-
 func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
