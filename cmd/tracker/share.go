@@ -44,6 +44,10 @@ func runShare(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	sub, args := args[0], args[1:]
+	var id string
+	if sub == "revoke" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
 	var t target
 	var req web.ShareRequest
 	var publicURL string
@@ -66,12 +70,8 @@ func runShare(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	var id string
-	if sub == "revoke" {
-		if fs.NArg() != 1 {
-			return errors.New("share revoke: give the link's ID (tracker share list shows them)")
-		}
-		id = fs.Arg(0)
+	if sub == "revoke" && id == "" {
+		return errors.New("share revoke: give the link's ID (tracker share list shows them)")
 	}
 	if sub == "create" {
 		if err := projections.ValidDeviceID(projections.DeviceID(req.Friend)); err != nil {

@@ -752,6 +752,15 @@ var routesTestedElsewhere = map[string]string{
 	"POST /me/devices/revoke":                         "TestAccountPages",
 	"GET /api/v1/me/otrc":                             "TestAccountPages",
 	"POST /api/v1/me/otrc":                            "TestAccountPages",
+	"GET /s/{token}":                                  "TestShareLinks",
+	"GET /s/{token}/stream":                           "TestShareLinks",
+	"GET /s/{token}/track.json":                       "TestShareLinks",
+	"GET /api/v1/shares":                              "TestShareLinks",
+	"POST /api/v1/shares":                             "TestShareLinks",
+	"DELETE /api/v1/shares/{id}":                      "TestShareLinks",
+	"GET /share":                                      "TestSharePage",
+	"POST /share":                                     "TestSharePage",
+	"POST /share/revoke":                              "TestSharePage",
 }
 
 // testFuncs returns the names of the Test functions in this package's

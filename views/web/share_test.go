@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -330,4 +331,64 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// TestSharePage: /share offers a viewer her own devices only and an
+// admin everyone; the form makes a link shown once (no-store), lists it
+// with its views, and revokes it; a viewer cannot make one for another's
+// device by posting the form by hand.
+func TestSharePage(t *testing.T) {
+	ss := newShareStack(t)
+	base := ss.locked.URL
+	alice, root := client(), client()
+	ss.login(t, alice, "alice", pw)
+	ss.login(t, root, "root", pw)
+	res, body := get(t, alice, base+"/share?friend=alice/phone")
+	if res.StatusCode != 200 || !strings.Contains(body, `value="alice/phone" selected`) || strings.Contains(body, `value="bob/tablet"`) {
+		t.Fatalf("alice's /share: %s\n%s", res.Status, body)
+	}
+	if _, body := get(t, root, base+"/share"); !strings.Contains(body, `value="bob/tablet"`) || !strings.Contains(body, `value="alice/phone"`) {
+		t.Error("root's /share does not offer every friend")
+	}
+	post := func(c *http.Client, path string, vals url.Values) (*http.Response, string) {
+		t.Helper()
+		res, err := c.PostForm(base+path, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	if res, body := post(alice, "/share", url.Values{"friend": {"bob/tablet"}, "for": {"1h"}}); res.StatusCode != http.StatusForbidden || !strings.Contains(body, `data-testid="share-error"`) {
+		t.Errorf("alice shares bob by hand: %s", res.Status)
+	}
+	res, body = post(alice, "/share", url.Values{"friend": {"alice/phone"}, "for": {"1h"}, "until": {""}, "place": {""}})
+	if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "no-store" || !strings.Contains(body, `data-testid="share-url"`) {
+		t.Fatalf("make a link from the page: %s\n%s", res.Status, body)
+	}
+	_, after, _ := strings.Cut(body, `data-testid="share-url" value="`)
+	if !strings.HasPrefix(after, base+"/s/") {
+		_, after, _ = strings.Cut(body, `value="`+base+"/s/")
+		after = base + "/s/" + after
+	}
+	u, _, _ := strings.Cut(after, `"`)
+	if res, _ := get(t, http.DefaultClient, u); res.StatusCode != 200 {
+		t.Fatalf("the page's link %q: %s", u, res.Status)
+	}
+	_, body = get(t, alice, base+"/share")
+	if strings.Contains(body, strings.TrimPrefix(u, base+"/s/")) {
+		t.Error("the list shows the token again")
+	}
+	if !strings.Contains(body, `data-status="live"`) || !strings.Contains(body, "1 view") {
+		t.Errorf("the list does not show the live link with its view:\n%s", body)
+	}
+	_, rest, _ := strings.Cut(body, `name="link" value="`)
+	id, _, _ := strings.Cut(rest, `"`)
+	if res, body := post(alice, "/share/revoke", url.Values{"link": {id}}); res.StatusCode != 200 || !strings.Contains(body, `data-status="revoked"`) {
+		t.Errorf("revoke from the page: %s", res.Status)
+	}
+	if res, _ := get(t, http.DefaultClient, u); res.StatusCode != http.StatusGone {
+		t.Errorf("after the page's revoke: %s, want 410", res.Status)
+	}
 }
