@@ -324,7 +324,7 @@ func (m Stats) Calendars() []Calendar {
 			lastMonth = int(t.Month())
 			cur.Months = append(cur.Months, CalLabel{X: x, Text: t.Format("Jan")})
 		}
-		cur.Width = max(cur.Width, x+calCell+1)
+		cur.Width = max(cur.Width, x+calCell+1, x+20) // room for a month's name
 	}
 	for i := range out {
 		out[i].Height = calTop + 7*(calCell+calGap)

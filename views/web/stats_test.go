@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tracker/events/erasure"
 	"tracker/projections/geocode"
 	"tracker/projections/stats"
 	"tracker/views/htmltest"
@@ -164,5 +165,33 @@ func TestStatsPage(t *testing.T) {
 	}
 	if res, _ := ps.get(t, "/stats/nobody/phone"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown friend: %s, want 404", res.Status)
+	}
+}
+
+// TestStatsAfterErase: an erasure rebuilds the projections, and with
+// them goes every cached day: the stats of the days it touched are made
+// again from what is left.
+func TestStatsAfterErase(t *testing.T) {
+	st := newStack(t)
+	get := func() statsJSON {
+		t.Helper()
+		res, body := st.do(t, http.MethodGet, friendPath("alice", "phone", "stats")+"?period=week", "")
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", res.Status, body)
+		}
+		return decode[statsJSON](t, body)
+	}
+	for range 2 { // made, then cached
+		if got := get(); got.Points != 49 || got.DaysWithData != 2 || got.Days[0].Points != 1 {
+			t.Fatalf("before: %d points on %d days (%+v)", got.Points, got.DaysWithData, got.Days)
+		}
+	}
+	x := &erasure.Eraser{Log: st.log, Purger: rebuilder{st.proj}}
+	res, err := x.Erase(t.Context(), erasure.Request{Rules: []erasure.Rule{{User: "alice", Device: "phone", Before: day}}, By: "test"})
+	if err != nil || res.Erased != 1 {
+		t.Fatalf("erase alice's fix of yesterday: %+v, %v", res, err)
+	}
+	if got := get(); got.Points != 48 || got.DaysWithData != 1 || got.Days[0].Points != 0 {
+		t.Errorf("after the erasure: %d points on %d days (%+v), want 48 on 1", got.Points, got.DaysWithData, got.Days)
 	}
 }
