@@ -244,8 +244,8 @@ func (m Stats) BarAxis() []string {
 
 // Calendar geometry: a column per week (Monday on top), a square per day.
 const (
-	calCell = 11.0
-	calGap  = 2.0
+	calCell = 13.0
+	calGap  = 3.0
 	calLeft = 22.0 // room for the weekday letters
 	calTop  = 14.0 // room for the month names
 )

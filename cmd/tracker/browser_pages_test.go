@@ -108,6 +108,8 @@ func TestPages(t *testing.T) {
 		{name: "dashboard", as: pagesAdmin, path: "/", status: 200, skip: true, shot: true},
 		{name: "areas", as: pagesAdmin, path: "/areas", status: 200, shot: true},
 		{name: "history", as: pagesAdmin, path: historyURL("", "alice/phone", now.Add(-3*time.Hour), now.Add(time.Hour)), status: 200, shot: true},
+		{name: "stats-picker", as: pagesViewer, path: "/stats", status: 200},
+		{name: "stats-friend", as: pagesAdmin, path: "/stats/alice/phone?period=week", status: 200}, // browser_stats_test.go shoots it
 		{name: "log", as: pagesAdmin, path: "/log", status: 200, shot: true},
 		{name: "admin", as: pagesAdmin, path: "/admin", status: 200, shot: true},
 		{name: "admin-devices", as: pagesAdmin, path: "/admin/devices", status: 200, shot: true},

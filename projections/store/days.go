@@ -240,6 +240,8 @@ func spanStamp(stamp uint64, marks map[int64]uint64, sp projections.DaySpan) uin
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], stamp)
 	_, _ = h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], uint64(sp.To)) // the key holds From; a zone's day may end differently
+	_, _ = h.Write(b[:])
 	for d := utcDay(sp.From); d <= utcDay(sp.To-1); d++ {
 		binary.BigEndian.PutUint64(b[:], marks[d])
 		_, _ = h.Write(b[:])
