@@ -23,7 +23,7 @@
 
   function clock(tst) {
     var d = new Date(tst * 1000), now = new Date();
-    var t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    var t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     return d.toDateString() === now.toDateString() ? t : d.toLocaleDateString([], { day: "numeric", month: "short" }) + " " + t;
   }
 
@@ -62,6 +62,12 @@
     if (state) state.textContent = text;
     document.body.classList.add("share-ended");
   }
+
+  // The server wrote its times in its own zone: show them in the viewer's.
+  document.querySelectorAll("time[data-share-clock]").forEach(function (t) {
+    var ms = Date.parse(t.getAttribute("datetime"));
+    if (!isNaN(ms)) t.textContent = clock(ms / 1000);
+  });
 
   if (el.dataset.lat) {
     place({ lat: +el.dataset.lat, lon: +el.dataset.lon, acc: +el.dataset.acc, tst: +el.dataset.tst }, true);

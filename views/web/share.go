@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -441,7 +442,7 @@ func (s *Server) RunShares(ctx context.Context) error {
 			return nil
 		case e := <-s.share.arrivals:
 			for _, l := range s.Shares.Shares() {
-				if l.UntilArea == e.Area && l.Device == e.Device && e.Tst >= l.Created.Unix() {
+				if l.UntilArea != "" && l.Device == e.Device && e.Tst >= l.Created.Unix() && s.sameArea(l, e.Area) {
 					s.endShare(ctx, l)
 				}
 			}
@@ -465,7 +466,7 @@ func (s *Server) sweepArrivals(ctx context.Context) {
 		arrived := false
 		errStop := errors.New("found")
 		err := s.projOne(l.Device).DeviceEvents(l.Device, l.Created.Unix(), now.Unix()+1, func(e projections.AreaEvent) error {
-			if e.Area == l.UntilArea && e.Event == "enter" {
+			if e.Event == "enter" && s.sameArea(l, e.Area) {
 				arrived = true
 				return errStop
 			}
@@ -481,6 +482,20 @@ func (s *Server) sweepArrivals(ctx context.Context) {
 			s.endShare(ctx, l)
 		}
 	}
+}
+
+// sameArea reports whether area id is the place l ends at: its id then,
+// or the id a rename gave it since (Area.Formerly).
+func (s *Server) sameArea(l projections.ShareLink, id string) bool {
+	if id == l.UntilArea {
+		return true
+	}
+	for _, a := range s.projOne(l.Device).Areas() {
+		if a.ID == id {
+			return slices.ContainsFunc(a.Formerly, func(f projections.FormerID) bool { return f.ID == l.UntilArea })
+		}
+	}
+	return false
 }
 
 // endShare records that l's friend arrived, once per link and process.
