@@ -24,6 +24,7 @@ import (
 	"tracker/events/owntracks"
 	"tracker/projections"
 	"tracker/projections/stats"
+	"tracker/projections/visits"
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
@@ -108,6 +109,10 @@ type Deps struct {
 	Shares     ShareLinks
 	ShareViews *ShareViews
 	PublicURL  string
+	// Visits is what makes a stay (zero: the defaults); PlaceAddress names
+	// a stay no area covers in words (left unnamed when nil) (visits.go).
+	Visits       visits.Config
+	PlaceAddress visits.Address
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -204,6 +209,7 @@ func (s *Server) Router() chi.Router {
 			r.Get("/friends/{user}/{device}/locations", s.friendLocations)
 			r.Get("/friends/{user}/{device}/areas", s.friendAreaEvents)
 			r.Get("/areas", s.listAreas)
+			s.visitAPIRoutes(r) // visits, suggested places (visits.go)
 			s.correctionAPIRoutes(r)
 			s.meAPIRoutes(r)    // /api/v1/me/otrc
 			s.statsAPIRoutes(r) // stats and heatmap (stats.go)

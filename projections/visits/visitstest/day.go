@@ -4,10 +4,12 @@
 package visitstest
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
 
+	"tracker/events"
 	"tracker/projections"
 	"tracker/projections/geo"
 )
@@ -132,4 +134,21 @@ func SyntheticDay(day time.Time, seed uint64) Day {
 	b.move(Office, Home, 30*min, 15*time.Second, map[float64]time.Duration{0.5: 2 * min})
 	b.stay("home", Home, day.AddDate(0, 0, 1).Add(-min).Sub(b.t), min, 0, 0)
 	return b.day
+}
+
+// Events are the day's fixes as a phone of user/device publishes them
+// (OwnTracks location messages over the embedded broker), received a
+// second after each fix.
+func (d Day) Events(user, device string) []events.Event {
+	out := make([]events.Event, 0, len(d.Points))
+	for _, p := range d.Points {
+		out = append(out, events.Event{
+			Received: time.Unix(p.Tst+1, 0).UTC(),
+			Topic:    "owntracks/" + user + "/" + device,
+			Payload:  fmt.Appendf(nil, `{"_type":"location","lat":%.7f,"lon":%.7f,"acc":%d,"tst":%d,"tid":"%.2s"}`, p.Lat, p.Lon, p.Acc, p.Tst, user),
+			QoS:      1,
+			Source:   events.SourceEmbedded,
+		})
+	}
+	return out
 }
