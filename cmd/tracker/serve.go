@@ -31,6 +31,7 @@ import (
 	"tracker/projections"
 	"tracker/projections/health"
 	"tracker/projections/projector"
+	"tracker/projections/visits"
 	"tracker/static"
 	"tracker/views"
 	"tracker/views/live"
@@ -70,6 +71,7 @@ type serveConfig struct {
 	retentionFlags // --retain-history, --retain-check (erase.go)
 
 	notifyFlags // --webhook-allow-private (notify.go)
+	visitFlags  // --stay-radius, --stay-min, --stay-gap (visits.go)
 
 	Areas string // JSON file of areas to define when the log is new
 
@@ -112,6 +114,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.diskFlags.flags(fs)
 	c.retentionFlags.flags(fs)
 	c.notifyFlags.flags(fs)
+	c.visitFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
@@ -240,6 +243,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Eraser:     eraseService{eraser: eraser, log: st.log, retention: retention},
 		Summarizer: statsSummarizer(), // stats.go
 		Shares:     st.proj, ShareViews: shareViews, PublicURL: cfg.PublicURL,
+		Visits: opts.visits,
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
 		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier}, logger, stdout)
@@ -248,6 +252,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 // serveOptions are the flags turned into what the parts take, checked
 // before anything is opened.
 type serveOptions struct {
+	visits         visits.Config
 	decoder        *owntracks.Decoder
 	metricsAllow   []netip.Prefix
 	trustedProxies []netip.Prefix
@@ -275,6 +280,9 @@ func (c *serveConfig) check() (serveOptions, error) {
 	}
 	if o.retainHistory, err = erasure.ParseKeep(c.RetainHistory); err != nil {
 		return o, fmt.Errorf("--retain-history: %w", err)
+	}
+	if o.visits, err = c.visitFlags.config(); err != nil {
+		return o, err
 	}
 	if c.Demo && c.Broker == "" {
 		o.demoLogin = newDemoLogin()
