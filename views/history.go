@@ -33,6 +33,13 @@ type History struct {
 	DistanceM   float64                // track length
 	TimeInAreas []projections.AreaTime // from RangeStats, area order
 
+	// Story is the range as stays and journeys (SetStory); StoryMore says
+	// it was cut at HistoryStoryMax; StayRadius (m) draws a stay's
+	// highlight on the map.
+	Story      []StoryItem
+	StoryMore  bool
+	StayRadius float64
+
 	Timeline     []FeedLine // one line per crossing in the range, oldest first (Crossings)
 	TimelineMore bool       // the range has more than HistoryTimelineMax crossings
 	events       []projections.AreaEvent

@@ -15,6 +15,7 @@ const (
 	FmtFull  = "full"  // "Mon 3 Mar 2025 14:05:09": tables and tooltips
 	FmtDay   = "day"   // "Mon 3 Mar 2025"
 	FmtClock = "clock" // "14:05:09"
+	FmtHM    = "hm"    // "14:05": times within a day told elsewhere (the history's day story)
 )
 
 // TZCookie carries the browser's IANA zone (set by app.js), so pages render
@@ -51,6 +52,8 @@ func FormatTime(t, now time.Time, format string) string {
 		return t.Format("Mon 2 Jan 2006")
 	case FmtClock:
 		return t.Format("15:04:05")
+	case FmtHM:
+		return t.Format("15:04")
 	}
 	ny, nm, nd := now.Date()
 	y, m, d := t.Date()

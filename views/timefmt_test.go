@@ -24,6 +24,7 @@ func TestFormatTime(t *testing.T) {
 		{time.Date(2025, 3, 2, 14, 5, 9, 0, la), FmtFull, "Sun 2 Mar 2025 14:05:09"},
 		{time.Date(2025, 3, 2, 14, 5, 9, 0, la), FmtDay, "Sun 2 Mar 2025"},
 		{time.Date(2025, 3, 2, 14, 5, 9, 0, la), FmtClock, "14:05:09"},
+		{time.Date(2025, 3, 2, 14, 5, 9, 0, la), FmtHM, "14:05"},
 		{time.Time{}, FmtWhen, "never"},
 	}
 	for _, tt := range tests {

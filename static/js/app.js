@@ -33,6 +33,7 @@
       case "full": return WEEKDAYS[t.getDay()] + " " + dayMonth(t) + " " + t.getFullYear() + " " + clock(t);
       case "day": return WEEKDAYS[t.getDay()] + " " + dayMonth(t) + " " + t.getFullYear();
       case "clock": return clock(t);
+      case "hm": return hm(t);
     }
     if (t.getFullYear() === now.getFullYear() && t.getMonth() === now.getMonth() && t.getDate() === now.getDate()) return hm(t);
     if (t.getFullYear() === now.getFullYear()) return WEEKDAYS[t.getDay()] + " " + dayMonth(t) + " " + hm(t);

@@ -145,6 +145,7 @@ func (s *Server) friendLocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
+	stats.MaxGap = s.visitsConfig().MaxGap
 	w.Header().Set("Content-Type", "application/json")
 	head, _ := json.Marshal(struct {
 		Device projections.DeviceID `json:"device"`

@@ -52,6 +52,8 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	m := views.BuildHistory(s.pageFor(r, f.DisplayName()+" · history", "history"), f, from, to)
 	m.PageNo = pageNo
 	stats := projections.NewRangeStats(s.proj(r).AreasFor(id))
+	stats.MaxGap = s.visitsConfig().MaxGap
+	story := s.newStory(s.proj(r), id, views.HistoryStoryMax) // the day as stays and journeys (visits.go)
 	// Hidden points are listed (marked, to be shown and restored), and
 	// left out of the figures, the timeline and the map.
 	m.Corrections = s.proj(r).Corrections(id)
@@ -61,6 +63,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		why := filter.Why(p)
 		if why == nil {
 			stats.Add(p)
+			story.add(p)
 		}
 		m.AddPoint(p, why)
 		return nil
@@ -69,9 +72,12 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		m.DistanceM, m.TimeInAreas = stats.Distance(), stats.TimeInAreas()
 		err = s.proj(r).DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
 			m.AddEvent(e)
+			story.event(e)
 			return nil
 		})
 		m.Crossings(views.PlaceNamesOf(s.proj(r).Areas()))
+		m.StayRadius = s.visitsConfig().Radius
+		m.SetStory(story.close(), s.visitsConfig().MaxGap)
 	}
 	if err != nil {
 		if r.Context().Err() == nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -82,37 +81,69 @@ func (s *Server) friendVisits(w http.ResponseWriter, r *http.Request) {
 // with name, names the stays' places. rd is the viewer's gate: the points
 // it gives are those corrections leave.
 func (s *Server) visitsOf(ctx context.Context, rd visible.Reader, id projections.DeviceID, from, to time.Time, name bool) ([]visits.Segment, error) {
-	var segs []visits.Segment
-	d := visits.NewDetector(s.visitsConfig(), func(seg visits.Segment) { segs = append(segs, seg) })
+	st := s.newStory(rd, id, 0)
 	if err := httpx.EachPoint(ctx, rd, id, from.Unix(), to.Unix(), func(p projections.Point) error {
-		d.Add(p)
+		st.add(p)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	d.Close()
 	if !name {
-		return segs, nil
+		st.det.Close()
+		return st.segs, nil
 	}
-	places := visits.Places{Areas: rd.AreasFor(id), Address: s.PlaceAddress}
-	err := rd.DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
-		if len(places.Enters) == maxPlaceEnters {
-			return errLimit
-		}
-		if e.Origin == projections.OriginPhone && e.Event == "enter" {
-			places.Enters = append(places.Enters, e)
-		}
+	if err := rd.DeviceEvents(id, from.Unix(), to.Unix(), func(e projections.AreaEvent) error {
+		st.event(e)
 		return nil
-	})
-	if err != nil && !errors.Is(err, errLimit) {
+	}); err != nil {
 		return nil, err
 	}
-	places.Name(segs)
-	return segs, nil
+	return st.close(), nil
 }
 
-// suggestedPlaces: where devices stayed at least three times over the
-// last ?days= (30 by default, at most 90) that no area covers yet, for an
+// story gathers one device's stays and journeys while its history is
+// read (the history page feeds it the fixes it reads anyway), and the
+// phone's transitions that name them.
+type story struct {
+	det    *visits.Detector
+	segs   []visits.Segment
+	places visits.Places
+	more   bool
+}
+
+// newStory starts a story of id; max > 0 keeps at most that many
+// segments (one more, to tell there were more).
+func (s *Server) newStory(rd visible.Reader, id projections.DeviceID, max int) *story {
+	st := &story{places: visits.Places{Areas: rd.AreasFor(id), Address: s.PlaceAddress}}
+	st.det = visits.NewDetector(s.visitsConfig(), func(seg visits.Segment) {
+		if max > 0 && len(st.segs) > max {
+			return
+		}
+		st.segs = append(st.segs, seg)
+	})
+	return st
+}
+
+// add takes the next fix in use.
+func (st *story) add(p projections.Point) { st.det.Add(p) }
+
+// event takes the device's next area event; its phone's enters name stays.
+func (st *story) event(e projections.AreaEvent) {
+	if e.Origin == projections.OriginPhone && e.Event == "enter" && len(st.places.Enters) < maxPlaceEnters {
+		st.places.Enters = append(st.places.Enters, e)
+	}
+}
+
+// close ends the input and names the stays.
+func (st *story) close() []visits.Segment {
+	st.det.Close()
+	st.places.Name(st.segs)
+	return st.segs
+}
+
+// suggestedPlaces: where devices (every one, or ?device=user/device)
+// stayed at least three times over the last ?days= (30 by default, at
+// most 90) that no area covers yet, for an
 // admin to name (the areas page turns one into a circle area through
 // POST /api/v1/areas).
 func (s *Server) suggestedPlaces(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +156,15 @@ func (s *Server) suggestedPlaces(w http.ResponseWriter, r *http.Request) {
 		}
 		days = n
 	}
-	sg, err := s.suggestions(r.Context(), s.proj(r), days)
+	var only projections.DeviceID
+	if v := r.URL.Query().Get("device"); v != "" {
+		only = projections.DeviceID(v)
+		if _, ok := s.proj(r).Friend(only); !ok {
+			s.httpError(w, r, http.StatusNotFound, fmt.Sprintf("device: no friend %q", v), nil)
+			return
+		}
+	}
+	sg, err := s.suggestions(r.Context(), s.proj(r), days, only)
 	if err != nil {
 		if r.Context().Err() == nil {
 			s.httpError(w, r, http.StatusInternalServerError, "could not read the histories", err)
@@ -138,15 +177,18 @@ func (s *Server) suggestedPlaces(w http.ResponseWriter, r *http.Request) {
 	}{days, sg})
 }
 
-// suggestions gathers the stays of every friend rd shows over the last
-// days.
-func (s *Server) suggestions(ctx context.Context, rd visible.Reader, days int) ([]visits.Suggestion, error) {
+// suggestions gathers the stays of every friend rd shows (or only one)
+// over the last days.
+func (s *Server) suggestions(ctx context.Context, rd visible.Reader, days int, only projections.DeviceID) ([]visits.Suggestion, error) {
 	to := s.now()
 	from := to.AddDate(0, 0, -days)
 	cfg := s.visitsConfig()
 	sg := visits.Suggester{Radius: cfg.Radius}
 	var areas []*projections.Area
 	for _, f := range rd.Friends() {
+		if only != "" && f.ID != only {
+			continue
+		}
 		segs, err := s.visitsOf(ctx, rd, f.ID, from, to, false)
 		if err != nil {
 			return nil, err

@@ -172,6 +172,12 @@ func TestSuggestedPlaces(t *testing.T) {
 			t.Errorf("%s: %s %s, want 403", c.user, res.Status, body)
 		}
 	}
+	if res, body := get(t, http.DefaultClient, srv.URL+"/api/v1/places/suggested?device=bob/tablet", "Authorization", basic("root")); res.StatusCode != http.StatusOK || !strings.Contains(body, `"suggestions":[]`) {
+		t.Errorf("only bob's tablet: %s %s", res.Status, body)
+	}
+	if res, _ := get(t, http.DefaultClient, srv.URL+"/api/v1/places/suggested?device=nobody/x", "Authorization", basic("root")); res.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown device: %s, want 404", res.Status)
+	}
 	for _, q := range []string{"0", "91", "x"} {
 		if res, _ := get(t, http.DefaultClient, srv.URL+"/api/v1/places/suggested?days="+q, "Authorization", basic("root")); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("days=%s: %s, want 400", q, res.Status)
