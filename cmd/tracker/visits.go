@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"tracker/projections/geo"
+	"tracker/projections/geocode"
 	"tracker/projections/visits"
 )
 
@@ -33,4 +35,17 @@ func (c *visitFlags) config() (visits.Config, error) {
 		return visits.Config{}, fmt.Errorf("--stay-gap %s: want 1m to 168h", c.StayGap)
 	}
 	return visits.Config{Radius: c.StayRadius, MinStay: c.StayMin, MaxGap: c.StayGap}, nil
+}
+
+// placeAddress names a stay no area covers by the offline geocoder: the
+// nearest town ("Schaerbeek"), else the country, else "near …" at sea.
+func placeAddress(p geo.Point) (name, cc string, ok bool) {
+	pl := geocode.Lookup(p.Lat, p.Lon)
+	switch {
+	case pl.Town != "":
+		return pl.Town, pl.CC, true
+	case pl.Label() != "":
+		return pl.Label(), pl.CC, true
+	}
+	return "", "", false
 }

@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"tracker/projections/geo"
 	"tracker/projections/visits"
+	"tracker/projections/visits/visitstest"
 )
 
 // The stay flags reach the web side as given; nonsense is refused by name.
@@ -41,5 +43,26 @@ func TestVisitFlags(t *testing.T) {
 				t.Errorf("config = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// Stays in no area are named by the offline geocoder's nearest town; far
+// out at sea, not at all.
+func TestPlaceAddress(t *testing.T) {
+	tests := []struct {
+		at       geo.Point
+		name, cc string
+		ok       bool
+	}{
+		{visitstest.Home, "Brussels", "BE", true},
+		{visitstest.Cafe, "Diegem", "BE", true},
+		{geo.Point{Lat: 51.0543, Lon: 3.7174}, "Gent", "BE", true},
+		{geo.Point{Lat: -40, Lon: -130}, "", "", false}, // the South Pacific
+	}
+	for _, tt := range tests {
+		name, cc, ok := placeAddress(tt.at)
+		if name != tt.name || cc != tt.cc || ok != tt.ok {
+			t.Errorf("placeAddress(%v) = %q %q %v, want %q %q %v", tt.at, name, cc, ok, tt.name, tt.cc, tt.ok)
+		}
 	}
 }
