@@ -707,6 +707,8 @@ var routesTestedElsewhere = map[string]string{
 	"GET /stats/{user}/{device}":   "TestStatsPage",
 	"GET /api/v1/friends/{user}/{device}/stats":       "TestStatsAPI",
 	"GET /api/v1/friends/{user}/{device}/heatmap":     "TestHeatmapAPI",
+	"GET /api/v1/friends/{user}/{device}/visits":      "TestFriendVisits",
+	"GET /api/v1/places/suggested":                    "TestSuggestedPlaces",
 	"GET /friends/{user}/{device}/export.gpx":         "TestEscapedEverywhere",
 	"GET /friends/{user}/{device}/export.geojson":     "TestEscapedEverywhere",
 	"GET /friends/{user}/{device}/export.csv":         "TestEscapedEverywhere",
