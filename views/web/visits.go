@@ -108,7 +108,6 @@ type story struct {
 	det    *visits.Detector
 	segs   []visits.Segment
 	places visits.Places
-	more   bool
 }
 
 // newStory starts a story of id; max > 0 keeps at most that many
