@@ -392,3 +392,54 @@ func TestSharePage(t *testing.T) {
 		t.Errorf("after the page's revoke: %s, want 410", res.Status)
 	}
 }
+
+// TestShareLinkRightsAndViews: a link stops (410) as soon as its maker
+// may no longer share its friend (an admin made a viewer), and comes
+// back if the right does; a thousand anonymous views are counted
+// without one event in the log.
+func TestShareLinkRightsAndViews(t *testing.T) {
+	ss := newShareStack(t)
+	base := ss.locked.URL
+	root := client()
+	ss.login(t, root, "root", pw)
+	_, body := shareCall(t, root, http.MethodPost, base+"/api/v1/shares", `{"friend":"bob/tablet","for":"1h"}`)
+	var made web.ShareMade
+	if err := json.Unmarshal([]byte(body), &made); err != nil || made.Token == "" {
+		t.Fatalf("root shares bob: %s", body)
+	}
+	link := base + "/s/" + made.Token
+
+	head := ss.log.Head()
+	const views = 1000
+	start := time.Now()
+	for range views {
+		if res, _ := get(t, http.DefaultClient, link); res.StatusCode != http.StatusOK {
+			t.Fatalf("view: %s", res.Status)
+		}
+	}
+	if got := ss.log.Head(); got != head {
+		t.Errorf("%d views appended %d events", views, got-head)
+	}
+	_, body = shareCall(t, root, http.MethodGet, base+"/api/v1/shares", "")
+	if !strings.Contains(body, `"views":1000`) {
+		t.Errorf("after %d views: %s", views, body)
+	}
+	t.Logf("%d anonymous views in %v (%.0f/s, one client): log head %d before and after", views, time.Since(start).Round(time.Millisecond),
+		views/time.Since(start).Seconds(), head)
+
+	ss.appendAll(t,
+		userEvent(t, projections.UserCommand{Action: projections.UserAdd, Name: "root2", Admin: true}),
+		userEvent(t, projections.UserCommand{Action: projections.UserRole, Name: "root", Admin: false}),
+	)
+	if res, _ := get(t, http.DefaultClient, link); res.StatusCode != http.StatusGone {
+		t.Errorf("the link of an admin made a viewer: %s, want 410", res.Status)
+	}
+	ss.appendAll(t, userEvent(t, projections.UserCommand{Action: projections.UserRole, Name: "root", Admin: true}))
+	if res, _ := get(t, http.DefaultClient, link); res.StatusCode != http.StatusOK {
+		t.Errorf("the link of an admin again: %s, want 200", res.Status)
+	}
+	ss.appendAll(t, userEvent(t, projections.UserCommand{Action: projections.UserRemove, Name: "root"}))
+	if res, _ := get(t, http.DefaultClient, link); res.StatusCode != http.StatusGone {
+		t.Errorf("the link of a removed user: %s, want 410", res.Status)
+	}
+}
