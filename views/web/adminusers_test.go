@@ -134,9 +134,13 @@ func TestAdminUsersRoles(t *testing.T) {
 			t.Errorf("viewer's %s links to admin pages", path)
 		}
 		_, body = get(t, admin, a.locked.URL+path, "Accept", "text/html")
-		if !strings.Contains(body, `href="/admin/users"`) {
-			t.Errorf("admin's %s has no link to the users page", path)
+		if !strings.Contains(body, `href="/admin"`) {
+			t.Errorf("admin's %s has no link to the admin pages", path)
 		}
+	}
+	// The admin pages' tabs lead to the users page.
+	if _, body := get(t, admin, a.locked.URL+"/admin", "Accept", "text/html"); !strings.Contains(body, `href="/admin/users"`) {
+		t.Error("the admin page has no link to the users page")
 	}
 	res, body := get(t, admin, a.locked.URL+"/admin/users", "Accept", "text/html")
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="sharing-matrix"`) || !strings.Contains(body, `action="/admin/users/add"`) {
