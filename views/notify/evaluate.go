@@ -275,7 +275,8 @@ func (e *evaluator) silences() {
 }
 
 // fire sends n unless the owner may not see the friend or the rule is in
-// its quiet period for that friend.
+// its quiet period for that friend (measured in the events' time, so a
+// burst that arrives late is judged as it happened).
 func (e *evaluator) fire(r projections.NotifyRule, n Notification) {
 	rd, ok := e.reader(r)
 	if !ok {
@@ -286,7 +287,8 @@ func (e *evaluator) fire(r projections.NotifyRule, n Notification) {
 		return // hidden from the rule's owner: the rule says nothing of it
 	}
 	k := quietKey{r.ID, n.Device}
-	if last, ok := e.fired[k]; ok && n.At.Sub(last) < r.Quiet() && n.At.Sub(last) > -r.Quiet() {
+	// A silence is told once per silence already: no quiet period.
+	if last, ok := e.fired[k]; ok && r.On != projections.NotifySilent && n.At.Sub(last) < r.Quiet() && n.At.Sub(last) > -r.Quiet() {
 		e.d.stats.suppressed.Add(1)
 		return
 	}
