@@ -244,6 +244,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Summarizer: statsSummarizer(), // stats.go
 		Shares:     st.proj, ShareViews: shareViews, PublicURL: cfg.PublicURL,
 		Visits: opts.visits, PlaceAddress: placeAddress, // visits.go
+		Notify: notifier,
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
 		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier}, logger, stdout)

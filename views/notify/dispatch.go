@@ -169,6 +169,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// Channels lists the channels the dispatcher runs, by name.
+func (d *Dispatcher) Channels() []string {
+	out := make([]string, 0, len(d.channels))
+	for _, c := range d.o.Channels {
+		out = append(out, c.Name())
+	}
+	return out
+}
+
 // job is one notification on its way through one channel.
 type job struct {
 	n       Notification

@@ -113,6 +113,9 @@ type Deps struct {
 	// a stay no area covers in words (left unnamed when nil) (visits.go).
 	Visits       visits.Config
 	PlaceAddress visits.Address
+	// Notify is the notification dispatcher, for the rules' delivery
+	// logs (notifications.go); nil: none shown.
+	Notify NotifyStatus
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -201,8 +204,9 @@ func (s *Server) Router() chi.Router {
 		s.areaPageRoutes(r)
 		s.asOfRoutes(r)
 		s.accountRoutes(r)
-		s.statsRoutes(r)                        // stats.go
-		s.shareManageRoutes(r)                  // /share (sharemanage.go)
+		s.statsRoutes(r)       // stats.go
+		s.shareManageRoutes(r) // /share (sharemanage.go)
+		s.notifyPageRoutes(r)
 		s.recorderAPI().Routes(r, s.capStreams) // OwnTracks Recorder-compatible /api/0 and /ws/last
 		r.Route("/api/v1", func(r chi.Router) {
 			r.Get("/friends", s.listFriends)
@@ -214,6 +218,7 @@ func (s *Server) Router() chi.Router {
 			s.meAPIRoutes(r)    // /api/v1/me/otrc
 			s.statsAPIRoutes(r) // stats and heatmap (stats.go)
 			s.shareAPIRoutes(r)
+			s.notifyAPIRoutes(r)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
