@@ -36,7 +36,9 @@ type NotificationsPage struct {
 }
 
 // HasChannel reports whether the server runs channel.
-func (m NotificationsPage) HasChannel(channel string) bool { return slices.Contains(m.Channels, channel) }
+func (m NotificationsPage) HasChannel(channel string) bool {
+	return slices.Contains(m.Channels, channel)
+}
 
 // Extra are the channels the server runs besides the browser and webhooks
 // (Web Push, the OwnTracks app), offered as checkboxes.

@@ -106,7 +106,8 @@ func TestAreaRenameRefused(t *testing.T) {
 func TestHelpTexts(t *testing.T) {
 	cmds := [][]string{{"serve"}, {"log"}, {"rebuild"}, {"export"}, {"import", "log"}, {"import", "recorder"}, {"import", "gpx"},
 		{"area", "add"}, {"area", "rename"}, {"area", "remove"}, {"area", "list"}, {"user", "add"}, {"user", "passwd"}, {"user", "remove"},
-		{"user", "share"}, {"user", "role"}, {"user", "list"}, {"config", "check"}, {"hide"}, {"unhide"}, {"accuracy"}, {"erase"}, {"retention"}}
+		{"user", "share"}, {"user", "role"}, {"user", "list"}, {"config", "check"}, {"hide"}, {"unhide"}, {"accuracy"}, {"erase"}, {"retention"},
+		{"notify", "add"}, {"notify", "list"}, {"notify", "remove"}}
 	texts := map[string]string{}
 	defined := map[string]bool{"help": true}
 	for _, c := range cmds {

@@ -45,6 +45,7 @@ func commands() []command {
 		{"share", "share a friend's live location by a link that expires: create, list, revoke", runShare},
 		{"erase", "erase a user's events from the log for good (--user, --device, --before)", runErase},
 		{"retention", "set how long a user's history is kept (retention --user U 90d)", runRetention},
+		{"notify", "notification rules: tell a user when a friend arrives, leaves, goes silent (add|list|remove)", runNotify},
 		{"config", "check a configuration and print the effective settings", runConfig},
 		{"version", "print the version (also tracker --version)", runVersion},
 		{"help", "explain the commands", nil},

@@ -103,4 +103,3 @@ func TestFollowNeverBlocks(t *testing.T) {
 		t.Errorf("dropped %d changes, want some and at most 5000", s.EvalDropped)
 	}
 }
-

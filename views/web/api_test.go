@@ -763,6 +763,12 @@ var routesTestedElsewhere = map[string]string{
 	"GET /share":                                      "TestSharePage",
 	"POST /share":                                     "TestSharePage",
 	"POST /share/revoke":                              "TestSharePage",
+	"GET /api/v1/notifications":                       "TestNotificationRulesAPI",
+	"POST /api/v1/notifications":                      "TestNotificationRulesAPI",
+	"DELETE /api/v1/notifications/{id}":               "TestNotificationRulesAPI",
+	"GET /me/notifications":                           "TestNotificationRulesAPI",
+	"POST /me/notifications":                          "TestNotificationRulesAPI",
+	"POST /me/notifications/remove":                   "TestNotificationRulesAPI",
 }
 
 // testFuncs returns the names of the Test functions in this package's
