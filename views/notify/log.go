@@ -2,6 +2,7 @@ package notify
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,15 +86,19 @@ func (l *deliveryLog) record(n Notification, channel, status string, attempts in
 		st = &RuleStatus{}
 		l.status[n.Rule.ID] = st
 	}
+	why := errText
+	if !strings.HasPrefix(why, channel+":") {
+		why = channel + ": " + why
+	}
 	switch status {
 	case statusSent:
 		st.Sent++
 		st.LastSent, st.LastError = now, ""
 	case statusFailed, statusDropped:
 		st.Failed++
-		st.LastError, st.LastErrorAt = channel+": "+errText, now
+		st.LastError, st.LastErrorAt = why, now
 	case statusRetrying:
-		st.LastError, st.LastErrorAt = channel+": "+errText, now
+		st.LastError, st.LastErrorAt = why, now
 	}
 }
 
