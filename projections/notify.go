@@ -125,11 +125,23 @@ func (r NotifyRule) Describe() string {
 	case NotifyLeave:
 		return fmt.Sprintf("%s leaves %s", who, r.Place)
 	case NotifySilent:
-		return fmt.Sprintf("%s has not reported for %s", who, r.After())
+		return fmt.Sprintf("%s has not reported for %s", who, ShortDuration(r.After()))
 	case NotifyBattery:
 		return fmt.Sprintf("%s's battery drops below %d%%", who, r.Below)
 	}
 	return r.On
+}
+
+// ShortDuration writes d as people do: "3h", "1h30m", "5m", "45s".
+func ShortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Validate checks a rule as its owner gave it.

@@ -148,7 +148,7 @@ func TestBrowserNotifiesOnCrossing(t *testing.T) {
 	openAny(t, b, f.base+"/me/notifications")
 	text := b.pageText(t)
 	for _, want := range []string{"ben/phone arrives at Home", "anyone leaves Home", "ben/phone's battery drops below 20%",
-		"ben/phone has not reported for 3h0m0s", "Notifications are allowed in this browser.", "Last failure"} {
+		"ben/phone has not reported for 3h", "Notifications are allowed in this browser.", "Last failure"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/me/notifications lacks %q:\n%s", want, text)
 		}
@@ -171,6 +171,10 @@ func TestBrowserNotifiesOnCrossing(t *testing.T) {
 				t.Errorf("/me/notifications at %d px %s: %s", w, scheme, why)
 			}
 			screenshot(t, b, filepath.Join(dir, fmt.Sprintf("notifications-%d-%s.png", w, scheme)))
+			_ = eval[bool](t, b, `(function () { document.getElementById("notify-add-h").scrollIntoView(); return true })()`)
+			settle(t, b)
+			screenshot(t, b, filepath.Join(dir, fmt.Sprintf("notifications-form-%d-%s.png", w, scheme)))
+			_ = eval[bool](t, b, `(function () { scrollTo(0, 0); return true })()`)
 		}
 	}
 }

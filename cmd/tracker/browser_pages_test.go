@@ -116,6 +116,7 @@ func TestPages(t *testing.T) {
 		{name: "admin-users", as: pagesAdmin, path: "/admin/users", status: 200, shot: true},
 		{name: "connect", as: pagesViewer, path: "/connect", status: 200},
 		{name: "me", as: pagesViewer, path: "/me", status: 200},
+		{name: "notifications", as: pagesViewer, path: "/me/notifications", status: 200},
 		{name: "404", as: pagesAdmin, path: "/no/such/page", status: 404, shot: true},
 		{name: "404-page", as: pagesAdmin, path: "/friends/nobody/phone", status: 404},
 		{name: "405", as: pagesAdmin, path: "/logout", status: 405},

@@ -310,7 +310,7 @@ func text(n Notification) string {
 	case projections.NotifyLeave:
 		return fmt.Sprintf("%s left %s", n.Friend, n.Place)
 	case projections.NotifySilent:
-		return fmt.Sprintf("%s has not reported for %s", n.Friend, n.Silent)
+		return fmt.Sprintf("%s has not reported for %s", n.Friend, projections.ShortDuration(n.Silent.Truncate(time.Minute)))
 	case projections.NotifyBattery:
 		return fmt.Sprintf("%s's battery is at %d %%", n.Friend, n.Battery)
 	}
