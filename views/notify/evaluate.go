@@ -20,6 +20,7 @@ type evaluator struct {
 	d       *Dispatcher
 	started time.Time
 	rules   []projections.NotifyRule // every user's rules
+	places  map[string]bool          // the places arrive and leave rules watch (PlaceKey)
 
 	recent  map[placeKey][]projections.AreaEvent // per device and place, the last hour's
 	fired   map[quietKey]time.Time               // when each rule last fired for each friend
@@ -38,8 +39,12 @@ type quietKey struct {
 }
 
 // recentWindow is how long crossings are kept to merge a late origin's
-// event into one crossing (projections.MergeCrossings).
-const recentWindow = 6 * projections.CrossingWindow
+// event into one crossing (projections.MergeCrossings); maxRecent bounds
+// how many per device and place (a phone flapping at an edge).
+const (
+	recentWindow = 6 * projections.CrossingWindow
+	maxRecent    = 32
+)
 
 func newEvaluator(d *Dispatcher) *evaluator {
 	return &evaluator{d: d, recent: map[placeKey][]projections.AreaEvent{}, fired: map[quietKey]time.Time{},
@@ -82,11 +87,20 @@ func (e *evaluator) run(ctx context.Context) {
 // reload reads every user's rules.
 func (e *evaluator) reload() {
 	e.rules = e.rules[:0]
+	e.places = map[string]bool{}
 	live := map[string]bool{}
 	for _, u := range e.d.o.Source.Users() {
 		for _, r := range u.Notify {
 			e.rules = append(e.rules, r)
 			live[r.ID] = true
+			if r.On == projections.NotifyArrive || r.On == projections.NotifyLeave {
+				e.places[projections.PlaceKey(r.Place)] = true
+			}
+		}
+	}
+	for k := range e.recent {
+		if !e.places[k.place] {
+			delete(e.recent, k)
 		}
 	}
 	for k := range e.fired {
@@ -151,8 +165,11 @@ func (e *evaluator) live(ctx context.Context, seq uint64, tst int64) bool {
 func (e *evaluator) crossings(ctx context.Context, evs []projections.AreaEvent) {
 	for _, ev := range evs {
 		k := placeKey{ev.Device, projections.PlaceKey(ev.AreaName)}
+		if !e.places[k.place] {
+			continue // no rule watches this place
+		}
 		prev := e.recent[k]
-		for len(prev) > 0 && ev.Tst-prev[0].Tst > recentWindow {
+		for len(prev) > 0 && (ev.Tst-prev[0].Tst > recentWindow || len(prev) >= maxRecent) {
 			prev = prev[1:]
 		}
 		before := len(projections.MergeCrossings(prev))
