@@ -241,7 +241,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Disk: st.space, Commands: commands, Phones: phoneEndpoints(cfg.PublicHost, in),
 		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
 		Eraser:     eraseService{eraser: eraser, log: st.log, retention: retention},
-		Summarizer: statsSummarizer(), // stats.go
+		Summarizer: statsSummarizer(opts.visits), // stats.go
 		Shares:     st.proj, ShareViews: shareViews, PublicURL: cfg.PublicURL,
 		Visits: opts.visits, PlaceAddress: placeAddress, // visits.go
 		Notify: notifier,

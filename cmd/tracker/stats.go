@@ -5,6 +5,7 @@ import (
 
 	"tracker/projections/geocode"
 	"tracker/projections/stats"
+	"tracker/projections/visits"
 )
 
 // geocodeData names the data set projections/geocode embeds (its
@@ -13,12 +14,13 @@ import (
 const geocodeData = "world-atlas 2.0.2\nall-the-cities 3.1.0\n"
 
 // statsSummarizer is what the stats page sums days up with: stays by the
-// visits detector's defaults, countries and towns by the offline
-// geocoder.
-func statsSummarizer() stats.Summarizer {
+// visits detector with the stay flags (--stay-radius, --stay-min,
+// --stay-gap), countries and towns by the offline geocoder.
+func statsSummarizer(stays visits.Config) stats.Summarizer {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(geocodeData))
 	return stats.Summarizer{
+		Visits: stays,
 		Where: func(lat, lon float64) stats.Place {
 			p := geocode.Lookup(lat, lon)
 			return stats.Place{Country: stats.Country{CC: p.CC, Name: p.Country}, Town: stats.Town{Name: p.Town, Country: p.TownCC}}
