@@ -1,8 +1,10 @@
 package web
 
 import (
+	"cmp"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 
 	"tracker/projections"
@@ -97,6 +99,7 @@ func (s *Server) friendHeatmap(w http.ResponseWriter, r *http.Request) {
 		a.Cells = append(a.Cells, [3]float64{
 			round6((float64(k.lat) + 0.5) * g.size), round6((float64(k.lon) + 0.5) * g.size), float64(n)})
 	}
+	slices.SortFunc(a.Cells, func(x, y [3]float64) int { return cmp.Or(cmp.Compare(x[0], y[0]), cmp.Compare(x[1], y[1])) })
 	httpx.WriteJSON(w, http.StatusOK, a)
 }
 
