@@ -152,14 +152,25 @@ type cityIndex struct {
 	names string // the cities data the towns' names point into
 	towns []town
 	xyz   [][3]float32
+	reach float32 // the largest town's reach
 }
 
-// town is a city as the index keeps it: 8 bytes and its point.
+// town is a city as the index keeps it: 12 bytes and its point.
 type town struct {
 	nameOff uint32
 	nameLen uint8
 	cc      [2]byte
+	reach   float32 // how far the town is taken to extend, chord units
 }
+
+// reachKm is how far a town of pop people is taken to extend: a point is
+// named after the town whose edge is nearest, not its centre, so that a
+// street of Paris 4 km from the centre is in Paris and not in Neuilly
+// (3.5 km from its own). Area grows with population; capped so that a
+// lookup never searches far.
+func reachKm(pop uint64) float64 { return min(0.004*math.Sqrt(float64(pop)), maxReachKm) }
+
+const maxReachKm = 8.0
 
 func (ix *cityIndex) name(i int) string {
 	t := ix.towns[i]
@@ -171,7 +182,8 @@ func (ix *cityIndex) cc(i int) string { return string(ix.towns[i].cc[:]) }
 func newCityIndex(data string, cities []city) *cityIndex {
 	ix := &cityIndex{names: data, towns: make([]town, len(cities)), xyz: make([][3]float32, len(cities))}
 	for i, c := range cities {
-		t := town{nameOff: uint32(c.NameOff), nameLen: uint8(min(len(c.Name), 255))}
+		t := town{nameOff: uint32(c.NameOff), nameLen: uint8(min(len(c.Name), 255)), reach: float32(reachKm(c.Population) / earthKm)}
+		ix.reach = max(ix.reach, t.reach)
 		copy(t.cc[:], c.CC)
 		ix.towns[i] = t
 		ix.xyz[i] = unit(float64(c.Lat)/1e5, float64(c.Lon)/1e5)
@@ -221,20 +233,22 @@ func (ix *cityIndex) split(lo, hi, depth int) {
 	ix.split(mid+1, hi, depth+1)
 }
 
-// nearSearch is one nearest-town search: the nearest town within the
-// starting bound, and the nearest whose country is cc.
+// nearSearch is one town search: the town whose edge (its reach from its
+// centre) is nearest, within the starting bound, and the same among the
+// towns of country cc. Distances are chords of the unit sphere.
 type nearSearch struct {
 	q          [3]float32
 	cc         [2]byte
 	all, same  int
-	dAll, dSam float32 // squared chords
+	sAll, sSam float32 // best scores: distance minus reach
+	dAll, dSam float32 // the best ones' distances
+	reach      float32
 }
 
-// nearest returns the nearest town within chord distance maxChord and the
-// nearest of country cc ("" for none), -1 where there is none, with their
-// squared chord distances.
+// nearest returns the towns whose edge is nearest within maxChord: of all
+// and of country cc ("" for none); -1 where there is none.
 func (ix *cityIndex) nearest(lat, lon float64, cc string, maxChord float64) nearSearch {
-	s := nearSearch{q: unit(lat, lon), all: -1, same: -1, dAll: float32(maxChord * maxChord), dSam: float32(maxChord * maxChord)}
+	s := nearSearch{q: unit(lat, lon), all: -1, same: -1, sAll: float32(maxChord), sSam: float32(maxChord), reach: ix.reach}
 	if len(cc) == 2 {
 		s.cc = [2]byte{cc[0], cc[1]}
 	}
@@ -249,15 +263,20 @@ func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
 	ax, mid := depth%3, (lo+hi)/2
 	p := &ix.xyz[mid]
 	dx, dy, dz := p[0]-s.q[0], p[1]-s.q[1], p[2]-s.q[2]
-	if d := dx*dx + dy*dy + dz*dz; d < s.dSam {
-		if d < s.dAll {
-			s.all, s.dAll = mid, d
+	// No town farther than the bound plus the largest reach can win.
+	bound := s.sSam + s.reach
+	if d2 := dx*dx + dy*dy + dz*dz; d2 < bound*bound {
+		d := float32(math.Sqrt(float64(d2)))
+		t := &ix.towns[mid]
+		sc := d - t.reach
+		if sc < s.sAll {
+			s.all, s.sAll, s.dAll = mid, sc, d
 			if s.cc == ([2]byte{}) {
-				s.dSam = d // no country to prefer: the nearest is the answer
+				s.sSam = sc // no country to prefer: the best of all is the answer
 			}
 		}
-		if ix.towns[mid].cc == s.cc {
-			s.same, s.dSam = mid, d
+		if sc < s.sSam && t.cc == s.cc {
+			s.same, s.sSam, s.dSam = mid, sc, d
 		}
 	}
 	diff := s.q[ax] - p[ax]
@@ -266,9 +285,9 @@ func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
 	} else {
 		ix.search(s, mid+1, hi, depth+1)
 	}
-	// The same-country bound is the looser one (never nearer than the
-	// nearest of all), so pruning by it keeps both answers exact.
-	if diff*diff < s.dSam {
+	// The same-country bound is the looser one (never better than the
+	// best of all), so pruning by it keeps both answers exact.
+	if bound := s.sSam + s.reach; diff*diff < bound*bound {
 		if diff <= 0 {
 			ix.search(s, mid+1, hi, depth+1)
 		} else {

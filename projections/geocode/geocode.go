@@ -26,7 +26,7 @@ var citiesPBF string
 type Place struct {
 	CC      string // ISO 3166-1 alpha-2 of the country containing the point; "" at sea
 	Country string // that country's English short name (Natural Earth), e.g. "Belgium"
-	Town    string // the nearest town (GeoNames), preferably in the same country; "" if none is near
+	Town    string // the nearest town (GeoNames; by its edge, see reachKm), preferably in the same country; "" if none is near
 	TownCC  string // the town's country (differs from CC only when no town of CC is near)
 	TownKm  float64
 }
@@ -234,13 +234,13 @@ func (ix *index) lookup(lat, lon float64) Place {
 		maxKm = seaTownKm
 	}
 	s := ix.towns.nearest(lat, lon, p.CC, 2*math.Sin(maxKm/earthKm/2))
-	best, d2 := s.all, s.dAll
+	best, d := s.all, s.dAll
 	if s.same >= 0 && p.CC != "" {
-		best, d2 = s.same, s.dSam
+		best, d = s.same, s.dSam
 	}
 	if best >= 0 {
 		p.Town, p.TownCC = ix.towns.name(best), ix.towns.cc(best)
-		p.TownKm = 2 * earthKm * math.Asin(min(1, math.Sqrt(float64(d2))/2))
+		p.TownKm = 2 * earthKm * math.Asin(min(1, float64(d)/2))
 	}
 	return p
 }
@@ -263,7 +263,7 @@ func IndexStats() Stats {
 	return Stats{
 		Loaded:     true,
 		LoadTime:   loadTook,
-		IndexBytes: ix.countries.bytes() + len(ix.towns.towns)*8 + len(ix.towns.xyz)*12,
+		IndexBytes: ix.countries.bytes() + len(ix.towns.towns)*12 + len(ix.towns.xyz)*12,
 		Countries:  len(ix.names),
 		Towns:      len(ix.towns.towns),
 	}

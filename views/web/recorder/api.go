@@ -30,6 +30,7 @@ import (
 	"tracker/events/owntracks"
 	"tracker/events/owntracks/recjson"
 	"tracker/projections"
+	"tracker/projections/geocode"
 	"tracker/views/web/internal/httpx"
 )
 
@@ -50,7 +51,10 @@ type API struct {
 	Events  EventReader                                 // the stored payloads; nil: locations are rebuilt from points
 	WaitFor func(ctx context.Context, seq uint64) error // until the projections include seq
 	Decoder *owntracks.Decoder
-	Logger  *slog.Logger
+	// Addresses names street addresses for addr; nil: answers carry none
+	// (cc and locality come offline from projections/geocode).
+	Addresses AddressBook
+	Logger    *slog.Logger
 	Now     func() time.Time // clock for default ranges; time.Now when nil
 }
 
@@ -262,11 +266,12 @@ func (a *API) recorderLast(w http.ResponseWriter, r *http.Request) {
 	fields := fieldList(recorderParam(r, "fields"))
 	out := []jsonObject{}
 	view := a.Read(r)
+	var places geocode.Cache
 	for _, f := range recorderFriends(view, recorderParam(r, "user"), recorderParam(r, "device")) {
 		if f.Hidden {
 			continue // the phone cleared its location
 		}
-		o := a.lastObject(view, f)
+		o := a.lastObject(view, f, &places)
 		if fields != nil {
 			o = o.Pick(fields)
 		}
@@ -303,9 +308,10 @@ func fieldList(v string) []string {
 
 // lastObject is a friend's newest location as the Recorder's last/ file
 // holds it (payload, topic, username, device, ghash), with the members
-// it adds when answering (isotst, disptst and the card's name and face).
-// The payload is the one the projections keep beside the friend.
-func (a *API) lastObject(view Reader, f projections.FriendView) jsonObject {
+// it adds when answering (isotst, disptst, the card's name and face, and
+// the place: cc, addr, locality). The payload is the one the projections
+// keep beside the friend. places may be nil.
+func (a *API) lastObject(view Reader, f projections.FriendView, places *geocode.Cache) jsonObject {
 	var o jsonObject
 	topic := a.defaultTopic(f.ID)
 	if f.Sent != nil {
@@ -335,6 +341,7 @@ func (a *API) lastObject(view Reader, f projections.FriendView) jsonObject {
 			o.SetDefault(kFace, face)
 		}
 	}
+	a.setPlace(&o, places, f.Location.Lat, f.Location.Lon)
 	return o
 }
 
@@ -578,6 +585,7 @@ func (a *API) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	count := 0
 	var sent sentFixes
 	var scratch jsonObject
+	var places geocode.Cache
 	// emit writes a chunk of points, their payloads read from the log in
 	// one ordered pass (GPX needs only the points).
 	emit := func(pts []projections.Point) error {
@@ -595,6 +603,9 @@ func (a *API) recorderLocations(w http.ResponseWriter, r *http.Request) {
 				o = pointObject(p)
 			}
 			o.SetString(kGhash, geohash(p.Lat, p.Lon, geohashPrecision))
+			if _, gpx := f.(*recGPX); !gpx {
+				a.setPlace(&o, &places, p.Lat, p.Lon)
+			}
 			o.SetRaw(kIsorcv, quotedTime(time.Unix(rcvd, 0).UTC(), isoLayout))
 			o.SetRaw(kIsotst, quotedTime(p.Time(), isoLayout))
 			o.SetRaw(kDisptst, quotedTime(p.Time(), dispLayout))
@@ -689,7 +700,7 @@ func (*recJSON) end(b *httpx.BufWriter, count int) {
 }
 
 // A FeatureCollection of points, each with properties name (the tid) and
-// address (always "": no reverse geocoding here), as the Recorder's
+// address (addr: "" unless an address book named it), as the Recorder's
 // geo_json makes it.
 type recGeoJSON struct{ n int }
 

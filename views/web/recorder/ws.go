@@ -15,6 +15,7 @@ import (
 	"tracker/events"
 	"tracker/events/owntracks/recjson"
 	"tracker/projections"
+	"tracker/projections/geocode"
 	"tracker/views/live"
 )
 
@@ -155,11 +156,12 @@ func (a *API) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.C
 			if !ok {
 				return false
 			}
+			var places geocode.Cache
 			for _, f := range recorderFriends(cur, user, device) {
 				if f.Hidden {
 					continue
 				}
-				b, err := a.lastObject(cur, f).Pick(wsLastFields).MarshalJSON()
+				b, err := a.lastObject(cur, f, &places).Pick(wsLastFields).MarshalJSON()
 				if err != nil {
 					continue
 				}
@@ -264,6 +266,7 @@ func (a *API) wsLocation(e events.Event, user, device string) ([]byte, projectio
 	o.Set(kUsername, u)
 	o.Set(kDevice, d)
 	o.Set(kGhash, geohash(m.Location.Lat, m.Location.Lon, geohashPrecision))
+	a.setPlace(&o, nil, m.Location.Lat, m.Location.Lon)
 	b, err := o.MarshalJSON()
 	if err != nil {
 		return nil, ""
