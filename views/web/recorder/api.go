@@ -55,7 +55,7 @@ type API struct {
 	// (cc and locality come offline from projections/geocode).
 	Addresses AddressBook
 	Logger    *slog.Logger
-	Now     func() time.Time // clock for default ranges; time.Now when nil
+	Now       func() time.Time // clock for default ranges; time.Now when nil
 }
 
 // Reader is the projections as one viewer may see them.
