@@ -149,7 +149,7 @@ func Lookup(lat, lon float64) Place {
 	if !ok || Load() != nil {
 		return Place{}
 	}
-	return loaded.lookup(c.center())
+	return loaded.lookup(c.Center())
 }
 
 // A Cell is a 0.001° square of the globe, what Lookup answers for.
@@ -175,7 +175,8 @@ func CellOf(lat, lon float64) (Cell, bool) {
 	return Cell(i*360*cellsPerDegree + j), true
 }
 
-func (c Cell) center() (lat, lon float64) {
+// Center is the middle of the cell, the position Lookup answers for.
+func (c Cell) Center() (lat, lon float64) {
 	i, j := int64(c)/(360*cellsPerDegree), int64(c)%(360*cellsPerDegree)
 	return (float64(i)+0.5)/cellsPerDegree - 90, (float64(j)+0.5)/cellsPerDegree - 180
 }
@@ -203,7 +204,7 @@ func (k *Cache) Lookup(lat, lon float64) Place {
 	if Load() != nil {
 		return Place{}
 	}
-	p := loaded.lookup(c.center())
+	p := loaded.lookup(c.Center())
 	k.keys[h], k.vals[h], k.used[h] = c, p, true
 	return p
 }

@@ -7,6 +7,9 @@ import (
 	"tracker/views/web/recorder"
 )
 
+// AddressBook names street addresses (views/nominatim): Deps.Addresses.
+type AddressBook = recorder.AddressBook
+
 // recorderAPI is the OwnTracks Recorder-compatible /api/0 and /ws/last
 // (views/web/recorder), reading the projections as each viewer may see
 // them.
@@ -29,6 +32,9 @@ func (s *Server) recorderAPI() *recorder.API {
 		Decoder: s.decoder(),
 		Logger:  s.Logger,
 		Now:     s.now,
+	}
+	if s.Addresses != nil {
+		a.Addresses = s.Addresses
 	}
 	if s.Hub != nil { // the hub hears account changes and logouts
 		a.Watch = s.Hub.Watch

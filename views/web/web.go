@@ -116,6 +116,9 @@ type Deps struct {
 	// Notify is the notification dispatcher, for the rules' delivery
 	// logs (notifications.go); nil: none shown.
 	Notify NotifyStatus
+	// Addresses names street addresses for the Recorder API's addr
+	// (--geocoder-url, views/nominatim); nil: none.
+	Addresses AddressBook
 }
 
 // Server holds the handlers' dependencies and what they share.

@@ -30,7 +30,6 @@ import (
 	"tracker/events/owntracks"
 	"tracker/events/owntracks/recjson"
 	"tracker/projections"
-	"tracker/projections/geocode"
 	"tracker/views/web/internal/httpx"
 )
 
@@ -266,7 +265,7 @@ func (a *API) recorderLast(w http.ResponseWriter, r *http.Request) {
 	fields := fieldList(recorderParam(r, "fields"))
 	out := []jsonObject{}
 	view := a.Read(r)
-	var places geocode.Cache
+	var places placeCache
 	for _, f := range recorderFriends(view, recorderParam(r, "user"), recorderParam(r, "device")) {
 		if f.Hidden {
 			continue // the phone cleared its location
@@ -311,7 +310,7 @@ func fieldList(v string) []string {
 // it adds when answering (isotst, disptst, the card's name and face, and
 // the place: cc, addr, locality). The payload is the one the projections
 // keep beside the friend. places may be nil.
-func (a *API) lastObject(view Reader, f projections.FriendView, places *geocode.Cache) jsonObject {
+func (a *API) lastObject(view Reader, f projections.FriendView, places *placeCache) jsonObject {
 	var o jsonObject
 	topic := a.defaultTopic(f.ID)
 	if f.Sent != nil {
@@ -585,7 +584,7 @@ func (a *API) recorderLocations(w http.ResponseWriter, r *http.Request) {
 	count := 0
 	var sent sentFixes
 	var scratch jsonObject
-	var places geocode.Cache
+	var places placeCache
 	// emit writes a chunk of points, their payloads read from the log in
 	// one ordered pass (GPX needs only the points).
 	emit := func(pts []projections.Point) error {

@@ -15,7 +15,6 @@ import (
 	"tracker/events"
 	"tracker/events/owntracks/recjson"
 	"tracker/projections"
-	"tracker/projections/geocode"
 	"tracker/views/live"
 )
 
@@ -156,7 +155,7 @@ func (a *API) wsLastRead(ctx context.Context, r *http.Request, conn *websocket.C
 			if !ok {
 				return false
 			}
-			var places geocode.Cache
+			var places placeCache
 			for _, f := range recorderFriends(cur, user, device) {
 				if f.Hidden {
 					continue
