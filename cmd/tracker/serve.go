@@ -73,6 +73,8 @@ type serveConfig struct {
 	notifyFlags // --webhook-allow-private (notify.go)
 	visitFlags  // --stay-radius, --stay-min, --stay-gap (visits.go)
 
+	geocoderFlags // --geocoder-url (geocoder.go)
+
 	Areas string // JSON file of areas to define when the log is new
 
 	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
@@ -115,6 +117,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.retentionFlags.flags(fs)
 	c.notifyFlags.flags(fs)
 	c.visitFlags.flags(fs)
+	c.geocoderFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
@@ -232,6 +235,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
+	geo, err := newGeocoder(cfg.geocoderFlags, cfg.Data, logger)
+	if err != nil {
+		return err
+	}
 	eraser := &erasure.Eraser{Log: st.log, Purger: newServingPurger(cfg.Data, st, in), Logger: logger}
 	retention := &erasure.Retention{Eraser: eraser, Default: opts.retainHistory, Every: cfg.RetainCheck, Logger: logger}
 	site := web.New(web.Deps{
@@ -244,10 +251,11 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Summarizer: statsSummarizer(opts.visits), // stats.go
 		Shares:     st.proj, ShareViews: shareViews, PublicURL: cfg.PublicURL,
 		Visits: opts.visits, PlaceAddress: placeAddress, // visits.go
-		Notify: notifier,
+		Notify:    notifier,
+		Addresses: geo.addresses(), // geocoder.go
 	})
 	return runServer(ctx, cfg, opts, running{stores: st, in: in, auditor: auditor, site: site, changes: changes,
-		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier}, logger, stdout)
+		onChange: onChange(hub, in), health: devHealth, retention: retention, notifier: notifier, geocoder: geo}, logger, stdout)
 }
 
 // serveOptions are the flags turned into what the parts take, checked
@@ -433,6 +441,7 @@ type running struct {
 	health    *health.Tracker
 	retention *erasure.Retention
 	notifier  *notify.Dispatcher
+	geocoder  geocoder
 }
 
 // runServer runs every part in one group until ctx ends or one fails;
@@ -466,6 +475,7 @@ func runServer(ctx context.Context, cfg serveConfig, opts serveOptions, p runnin
 	g.Go(func() error { p.changes.Run(gctx, p.onChange); return nil })
 	g.Go(func() error { p.changes.Run(gctx, p.site.ShareChanges); return nil }) // share links' streams and arrivals
 	runNotifier(gctx, g, p.notifier, p.changes)
+	p.geocoder.run(gctx, g)
 
 	ln, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
