@@ -102,5 +102,5 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/build")
-	b.ReportMetric(float64(ix.countries.bytes()+len(ix.towns.towns)*12+len(ix.towns.xyz)*12)/1e6, "index-MB")
+	b.ReportMetric(float64(ix.countries.bytes()+len(ix.towns.towns)*16+len(ix.towns.xyz)*12)/1e6, "index-MB")
 }

@@ -152,7 +152,10 @@ type cityIndex struct {
 	names string // the cities data the towns' names point into
 	towns []town
 	xyz   [][3]float32
-	reach float32 // the largest town's reach
+	// reach[mid] is the largest reach of a town in the range whose
+	// median is at mid (each range has its own): a search skips a range
+	// farther than its bound plus that.
+	reach []float32
 }
 
 // town is a city as the index keeps it: 12 bytes and its point.
@@ -180,16 +183,27 @@ func (ix *cityIndex) name(i int) string {
 func (ix *cityIndex) cc(i int) string { return string(ix.towns[i].cc[:]) }
 
 func newCityIndex(data string, cities []city) *cityIndex {
-	ix := &cityIndex{names: data, towns: make([]town, len(cities)), xyz: make([][3]float32, len(cities))}
+	ix := &cityIndex{names: data, towns: make([]town, len(cities)), xyz: make([][3]float32, len(cities)), reach: make([]float32, len(cities))}
 	for i, c := range cities {
 		t := town{nameOff: uint32(c.NameOff), nameLen: uint8(min(len(c.Name), 255)), reach: float32(reachKm(c.Population) / earthKm)}
-		ix.reach = max(ix.reach, t.reach)
 		copy(t.cc[:], c.CC)
 		ix.towns[i] = t
 		ix.xyz[i] = unit(float64(c.Lat)/1e5, float64(c.Lon)/1e5)
 	}
 	ix.split(0, len(cities), 0)
+	ix.maxReach(0, len(cities))
 	return ix
+}
+
+// maxReach fills reach for the range [lo, hi) and returns it.
+func (ix *cityIndex) maxReach(lo, hi int) float32 {
+	if hi <= lo {
+		return 0
+	}
+	mid := (lo + hi) / 2
+	r := max(ix.towns[mid].reach, ix.maxReach(lo, mid), ix.maxReach(mid+1, hi))
+	ix.reach[mid] = r
+	return r
 }
 
 func unit(lat, lon float64) [3]float32 {
@@ -242,13 +256,12 @@ type nearSearch struct {
 	all, same  int
 	sAll, sSam float32 // best scores: distance minus reach
 	dAll, dSam float32 // the best ones' distances
-	reach      float32
 }
 
 // nearest returns the towns whose edge is nearest within maxChord: of all
 // and of country cc ("" for none); -1 where there is none.
 func (ix *cityIndex) nearest(lat, lon float64, cc string, maxChord float64) nearSearch {
-	s := nearSearch{q: unit(lat, lon), all: -1, same: -1, sAll: float32(maxChord), sSam: float32(maxChord), reach: ix.reach}
+	s := nearSearch{q: unit(lat, lon), all: -1, same: -1, sAll: float32(maxChord), sSam: float32(maxChord)}
 	if len(cc) == 2 {
 		s.cc = [2]byte{cc[0], cc[1]}
 	}
@@ -263,11 +276,9 @@ func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
 	ax, mid := depth%3, (lo+hi)/2
 	p := &ix.xyz[mid]
 	dx, dy, dz := p[0]-s.q[0], p[1]-s.q[1], p[2]-s.q[2]
-	// No town farther than the bound plus the largest reach can win.
-	bound := s.sSam + s.reach
-	if d2 := dx*dx + dy*dy + dz*dz; d2 < bound*bound {
-		d := float32(math.Sqrt(float64(d2)))
-		t := &ix.towns[mid]
+	t := &ix.towns[mid]
+	if d2, bound := dx*dx+dy*dy+dz*dz, s.sSam+t.reach; d2 < bound*bound {
+	d := float32(math.Sqrt(float64(d2)))
 		sc := d - t.reach
 		if sc < s.sAll {
 			s.all, s.sAll, s.dAll = mid, sc, d
@@ -280,18 +291,18 @@ func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
 		}
 	}
 	diff := s.q[ax] - p[ax]
-	if diff <= 0 {
-		ix.search(s, lo, mid, depth+1)
-	} else {
-		ix.search(s, mid+1, hi, depth+1)
+	nlo, nhi, flo, fhi := lo, mid, mid+1, hi
+	if diff > 0 {
+		nlo, nhi, flo, fhi = mid+1, hi, lo, mid
 	}
-	// The same-country bound is the looser one (never better than the
-	// best of all), so pruning by it keeps both answers exact.
-	if bound := s.sSam + s.reach; diff*diff < bound*bound {
-		if diff <= 0 {
-			ix.search(s, mid+1, hi, depth+1)
-		} else {
-			ix.search(s, lo, mid, depth+1)
+	ix.search(s, nlo, nhi, depth+1)
+	// The far side is skipped when the plane is farther than the bound
+	// plus the largest reach there. The same-country bound is the looser
+	// one (never better than the best of all), so pruning by it keeps
+	// both answers exact.
+	if flo < fhi {
+		if bound := s.sSam + ix.reach[(flo+fhi)/2]; diff*diff < bound*bound {
+			ix.search(s, flo, fhi, depth+1)
 		}
 	}
 }

@@ -264,7 +264,7 @@ func IndexStats() Stats {
 	return Stats{
 		Loaded:     true,
 		LoadTime:   loadTook,
-		IndexBytes: ix.countries.bytes() + len(ix.towns.towns)*12 + len(ix.towns.xyz)*12,
+		IndexBytes: ix.countries.bytes() + len(ix.towns.towns)*16 + len(ix.towns.xyz)*12,
 		Countries:  len(ix.names),
 		Towns:      len(ix.towns.towns),
 	}
