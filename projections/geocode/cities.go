@@ -278,7 +278,7 @@ func (ix *cityIndex) search(s *nearSearch, lo, hi, depth int) {
 	dx, dy, dz := p[0]-s.q[0], p[1]-s.q[1], p[2]-s.q[2]
 	t := &ix.towns[mid]
 	if d2, bound := dx*dx+dy*dy+dz*dz, s.sSam+t.reach; d2 < bound*bound {
-	d := float32(math.Sqrt(float64(d2)))
+		d := float32(math.Sqrt(float64(d2)))
 		sc := d - t.reach
 		if sc < s.sAll {
 			s.all, s.sAll, s.dAll = mid, sc, d
