@@ -18,7 +18,7 @@ const geocodeData = "world-atlas 2.0.2\nall-the-cities 3.1.0\n"
 // --stay-gap), countries and towns by the offline geocoder.
 func statsSummarizer(stays visits.Config) stats.Summarizer {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(geocodeData))
+	_, _ = h.Write([]byte(geocodeData + geocode.Rules))
 	return stats.Summarizer{
 		Visits: stays,
 		Where: func(lat, lon float64) stats.Place {

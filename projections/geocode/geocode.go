@@ -21,6 +21,11 @@ var countriesJSON []byte
 //go:embed data/cities.pbf
 var citiesPBF string
 
+// Rules names how answers are made from the data (data/VERSIONS names
+// the data): it changes whenever the same data would answer otherwise, so
+// that callers who keep answers (the stats' day summaries) make them again.
+const Rules = "cells 0.001°; country by even-odd rings; town by nearest edge, reach 0.004·√population km ≤ 8 km, own country first, ≤ 30 km on land, 22 km at sea\n"
+
 // A Place is where a point is, in words. The zero Place is "nowhere
 // known": at sea far from any town, or an invalid position.
 type Place struct {
