@@ -28,33 +28,46 @@ const maxCities = 1 << 20
 // which cities to keep (nil keeps all). Strings alias data.
 func decodeCities(data string, keep func(*city) bool) ([]city, error) {
 	var out []city
+	err := eachCity(data, func(c *city) {
+		if keep == nil || keep(c) {
+			out = append(out, *c)
+		}
+	})
+	return out, err
+}
+
+// eachCity calls fn with each city of data (see decodeCities), the same
+// city value each time: the index takes what it keeps without a slice of
+// all cities in between.
+func eachCity(data string, fn func(*city)) error {
+	n := 0
 	var lat, lon int64
 	p := pbfReader{s: data}
 	for p.i < len(p.s) {
-		n, err := p.varint()
+		size, err := p.varint()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if n > uint64(len(p.s)-p.i) {
-			return nil, fmt.Errorf("geocode: cities: message %d: length %d past the end", len(out), n)
+		if size > uint64(len(p.s)-p.i) {
+			return fmt.Errorf("geocode: cities: message %d: length %d past the end", n, size)
 		}
-		if len(out) >= maxCities {
-			return nil, errors.New("geocode: cities: too many cities")
+		if n >= maxCities {
+			return errors.New("geocode: cities: too many cities")
 		}
-		m := pbfReader{s: p.s[p.i : p.i+int(n)], off: p.i}
-		p.i += int(n)
+		m := pbfReader{s: p.s[p.i : p.i+int(size)], off: p.i}
+		p.i += int(size)
 		var c city
 		for m.i < len(m.s) {
 			key, err := m.varint()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			field, wire := key>>3, key&7
 			switch wire {
 			case 0:
 				v, err := m.varint()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				switch field {
 				case 9:
@@ -67,7 +80,7 @@ func decodeCities(data string, keep func(*city) bool) ([]city, error) {
 			case 2:
 				s, err := m.bytes()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				switch field {
 				case 2:
@@ -82,21 +95,20 @@ func decodeCities(data string, keep func(*city) bool) ([]city, error) {
 			case 5:
 				err = m.skip(4)
 			default:
-				return nil, fmt.Errorf("geocode: cities: message %d: wire type %d", len(out), wire)
+				return fmt.Errorf("geocode: cities: message %d: wire type %d", n, wire)
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if lat < -90e5 || lat > 90e5 || lon < -180e5 || lon > 180e5 {
-			return nil, fmt.Errorf("geocode: cities: message %d: position %d,%d out of range", len(out), lat, lon)
+			return fmt.Errorf("geocode: cities: message %d: position %d,%d out of range", n, lat, lon)
 		}
 		c.Lat, c.Lon = int32(lat), int32(lon)
-		if keep == nil || keep(&c) {
-			out = append(out, c)
-		}
+		fn(&c)
+		n++
 	}
-	return out, nil
+	return nil
 }
 
 func zigzag(v uint64) int64 { return int64(v>>1) ^ -int64(v&1) }
@@ -183,16 +195,49 @@ func (ix *cityIndex) name(i int) string {
 func (ix *cityIndex) cc(i int) string { return string(ix.towns[i].cc[:]) }
 
 func newCityIndex(data string, cities []city) *cityIndex {
-	ix := &cityIndex{names: data, towns: make([]town, len(cities)), xyz: make([][3]float32, len(cities)), reach: make([]float32, len(cities))}
-	for i, c := range cities {
-		t := town{nameOff: uint32(c.NameOff), nameLen: uint8(min(len(c.Name), 255)), reach: float32(reachKm(c.Population) / earthKm)}
-		copy(t.cc[:], c.CC)
-		ix.towns[i] = t
-		ix.xyz[i] = unit(float64(c.Lat)/1e5, float64(c.Lon)/1e5)
+	ix := newCityIndexSized(data, len(cities))
+	for i := range cities {
+		ix.add(&cities[i])
 	}
-	ix.split(0, len(cities), 0)
-	ix.maxReach(0, len(cities))
+	ix.finish()
 	return ix
+}
+
+// readCityIndex indexes the cities of data that keep keeps, reading data
+// twice (counting, then filling) rather than holding every city between.
+func readCityIndex(data string, keep func(*city) bool) (*cityIndex, error) {
+	n := 0
+	if err := eachCity(data, func(c *city) {
+		if keep(c) {
+			n++
+		}
+	}); err != nil {
+		return nil, err
+	}
+	ix := newCityIndexSized(data, n)
+	_ = eachCity(data, func(c *city) { // read once already: no error
+		if keep(c) {
+			ix.add(c)
+		}
+	})
+	ix.finish()
+	return ix, nil
+}
+
+func newCityIndexSized(data string, n int) *cityIndex {
+	return &cityIndex{names: data, towns: make([]town, 0, n), xyz: make([][3]float32, 0, n), reach: make([]float32, n)}
+}
+
+func (ix *cityIndex) add(c *city) {
+	t := town{nameOff: uint32(c.NameOff), nameLen: uint8(min(len(c.Name), 255)), reach: float32(reachKm(c.Population) / earthKm)}
+	copy(t.cc[:], c.CC)
+	ix.towns = append(ix.towns, t)
+	ix.xyz = append(ix.xyz, unit(float64(c.Lat)/1e5, float64(c.Lon)/1e5))
+}
+
+func (ix *cityIndex) finish() {
+	ix.split(0, len(ix.towns), 0)
+	ix.maxReach(0, len(ix.towns))
 }
 
 // maxReach fills reach for the range [lo, hi) and returns it.

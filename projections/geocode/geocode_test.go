@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -147,6 +149,7 @@ func lazyChild(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	rss0 := rssKB(t)
 	if p := Lookup(50.8467, 4.3525); p.CC != "BE" {
 		t.Fatalf("Lookup = %+v", p)
 	}
@@ -156,7 +159,26 @@ func lazyChild(t *testing.T) {
 	if !s.Loaded || s.Countries < 200 || s.Towns < 100_000 {
 		t.Fatalf("IndexStats() = %+v after a lookup", s)
 	}
-	t.Logf("index: %v; live heap grew %.1f MB", s, float64(after.HeapAlloc-before.HeapAlloc)/1e6)
+	rss1 := rssKB(t)
+	t.Logf("index: %v; live heap grew %.1f MB; RSS %.1f → %.1f MB (anonymous %.1f → %.1f MB, the rest pages of the binary's embedded data)",
+		s, float64(after.HeapAlloc-before.HeapAlloc)/1e6, float64(rss0[0])/1e3, float64(rss1[0])/1e3, float64(rss0[1])/1e3, float64(rss1[1])/1e3)
+}
+
+// rssKB reads the process's resident and anonymous resident kB.
+func rssKB(t *testing.T) [2]int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var out [2]int
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && (f[0] == "VmRSS:" || f[0] == "RssAnon:") {
+			n, _ := strconv.Atoi(f[1])
+			out[map[string]int{"VmRSS:": 0, "RssAnon:": 1}[f[0]]] = n
+		}
+	}
+	return out
 }
 
 func TestPlaceLabel(t *testing.T) {
