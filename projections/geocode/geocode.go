@@ -97,6 +97,10 @@ func Load() error {
 	return loadErr
 }
 
+// Ready reports whether the index is built (Lookup answers at once),
+// without building it: for a follower that must never wait.
+func Ready() bool { return ready.Load() && loaded != nil }
+
 func build(topo []byte, pbf string) (*index, error) {
 	t, err := decodeTopoJSON(topo, "countries")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"tracker/events"
 	"tracker/events/owntracks/recjson"
 	"tracker/projections"
+	"tracker/projections/geocode"
 	"tracker/views/live"
 )
 
@@ -105,6 +106,7 @@ func (a *API) recorderWS(w http.ResponseWriter, r *http.Request) {
 	})
 	wg.Go(func() { // follower: new locations from the log
 		defer cancel()
+		_ = geocode.Load() // the pushes' places (the first connection ever builds the index: ~1 s)
 		err := a.wsLastFollow(ctx, from, out, now, user, device)
 		switch {
 		case ctx.Err() != nil:
@@ -265,7 +267,9 @@ func (a *API) wsLocation(e events.Event, user, device string) ([]byte, projectio
 	o.Set(kUsername, u)
 	o.Set(kDevice, d)
 	o.Set(kGhash, geohash(m.Location.Lat, m.Location.Lon, geohashPrecision))
-	a.setPlace(&o, nil, m.Location.Lat, m.Location.Lon)
+	if geocode.Ready() { // never wait for the index: the follower keeps up with the log
+		a.setPlace(&o, nil, m.Location.Lat, m.Location.Lon)
+	}
 	b, err := o.MarshalJSON()
 	if err != nil {
 		return nil, ""
