@@ -34,11 +34,11 @@ type Place struct {
 	Country string // that country's English short name (Natural Earth), e.g. "Belgium"
 	Town    string // the nearest town (GeoNames; by its edge, see reachKm), preferably in the same country; "" if none is near
 	TownCC  string // the town's country (differs from CC only when no town of CC is near)
-	TownKm  float64
+	TownKm  float64 // from the point to the town's own point (GeoNames')
 }
 
 // Label is the place as a person reads it: "Gent, Belgium", "Belgium",
-// "near Oostende" (at sea) or "".
+// "near Ostend" (at sea) or "".
 func (p Place) Label() string {
 	switch {
 	case p.Town != "" && p.Country != "":
