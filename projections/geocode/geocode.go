@@ -30,10 +30,10 @@ const Rules = "cells 0.001°; country by even-odd rings; town by nearest edge, r
 // A Place is where a point is, in words. The zero Place is "nowhere
 // known": at sea far from any town, or an invalid position.
 type Place struct {
-	CC      string // ISO 3166-1 alpha-2 of the country containing the point; "" at sea
-	Country string // that country's English short name (Natural Earth), e.g. "Belgium"
-	Town    string // the nearest town (GeoNames; by its edge, see reachKm), preferably in the same country; "" if none is near
-	TownCC  string // the town's country (differs from CC only when no town of CC is near)
+	CC      string  // ISO 3166-1 alpha-2 of the country containing the point; "" at sea
+	Country string  // that country's English short name (Natural Earth), e.g. "Belgium"
+	Town    string  // the nearest town (GeoNames; by its edge, see reachKm), preferably in the same country; "" if none is near
+	TownCC  string  // the town's country (differs from CC only when no town of CC is near)
 	TownKm  float64 // from the point to the town's own point (GeoNames')
 }
 
