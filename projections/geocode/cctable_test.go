@@ -23,10 +23,10 @@ func TestCountryCodeTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := build(countriesJSON, citiesPBF)
-	if err != nil {
+	if err := Load(); err != nil { // the index every test shares
 		t.Fatal(err)
 	}
+	ix := loaded
 	all, err := decodeCities(citiesPBF, nil)
 	if err != nil {
 		t.Fatal(err)
