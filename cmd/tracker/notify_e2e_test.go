@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -88,6 +89,7 @@ type hookReceiver struct {
 }
 
 type hookPost struct {
+	path   string
 	body   notify.WebhookBody
 	at     time.Time
 	signed bool // the signature checks under the secret and the timestamp is fresh
@@ -108,7 +110,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		signed := err == nil && r.Header.Get(notify.HeaderSignature) == notify.Sign(notifyHookSecr, raw) && ts == b.Timestamp &&
 			time.Since(time.Unix(ts, 0)).Abs() < 5*time.Minute
 		h.mu.Lock()
-		h.got = append(h.got, hookPost{body: b, at: time.Now(), signed: signed})
+		h.got = append(h.got, hookPost{path: r.URL.Path, body: b, at: time.Now(), signed: signed})
 		h.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})}
@@ -130,7 +132,10 @@ func (h *hookReceiver) posts() []hookPost {
 // over the embedded MQTT broker (its fix and its own transition): anna's
 // webhook gets exactly one signed POST within 2 s. dora's rule for ben,
 // made while she could see him, says nothing once the sharing hides him.
-// The command line lists and removes rules through the running server.
+// An import of ben's track (minutes old, leaving Home and coming back)
+// says nothing, even to a rule quiet for 1 s only. /metrics counts what
+// fired and was sent. The command line lists and removes rules through
+// the running server.
 func TestNotifyCrossingOverMQTT(t *testing.T) {
 	hook := newHookReceiver(t)
 	f := startNotifyFixture(t, hook, func(data string) {
@@ -150,6 +155,13 @@ func TestNotifyCrossingOverMQTT(t *testing.T) {
 		if err != nil {
 			t.Fatalf("tracker notify add for dora: %v\n%s", err, out)
 		}
+		// Quiet for 1 s only: nothing but the import's origin keeps the
+		// imported arrival below from notifying.
+		out, err = tracker(t, data, "notify", "add", "--for", "anna", "--arrives", "ben/phone", "--place", "Home", "--quiet", "1s",
+			"--webhook", hook.URL("anna-import"), "--webhook-secret", notifyHookSecr)
+		if err != nil {
+			t.Fatalf("tracker notify add: %v\n%s", err, out)
+		}
 		// dora may see ben when she makes her rule; then the sharing hides him.
 		out, err = tracker(t, data, "notify", "add", "--for", "dora", "--arrives", "ben/phone", "--place", "Home",
 			"--webhook", hook.URL("dora"), "--webhook-secret", notifyHookSecr)
@@ -167,23 +179,82 @@ func TestNotifyCrossingOverMQTT(t *testing.T) {
 
 	now := time.Now().Unix()
 	sent := f.cross(t, now)
-	eventstest.WaitFor(t, 2*time.Second, "anna's signed POST", func() bool { return len(f.hook.posts()) > 0 })
+	annas := func() []hookPost {
+		var out []hookPost
+		for _, p := range f.hook.posts() {
+			if p.path == "/hook/anna" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	eventstest.WaitFor(t, 2*time.Second, "anna's signed POST", func() bool { return len(annas()) > 0 })
 	time.Sleep(time.Second) // a second POST, or dora's, would come now
 	got := f.hook.posts()
-	if len(got) != 1 {
-		t.Fatalf("%d POSTs, want exactly 1 (anna's): %+v", len(got), got)
+	if len(annas()) != 1 || len(got) != 2 || got[0].body.ID == got[1].body.ID {
+		t.Fatalf("POSTs %+v, want exactly 1 per rule of anna's (none of dora's)", got)
 	}
-	p := got[0]
+	p := annas()[0]
 	if !p.signed || p.body.Rule.Owner != "anna" || p.body.Device != "ben/phone" || p.body.Event != "arrive" || p.body.Place != "Home" {
 		t.Fatalf("POST %+v, want anna's signed arrival of ben/phone at Home", p)
 	}
 	t.Logf("ben's arrival published over MQTT to the signed POST: %s", p.at.Sub(sent).Round(time.Millisecond))
 
-	// Through the running server: the command goes through the API as root.
+	// Through the running server: commands go through the API as root.
 	t.Setenv("TRACKER_LOGIN", "root")
 	t.Setenv("TRACKER_LOGIN_PASSWORD", notifyPW)
+
+	// An import of ben's track (GPX, minutes old, after his live fixes):
+	// he leaves Home and comes back in it, and no rule says so.
+	gpx := filepath.Join(t.TempDir(), "ben.gpx")
+	at := func(d time.Duration) string { return time.Unix(now, 0).Add(d).UTC().Format(time.RFC3339) }
+	track := fmt.Sprintf(`<?xml version="1.0"?><gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
+<trkpt lat="%v" lon="%v"><time>%s</time></trkpt><trkpt lat="%v" lon="%v"><time>%s</time></trkpt></trkseg></trk></gpx>`,
+		notifyAwayLat, notifyHomeLon, at(20*time.Second), notifyHomeLat, notifyHomeLon, at(40*time.Second))
+	if err := os.WriteFile(gpx, []byte(track), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tracker(t, f.data, "import", "gpx", gpx, "--user", "ben", "--device", "phone"); err != nil {
+		t.Fatalf("tracker import gpx: %v\n%s", err, out)
+	}
+	eventstest.WaitFor(t, 10*time.Second, "the imported fixes in the projections", func() bool {
+		var friends []struct {
+			ID       string
+			Location struct{ Tst int64 }
+		}
+		resp, err := basicGet(f.base+"/api/v1/friends", "root", notifyPW)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if json.NewDecoder(resp.Body).Decode(&friends) != nil {
+			return false
+		}
+		for _, fr := range friends {
+			if fr.ID == "ben/phone" && fr.Location.Tst == now+40 {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(time.Second)
+	if n := len(f.hook.posts()); n != 2 {
+		t.Fatalf("%d POSTs after the import, want still 2: %+v", n, f.hook.posts())
+	}
+	resp, err := basicGet(f.base+"/metrics", "root", notifyPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tracker_notify_events_total{outcome="sent"} 2`, `tracker_notify_events_total{outcome="fired"} 3`,
+		`tracker_notify_queue_length{channel="webhook",queue="ready"} 0`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	out, err := tracker(t, f.data, "notify", "list", "--all")
-	if err != nil || strings.Count(out, "ben/phone arrives at Home") != 3 || !strings.Contains(out, "anyone leaves Home") {
+	if err != nil || strings.Count(out, "ben/phone arrives at Home") != 4 || !strings.Contains(out, "anyone leaves Home") {
 		t.Fatalf("tracker notify list --all through the server: %v\n%s", err, out)
 	}
 	var listed []struct {
@@ -195,7 +266,7 @@ func TestNotifyCrossingOverMQTT(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tracker notify list --for anna --json: %v\n%s", err, out)
 	}
-	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 2 {
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 3 {
 		t.Fatalf("tracker notify list --for anna --json: %v\n%s", err, out)
 	}
 	var placeholder string
@@ -213,4 +284,14 @@ func TestNotifyCrossingOverMQTT(t *testing.T) {
 	if out, _ := tracker(t, f.data, "notify", "list", "--for", "anna"); strings.Contains(out, placeholder) {
 		t.Errorf("the removed rule is still listed:\n%s", out)
 	}
+}
+
+// basicGet GETs url with HTTP Basic credentials.
+func basicGet(url, user, password string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.SetBasicAuth(user, password)
+	return http.DefaultClient.Do(req)
 }
