@@ -35,7 +35,7 @@ func (r *rig) transition(t *testing.T, event string, tst int64) uint64 {
 
 // TestCrossingPostsOnce: ben arriving at Home, told by the geometry of
 // his fix and by his phone's transition a few seconds apart, makes
-// exactly one signed POST to anna's webhook within 2 s.
+// exactly one signed POST to anna's webhook.
 func TestCrossingPostsOnce(t *testing.T) {
 	rc := newReceiver(t, "anna's secret", false)
 	r := newRig(t, webhookOnly(rc))
@@ -50,7 +50,9 @@ func TestCrossingPostsOnce(t *testing.T) {
 	start := time.Now()
 	r.fix(t, "ben/phone", home, now, events.SourceEmbedded, time.Time{})
 	r.transition(t, "enter", now-3)
-	eventstest.WaitFor(t, 2*time.Second, "a POST to the webhook", func() bool { return len(rc.posts()) > 0 })
+	// Within 2 s is shown over real MQTT (TestNotifyCrossingOverMQTT);
+	// here the machine's load may not fail the count.
+	eventstest.WaitFor(t, 10*time.Second, "a POST to the webhook", func() bool { return len(rc.posts()) > 0 })
 	took := time.Since(start)
 	time.Sleep(500 * time.Millisecond) // a second POST would come now
 	got := rc.posts()
