@@ -284,6 +284,12 @@ func TestNotifyCrossingOverMQTT(t *testing.T) {
 	if out, _ := tracker(t, f.data, "notify", "list", "--for", "anna"); strings.Contains(out, placeholder) {
 		t.Errorf("the removed rule is still listed:\n%s", out)
 	}
+	// The example again, through the running server as root.
+	out, err = tracker(t, f.data, "notify", "add", "--for", "anna", "--arrives", "ben/phone", "--place", "Home",
+		"--webhook", hook.URL("anna"), "--webhook-secret", notifyHookSecr)
+	if err != nil || !strings.Contains(out, "added for anna") || !strings.Contains(out, "ben/phone arrives at Home") {
+		t.Fatalf("tracker notify add through the server: %v\n%s", err, out)
+	}
 }
 
 // basicGet GETs url with HTTP Basic credentials.
