@@ -31,6 +31,8 @@ type Input struct {
 	Notify *NotifyCommand
 	// Share is set for share link events (share.go).
 	Share *ShareCommand
+	// Push is set for Web Push subscription events (push.go).
+	Push *PushCommand
 }
 
 // Decode prepares e for Apply. Decisions about time (e.g. "tst too far in
@@ -93,6 +95,15 @@ func Decode(d owntracks.Decoder, e events.Event) Input {
 			in.Err = err
 		} else {
 			in.Share = &cmd
+		}
+		return in
+	}
+	if e.Source == events.SourceAdmin && e.Topic == PushTopic {
+		cmd, err := ParsePushCommand(e.Payload)
+		if err != nil {
+			in.Err = err
+		} else {
+			in.Push = &cmd
 		}
 		return in
 	}
@@ -260,6 +271,12 @@ func Apply(s *State, in Input, ch *Changes) {
 	if in.Share != nil {
 		if !issuedBefore(s, in.Share.ID, e.Seq, ch) {
 			applyShare(s, e, in.Share, ch)
+		}
+		return
+	}
+	if in.Push != nil {
+		if !issuedBefore(s, in.Push.ID, e.Seq, ch) {
+			applyPush(s, e, in.Push, ch)
 		}
 		return
 	}

@@ -26,7 +26,8 @@ import (
 // 14: users carry device credentials and a time zone (account.go).
 // 15: users carry their notification rules (notify.go).
 // 16: share links (State.Shares, share.go).
-const SchemaVersion = 16
+// 17: users carry their browsers' Web Push subscriptions (push.go).
+const SchemaVersion = 17
 
 // DeviceID names one phone: "user/device", as in the topic.
 type DeviceID string

@@ -65,6 +65,8 @@ type User struct {
 	Zone    string             `json:"zone,omitempty"`
 	// Notify are the user's notification rules (notify.go).
 	Notify []NotifyRule `json:"notify,omitempty"`
+	// Push are the browsers told by Web Push (push.go).
+	Push []PushSubscription `json:"push,omitempty"`
 }
 
 // CheckPassword reports whether pw is the user's password.
