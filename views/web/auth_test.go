@@ -111,7 +111,7 @@ func get(t *testing.T, c *http.Client, u string, header ...string) (*http.Respon
 
 // publicRoutes need no login.
 var publicRoutes = map[string]bool{
-	"GET /healthz": true, "GET /login": true, "POST /login": true, "POST /logout": true, "* /static/*": true,
+	"GET /healthz": true, "GET /sw.js": true, "GET /login": true, "POST /login": true, "POST /logout": true, "* /static/*": true,
 	"GET /metrics": true, "GET /readyz": true, // from loopback (the test server); TestMetricsAndReadyAccess checks the rest
 	"GET /s/{token}": true, "GET /s/{token}/stream": true, "GET /s/{token}/track.json": true, // share links: the token is the key (TestShareLinks)
 }

@@ -119,6 +119,9 @@ type Deps struct {
 	// Addresses names street addresses for the Recorder API's addr
 	// (--geocoder-url, views/nominatim); nil: none.
 	Addresses AddressBook
+	// WebPush is the server's Web Push key and endpoint policy (push.go);
+	// the push API answers 404 when nil.
+	WebPush *WebPush
 }
 
 // Server holds the handlers' dependencies and what they share.
@@ -193,6 +196,7 @@ func (s *Server) Router() chi.Router {
 	r.Post("/logout", s.logout)
 	r.Post("/pub", s.pub) // OwnTracks HTTP mode: checks HTTP Basic credentials itself
 	s.shareRoutes(r)      // /s/{token}: a share link, no login (share.go)
+	s.serviceWorkerRoute(r)
 
 	// Everything else needs a login once a user exists.
 	r.Group(func(r chi.Router) {
@@ -222,6 +226,7 @@ func (s *Server) Router() chi.Router {
 			s.statsAPIRoutes(r) // stats and heatmap (stats.go)
 			s.shareAPIRoutes(r)
 			s.notifyAPIRoutes(r)
+			s.pushAPIRoutes(r)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/events", s.listEvents)
