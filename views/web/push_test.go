@@ -198,4 +198,3 @@ func loginAt(t *testing.T, c *http.Client, base, user string) *http.Response {
 	res.Body.Close()
 	return res
 }
-
