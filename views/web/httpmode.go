@@ -114,6 +114,7 @@ func (s *Server) pub(w http.ResponseWriter, r *http.Request) {
 	view := s.proj(r)
 	answer := s.friendsAnswer(view, view.Friends(), httpx.PubRoot(dec))
 	answer = append(answer, s.Commands.take(projections.MakeDeviceID(v.Name, device), now)...)
+	answer = append(answer, s.phoneNotices(projections.MakeDeviceID(v.Name, device))...)
 	httpx.WriteJSON(w, http.StatusOK, answer)
 }
 

@@ -32,6 +32,19 @@ type WebPush struct {
 	Policy webpush.Policy
 }
 
+// PhoneNotices hand over what waits for a phone in HTTP mode
+// (views/notify/phones.Phones).
+type PhoneNotices interface {
+	Take(dev projections.DeviceID) []json.RawMessage
+}
+
+func (s *Server) phoneNotices(dev projections.DeviceID) []json.RawMessage {
+	if s.PhoneNotices == nil {
+		return nil
+	}
+	return s.PhoneNotices.Take(dev)
+}
+
 // serviceWorkerRoute serves /sw.js (no login: it holds nothing secret,
 // and a browser checks it for updates whether or not it is logged in).
 func (s *Server) serviceWorkerRoute(r chi.Router) {

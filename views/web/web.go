@@ -122,6 +122,9 @@ type Deps struct {
 	// WebPush is the server's Web Push key and endpoint policy (push.go);
 	// the push API answers 404 when nil.
 	WebPush *WebPush
+	// PhoneNotices are the notifications waiting for a phone in HTTP
+	// mode, added to the answer to its next post (push.go); none when nil.
+	PhoneNotices PhoneNotices
 }
 
 // Server holds the handlers' dependencies and what they share.
