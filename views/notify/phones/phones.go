@@ -305,4 +305,3 @@ func (p *Phones) Pending() int {
 	}
 	return n
 }
-
