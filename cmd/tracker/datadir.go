@@ -20,6 +20,7 @@ const defaultData = "./tracker-data"
 //	server.json             the running server's address, for other commands
 //	mirror-dynamodb.json    the DynamoDB mirror's checkpoint
 //	acme/                   certificates from ACME
+//	webpush-vapid.pem       the Web Push (VAPID) private key, 0600 (webpush.go)
 type dataDir string
 
 // flag declares --data.

@@ -75,6 +75,8 @@ type serveConfig struct {
 
 	geocoderFlags // --geocoder-url (geocoder.go)
 
+	pushFlags // --push-subject (webpush.go)
+
 	Areas string // JSON file of areas to define when the log is new
 
 	TrustedProxies listFlag // CIDRs of reverse proxies whose X-Forwarded-For is believed
@@ -118,6 +120,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.notifyFlags.flags(fs)
 	c.visitFlags.flags(fs)
 	c.geocoderFlags.flags(fs)
+	c.pushFlags.flags(fs)
 	fs.StringVar(&c.Areas, "areas", "", "JSON `file` with server areas to define at first start (a list of {\"name\", \"center\": {\"lat\", \"lon\"}, \"radius\"} or {\"name\", \"polygon\": [...]})")
 	fs.Var(&c.MetricsAllow, "metrics-allow", "`CIDR` (or address) that may read /metrics and /readyz without an admin login, repeatable (loopback always may)")
 	fs.Var(&c.TrustedProxies, "trusted-proxy", "`CIDR` (or address) of a reverse proxy in front of the server, repeatable or comma-separated: from it, the client address is the right-most X-Forwarded-For entry that is not a trusted proxy (otherwise forwarded headers are ignored); given alone, a proxy on loopback")
@@ -216,6 +219,10 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		return err
 	}
 
+	push, err := setupPush(cfg, st, in, logger) // webpush.go
+	if err != nil {
+		return err
+	}
 	commands := web.NewCommands(logger)
 	assets := static.New()
 	tiles := views.Tiles{URL: cfg.Tiles, Attribution: cfg.TilesAttribution}
@@ -246,6 +253,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		Projections: st.proj, Checkpoint: st.proj.Checkpoint, Logger: logger, Assets: assets, Tiles: tiles, StaleAfter: cfg.StaleAfter, Hub: hub,
 		Auth: auth, UserAdmin: st.proj, Metrics: metrics, MetricsAllow: opts.metricsAllow, AllowedHosts: cfg.allowedHosts(),
 		Disk: st.space, Commands: commands, Phones: phoneEndpoints(cfg.PublicHost, in),
+		WebPush: push.web, PhoneNotices: push.phones,
 		Health: devHealth, Storage: &storageUsage{data: cfg.Data}, UploadDir: uploads,
 		Eraser:     eraseService{eraser: eraser, log: st.log, retention: retention},
 		Summarizer: statsSummarizer(opts.visits), // stats.go
