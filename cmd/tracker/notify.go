@@ -32,7 +32,7 @@ func (c *notifyFlags) flags(fs *flag.FlagSet) {
 // rule's owner may see), the log for events' origins, and tells open
 // pages through the live hub. More channels (Web Push, the OwnTracks
 // app) are added to the list here.
-func newNotifier(cfg notifyFlags, proj *projector.Projector, events notify.EventReader, hub *live.Hub, metrics *web.Metrics, logger *slog.Logger) *notify.Dispatcher {
+func newNotifier(cfg notifyFlags, proj *projector.Projector, events notify.EventReader, hub *live.Hub, metrics *web.Metrics, logger *slog.Logger, more ...notify.Channel) *notify.Dispatcher {
 	admin := func(owner string) bool {
 		u, ok := proj.User(owner)
 		return ok && u.Admin
@@ -41,6 +41,7 @@ func newNotifier(cfg notifyFlags, proj *projector.Projector, events notify.Event
 		notify.NewWebhook(notify.Webhook{AllowPrivate: cfg.WebhookAllowPrivate, Admin: admin}),
 		notify.Browser{Tell: hub.Tell},
 	}
+	channels = append(channels, more...) // Web Push, the OwnTracks app (webpush.go)
 	d := notify.New(notify.Options{Source: proj, Gate: visible.New(proj), Events: events, Channels: channels,
 		Logger: logger.With("component", "notify")})
 	metrics.Registry().MustRegister(d.Collector())

@@ -230,7 +230,7 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger, stdout io.
 		return views.Page{Assets: assets, Tiles: tiles, Now: time.Now(), StaleAfter: cfg.StaleAfter}
 	}
 	hub := live.New(st.proj, pageFor, locator(in, commands, metrics, logger), logger) // the locator runs only once HTTP serves
-	notifier := newNotifier(cfg.notifyFlags, st.proj, st.log, hub, metrics, logger)
+	notifier := newNotifier(cfg.notifyFlags, st.proj, st.log, hub, metrics, logger, push.channels()...)
 	auditor := audit.New(st.log, opts.decoder, logger)
 	devHealth := health.NewTracker() // folded from the log in runServer, once asked for
 	devHealth.OnCaughtUp = func() { debug.FreeOSMemory() }

@@ -8,6 +8,7 @@ import (
 
 	"tracker/events/broker"
 	"tracker/projections/projector"
+	"tracker/views/notify"
 	"tracker/views/notify/phones"
 	"tracker/views/notify/webpush"
 	"tracker/views/visible"
@@ -78,6 +79,11 @@ func setupPush(cfg serveConfig, st stores, pub phones.Publisher, logger *slog.Lo
 			Users: st.proj, Appender: st.log, Policy: policy, Logger: logger},
 		phones: &phones.Phones{Users: st.proj, Gate: visible.New(st.proj), MQTT: pub, Logger: logger},
 	}, nil
+}
+
+// channels are the rules' dispatcher's channels "webpush" and "owntracks".
+func (p pushParts) channels() []notify.Channel {
+	return []notify.Channel{webpush.Channel{Browsers: p.browsers}, phones.Channel{Phones: p.phones}}
 }
 
 var (
