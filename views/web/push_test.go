@@ -198,3 +198,16 @@ func loginAt(t *testing.T, c *http.Client, base, user string) *http.Response {
 	res.Body.Close()
 	return res
 }
+
+// The push routes are covered by the tests above (TestRoutesCovered).
+func init() {
+	for route, test := range map[string]string{
+		"GET /sw.js":                        "TestServiceWorkerServed",
+		"GET /api/v1/push/key":              "TestPushSubscriptionsAPI",
+		"GET /api/v1/push/subscriptions":    "TestPushSubscriptionsAPI",
+		"POST /api/v1/push/subscriptions":   "TestPushSubscriptionsAPI",
+		"DELETE /api/v1/push/subscriptions": "TestPushSubscriptionsAPI",
+	} {
+		routesTestedElsewhere[route] = test
+	}
+}
