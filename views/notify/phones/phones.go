@@ -3,9 +3,10 @@
 //
 //   - MQTT: a cmd {"action":"action","notification":TEXT} on each of the
 //     user's own devices' command topic (owntracks/<user>/<device>/cmd),
-//     the one topic the broker delivers to that phone only. The iOS app
-//     shows the text as a notification when its remote commands (cmd) are
-//     on; the Android app ignores that action.
+//     the one topic the broker delivers to that phone only, at QoS 0 so
+//     only a phone connected at that moment gets it. The iOS app shows the
+//     text as a notification when its remote commands (cmd) are on; the
+//     Android app ignores that action.
 //   - HTTP mode: the answer to each of the user's phones' next post
 //     carries, for an arrival or departure, the friend's transition
 //     (enter/leave, the place, the friend's tid), which the Android and
@@ -156,7 +157,10 @@ func (p *Phones) Tell(ctx context.Context, owner string, n Notice) error {
 		}
 		user, device := dev.Split()
 		topic := p.root() + "/" + user + "/" + device + "/cmd"
-		if err := p.MQTT.Publish(ctx, topic, cmd, 1, false); err != nil {
+		// QoS 0: only a phone connected now gets it. A QoS 1 message
+		// would wait in an offline phone's session and be shown later,
+		// after sharing may have changed, which nothing could withhold.
+		if err := p.MQTT.Publish(ctx, topic, cmd, 0, false); err != nil {
 			failed = append(failed, fmt.Errorf("publish to %s: %w", topic, err))
 			continue
 		}
