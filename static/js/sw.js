@@ -39,8 +39,10 @@ self.addEventListener('notificationclick', (event) => {
     if (same) return same.focus();
     const ours = tabs.find((c) => new URL(c.url).origin === self.location.origin);
     if (ours) {
-      const c = await ours.focus();
-      return (c || ours).navigate(url);
+      try {
+        const c = await ours.focus();
+        return await (c || ours).navigate(url);
+      } catch (_) { /* a tab this worker does not control cannot be sent elsewhere */ }
     }
     return self.clients.openWindow(url);
   })());
