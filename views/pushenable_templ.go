@@ -13,8 +13,8 @@ import templruntime "github.com/a-h/templ/runtime"
 // lets the viewer subscribe this browser, stop it, and see and remove
 // the browsers that get their notifications. static/js/push.js does the
 // work (service workers and push subscriptions exist only in script);
-// the rules page places it with one line.
-func PushEnable(p Page) templ.Component {
+// the rules page (/me/notifications) shows it in its "This browser" box.
+func PushEnable(assets Assets) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -31,20 +31,20 @@ func PushEnable(p Page) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"panel push-enable\" data-push aria-labelledby=\"push-enable-h\" data-testid=\"push-enable\"><h2 id=\"push-enable-h\">Notifications on this browser</h2><p class=\"note\">With Web Push, this browser is told even when no tracker page is open (on a phone too). The notification names the friend and the place; a click opens tracker.</p><p class=\"push-status\" role=\"status\" aria-live=\"polite\" data-testid=\"push-status\">Notifications on this browser need JavaScript.</p><p class=\"push-actions\"><button type=\"button\" class=\"primary\" data-testid=\"push-on\" hidden>Enable notifications on this browser</button> <button type=\"button\" data-testid=\"push-off\" hidden>Stop notifications on this browser</button></p><h3 class=\"push-browsers-h\">Browsers that get your notifications</h3><ul class=\"push-browsers\" data-testid=\"push-browsers\"><li class=\"note\">None yet.</li></ul><script src=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"push-enable\" data-push data-testid=\"push-enable\"><h3>With the page closed (Web Push)</h3><p class=\"note\">With Web Push, this browser is told even when no tracker page is open (on a phone too). The notification names the friend and the place; a click opens tracker.</p><p class=\"push-status\" role=\"status\" aria-live=\"polite\" data-testid=\"push-status\">Notifications on this browser need JavaScript.</p><p class=\"push-actions\"><button type=\"button\" class=\"primary\" data-testid=\"push-on\" hidden>Enable notifications on this browser</button> <button type=\"button\" data-testid=\"push-off\" hidden>Stop notifications on this browser</button></p><h4 class=\"push-browsers-h\">Browsers that get your notifications</h4><ul class=\"push-browsers\" data-testid=\"push-browsers\"><li class=\"note\">None yet.</li></ul><script src=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var2 string
-		templ_7745c5c3_Var2, templ_7745c5c3_Err = templruntime.NewAttributeExpression(p.Assets.URL("js/push.js")).ResolveURL(ctx)
+		templ_7745c5c3_Var2, templ_7745c5c3_Err = templruntime.NewAttributeExpression(assets.URL("js/push.js")).ResolveURL(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pushenable.templ`, Line: 21, Col: 42}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/pushenable.templ`, Line: 21, Col: 40}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var2)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\" defer></script></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\" defer></script></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

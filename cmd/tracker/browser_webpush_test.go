@@ -11,13 +11,14 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestBrowserServiceWorker: in a real Chromium the page registers
-// /sw.js with scope / (served as JavaScript under our CSP), and a push
-// message delivered to that registration (through DevTools: headless
-// Chromium has no push service to subscribe to, so PushManager.subscribe
-// cannot be tested here) is shown as a notification with the pushed
-// title and body; a url on another site is not kept.
-func TestBrowserServiceWorker(t *testing.T) {
+// TestBrowserWebPush: in a real Chromium, /me/notifications' control
+// registers /sw.js with scope / (served as JavaScript under our CSP) and
+// offers to enable this browser; a push message delivered to that
+// registration (through DevTools: headless Chromium has no push service,
+// so PushManager.subscribe cannot succeed here) is shown as a
+// notification with the pushed title, body and tag; a url on another
+// site is not kept.
+func TestBrowserWebPush(t *testing.T) {
 	b := newBrowser(t)
 	f := newConnectFixture(t)
 	loginInBrowser(t, b, f.base, "vera", veraPW)
@@ -43,15 +44,19 @@ func TestBrowserServiceWorker(t *testing.T) {
 		return err
 	}))
 
-	b.do(t, 10*time.Second, chromedp.Navigate(f.base+"/me"))
-	_ = eval[bool](t, b, `(window.__sw = null, navigator.serviceWorker.register('/sw.js', {scope: '/'}).then(
-		() => navigator.serviceWorker.ready).then((r) => { window.__sw = r.scope; }, (e) => { window.__sw = 'error: ' + e.message; }), true)`)
+	// The page's own control (views/pushenable.templ, push.js) registers
+	// the worker and says what this browser gets.
+	b.do(t, 10*time.Second, chromedp.Navigate(f.base+"/me/notifications"))
+	b.mustWaitJS(t, 10*time.Second, "the control says this browser is not subscribed",
+		`(document.querySelector('[data-testid="push-status"]')||{}).textContent === "This browser does not get your notifications."`)
+	if !eval[bool](t, b, `!document.querySelector('[data-testid="push-on"]').hidden`) {
+		t.Fatal("the Enable button is hidden")
+	}
+	_ = eval[bool](t, b, `(window.__sw = null, navigator.serviceWorker.getRegistration('/').then((r) => { window.__sw = r ? r.scope : 'none'; }), true)`)
 	b.mustWaitJS(t, 10*time.Second, "service worker registered", `window.__sw !== null`)
 	if scope := eval[string](t, b, `window.__sw`); scope != f.base+"/" {
 		t.Fatalf("service worker scope %q, want %s/", scope, f.base)
 	}
-	t.Logf("PushManager in headless Chromium: %v", eval[bool](t, b, `'PushManager' in window`))
-
 	var reg *serviceworker.Registration
 	select {
 	case reg = <-regs:
@@ -75,4 +80,13 @@ func TestBrowserServiceWorker(t *testing.T) {
 	if len(got) != 1 || got[0].Title != "tracker: Ben" || got[0].Body != "Ben arrived at Home" || got[0].Tag != "r1-42" || got[0].URL != f.base+"/" {
 		t.Errorf("notifications shown: %+v; want Ben's, opening this site (not evil.example)", got)
 	}
+
+	// Enable: headless Chromium has no push service, so subscribing fails
+	// and the control says so (with a push service, the subscription
+	// would be posted: TestPushSubscriptionsAPI covers that request).
+	b.do(t, 10*time.Second, chromedp.Click(chromedp.CSS(`[data-testid="push-on"]`)))
+	b.mustWaitJS(t, 30*time.Second, "the control answers the click",
+		`/^(Could not enable notifications|This browser gets your notifications)/.test(document.querySelector('[data-testid="push-status"]').textContent)`)
+	t.Logf("Enable in headless Chromium (PushManager present: %v): %s", eval[bool](t, b, `'PushManager' in window`),
+		eval[string](t, b, `document.querySelector('[data-testid="push-status"]').textContent`))
 }

@@ -123,7 +123,12 @@
       }
       const { public_key: key } = await api('GET', '/api/v1/push/key');
       const reg = await registration();
-      const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+      // A browser without a working push service (Chromium built without
+      // Google's keys, a headless one) may never answer: give up after 15 s.
+      const sub = await Promise.race([
+        reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) }),
+        new Promise((_, no) => setTimeout(() => no(new Error("the browser's push service did not answer")), 15000)),
+      ]);
       await api('POST', '/api/v1/push/subscriptions', sub.toJSON());
     } catch (e) {
       say('Could not enable notifications: ' + e.message);

@@ -431,7 +431,7 @@ func (s *Server) renderNotifications(w http.ResponseWriter, r *http.Request, cod
 
 // pushControl is the "enable push on this browser" control the Web Push
 // channel shows on the page (nil: none on this server).
-func (s *Server) pushControl(*http.Request) templ.Component { return nil }
+func (s *Server) pushControl(*http.Request) templ.Component { return s.pushEnable() }
 
 // ruleRow is a rule as the page shows it. A friend the viewer may no
 // longer see keeps its id only (names holds the visible ones).

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
 	"tracker/events"
 	"tracker/projections"
 	"tracker/static"
+	"tracker/views"
 	"tracker/views/notify/webpush"
 	"tracker/views/web/internal/httpx"
 )
@@ -43,6 +45,15 @@ func (s *Server) phoneNotices(dev projections.DeviceID) []json.RawMessage {
 		return nil
 	}
 	return s.PhoneNotices.Take(dev)
+}
+
+// pushEnable is the "Enable notifications on this browser" control for
+// /me/notifications; nil when Web Push is off.
+func (s *Server) pushEnable() templ.Component {
+	if s.WebPush == nil || s.WebPush.Keys == nil || s.Assets == nil {
+		return nil
+	}
+	return views.PushEnable(s.Assets)
 }
 
 // serviceWorkerRoute serves /sw.js (no login: it holds nothing secret,
