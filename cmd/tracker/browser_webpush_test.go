@@ -47,13 +47,13 @@ func TestBrowserWebPush(t *testing.T) {
 	// The page's own control (views/pushenable.templ, push.js) registers
 	// the worker and says what this browser gets.
 	b.do(t, 10*time.Second, chromedp.Navigate(f.base+"/me/notifications"))
-	b.mustWaitJS(t, 10*time.Second, "the control says this browser is not subscribed",
+	b.mustWaitJS(t, 30*time.Second, "the control says this browser is not subscribed",
 		`(document.querySelector('[data-testid="push-status"]')||{}).textContent === "This browser does not get your notifications."`)
 	if !eval[bool](t, b, `!document.querySelector('[data-testid="push-on"]').hidden`) {
 		t.Fatal("the Enable button is hidden")
 	}
 	_ = eval[bool](t, b, `(window.__sw = null, navigator.serviceWorker.getRegistration('/').then((r) => { window.__sw = r ? r.scope : 'none'; }), true)`)
-	b.mustWaitJS(t, 10*time.Second, "service worker registered", `window.__sw !== null`)
+	b.mustWaitJS(t, 20*time.Second, "service worker registered", `window.__sw !== null`)
 	if scope := eval[string](t, b, `window.__sw`); scope != f.base+"/" {
 		t.Fatalf("service worker scope %q, want %s/", scope, f.base)
 	}
@@ -72,7 +72,7 @@ func TestBrowserWebPush(t *testing.T) {
 			Data: `{"title":"tracker: Ben","body":"Ben arrived at Home","url":"https://evil.example/","tag":"r1-42"}`})
 		return err
 	}))
-	b.mustWaitJS(t, 10*time.Second, "the pushed notification is shown", `(window.__n = null, navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => {
+	b.mustWaitJS(t, 20*time.Second, "the pushed notification is shown", `(window.__n = null, navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => {
 		window.__n = ns.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url}));
 	}), true) && new Promise((ok) => setTimeout(ok, 50)).then(() => window.__n && window.__n.length > 0)`)
 	type shown struct{ Title, Body, Tag, URL string }
