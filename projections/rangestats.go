@@ -30,7 +30,8 @@ type RangeStats struct {
 }
 
 // DefaultMaxGap is the longest silence between two fixes that still joins
-// them into one visit: twice Android's default ping interval.
+// them into one visit (--stay-gap): a phone at rest that still reports
+// now and then stays; one silent for longer is not known to be there.
 const DefaultMaxGap = 30 * time.Minute
 
 // NewRangeStats prepares to sum time for the given areas (those without

@@ -131,7 +131,7 @@ func TestBrowserVisitsTimeline(t *testing.T) {
 		t.Error("no circle round the clicked stay")
 	}
 	for _, scheme := range []string{"light", "dark"} {
-		shoot(t, b, scheme, fmt.Sprintf("visits-%s-1280-stay.png", scheme))
+		shoot(t, b, scheme, fmt.Sprintf("visits-stay-1280-%s.png", scheme))
 	}
 	// The drive home: from the office to home, both ends in view.
 	click(len(segs) - 2)
@@ -142,7 +142,7 @@ func TestBrowserVisitsTimeline(t *testing.T) {
 		t.Error("the journey is not the only highlight")
 	}
 	for _, scheme := range []string{"light", "dark"} {
-		shoot(t, b, scheme, fmt.Sprintf("visits-%s-1280-journey.png", scheme))
+		shoot(t, b, scheme, fmt.Sprintf("visits-journey-1280-%s.png", scheme))
 	}
 
 	// Home (three stays over the two days) is offered; named, the story
@@ -152,8 +152,8 @@ func TestBrowserVisitsTimeline(t *testing.T) {
 		t.Fatalf("%d suggested places, want home alone (the café was visited twice, the office is an area)", got)
 	}
 	for _, scheme := range []string{"light", "dark"} {
-		_ = eval[bool](t, b, `(document.getElementById("suggested").scrollIntoView(), true)`)
-		shoot(t, b, scheme, fmt.Sprintf("visits-%s-1280-suggested.png", scheme))
+		_ = eval[bool](t, b, `(document.getElementById("suggested").scrollIntoView({block: "center"}), true)`)
+		shoot(t, b, scheme, fmt.Sprintf("visits-suggested-1280-%s.png", scheme))
 	}
 	_ = eval[bool](t, b, `(function(){
 		var f = document.querySelector('[data-testid="suggestion"] form');
@@ -208,7 +208,7 @@ func TestBrowserVisitsTimeline(t *testing.T) {
 	}
 	for _, scheme := range []string{"light", "dark"} {
 		_ = eval[bool](t, b, `(document.getElementById("story-h").scrollIntoView(), true)`)
-		shoot(t, b, scheme, fmt.Sprintf("visits-%s-390-story.png", scheme))
+		shoot(t, b, scheme, fmt.Sprintf("visits-stay-390-%s.png", scheme))
 	}
 }
 
@@ -230,7 +230,8 @@ func storyLine(items []storyItem) string {
 	return strings.Join(parts, " · ")
 }
 
-// shoot saves the viewport in scheme under testout/screenshots.
+// shoot saves the viewport in scheme under testout/screenshots, and in
+// TRACKER_SCREENSHOTS when set (go tool task screenshots: docs/screenshots).
 func shoot(t *testing.T, b *browser, scheme, name string) {
 	t.Helper()
 	b.do(t, 5*time.Second, setColorScheme(scheme), chromedp.Sleep(250*time.Millisecond))
@@ -238,8 +239,13 @@ func shoot(t *testing.T, b *browser, scheme, name string) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(screenshotDir(t), name), png, 0o644); err != nil {
-		t.Fatal(err)
+	for _, dir := range []string{screenshotDir(t), os.Getenv("TRACKER_SCREENSHOTS")} {
+		if dir == "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b.do(t, 5*time.Second, setColorScheme(""))
 }
