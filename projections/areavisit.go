@@ -20,6 +20,9 @@ func NewAreaVisits(a *Area) *AreaVisits {
 	return &AreaVisits{stats: NewRangeStats([]*Area{a})}
 }
 
+// SetMaxGap sets the longest interval credited (RangeStats.MaxGap).
+func (v *AreaVisits) SetMaxGap(d time.Duration) { v.stats.MaxGap = d }
+
 // Add takes the next point; points come in tst order.
 func (v *AreaVisits) Add(p Point) {
 	v.stats.Add(p)

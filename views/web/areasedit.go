@@ -116,6 +116,7 @@ func (s *Server) previewArea(w http.ResponseWriter, r *http.Request) {
 	names := views.NamesOf(friends)
 	for _, f := range friends {
 		v := projections.NewAreaVisits(area)
+		v.SetMaxGap(s.visitsConfig().MaxGap) // the time in areas' gap rule (visits.go)
 		if err := httpx.EachPoint(r.Context(), p, f.ID, from.Unix(), to.Unix(), func(pt projections.Point) error {
 			v.Add(pt)
 			return nil
