@@ -22,8 +22,9 @@ import (
 // storyJS reads the story: one entry per item, with its kind, text and
 // times (Unix seconds).
 const storyJS = `JSON.stringify(Array.from(document.querySelectorAll('[data-testid="story"] .story > li')).map(function (li) {
+	var btn = li.querySelector("button") || li;
 	return {cls: li.className, text: li.textContent.replace(/\s+/g, " ").trim(),
-		start: Number(li.dataset.start || 0), end: Number(li.dataset.end || 0)};
+		start: Number(btn.dataset.start || 0), end: Number(btn.dataset.end || 0)};
 }))`
 
 type storyItem struct {
@@ -114,7 +115,7 @@ func TestBrowserVisitsTimeline(t *testing.T) {
 	officeIdx := 2
 	click := func(i int) {
 		t.Helper()
-		_ = eval[bool](t, b, fmt.Sprintf(`(document.querySelectorAll('[data-testid="story"] .story-item')[%d].click(), true)`, i))
+		_ = eval[bool](t, b, fmt.Sprintf(`(document.querySelectorAll('[data-testid="story"] .story-btn')[%d].click(), true)`, i))
 		b.do(t, 5*time.Second, chromedp.Sleep(400*time.Millisecond))
 	}
 	click(officeIdx)
@@ -124,7 +125,7 @@ func TestBrowserVisitsTimeline(t *testing.T) {
 	if z := eval[float64](t, b, `document.getElementById("map").trackerMap.getZoom()`); z < 15 {
 		t.Errorf("the office stay framed at zoom %g, want a street view (15+)", z)
 	}
-	if got := eval[string](t, b, `document.querySelectorAll('[data-testid="story"] .story-item')[2].getAttribute("aria-pressed")`); got != "true" {
+	if got := eval[string](t, b, `document.querySelectorAll('[data-testid="story"] .story-btn')[2].getAttribute("aria-pressed")`); got != "true" {
 		t.Errorf("the clicked stay is aria-pressed=%s", got)
 	}
 	if eval[int](t, b, `document.querySelectorAll(".stay-highlight").length`) != 1 {

@@ -94,7 +94,7 @@
   draw(false);
 
   // ------------------------------------------------------------ the story
-  // Clicking a stay (or pressing Enter on it) circles it on the map and
+  // Clicking a stay's button (or Enter on it) circles it on the map and
   // frames it; a journey is drawn over the track from its start to its
   // end and framed. Clicking it again lets go.
   var story = document.querySelector('[data-testid="story"]');
@@ -113,8 +113,8 @@
     selected = item;
     item.setAttribute("aria-pressed", "true");
     highlight = L.featureGroup();
-    var label = textOf(item.getAttribute("aria-label") || "");
-    if (item.classList.contains("stay")) {
+    var label = textOf(item.title || "");
+    if (item.closest(".story-item").classList.contains("stay")) {
       var r = Math.max(Number(story.dataset.stayRadius) || 100, Number(item.dataset.acc) || 0);
       var c = L.circle([Number(item.dataset.lat), Number(item.dataset.lon)], { radius: r, weight: 3, className: "story-highlight stay-highlight" });
       c.bindTooltip(label).addTo(highlight);
@@ -143,12 +143,9 @@
 
   if (story) {
     story.addEventListener("click", function (e) {
-      var item = e.target.closest(".story-item");
+      var li = e.target.closest(".story-item");
+      var item = li && li.querySelector(".story-btn");
       if (item) show(item);
-    });
-    story.addEventListener("keydown", function (e) {
-      var item = e.target.closest(".story-item");
-      if (item && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); show(item); }
     });
   }
 
