@@ -69,8 +69,10 @@ func setupPush(cfg serveConfig, st stores, pub phones.Publisher, logger *slog.Lo
 	if created {
 		logger.Info("web push key made; browsers subscribe with its public half", "file", cfg.Data.vapidKey(), "public_key", keys.PublicKey())
 	}
+	// Advice, not a warning: a server nobody subscribes to push on needs no
+	// contact, and a fresh start on the defaults must be quiet.
 	if subject == "mailto:admin@localhost" {
-		logger.Warn("web push: no contact given; push services may refuse or throttle messages without one: set --push-subject mailto:you@example.org (or --public-host)")
+		logger.Info("web push: no contact given; push services may refuse or throttle messages without one: set --push-subject mailto:you@example.org (or --public-host)")
 	}
 	policy := webpush.Policy{} // https to public hosts only
 	return pushParts{
