@@ -61,7 +61,15 @@ func TestServeMirrorsToDynamoDB(t *testing.T) {
 			}
 		})
 	}
-	if m := scrape(t, "http://"+s.http+"/metrics"); !strings.Contains(m, "tracker_mirror_dynamodb_items_written_total 13") {
+	// The items are in the table a moment before the mirror counts the
+	// batch that wrote them.
+	var m string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m = scrape(t, "http://"+s.http+"/metrics"); strings.Contains(m, "tracker_mirror_dynamodb_items_written_total 13\n") {
+			break
+		}
+	}
+	if !strings.Contains(m, "tracker_mirror_dynamodb_items_written_total 13\n") {
 		t.Errorf("metrics do not count 13 items written:\n%s", grepLines(m, "tracker_mirror"))
 	}
 	s.stop(t)
