@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"slices"
@@ -117,28 +118,8 @@ func pastFor(areas map[string]*projections.Area, from int64, keep func(*projecti
 			until = max(until, projections.DefinedAt(a))
 		}
 	}
-	slices.SortFunc(out, func(a, b *projections.Area) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *projections.Area) int { return cmp.Compare(a.ID, b.ID) })
 	return out, until
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // mergeEvents streams stored events (in tst order, through read) kept by
@@ -189,7 +170,9 @@ func (p *Projector) pastOf(areas []*projections.Area) ([]projections.AreaEvent, 
 		got := map[string][]projections.AreaEvent{}
 		// Areas defined at about the same time share one read of each
 		// device's history; one defined a year earlier gets its own.
-		slices.SortFunc(missing, func(a, b *projections.Area) int { return cmpInt(projections.DefinedAt(a), projections.DefinedAt(b)) })
+		slices.SortFunc(missing, func(a, b *projections.Area) int {
+			return cmp.Compare(projections.DefinedAt(a), projections.DefinedAt(b))
+		})
 		for i := 0; i < len(missing); {
 			from, to := projections.DefinedAt(missing[i])-pastWindow, projections.DefinedAt(missing[i])
 			j := i + 1
