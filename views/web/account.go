@@ -318,9 +318,7 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 // connectMake mints a credential from the form and shows its
 // configuration, in this one answer only (not stored, not cached).
 func (s *Server) connectMake(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		s.httpError(w, r, http.StatusBadRequest, "bad form", nil)
+	if !s.smallForm(w, r) {
 		return
 	}
 	v := ViewerFrom(r.Context())
@@ -438,9 +436,7 @@ func (s *Server) renderMe(w http.ResponseWriter, r *http.Request, code int, done
 // new one; the user's MQTT logins with the old password are disconnected
 // (serve's onChange); device credentials stay.
 func (s *Server) mePassword(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		s.httpError(w, r, http.StatusBadRequest, "bad form", nil)
+	if !s.smallForm(w, r) {
 		return
 	}
 	v := ViewerFrom(r.Context())
@@ -504,9 +500,7 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, tok string) 
 // meZone stores the viewer's time zone ("" for the browser's), and sets
 // the tz cookie to it so this very page already shows it.
 func (s *Server) meZone(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		s.httpError(w, r, http.StatusBadRequest, "bad form", nil)
+	if !s.smallForm(w, r) {
 		return
 	}
 	v := ViewerFrom(r.Context())
@@ -551,13 +545,22 @@ func (s *Server) meSignOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// smallForm parses a page's form post, at most 16 KiB; on a bad form it
+// answers 400 and reports false.
+func (s *Server) smallForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		s.httpError(w, r, http.StatusBadRequest, "bad form", nil)
+		return false
+	}
+	return true
+}
+
 // meRevoke revokes one of the viewer's device credentials. Its MQTT
 // connections close (serve's onChange), its HTTP posts are refused from
 // now on. Revoking one that is already gone changes nothing.
 func (s *Server) meRevoke(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		s.httpError(w, r, http.StatusBadRequest, "bad form", nil)
+	if !s.smallForm(w, r) {
 		return
 	}
 	v := ViewerFrom(r.Context())

@@ -375,9 +375,7 @@ func (s *Server) notificationsAdd(w http.ResponseWriter, r *http.Request) {
 
 // notificationsRemove removes a rule from the page.
 func (s *Server) notificationsRemove(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		s.httpError(w, r, http.StatusBadRequest, "bad form", nil)
+	if !s.smallForm(w, r) {
 		return
 	}
 	if _, err := s.dropRule(r.Context(), ViewerFrom(r.Context()), r.PostFormValue("id")); err != nil {
