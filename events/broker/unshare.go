@@ -44,10 +44,14 @@ func newShownFriends() *shownFriends { return &shownFriends{byClient: map[string
 
 // friendLocationTopic reports whether topic is another user's location
 // topic (owntracks/USER/DEVICE, no wildcard) as seen by user.
+// It runs on every delivery, so it does not allocate.
 func friendLocationTopic(user, topic string) bool {
-	parts := strings.Split(topic, "/")
-	return len(parts) == 3 && parts[0] == "owntracks" && parts[1] != user &&
-		!strings.ContainsAny(topic, "+#")
+	rest, ok := strings.CutPrefix(topic, "owntracks/")
+	if !ok || strings.Count(rest, "/") != 1 || strings.ContainsAny(rest, "+#") {
+		return false
+	}
+	owner, device, _ := strings.Cut(rest, "/")
+	return owner != "" && device != "" && owner != user
 }
 
 // add records that topic was delivered to client id logged in as user.
